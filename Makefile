@@ -1,0 +1,31 @@
+# Two entry points (see README): `make reproduce` (main job) and `make test` (test suite).
+# Both create .venv with the pinned versions in constraints.txt on first use.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+OUT    ?= results/quick
+
+.PHONY: setup test test-slow reproduce reproduce-full bench
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
+	touch $@
+
+test: setup
+	$(BIN)/python -m pytest -n 2 -q
+
+test-slow: setup
+	$(BIN)/python -m pytest -q -m slow
+
+reproduce: setup
+	$(BIN)/limetheory reproduce --quick --out $(OUT)
+
+reproduce-full: setup
+	$(BIN)/limetheory reproduce --out results/full
+
+bench: setup
+	$(BIN)/python benchmarks/bench_explain.py

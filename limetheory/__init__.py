@@ -1,0 +1,10 @@
+"""limetheory: image LIME, its closed-form limit, and integrated gradients.
+
+Public API (see README): :func:`segment`, :func:`replacement_image`, :func:`explain`,
+:class:`Explanation`, and the submodules ``compat``, ``theory``, ``analytic``,
+``gradients``, ``metrics``, ``nets``, ``data``, ``plotting``.
+"""
+from .segmentation import replacement_image, segment
+
+__version__ = "0.1.0"
+__all__ = ["segment", "replacement_image", "__version__"]

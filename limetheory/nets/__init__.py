@@ -1,0 +1,48 @@
+"""Networks in JAX that LIME and integrated gradients can both use.
+
+One way in: :func:`load` returns a :class:`Classifier` with
+
+- ``predict(images)``: (N, H, W, 3) RGB images with values in [0, 255] at ``input_size``
+  -> (N, n_classes) probabilities (NumPy in, NumPy out; batched and jit-compiled);
+- ``logits(image)``: a JAX-differentiable function of ONE image (H, W, 3) in [0, 255]
+  -> (n_classes,) logits, for integrated gradients;
+- ``class_names`` and ``input_size`` (H, W).
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+__all__ = ["Classifier", "NETWORKS", "load"]
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """A network ready for LIME (``predict``) and integrated gradients (``logits``)."""
+
+    name: str
+    predict: Callable
+    logits: Callable
+    class_names: tuple
+    input_size: tuple
+    info: dict = field(default_factory=dict)
+
+    def __call__(self, images):
+        return self.predict(images)
+
+
+#: name -> "module:function" building the Classifier (imported lazily).
+NETWORKS = {
+    "efficientnet-lite0": "limetheory.nets.efficientnet:load_efficientnet_lite0",
+    "shapes-cnn": "limetheory.nets.small_cnn:load_shapes_cnn",
+    "digits-cnn": "limetheory.nets.small_cnn:load_digits_cnn",
+}
+
+
+def load(name: str, **kwargs) -> Classifier:
+    """Load a network by name (see ``NETWORKS``); extra keyword arguments go to its loader."""
+    if name not in NETWORKS:
+        raise ValueError(f"name must be one of {sorted(NETWORKS)}, got {name!r}")
+    module, func = NETWORKS[name].split(":")
+    return getattr(importlib.import_module(module), func)(**kwargs)

@@ -1,0 +1,218 @@
+"""Superpixels and LIME's replacement image.
+
+Stage 1 of the data flow (THEORY.md section 1, steps 1-2)::
+
+    image --segment--> superpixels J_1..J_d --replacement--> xi_bar
+
+Every segmentation returned here has contiguous labels ``0..d-1`` (lime silently
+mis-handles anything else, e.g. SLIC labels that start at 1).
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from skimage.color import gray2rgb
+from skimage.segmentation import felzenszwalb, quickshift, slic
+
+__all__ = [
+    "METHODS",
+    "QUICKSHIFT_DEFAULTS",
+    "as_float_image",
+    "check_image",
+    "check_segments",
+    "grid",
+    "n_superpixels",
+    "relabel",
+    "replacement_image",
+    "segment",
+    "superpixel_means",
+]
+
+#: lime 0.2.0.1's default segmentation: quickshift(kernel_size=4, max_dist=200, ratio=0.2).
+QUICKSHIFT_DEFAULTS = {"kernel_size": 4, "max_dist": 200, "ratio": 0.2}
+
+
+# --------------------------------------------------------------------------- validation
+def check_image(image, name: str = "image") -> np.ndarray:
+    """Return ``image`` as an array after checking it is a finite 2-D or 3-D image.
+
+    Raises
+    ------
+    TypeError
+        If ``image`` is not array-like of real numbers.
+    ValueError
+        If it is not (H, W) or (H, W, C), is empty, or holds NaN / infinite values.
+    """
+    try:
+        arr = np.asarray(image)
+    except Exception as exc:  # pragma: no cover - exotic inputs
+        raise TypeError(f"{name} must be an array-like image, got {type(image).__name__}") from exc
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must hold real numbers, got complex dtype {arr.dtype}")
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"{name} must be 2-D (H, W) or 3-D (H, W, C), got shape {arr.shape}")
+    if arr.size == 0 or (arr.ndim == 3 and arr.shape[2] == 0):
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+        n_bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} holds {n_bad} NaN or infinite pixel values")
+    return arr
+
+
+def check_segments(segments, image_shape, name: str = "segments") -> np.ndarray:
+    """Check a segmentation against an image of shape ``image_shape``; return it relabelled.
+
+    The segmentation must be an integer (H, W) array with the image's first two dimensions
+    and at least two distinct labels. Labels that are not contiguous ``0..d-1`` are relabelled
+    (order preserved), so the returned array always has labels ``0..d-1``.
+    """
+    seg = np.asarray(segments)
+    if not np.issubdtype(seg.dtype, np.integer):
+        raise TypeError(f"{name} must be an integer array of superpixel labels, got dtype {seg.dtype}")
+    if seg.shape != tuple(image_shape[:2]):
+        raise ValueError(
+            f"{name} must have the image's height and width {tuple(image_shape[:2])}, got shape {seg.shape}"
+        )
+    seg = relabel(seg)
+    if n_superpixels(seg) < 2:
+        raise ValueError(f"{name} must contain at least 2 superpixels, got {n_superpixels(seg)}")
+    return seg
+
+
+# --------------------------------------------------------------------------- labels
+def relabel(segments: np.ndarray) -> np.ndarray:
+    """Map the labels of ``segments`` onto ``0..d-1`` keeping their order (int64 array)."""
+    seg = np.asarray(segments)
+    lo, hi = int(seg.min()), int(seg.max())
+    if lo == 0 and hi + 1 <= seg.size:
+        present = np.zeros(hi + 1, dtype=bool)
+        present[seg.ravel()] = True
+        if present.all():  # already contiguous: no sort needed
+            return seg.astype(np.int64, copy=False)
+    _, inverse = np.unique(seg, return_inverse=True)
+    return inverse.reshape(seg.shape).astype(np.int64)
+
+
+def n_superpixels(segments: np.ndarray) -> int:
+    """Number d of superpixels of a contiguous segmentation."""
+    return int(np.max(segments)) + 1
+
+
+# --------------------------------------------------------------------------- methods
+def grid(image_shape, n_rows: int = 8, n_cols: int | None = None) -> np.ndarray:
+    """A regular grid of ``n_rows x n_cols`` rectangular superpixels (row-major labels)."""
+    n_cols = n_rows if n_cols is None else n_cols
+    h, w = int(image_shape[0]), int(image_shape[1])
+    for arg, val, size in (("n_rows", n_rows, h), ("n_cols", n_cols, w)):
+        if not isinstance(val, numbers.Integral) or val < 1 or val > size:
+            raise ValueError(f"{arg} must be an integer between 1 and {size}, got {val!r}")
+    rows = (np.arange(h) * n_rows) // h
+    cols = (np.arange(w) * n_cols) // w
+    return (rows[:, None] * n_cols + cols[None, :]).astype(np.int64)
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    return gray2rgb(image) if image.ndim == 2 or image.shape[2] == 1 else image
+
+
+def _quickshift(image, **params):
+    kw = {**QUICKSHIFT_DEFAULTS, **params}
+    return quickshift(_as_rgb(np.squeeze(image, axis=2) if image.ndim == 3 and image.shape[2] == 1 else image), **kw)
+
+
+def _slic(image, **params):
+    kw = {"n_segments": 100, "compactness": 10.0, "start_label": 0, **params}
+    channel_axis = None if image.ndim == 2 else -1
+    return slic(image, channel_axis=channel_axis, **kw)
+
+
+def _felzenszwalb(image, **params):
+    kw = {"scale": 100.0, "sigma": 0.5, "min_size": 50, **params}
+    channel_axis = None if image.ndim == 2 else -1
+    return felzenszwalb(image, channel_axis=channel_axis, **kw)
+
+
+def _grid(image, **params):
+    return grid(image.shape, **params)
+
+
+#: Segmentation methods understood by :func:`segment`.
+METHODS = {"quickshift": _quickshift, "slic": _slic, "felzenszwalb": _felzenszwalb, "grid": _grid}
+
+
+def segment(image, method: str = "quickshift", **params) -> np.ndarray:
+    """Split ``image`` into superpixels; labels are always contiguous ``0..d-1``.
+
+    Parameters
+    ----------
+    image : array (H, W) or (H, W, C)
+        The image. Grayscale images are converted to RGB for quickshift (as lime does).
+    method : {"quickshift", "slic", "felzenszwalb", "grid"}
+        ``quickshift`` uses lime's defaults ``kernel_size=4, max_dist=200, ratio=0.2``
+        (override any of them, e.g. ``kernel_size=1`` for the paper's MNIST figures, or
+        ``random_seed``); ``slic`` defaults to ``n_segments=100, compactness=10``;
+        ``felzenszwalb`` to ``scale=100, sigma=0.5, min_size=50``; ``grid`` takes
+        ``n_rows`` (default 8) and ``n_cols``.
+    **params
+        Passed to the scikit-image function (or to :func:`grid`).
+
+    Returns
+    -------
+    segments : (H, W) int64 array with labels ``0..d-1``.
+    """
+    arr = check_image(image)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    return relabel(METHODS[method](arr, **params))
+
+
+# --------------------------------------------------------------------------- replacement
+def as_float_image(image) -> np.ndarray:
+    """The image as float64 with a channel axis: (H, W) becomes (H, W, 1)."""
+    arr = np.asarray(image, dtype=np.float64)
+    return arr[:, :, None] if arr.ndim == 2 else arr
+
+
+def _check_hide_color(hide_color, n_channels: int) -> np.ndarray:
+    col = np.asarray(hide_color, dtype=np.float64)
+    if col.ndim > 1 or (col.ndim == 1 and col.shape[0] not in (1, n_channels)):
+        raise ValueError(
+            f"hide_color must be a scalar or one value per channel ({n_channels}), got shape {col.shape}"
+        )
+    if not np.all(np.isfinite(col)):
+        raise ValueError("hide_color must be finite")
+    return col
+
+
+def superpixel_means(image, segments) -> np.ndarray:
+    """Mean colour of every superpixel: array (d, C) in float64."""
+    img = as_float_image(image)
+    d = n_superpixels(segments)
+    flat = segments.ravel()
+    counts = np.bincount(flat, minlength=d).astype(np.float64)
+    sums = np.stack(
+        [np.bincount(flat, weights=img[:, :, c].ravel(), minlength=d) for c in range(img.shape[2])],
+        axis=1,
+    )
+    return sums / counts[:, None]
+
+
+def replacement_image(image, segments, hide_color=None) -> np.ndarray:
+    """LIME's replacement image xi_bar (THEORY.md section 1, step 2), float64, image's shape.
+
+    ``hide_color=None``: every pixel of superpixel J_j takes the mean colour of J_j (per
+    channel). Otherwise every pixel takes ``hide_color``: a scalar, or one value per channel.
+    """
+    arr = check_image(image)
+    seg = check_segments(segments, arr.shape)
+    img = as_float_image(arr)
+    if hide_color is None:
+        out = superpixel_means(img, seg)[seg]
+    else:
+        col = _check_hide_color(hide_color, img.shape[2])
+        out = np.empty_like(img)
+        out[...] = col
+    return out.reshape(arr.shape)
