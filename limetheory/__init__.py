@@ -4,7 +4,8 @@ Public API (see README): :func:`segment`, :func:`replacement_image`, :func:`expl
 :class:`Explanation`, and the submodules ``compat``, ``theory``, ``analytic``,
 ``gradients``, ``metrics``, ``nets``, ``data``, ``plotting``.
 """
+from .explain import Explanation, explain
 from .segmentation import replacement_image, segment
 
 __version__ = "0.1.0"
-__all__ = ["segment", "replacement_image", "__version__"]
+__all__ = ["Explanation", "explain", "replacement_image", "segment", "__version__"]

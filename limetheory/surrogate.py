@@ -1,0 +1,82 @@
+"""LIME's surrogate: weighted ridge regression with an unpenalised intercept (THEORY.md section 1, step 6).
+
+For every explained class k, with weights pi_i and responses y_ik:
+
+    minimise_{b0, b}  sum_i pi_i (y_ik - b0 - b^T z_i)^2 + lambda ||b||^2
+
+Solved for all classes at once by weighted centring (z_bar, y_bar are pi-weighted means):
+
+    b  = (Zc^T diag(pi) Zc + lambda I)^{-1} Zc^T diag(pi) Yc,     b0 = y_bar - z_bar^T b
+
+which is what scikit-learn's ``Ridge(alpha=lambda, fit_intercept=True).fit(z, y, sample_weight=pi)``
+computes. ``lambda = 0`` (weighted least squares) is solved by a least-squares factorisation of
+sqrt(pi) Zc instead of the normal equations, which keeps its accuracy when Zc is ill-conditioned.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+__all__ = ["fit_weighted_ridge", "predict_linear", "weighted_r2"]
+
+
+def _weighted_centre(z, y, weights):
+    w = weights / weights.sum()
+    z_bar = w @ z
+    y_bar = w @ y
+    return z - z_bar, y - y_bar, z_bar, y_bar
+
+
+def fit_weighted_ridge(z, y, weights, ridge: float = 1.0):
+    """Weighted ridge with unpenalised intercept for every column of ``y``.
+
+    Parameters
+    ----------
+    z : (n, d) array of interpretable features (0/1).
+    y : (n,) or (n, k) responses.
+    weights : (n,) non-negative sample weights pi_i (not all zero).
+    ridge : lambda >= 0. ``ridge=0`` is weighted least squares and needs n >= d + 1.
+
+    Returns
+    -------
+    intercept : (k,) array;  coef : (k, d) array.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    y2 = y[:, None] if y.ndim == 1 else y
+    w = np.asarray(weights, dtype=np.float64)
+    zc, yc, z_bar, y_bar = _weighted_centre(z, y2, w)
+    d = z.shape[1]
+    if ridge > 0:
+        zw = zc * w[:, None]
+        gram = zc.T @ zw
+        gram[np.diag_indices(d)] += ridge
+        coef = scipy.linalg.solve(gram, zw.T @ yc, assume_a="pos")
+    else:
+        sw = np.sqrt(w)[:, None]
+        coef = scipy.linalg.lstsq(zc * sw, yc * sw, lapack_driver="gelsd")[0]
+    intercept = y_bar - z_bar @ coef
+    return intercept, coef.T
+
+
+def predict_linear(z, intercept, coef) -> np.ndarray:
+    """Surrogate predictions b0 + z b for every class: (n, k)."""
+    return np.asarray(z, dtype=np.float64) @ np.asarray(coef).T + np.asarray(intercept)
+
+
+def weighted_r2(z, y, weights, intercept, coef) -> np.ndarray:
+    """Weighted coefficient of determination per class (scikit-learn's ``score`` with sample_weight).
+
+    R^2 = 1 - sum_i pi_i (y_i - yhat_i)^2 / sum_i pi_i (y_i - y_bar)^2; 1.0 where y is constant
+    and fitted exactly (0.0 where constant and not).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    y2 = y[:, None] if y.ndim == 1 else y
+    w = np.asarray(weights, dtype=np.float64)
+    resid = y2 - predict_linear(z, intercept, coef)
+    y_bar = (w @ y2) / w.sum()
+    num = w @ resid**2
+    den = w @ (y2 - y_bar) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = 1.0 - num / den
+    return np.where(den > 0, r2, np.where(num > 0, 0.0, 1.0))
