@@ -119,6 +119,8 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
 
 
 def _quickshift(image, **params):
+    if "random_seed" in params:  # the name older scikit-image (and lime) use for ``rng``
+        params["rng"] = params.pop("random_seed")
     kw = {**QUICKSHIFT_DEFAULTS, **params}
     return quickshift(_as_rgb(np.squeeze(image, axis=2) if image.ndim == 3 and image.shape[2] == 1 else image), **kw)
 

@@ -1,0 +1,218 @@
+"""Empirical LIME: the estimator, its result object, its input validation."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sklearn.linear_model import Ridge
+from sklearn.metrics import pairwise_distances
+
+import limetheory as lt
+from limetheory.data import load_photo
+from limetheory.perturb import auto_batch_size, jax_perturb_batch, perturb_batch
+from limetheory.sampling import kernel_weights
+from limetheory.segmentation import grid
+from limetheory.surrogate import fit_weighted_ridge, weighted_r2
+
+from models import BlockSoftmax
+
+
+def naive_perturb(image, replacement, segments, z):
+    """Reference: lime's per-sample, per-superpixel construction."""
+    out = []
+    for row in z:
+        temp = image.copy()
+        mask = np.zeros(segments.shape, bool)
+        for j in np.flatnonzero(row == 0):
+            mask[segments == j] = True
+        temp[mask] = replacement[mask]
+        out.append(temp)
+    return np.array(out)
+
+
+@given(
+    h=st.integers(2, 9), w=st.integers(2, 9), c=st.sampled_from([None, 1, 3, 4]),
+    n_rows=st.integers(1, 2), seed=st.integers(0, 2**16), dtype=st.sampled_from([np.float64, np.float32, np.uint8]),
+)
+def test_perturb_batch_equals_naive_loop(h, w, c, n_rows, seed, dtype):
+    rng = np.random.default_rng(seed)
+    shape = (h, w) if c is None else (h, w, c)
+    img = rng.integers(0, 255, shape).astype(dtype)
+    rep = rng.integers(0, 255, shape).astype(dtype)
+    seg = grid(shape, n_rows, 2) if w >= 2 else grid(shape, 2, 1)
+    z = rng.integers(0, 2, (5, seg.max() + 1))
+    np.testing.assert_array_equal(perturb_batch(img, rep, seg, z, dtype=dtype), naive_perturb(img, rep, seg, z))
+
+
+def test_jax_perturb_matches_numpy():
+    rng = np.random.default_rng(0)
+    img, rep = rng.normal(size=(2, 6, 5, 3))
+    seg = grid(img.shape, 2, 2)
+    z = rng.integers(0, 2, (7, 4))
+    np.testing.assert_allclose(np.asarray(jax_perturb_batch(img, rep, seg, z)), perturb_batch(img, rep, seg, z), atol=1e-6)
+
+
+def test_kernel_weights_are_limes():
+    rng = np.random.default_rng(1)
+    z = rng.integers(0, 2, (300, 17))
+    z[0] = 1
+    z[5] = 0  # the all-off sample: distance 1
+    dist = pairwise_distances(z, z[0].reshape(1, -1), metric="cosine").ravel()
+    np.testing.assert_allclose(kernel_weights(z, 0.25), np.sqrt(np.exp(-(dist**2) / 0.25**2)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("ridge", [0.0, 1.0, 7.5])
+def test_surrogate_equals_sklearn_ridge(ridge):
+    rng = np.random.default_rng(2)
+    z = rng.integers(0, 2, (200, 12)).astype(float)
+    y = rng.normal(size=(200, 3))
+    w = rng.uniform(0.01, 1, 200)
+    intercept, coef = fit_weighted_ridge(z, y, w, ridge)
+    for k in range(3):
+        ref = Ridge(alpha=ridge, fit_intercept=True).fit(z, y[:, k], sample_weight=w)
+        np.testing.assert_allclose(coef[k], ref.coef_, atol=1e-10)
+        assert abs(intercept[k] - ref.intercept_) < 1e-10
+        assert abs(weighted_r2(z, y[:, k], w, intercept[k : k + 1], coef[k : k + 1])[0] - ref.score(z, y[:, k], sample_weight=w)) < 1e-10
+
+
+def test_linear_model_recovered_exactly_with_ridge_zero():
+    rng = np.random.default_rng(3)
+    img = rng.uniform(0, 1, (12, 12, 3))
+    seg = grid(img.shape, 3, 3)
+    lam = rng.normal(size=img.shape)
+    predict = lambda x: np.tensordot(x, lam, axes=3)  # one score per image
+    rep = lt.replacement_image(img, seg)
+    expected = np.bincount(seg.ravel(), weights=((img - rep) * lam).sum(2).ravel())
+    ex = lt.explain(img, predict, segments=seg, n_samples=10, ridge=0.0, seed=0)
+    np.testing.assert_allclose(ex.coef[0], expected, atol=1e-8)
+    assert abs(ex.intercept[0] - (rep * lam).sum()) < 1e-8
+    assert ex.score[0] == pytest.approx(1.0)
+
+
+def test_seed_determinism_and_batching():
+    img = load_photo("chelsea", 40).astype(float)
+    seg = lt.segment(img)
+    model = BlockSoftmax(img.shape)
+    a = lt.explain(img, model, segments=seg, n_samples=300, seed=5, top_labels=2, batch_size=7)
+    b = lt.explain(img, model, segments=seg, n_samples=300, seed=5, top_labels=2, batch_size=300)
+    c = lt.explain(img, model, segments=seg, n_samples=300, seed=6, top_labels=2)
+    np.testing.assert_array_equal(a.coef, b.coef)
+    assert not np.array_equal(a.coef, c.coef)
+    assert max(model.calls[:43]) == 7  # batches respected
+    assert auto_batch_size((224, 224, 3)) * 224 * 224 * 3 * 8 <= 64 * 2**20
+
+
+def test_explanation_fields_and_helpers(tmp_path):
+    img = load_photo("astronaut", 48).astype(float)
+    seg = lt.segment(img)
+    model = BlockSoftmax(img.shape)
+    ex = lt.explain(img, model, segments=seg, n_samples=200, seed=0, top_labels=3, keep_samples=True)
+    d = seg.max() + 1
+    assert ex.coef.shape == (3, d) and ex.intercept.shape == (3,)
+    np.testing.assert_array_equal(ex.labels, np.argsort(model(img[None])[0])[::-1][:3])
+    np.testing.assert_allclose(ex.local_pred, ex.intercept + ex.coef.sum(1))
+    assert ex.samples.shape == (200, d) and np.all(ex.samples[0] == 1)
+    np.testing.assert_allclose(ex.responses[0], ex.prediction)
+    top = ex.top(4)
+    assert np.all(np.diff(ex.coef[0][top]) <= 0) and np.all(ex.coef[0][top] > 0)
+    assert np.all(ex.coef[0][ex.top(3, sign="negative")] < 0)
+    frame = ex.to_frame()
+    assert len(frame) == 3 * d and set(frame.columns) >= {"label", "superpixel", "coef", "rank"}
+    ax = ex.plot(k=3)
+    ax.figure.savefig(tmp_path / "overlay.png")
+    assert (tmp_path / "overlay.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="not explained"):
+        ex.coef_for(999)
+
+
+def test_single_score_model_and_fused_jax_path():
+    import jax.numpy as jnp
+
+    img = load_photo("coffee", 32).astype(float)
+    seg = grid(img.shape, 4)
+    lam = np.random.default_rng(0).normal(size=img.shape) / 1e3
+    np_predict = lambda x: np.tanh(np.tensordot(x, lam, axes=3))
+    jax_predict = lambda x: jnp.tanh(jnp.tensordot(x, jnp.asarray(lam, jnp.float32), axes=3))
+    a = lt.explain(img, np_predict, segments=seg, n_samples=150, seed=1)
+    b = lt.explain(img, jax_predict, segments=seg, n_samples=150, seed=1, fused=True, batch_size=64)
+    assert a.labels.tolist() == [0]
+    np.testing.assert_allclose(a.coef, b.coef, atol=2e-5)
+
+
+# ----------------------------------------------------------------------------- validation
+def _setup():
+    img = np.random.default_rng(0).uniform(0, 1, (8, 8, 3))
+    return img, grid(img.shape, 2), BlockSoftmax(img.shape)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"n_samples": 1}, ValueError, "n_samples"),
+        ({"n_samples": 10.5}, TypeError, "n_samples"),
+        ({"kernel_width": 0}, ValueError, "kernel_width"),
+        ({"kernel_width": float("nan")}, ValueError, "kernel_width"),
+        ({"ridge": -1}, ValueError, "ridge"),
+        ({"ridge": 0, "n_samples": 4}, ValueError, "d \\+ 1"),
+        ({"labels": [6]}, ValueError, "labels"),
+        ({"labels": [-1]}, ValueError, "labels"),
+        ({"top_labels": 7}, ValueError, "top_labels"),
+        ({"labels": [1], "top_labels": 2}, ValueError, "not both"),
+        ({"hide_color": [0, 0]}, ValueError, "hide_color"),
+    ],
+)
+def test_bad_settings(kwargs, error, match):
+    img, seg, model = _setup()
+    with pytest.raises(error, match=match):
+        lt.explain(img, model, segments=seg, **{"n_samples": 20, **kwargs})
+
+
+def test_bad_image_segments_and_predict():
+    img, seg, model = _setup()
+    with pytest.raises(ValueError, match="image"):
+        lt.explain(img[None], model, segments=seg)
+    bad = img.copy()
+    bad[1, 1, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        lt.explain(bad, model, segments=seg)
+    with pytest.raises(ValueError, match="segments"):
+        lt.explain(img, model, segments=seg[:4])
+    with pytest.raises(ValueError, match="at least 2"):
+        lt.explain(img, model, segments=np.zeros((8, 8), int))
+    with pytest.raises(TypeError, match="predict must be callable"):
+        lt.explain(img, "model", segments=seg)
+    with pytest.raises(ValueError, match="shape"):
+        lt.explain(img, lambda x: np.zeros((len(x) + 1, 2)), segments=seg, n_samples=10)
+    with pytest.raises(ValueError, match="shape"):
+        lt.explain(img, lambda x: np.zeros((len(x), 2, 2)), segments=seg, n_samples=10)
+
+    def nan_at_13(x, seen=[0]):
+        out = np.ones((len(x), 2))
+        idx = 13 - seen[0]
+        if 0 <= idx < len(x):
+            out[idx, 1] = np.nan
+        seen[0] += len(x)
+        return out
+
+    with pytest.raises(ValueError, match="sample 13"):
+        lt.explain(img, nan_at_13, segments=seg, n_samples=30, batch_size=8)
+
+
+@given(
+    h=st.integers(3, 12), w=st.integers(3, 12), channels=st.sampled_from([0, 1, 3]),
+    n_rows=st.integers(1, 3), n=st.integers(2, 60), nu=st.floats(0.05, 5.0),
+    ridge=st.sampled_from([0.0, 0.1, 1.0]), hide=st.sampled_from([None, 0.0, 0.5]), seed=st.integers(0, 1000),
+)
+def test_valid_space_gives_finite_consistent_explanations(h, w, channels, n_rows, n, nu, ridge, hide, seed):
+    rng = np.random.default_rng(seed)
+    shape = (h, w) if channels == 0 else (h, w, channels)
+    img = rng.uniform(0, 1, shape)
+    seg = grid(shape, n_rows, 2)
+    d = seg.max() + 1
+    if ridge == 0 and n < d + 1:
+        n = d + 1
+    model = BlockSoftmax(shape, n_classes=3, scale=1.0)
+    ex = lt.explain(img, model, segments=seg, n_samples=n, kernel_width=nu, ridge=ridge, hide_color=hide, seed=seed, top_labels=2)
+    assert ex.coef.shape == (2, d)
+    assert np.all(np.isfinite(ex.coef)) and np.all(np.isfinite(ex.intercept))
+    assert np.all(ex.score <= 1 + 1e-9)
+    np.testing.assert_allclose(ex.local_pred, ex.intercept + ex.coef.sum(1))
