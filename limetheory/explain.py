@@ -302,7 +302,7 @@ def explain(
         estimator whose limit is the closed form of :mod:`limetheory.theory`.
     hide_color : None (superpixel mean colour), a scalar or one value per channel.
     seed : int, None or ``numpy.random.Generator`` (same seed, same bits).
-    batch_size : images built and predicted at a time (default: as many as fit in 64 MiB).
+    batch_size : images built and predicted at a time (default: as many as fit in 16 MiB).
     dtype : dtype of the images passed to ``predict`` (float64 by default; float32 halves memory).
     keep_samples : keep z, pi and y on the result for diagnostics.
     fused : ``predict`` is a JAX function of a batch; build x(z) and run the model in one jit.

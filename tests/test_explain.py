@@ -98,7 +98,7 @@ def test_seed_determinism_and_batching():
     np.testing.assert_array_equal(a.coef, b.coef)
     assert not np.array_equal(a.coef, c.coef)
     assert max(model.calls[:43]) == 7  # batches respected
-    assert auto_batch_size((224, 224, 3)) * 224 * 224 * 3 * 8 <= 64 * 2**20
+    assert auto_batch_size((224, 224, 3)) * 224 * 224 * 3 * 8 <= 16 * 2**20
 
 
 def test_explanation_fields_and_helpers(tmp_path):

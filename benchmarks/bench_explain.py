@@ -1,0 +1,136 @@
+"""Benchmark: lime 0.2.0.1's explain_instance against limetheory on the same problems.
+
+Same 224x224 photos (float64 in [0, 255], as resized by scikit-image with preserve_range),
+the same quickshift segmentation (lime's defaults), a near-free classifier so that the
+explainer's own overhead dominates, n = 1000 / 2000 / 5000. For each cell: wall time of lime,
+of ``limetheory.compat.lime_explain`` (same random stream, same result), of
+``limetheory.explain``, and of the fused JAX path (perturbation + model in one jit), plus the
+peak traced memory of ``limetheory.explain``. Also the floor: writing the n float64 images once.
+
+Writes results/bench_explain.json and results/bench_explain.md.
+Usage: python benchmarks/bench_explain.py [--quick] [--out DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+from skimage import data as skdata
+from skimage.transform import resize
+
+import limetheory as lt
+from limetheory.compat import lime_explain
+
+CELLS = [("chelsea", 1000), ("chelsea", 5000), ("astronaut", 2000), ("astronaut", 5000)]
+QUICK_CELLS = [("chelsea", 200)]
+
+
+def photo(name: str, size: int) -> np.ndarray:
+    return resize(getattr(skdata, name)(), (size, size), preserve_range=True, anti_aliasing=True)
+
+
+def near_free_classifier(images):
+    """Two class scores from a strided mean colour: microseconds per image."""
+    m = np.asarray(images)[:, ::32, ::32].mean(axis=(1, 2, 3)) / 255.0
+    return np.stack([m, 1.0 - m], axis=1)
+
+
+def jax_near_free_classifier(images):
+    import jax.numpy as jnp
+
+    m = images[:, ::32, ::32].mean(axis=(1, 2, 3)) / 255.0
+    return jnp.stack([m, 1.0 - m], axis=1)
+
+
+def timed(fn, repeat: int = 1) -> float:
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def peak_memory(fn) -> float:
+    """Peak memory traced by tracemalloc (NumPy reports its buffers to it), in MiB."""
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def write_floor(image, n, batch_size):
+    for start in range(0, n, batch_size):
+        out = np.empty((min(batch_size, n - start),) + image.shape)
+        out[...] = image
+
+
+def run_cell(name: str, n: int, size: int, with_lime: bool, repeat: int) -> dict:
+    from lime import lime_image
+
+    img = photo(name, size)
+    seg = lt.segment(img)
+    d = int(seg.max() + 1)
+    row = {"image": name, "size": size, "d": d, "n": n}
+    kw = dict(segments=seg, n_samples=n, top_labels=1)
+    if with_lime:
+        explainer = lime_image.LimeImageExplainer(random_state=0)
+        run_lime = lambda: explainer.explain_instance(
+            img, near_free_classifier, segmentation_fn=lambda _: seg, top_labels=1, num_samples=n, batch_size=10
+        )
+        import contextlib, io
+
+        with contextlib.redirect_stderr(io.StringIO()):
+            row["lime_s"] = timed(run_lime)
+    row["compat_s"] = timed(lambda: lime_explain(img, near_free_classifier, random_state=0, **kw), repeat)
+    row["explain_s"] = timed(lambda: lt.explain(img, near_free_classifier, seed=0, progress=False, **kw), repeat)
+    lt.explain(img, jax_near_free_classifier, seed=0, fused=True, **kw)  # compile once
+    row["fused_jax_s"] = timed(lambda: lt.explain(img, jax_near_free_classifier, seed=0, fused=True, **kw), repeat)
+    row["floor_s"] = timed(lambda: write_floor(img, n, 200), repeat)
+    row["explain_peak_mib"] = peak_memory(lambda: lt.explain(img, near_free_classifier, seed=0, progress=False, **kw))
+    if with_lime:
+        row["speedup_compat"] = row["lime_s"] / row["compat_s"]
+        row["speedup_explain"] = row["lime_s"] / row["explain_s"]
+    return row
+
+
+def to_markdown(rows: list[dict]) -> str:
+    head = "| image | d | n | lime (s) | compat (s) | explain (s) | fused JAX (s) | floor (s) | lime / explain | peak MiB |\n"
+    head += "|---|---|---|---|---|---|---|---|---|---|\n"
+    lines = []
+    for r in rows:
+        lines.append(
+            f"| {r['image']} | {r['d']} | {r['n']} | {r.get('lime_s', float('nan')):.2f} | {r['compat_s']:.2f} | "
+            f"{r['explain_s']:.2f} | {r['fused_jax_s']:.2f} | {r['floor_s']:.2f} | "
+            f"{r.get('speedup_explain', float('nan')):.1f}x | {r['explain_peak_mib']:.0f} |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one small cell (smoke test)")
+    parser.add_argument("--out", default="results", help="folder for bench_explain.json/.md")
+    parser.add_argument("--no-lime", action="store_true", help="skip the (slow) lime timings")
+    args = parser.parse_args(argv)
+    cells = QUICK_CELLS if args.quick else CELLS
+    size = 64 if args.quick else 224
+    rows = [run_cell(name, n, size, not args.no_lime, repeat=1 if args.quick else 3) for name, n in cells]
+    meta = {"machine": platform.platform(), "processor": platform.processor(), "python": platform.python_version()}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = "bench_explain_quick" if args.quick else "bench_explain"
+    (out / f"{name}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    (out / f"{name}.md").write_text(to_markdown(rows))
+    print(to_markdown(rows))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
