@@ -10,6 +10,9 @@ mask is set. Memory is bounded by building ``batch_size`` images at a time.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Iterator
 
 import numpy as np
@@ -34,7 +37,17 @@ def _pixel_view(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img).reshape(h * w, c).view(unit).reshape(h * w)
 
 
-def perturb_batch(image, replacement, segments, z, dtype=np.float64, out=None) -> np.ndarray:
+@lru_cache(maxsize=1)
+def _pool(n_threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(n_threads, thread_name_prefix="limetheory-perturb")
+
+
+def _fill(out_rows, rep_px, img_px, keep_rows, seg_flat):
+    out_rows[...] = rep_px
+    np.copyto(out_rows, img_px, where=keep_rows[:, seg_flat])
+
+
+def perturb_batch(image, replacement, segments, z, dtype=np.float64, out=None, n_threads=None) -> np.ndarray:
     """The perturbed images x(z) for every row of z: array (m, *image.shape) of ``dtype``.
 
     Parameters
@@ -45,6 +58,8 @@ def perturb_batch(image, replacement, segments, z, dtype=np.float64, out=None) -
     z : (m, d) array of 0/1.
     dtype : output dtype (both images are cast to it first).
     out : optional preallocated output array of shape (m, *image.shape) and ``dtype``.
+    n_threads : split the batch over this many threads (NumPy's copies release the GIL);
+        default: the number of CPU cores, at most 4.
     """
     img = np.asarray(image, dtype=dtype)
     rep = np.asarray(replacement, dtype=dtype)
@@ -53,9 +68,20 @@ def perturb_batch(image, replacement, segments, z, dtype=np.float64, out=None) -
     m = keep.shape[0]
     if out is None:
         out = np.empty((m,) + img.shape, dtype=dtype)
-    flat_out = out.reshape(m, -1).view(_pixel_view(img).dtype).reshape(m, -1)
-    flat_out[...] = _pixel_view(rep)
-    np.copyto(flat_out, _pixel_view(img), where=keep[:, segments.ravel()])
+    img_px, rep_px = _pixel_view(img), _pixel_view(rep)
+    flat_out = out.reshape(m, -1).view(img_px.dtype).reshape(m, -1)
+    seg_flat = np.asarray(segments).ravel()
+    n_threads = min(os.cpu_count() or 1, 4) if n_threads is None else n_threads
+    parts = np.array_split(np.arange(m), min(n_threads, m)) if m else []
+    if len(parts) <= 1:
+        _fill(flat_out, rep_px, img_px, keep, seg_flat)
+    else:
+        jobs = [
+            _pool(len(parts)).submit(_fill, flat_out[p[0] : p[-1] + 1], rep_px, img_px, keep[p[0] : p[-1] + 1], seg_flat)
+            for p in parts
+        ]
+        for job in jobs:
+            job.result()
     return out
 
 
