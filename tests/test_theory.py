@@ -1,0 +1,429 @@
+"""The limit explanation (THEORY.md section 2): oracles (mpmath, enumeration) and properties."""
+import math
+import re
+from pathlib import Path
+
+import mpmath as mp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.special import gammaln
+
+from limetheory import theory as th
+
+NUS = [0.01, 0.03, 0.1, 0.25, 1.0, 3.0, 10.0]
+DS_FAST = [1, 2, 3, 5, 10, 50, 300, 2000]
+REL = 1e-9  # the accuracy the module promises against mpmath
+
+
+# =========================================================================== mpmath reference
+def mp_dps(d, nu):
+    """Digits for the THEORY.md formulas to resolve pi(one zero)^2 / pi(none) at small nu."""
+    dcos = 1.0 if d == 1 else 1.0 - math.sqrt(1.0 - 1.0 / d)
+    return 60 + int(2 * dcos**2 / (2 * nu * nu) / 2.3)
+
+
+def mp_alpha(d, nu, p):
+    """alpha_p = 2^-d sum_{s=0}^{d-p} C(d-p, s) psi(s/d) in mpmath, straight from the definition.
+
+    For d > 5000 terms more than 250 nats below the largest are dropped (relative effect < e^-230).
+    """
+    n = d - p
+    s = np.arange(n + 1)
+    lo, hi = 0, n
+    if d > 5000:
+        t = s / d
+        lt = gammaln(n + 1) - gammaln(s + 1) - gammaln(n - s + 1) - (1 - np.sqrt(1 - t)) ** 2 / (2 * nu * nu)
+        keep = np.nonzero(lt >= lt.max() - 250.0)[0]
+        lo, hi = int(keep.min()), int(keep.max())
+    nu2 = 2 * mp.mpf(nu) ** 2
+    c = mp.binomial(n, lo)
+    tot = mp.mpf(0)
+    for si in range(lo, hi + 1):
+        if si > lo:
+            c = c * (n - si + 1) / si
+        tot += c * mp.exp(-((1 - mp.sqrt(1 - mp.mpf(si) / d)) ** 2) / nu2)
+    return tot / mp.mpf(2) ** d
+
+
+def mp_sigma(d, nu):
+    """(a0, a1, a2, (c_d, s0, s1, s2, s3)) from THEORY.md's formulas in mpmath."""
+    a0, a1 = mp_alpha(d, nu, 0), mp_alpha(d, nu, 1)
+    if d == 1:
+        return a0, a1, None, (a1 * (a0 - a1), a1, -a1, a0, mp.mpf(0))
+    a2 = mp_alpha(d, nu, 2)
+    c = (d - 1) * a0 * a2 - d * a1**2 + a0 * a1
+    s2 = ((d - 2) * a0 * a2 - (d - 1) * a1**2 + a0 * a1) / (a1 - a2)
+    s3 = (a1**2 - a0 * a2) / (a1 - a2)
+    return a0, a1, a2, (c, (d - 1) * a2 + a1, -a1, s2, s3)
+
+
+def rel_err(got, ref):
+    ref = mp.mpf(ref)
+    if ref == 0:
+        return abs(float(got))
+    return abs(float((mp.mpf(float(got)) - ref) / ref))
+
+
+def _grid(ds):
+    return [(d, nu) for d in ds for nu in NUS if not (d == 1 and nu < 0.028)]
+
+
+# =========================================================================== accuracy against mpmath
+def _check_against_mpmath(d, nu):
+    with mp.workdps(mp_dps(d, nu)):
+        a0, a1, a2, ref = mp_sigma(d, nu)
+        log_a0 = float(mp.log(a0))
+        ps = sorted({0, 1, min(2, d), d // 2, d})
+        got = th.log_alpha(d, nu, ps)
+        for p, lg in zip(ps, got):
+            assert abs(lg - float(mp.log(mp_alpha(d, nu, p)))) <= REL, (d, nu, p)
+        if d >= 2:
+            ref_diff = mp.log(a1 - a2) - log_a0
+            assert abs(math.log(th.alpha_diff(d, nu, 1, log_scale=log_a0)) - float(ref_diff)) <= REL
+        sig = th.sigma(d, nu, log_scale=log_a0)
+        scale = [mp.exp(-2 * mp.mpf(log_a0))] + [mp.exp(-mp.mpf(log_a0))] * 4
+        for name, g, r, sc in zip(sig._fields, sig, ref, scale):
+            assert rel_err(g, r * sc) <= REL, (d, nu, name, g, float(r * sc))
+
+
+@pytest.mark.parametrize("d,nu", _grid(DS_FAST) + [(10000, 0.01), (10000, 10.0), (100000, 10.0)])
+def test_alpha_and_sigma_match_mpmath(d, nu):
+    _check_against_mpmath(d, nu)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("d,nu", _grid([10000, 30000, 100000]))
+def test_alpha_and_sigma_match_mpmath_large_d(d, nu):
+    _check_against_mpmath(d, nu)
+
+
+@pytest.mark.parametrize("d,nu", [(1, 0.1), (2, 0.01), (3, 0.25), (9, 10.0), (40, 0.03), (300, 1.0)])
+def test_sigma_inverse_matches_mpmath(d, nu):
+    with mp.workdps(mp_dps(d, nu)):
+        a0, a1, a2, (c, s0, s1, s2, s3) = mp_sigma(d, nu)
+        log_a0 = float(mp.log(a0))
+        got = th.sigma_inverse(d, nu, log_scale=log_a0)  # for pi / alpha_0: entries * alpha_0
+        expect = {"00": s0 / c * a0, "01": s1 / c * a0, "11": s2 / c * a0, "12": s3 / c * a0}
+        assert rel_err(got[0, 0], expect["00"]) <= REL
+        assert rel_err(got[0, d], expect["01"]) <= REL and rel_err(got[d, 0], expect["01"]) <= REL
+        assert rel_err(got[1, 1], expect["11"]) <= REL
+        if d >= 2:
+            assert rel_err(got[1, 2], expect["12"]) <= REL
+
+
+@pytest.mark.parametrize("d,nu", [(2, 0.25), (9, 0.25), (50, 10.0), (2000, 0.01), (2000, 3.0), (20000, 10.0)])
+def test_limit_explanation_recovers_linear_f_from_mpmath_moments(d, nu):
+    """f(z) = c0 + c^T z has beta^f = (c0, c) exactly; moments computed in mpmath, rounded to float."""
+    rng = np.random.default_rng(d)
+    c = rng.normal(size=d + 1)
+    with mp.workdps(mp_dps(d, nu)):
+        a0 = mp_alpha(d, nu, 0)
+        m1 = mp_alpha(d, nu, 1) / a0
+        m2 = mp_alpha(d, nu, 2) / a0
+        csum = mp.fsum(mp.mpf(float(x)) for x in c[1:])
+        g0 = float(c[0] + m1 * csum)
+        g = np.array([float(c[0] * m1 + mp.mpf(float(cj)) * (m1 - m2) + m2 * csum) for cj in c[1:]])
+        beta = th.limit_explanation(d, nu, g0, g, log_scale=float(mp.log(a0)))
+    assert np.max(np.abs(beta - c)) <= REL * np.max(np.abs(c))
+
+
+@pytest.mark.parametrize(
+    "d,nu,p",
+    [(2, 0.01, 2), (3, 0.1, 2), (9, 0.01, 3), (9, 0.25, 3), (9, 10.0, 4), (50, 0.25, 25), (50, 10.0, 3),
+     (1000, 0.01, 500), (1000, 1.0, 3), (1000, 10.0, 1000), (20000, 0.25, 3)],
+)
+def test_product_limit_matches_mpmath(d, nu, p):
+    """Shape detector closed form (THEORY.md section 3) against its formula in mpmath.
+
+    The intercept and the inside coefficient to 1e-9 relative; the small outside coefficient
+    (it vanishes for an exponential kernel) to 1e-9 of the inside one.
+    """
+    with mp.workdps(mp_dps(d, nu)):
+        _, _, _, (c, s0, s1, s2, s3) = mp_sigma(d, nu)
+        ap, ap1 = mp_alpha(d, nu, p), (mp_alpha(d, nu, p + 1) if p < d else mp.mpf(0))
+        b_in = (s1 * ap + s2 * ap + (p - 1) * s3 * ap + (d - p) * s3 * ap1) / c
+        b_out = (s1 * ap + s2 * ap1 + p * s3 * ap + (d - p - 1) * s3 * ap1) / c
+        b0 = (s0 * ap + p * s1 * ap + (d - p) * s1 * ap1) / c
+        got = th.product_limit(d, nu, np.arange(p))
+        for g, r in ((got[0], b0), (got[1], b_in)):
+            if abs(r) > 1e-290:
+                assert rel_err(g, r) <= REL, (g, float(r))
+            else:  # at the edge of float64's range (subnormal or 0): absolute accuracy
+                assert abs(float(g - r)) <= 1e-300
+        if p < d:
+            assert abs(float(got[-1] - b_out)) <= REL * abs(float(b_in)) + 1e-300
+
+
+def test_theory_md_shape_detector_example():
+    """THEORY.md: d = 9, p = 3, nu = 0.25 gives 0.3346 inside, 0.0028 outside, intercept -0.4075."""
+    beta = th.product_limit(9, 0.25, [0, 1, 2])
+    assert beta[1:4] == pytest.approx([0.3346] * 3, abs=5e-5)
+    assert beta[4:] == pytest.approx([0.0028] * 6, abs=5e-5)
+    assert beta[0] == pytest.approx(-0.4075, abs=5e-5)
+
+
+# =========================================================================== enumeration oracles
+def enumerate_z(d):
+    idx = np.arange(2**d)
+    return ((idx[:, None] >> np.arange(d)) & 1).astype(np.float64)
+
+
+def enum_pi(z, nu, scale=1.0):
+    d = z.shape[1]
+    k = z.sum(axis=1)
+    dcos = np.where(k > 0, 1.0 - np.sqrt(k / d), 1.0)
+    return scale * np.exp(-(dcos**2) / (2 * nu * nu))
+
+
+@settings(max_examples=40)
+@given(d=st.integers(1, 12), nu=st.floats(0.05, 10.0), data=st.data())
+def test_alpha_equals_enumeration(d, nu, data):
+    p = data.draw(st.integers(0, d))
+    z = enumerate_z(d)
+    ref = np.mean(enum_pi(z, nu) * np.prod(z[:, :p], axis=1))
+    assert th.alpha(d, nu, p) == pytest.approx(ref, rel=1e-12)
+    assert th.alpha(d, nu, np.array([p]))[0] == pytest.approx(ref, rel=1e-12)
+
+
+@settings(max_examples=30)
+@given(d=st.integers(1, 10), nu=st.floats(0.05, 10.0))
+def test_sigma_inverse_inverts_sigma(d, nu):
+    z = enumerate_z(d)
+    zz = np.hstack([np.ones((2**d, 1)), z])
+    sigma_enum = (zz * enum_pi(z, nu)[:, None]).T @ zz / 2**d
+    assert np.allclose(th.sigma_matrix(d, nu), sigma_enum, rtol=1e-12, atol=0)
+    # Sigma is itself ill-conditioned for small d and nu: the product is I to cond * roundoff
+    cond = np.linalg.cond(sigma_enum)
+    prod = th.sigma_inverse(d, nu) @ sigma_enum
+    assert np.max(np.abs(prod - np.eye(d + 1))) < 1e-15 * max(cond, 1e3) * (d + 1)
+
+
+@pytest.mark.parametrize("d", [2, 3, 17, 100, 300])
+@pytest.mark.parametrize("nu", [0.1, 0.25, 1.0, 10.0])
+def test_sigma_inverse_times_sigma_is_identity(d, nu):
+    prod = th.sigma_inverse(d, nu) @ th.sigma_matrix(d, nu)
+    assert np.max(np.abs(prod - np.eye(d + 1))) < 1e-10
+
+
+def _brute_force_beta(f_values, z, nu, scale=1.0):
+    zz = np.hstack([np.ones((z.shape[0], 1)), z])
+    w = enum_pi(z, nu, scale)
+    return np.linalg.solve((zz * w[:, None]).T @ zz, (zz * w[:, None]).T @ f_values)
+
+
+@settings(max_examples=30)
+@given(d=st.integers(2, 9), nu=st.floats(0.1, 5.0), seed=st.integers(0, 2**31))
+def test_exact_limit_equals_brute_force_least_squares(d, nu, seed):
+    """exact_limit == Sigma^{-1} Gamma solved numerically from the full enumeration."""
+    rng = np.random.default_rng(seed)
+    table = rng.normal(size=(2**d, 2))  # an arbitrary f(z), two outputs
+
+    def f_of_z(z):
+        return table[(z.astype(np.int64) << np.arange(d)).sum(axis=1)]
+
+    ref = _brute_force_beta(table, enumerate_z(d), nu).T
+    got = th.exact_limit(f_of_z, d, nu, batch_size=7)  # odd batches exercise the chunking
+    assert got.shape == (2, d + 1)
+    assert np.allclose(got, ref, rtol=1e-9, atol=1e-9 * np.abs(ref).max())
+    single = th.exact_limit(lambda z: f_of_z(z)[:, 1], d, nu)
+    assert np.allclose(single, got[1], rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=30)
+@given(d=st.integers(2, 11), nu=st.floats(0.1, 5.0), data=st.data())
+def test_product_limit_equals_exact_enumeration(d, nu, data):
+    members = data.draw(st.lists(st.booleans(), min_size=d, max_size=d))
+    mask = np.array(members)
+    got = th.product_limit(d, nu, mask)
+    ref = th.exact_limit(lambda z: np.prod(z[:, mask], axis=1).astype(float), d, nu)
+    assert np.allclose(got, ref, rtol=1e-9, atol=1e-10)
+    if mask.sum() >= 2 and (~mask).any():  # equal large weight inside, one common weight outside
+        assert np.ptp(got[1:][mask]) < 1e-12 and np.ptp(got[1:][~mask]) < 1e-12
+
+
+# =========================================================================== scale of pi
+@pytest.mark.parametrize("scale", [1e-30, 1e-3, 7.0, 1e30])
+def test_beta_unchanged_when_pi_is_multiplied_by_a_constant(scale):
+    d, nu = 6, 0.3
+    z = enumerate_z(d)
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=2**d)
+    base = _brute_force_beta(f, z, nu)
+    # the brute-force weighted least squares with c * pi: same beta
+    assert np.allclose(_brute_force_beta(f, z, nu, scale), base, rtol=1e-9, atol=1e-12)
+    w = enum_pi(z, nu) / 2**d
+    g0, g = w @ f, (w * f) @ z
+    expect = th.limit_explanation(d, nu, g0, g)
+    assert np.allclose(expect, base, rtol=1e-9, atol=1e-12)
+    # moments of c * pi = pi * exp(-log_scale), declared through log_scale: same beta
+    for c in (scale, scale**8):
+        scaled = th.limit_explanation(d, nu, g0 * c, g * c, log_scale=-math.log(c))
+        assert np.allclose(scaled, expect, rtol=1e-12, atol=1e-14)
+    # Monte-Carlo moments from weights c * pi equal those from pi, up to the declared scale
+    m1 = th.monte_carlo_moments(z, enum_pi(z, nu), f)
+    m2 = th.monte_carlo_moments(z, enum_pi(z, nu), f * scale)
+    assert np.allclose(th.limit_explanation(d, nu, *m1) * scale, th.limit_explanation(d, nu, *m2), rtol=1e-12)
+
+
+def test_scaled_quantities_follow_their_degree():
+    d, nu, L = 40, 0.2, 3.7
+    plain, scaled = th.sigma(d, nu), th.sigma(d, nu, log_scale=L)
+    assert scaled.c_d == pytest.approx(plain.c_d * math.exp(-2 * L), rel=1e-13)
+    for a, b in zip(plain[1:], scaled[1:]):
+        assert b == pytest.approx(a * math.exp(-L), rel=1e-13)
+    assert np.allclose(th.sigma_inverse(d, nu, log_scale=L), th.sigma_inverse(d, nu) * math.exp(L), rtol=1e-13)
+    assert th.alpha(d, nu, 3, log_scale=L) == pytest.approx(th.alpha(d, nu, 3) * math.exp(-L), rel=1e-13)
+
+
+def test_out_of_range_scale_raises_with_a_hint():
+    with pytest.raises(ValueError, match="log_scale"):
+        th.alpha(2000, 0.25, 2000)  # 2^-2000
+    d, nu = 100000, 0.01
+    with pytest.raises(ValueError, match="log_scale"):
+        th.sigma(d, nu)  # c_d is about alpha_0^2 = exp(-847)
+    log_a0 = th.log_alpha(d, nu, 0)
+    assert th.alpha(d, nu, 0, log_scale=log_a0) == pytest.approx(1.0, rel=1e-14)
+    assert all(np.isfinite(th.sigma(d, nu, log_scale=log_a0)))
+    assert np.isfinite(th.log_alpha(2000, 0.25, 2000))
+
+
+# =========================================================================== degenerate cases
+def test_d1_has_a_clear_answer():
+    nu = 0.5
+    z = enumerate_z(1)
+    sig = th.sigma(1, nu)
+    assert sig.sigma_3 == 0.0 and sig.sigma_2 == pytest.approx(th.alpha(1, nu, 0), rel=1e-14)
+    sigma_enum = (np.hstack([np.ones((2, 1)), z]) * enum_pi(z, nu)[:, None]).T @ np.hstack([np.ones((2, 1)), z]) / 2
+    assert np.allclose(th.sigma_inverse(1, nu), np.linalg.inv(sigma_enum), rtol=1e-12)
+    assert np.allclose(th.exact_limit(lambda z: 3.0 - 2.0 * z[:, 0], 1, nu), [3.0, -2.0], atol=1e-12)
+    assert np.array_equal(th.product_limit(1, 0.01, [0]), [0.0, 1.0])  # f = z_1 needs no Sigma
+
+
+def test_ill_conditioned_moments_warn():
+    with pytest.warns(RuntimeWarning, match="unperturbed image"):
+        th.limit_explanation(2, 0.03, 1.0, [0.5, 0.5])
+
+
+def test_singular_sigma_raises_instead_of_nan():
+    with pytest.raises(ValueError, match="singular"):
+        th.sigma(1, 0.01)  # pi(z = 0) / pi(z = 1) = exp(-5000)
+    with pytest.raises(ValueError, match="singular"):
+        th.limit_explanation(1, 0.01, 1.0, [1.0])
+
+
+@settings(max_examples=60)
+@given(d=st.integers(1, 3000), log_nu=st.floats(math.log(0.01), math.log(10.0)))
+def test_never_nan(d, log_nu):
+    nu = math.exp(log_nu)
+    try:
+        sig = th.sigma(d, nu, log_scale=th.log_alpha(d, nu, 0))
+    except ValueError as exc:
+        assert d == 1 and "singular" in str(exc)
+        return
+    assert all(np.isfinite(sig)) and sig.c_d > 0 and sig.sigma_0 > 0 and sig.sigma_2 > 0
+    beta = th.product_limit(d, nu, np.arange(min(d, 3)))
+    assert np.all(np.isfinite(beta))
+
+
+@pytest.mark.parametrize(
+    "call,exc",
+    [
+        (lambda: th.alpha(0, 0.25, 0), ValueError),
+        (lambda: th.alpha(2.5, 0.25, 0), TypeError),
+        (lambda: th.alpha(True, 0.25, 0), TypeError),
+        (lambda: th.alpha(5, 0.0, 0), ValueError),
+        (lambda: th.alpha(5, float("nan"), 0), ValueError),
+        (lambda: th.alpha(5, float("inf"), 0), ValueError),
+        (lambda: th.alpha(5, 0.25, 6), ValueError),
+        (lambda: th.alpha(5, 0.25, -1), ValueError),
+        (lambda: th.alpha(5, 0.25, 1.5), TypeError),
+        (lambda: th.alpha_diff(5, 0.25, 5), ValueError),
+        (lambda: th.limit_explanation(3, 0.25, 1.0, [1.0, 2.0]), ValueError),
+        (lambda: th.limit_explanation(3, 0.25, [1.0, 2.0], np.ones((3, 3))), ValueError),
+        (lambda: th.limit_explanation(3, 0.25, float("nan"), np.ones(3)), ValueError),
+        (lambda: th.exact_limit(lambda z: z.sum(1), 30, 0.25), ValueError),
+        (lambda: th.exact_limit(lambda z: np.ones(3), 4, 0.25), ValueError),
+        (lambda: th.exact_limit("f", 4, 0.25), TypeError),
+        (lambda: th.monte_carlo_moments(np.full((3, 2), 2), 0.25, np.ones(3)), ValueError),
+        (lambda: th.monte_carlo_moments(np.ones((3, 2)), np.ones(4), np.ones(3)), ValueError),
+        (lambda: th.monte_carlo_limit(lambda z: z.sum(1), 4, 0.25, 0), ValueError),
+        (lambda: th.monte_carlo_limit(lambda z: z.sum(1), 4, 0.25, 10, method="x"), ValueError),
+        (lambda: th.sigma_inverse(20000, 0.25), ValueError),
+        (lambda: th.product_limit(4, 0.25, [7]), ValueError),
+    ],
+)
+def test_invalid_inputs_raise(call, exc):
+    with pytest.raises(exc):
+        call()
+
+
+# =========================================================================== shapes and Monte Carlo
+def test_limit_explanation_several_classes():
+    d, nu = 5, 0.25
+    rng = np.random.default_rng(1)
+    g0, g = rng.normal(size=3), rng.normal(size=(3, d))
+    both = th.limit_explanation(d, nu, g0, g)
+    assert both.shape == (3, d + 1)
+    for k in range(3):
+        assert np.allclose(both[k], th.limit_explanation(d, nu, g0[k], g[k]), rtol=1e-14)
+
+
+def test_monte_carlo_moments_nu_and_weights_agree():
+    rng = np.random.default_rng(2)
+    z = rng.integers(0, 2, size=(500, 7))
+    y = rng.normal(size=(500, 2))
+    w = np.exp(th.log_kernel(z.sum(1), 7, 0.3))
+    a = th.limit_explanation(7, 0.3, *th.monte_carlo_moments(z, w, y))
+    b = th.limit_explanation(7, 0.3, *th.monte_carlo_moments(z, 0.3, y))
+    assert np.allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["weighted", "bernoulli"])
+def test_monte_carlo_limit_is_unbiased(method):
+    """Mean of 12 independent estimates within 4.5 standard errors of the exact product limit."""
+    d, nu, mask = 40, 0.25, np.arange(40) < 4
+    exact = th.product_limit(d, nu, mask)
+
+    def f(z):
+        return np.prod(z[:, mask], axis=1).astype(float)
+
+    runs = np.array([th.monte_carlo_limit(f, d, nu, 4000, seed=s, method=method) for s in range(12)])
+    se = runs.std(axis=0, ddof=1) / math.sqrt(len(runs))
+    assert np.all(se > 0)
+    assert np.all(np.abs(runs.mean(axis=0) - exact) <= 4.5 * se)
+
+
+def test_weighted_law_sampling_matches_kernel():
+    d, nu = 12, 0.2
+    q, log_a0 = th.weighted_law(d, nu)
+    k = np.arange(d + 1)
+    ref = np.exp(gammaln(d + 1) - gammaln(k + 1) - gammaln(d - k + 1) - d * math.log(2) + th.log_kernel(k, d, nu) - log_a0)
+    assert np.allclose(q, ref, rtol=1e-12)
+    assert q.sum() == pytest.approx(1.0, abs=1e-14)
+
+
+def test_ridge_bias_matches_exact_small_ridge_solution():
+    """n (beta_ridge - beta_0) with the exact population Gram matrix scaled by n."""
+    d, nu, n, ridge = 6, 0.3, 1e7, 1.0
+    z = enumerate_z(d)
+    w = enum_pi(z, nu) / 2**d
+    f = np.prod(z[:, :3], axis=1)
+    zbar = (w @ z) / w.sum()
+    gram = ((z - zbar) * w[:, None]).T @ (z - zbar)
+    rhs = ((z - zbar) * w[:, None]).T @ (f - (w @ f) / w.sum())
+    b0 = np.linalg.solve(n * gram, n * rhs)
+    b1 = np.linalg.solve(n * gram + ridge * np.eye(d), n * rhs)
+    beta = th.exact_limit(lambda zz: np.prod(zz[:, :3], axis=1).astype(float), d, nu)
+    assert np.allclose(b0, beta[1:], rtol=1e-9)
+    assert np.allclose(n * (b1 - b0), th.ridge_bias(d, nu, beta, ridge), rtol=1e-5)
+
+
+# =========================================================================== README example
+def test_readme_theory_example_runs():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "readme_theory.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks, "docs/readme_theory.md must contain a python example"
+    for block in blocks:
+        exec(compile(block, "readme_theory.md", "exec"), {"__name__": "readme_example"})
