@@ -134,35 +134,47 @@ class ShapeDetector(_ImageModel):
         """Whether ``image`` lights the whole shape (x_u > tau on S, every channel)."""
         return bool(self(self._check_image(image)[None])[0] == 1.0)
 
-    def destroying_superpixels(self, image, segments, hide_color=None) -> np.ndarray:
-        """E_-: (d,) boolean mask of the superpixels whose replacement destroys the shape.
-
-        A superpixel is in E_- when it meets S and its replacement value (its mean colour, or
-        ``hide_color``) is <= tau on some pixel (some channel) of its part of S; a superpixel whose
-        replacement still exceeds tau on S is harmless.
-        """
+    def _superpixel_states(self, image, segments, hide_color):
+        """Per superpixel: shape lit on its part of S when kept (z_j = 1) and when replaced (z_j = 0)."""
         img = self._check_image(image)
         seg = check_segments(segments, img.shape)
         rep = replacement_image(img, seg, hide_color)
-        bad = (rep[self.shape_mask] <= self.tau).reshape(int(self.shape_mask.sum()), -1).any(axis=1)
-        mask = np.zeros(n_superpixels(seg), dtype=bool)
-        mask[seg[self.shape_mask][bad]] = True
-        return mask
+        n_s = int(self.shape_mask.sum())
+        labels = seg[self.shape_mask]
+        d = n_superpixels(seg)
+        kept_dark = (np.asarray(img)[self.shape_mask] <= self.tau).reshape(n_s, -1).any(axis=1)
+        rep_dark = (rep[self.shape_mask] <= self.tau).reshape(n_s, -1).any(axis=1)
+        lit_kept = np.bincount(labels, weights=kept_dark, minlength=d) == 0
+        lit_replaced = np.bincount(labels, weights=rep_dark, minlength=d) == 0
+        return seg, lit_kept, lit_replaced
+
+    def destroying_superpixels(self, image, segments, hide_color=None) -> np.ndarray:
+        """E_-: (d,) boolean mask of the superpixels whose replacement destroys the shape.
+
+        A superpixel is in E_- when the image lights its part of S (x_u > tau there) and its
+        replacement value (its mean colour, or ``hide_color``) is <= tau on some pixel (some
+        channel) of it; a superpixel whose replacement still exceeds tau on S is harmless.
+        """
+        _, lit_kept, lit_replaced = self._superpixel_states(image, segments, hide_color)
+        return lit_kept & ~lit_replaced
 
     def limit_explanation(self, image, segments, hide_color=None, kernel_width: float = 0.25) -> np.ndarray:
         """The limit of LIME's explanation (THEORY.md section 3): (d+1,), intercept first.
 
-        If the image lights the shape, f(x(z)) = prod_{j in E_-} z_j and beta is
-        :func:`limetheory.theory.product_limit` (an equal, large weight on every superpixel of
-        E_-, one small common weight elsewhere); if it does not, f = 0 and beta = 0.
+        f(x(z)) is a product over the superpixels meeting S: a factor z_j for those in E_- (lit
+        when kept, dark when replaced), 1 for harmless ones. If the image lights the shape, that is
+        all, f = prod_{E_-} z_j and beta is :func:`limetheory.theory.product_limit` (an equal,
+        large weight on E_-, one small common weight elsewhere). If it does not: f = 0 and beta = 0
+        when some superpixel is dark both kept and replaced; otherwise a replacement lights it and
+        f = prod_{E_-} z_j prod_{E_+} (1 - z_j) (E_+: dark when kept, lit when replaced), whose
+        limit ``product_limit(..., absent=E_+)`` also gives.
         """
         nu = _check_kernel_width(kernel_width)
-        img = self._check_image(image)
-        seg = check_segments(segments, img.shape)
+        seg, lit_kept, lit_replaced = self._superpixel_states(image, segments, hide_color)
         d = n_superpixels(seg)
-        if not self.lights(img):
+        if np.any(~lit_kept & ~lit_replaced):
             return np.zeros(d + 1)
-        return theory.product_limit(d, nu, self.destroying_superpixels(img, seg, hide_color))
+        return theory.product_limit(d, nu, lit_kept & ~lit_replaced, absent=~lit_kept & lit_replaced)
 
 
 class LinearModel(_ImageModel):

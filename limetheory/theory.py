@@ -610,7 +610,7 @@ def _warn_if_ill_conditioned(n: _Normalized) -> None:
         )
 
 
-def product_limit(d: int, nu: float, members) -> np.ndarray:
+def product_limit(d: int, nu: float, members, absent=()) -> np.ndarray:
     """beta^f for f(z) = prod_{j in E} z_j (the shape detector, THEORY.md section 3).
 
     With p = |E|, E[pi f] = alpha_p and E[pi z_j f] = alpha_p for j in E, alpha_{p+1} otherwise,
@@ -629,9 +629,18 @@ def product_limit(d: int, nu: float, members) -> np.ndarray:
     Parameters
     ----------
     members : (d,) boolean mask of E, or a sequence of indices in 0..d-1.
+    absent : optional mask or indices B disjoint from E, for f(z) = prod_E z_j prod_B (1 - z_j)
+        (a shape that only the replacement lights). Then E[pi f] = A(p, r), E[pi z_j f] = A(p, r)
+        on E, 0 on B and A(p+1, r) elsewhere, with A(p, r) = 2^{-d} sum_s C(d-p-r, s-r) psi(s/d)
+        (s zeros, r of them on B), and beta comes from :func:`limit_explanation`'s formula.
     """
     d, nu = _check_d(d), _check_nu(nu)
     mask = _members_mask(members, d)
+    off = _members_mask(absent, d)
+    if np.any(mask & off):
+        raise ValueError("members and absent must be disjoint")
+    if off.any():
+        return _product_limit_general(d, nu, mask, off)
     p = int(mask.sum())
     out = np.zeros(d + 1)
     if p <= 1:  # f = 1 or f = z_j: LIME recovers them exactly
@@ -661,8 +670,27 @@ def product_limit(d: int, nu: float, members) -> np.ndarray:
     return out
 
 
+def _log_product_moment(d: int, nu: float, p: int, r: int) -> float:
+    """log E[pi z_1..z_p (1 - z_{p+1})..(1 - z_{p+r})] = log 2^{-d} sum_{s=r}^{d-p} C(d-p-r, s-r) psi(s/d)."""
+    n = d - p - r
+    s = np.arange(r, d - p + 1)
+    return float(logsumexp(_log_half_binom(n) + log_kernel(d - s, d, nu))) + (p + r) * _LOG_HALF
+
+
+def _product_limit_general(d: int, nu: float, mask: np.ndarray, off: np.ndarray) -> np.ndarray:
+    n = _norm(d, nu)
+    p, r = int(mask.sum()), int(off.sum())
+    a_pr = np.exp(_log_product_moment(d, nu, p, r) - n.log_alpha0)
+    a_p1r = np.exp(_log_product_moment(d, nu, p + 1, r) - n.log_alpha0) if p + r < d else 0.0
+    g = np.where(mask, a_pr, np.where(off, 0.0, a_p1r))
+    _warn_if_ill_conditioned(n)
+    return _beta_normalized(n, np.asarray(a_pr), g)
+
+
 def _members_mask(members, d: int) -> np.ndarray:
     arr = np.asarray(members)
+    if arr.size == 0:
+        return np.zeros(d, dtype=bool)
     if arr.dtype == bool:
         if arr.shape != (d,):
             raise ValueError(f"members must be a boolean mask of shape ({d},), got shape {arr.shape}")

@@ -427,3 +427,15 @@ def test_readme_theory_example_runs():
     assert blocks, "docs/readme_theory.md must contain a python example"
     for block in blocks:
         exec(compile(block, "readme_theory.md", "exec"), {"__name__": "readme_example"})
+
+
+@settings(max_examples=25)
+@given(d=st.integers(2, 10), nu=st.floats(0.1, 5.0), data=st.data())
+def test_product_limit_with_absent_factors_equals_enumeration(d, nu, data):
+    kinds = np.array(data.draw(st.lists(st.sampled_from([0, 1, 2]), min_size=d, max_size=d)))
+    on, off = kinds == 1, kinds == 2
+
+    def f(z):
+        return (np.prod(z[:, on], axis=1) * np.prod(1 - z[:, off], axis=1)).astype(float)
+
+    assert np.allclose(th.product_limit(d, nu, on, absent=off), th.exact_limit(f, d, nu), rtol=1e-9, atol=1e-10)
