@@ -4,8 +4,20 @@ Public API (see README): :func:`segment`, :func:`replacement_image`, :func:`expl
 :class:`Explanation`, and the submodules ``compat``, ``theory``, ``analytic``,
 ``gradients``, ``metrics``, ``nets``, ``data``, ``plotting``.
 """
+from . import analytic, theory
+from .analytic import LinearModel, ShapeDetector
 from .explain import Explanation, explain
 from .segmentation import replacement_image, segment
 
 __version__ = "0.1.0"
-__all__ = ["Explanation", "explain", "replacement_image", "segment", "__version__"]
+__all__ = [
+    "Explanation",
+    "LinearModel",
+    "ShapeDetector",
+    "analytic",
+    "explain",
+    "replacement_image",
+    "segment",
+    "theory",
+    "__version__",
+]
