@@ -3,7 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["display_image", "plot_explanation", "superpixel_map"]
+__all__ = [
+    "display_image",
+    "label_edges",
+    "plot_coefficient_boxes",
+    "plot_convergence",
+    "plot_explanation",
+    "plot_superpixel_values",
+    "plot_superpixels",
+    "superpixel_map",
+]
 
 
 def display_image(image) -> np.ndarray:
@@ -44,4 +53,192 @@ def plot_explanation(explanation, label=None, k: int = 5, ax=None, alpha: float 
     ax.set_axis_off()
     lab = explanation.labels[explanation._row(label)]
     ax.set_title(title if title is not None else f"class {lab}: top {k} + (green) / - (red)", fontsize=9)
+    return ax
+
+
+def _rgb(image) -> np.ndarray:
+    img = display_image(image)
+    return np.stack([img] * 3, axis=-1) if img.ndim == 2 else img
+
+
+def _superpixel_centres(segments) -> np.ndarray:
+    """(d, 2) row/column of a pixel inside every superpixel, nearest to its centroid."""
+    d = int(segments.max()) + 1
+    rows, cols = np.indices(segments.shape)
+    flat = segments.ravel()
+    counts = np.bincount(flat, minlength=d)
+    cr = np.bincount(flat, rows.ravel(), minlength=d) / counts
+    cc = np.bincount(flat, cols.ravel(), minlength=d) / counts
+    out = np.empty((d, 2))
+    for j in range(d):  # a centroid may fall outside a non-convex superpixel: take the nearest member
+        r, c = np.nonzero(segments == j)
+        k = np.argmin((r - cr[j]) ** 2 + (c - cc[j]) ** 2)
+        out[j] = r[k], c[k]
+    return out
+
+
+def label_edges(labels) -> np.ndarray:
+    """Pixel-exact boundaries of a label map as line segments, shape (m, 2, 2) of (x, y) points.
+
+    A segment separates two 4-neighbouring pixels with different labels; pixel (r, c) covers
+    [c - 0.5, c + 0.5] x [r - 0.5, r + 0.5] as in ``imshow``. Crisp at any image size, unlike
+    painting boundary pixels.
+    """
+    lab = np.asarray(labels)
+    r, c = np.nonzero(lab[:, 1:] != lab[:, :-1])  # between (r, c) and (r, c+1)
+    vert = np.stack([np.stack([c + 0.5, r - 0.5], -1), np.stack([c + 0.5, r + 0.5], -1)], 1)
+    r, c = np.nonzero(lab[1:, :] != lab[:-1, :])  # between (r, c) and (r+1, c)
+    horiz = np.stack([np.stack([c - 0.5, r + 0.5], -1), np.stack([c + 0.5, r + 0.5], -1)], 1)
+    return np.concatenate([vert, horiz]).astype(float)
+
+
+def _draw_edges(ax, labels, color, linewidth, pad_outside: bool = False):
+    from matplotlib.collections import LineCollection
+
+    lab = np.asarray(labels)
+    if pad_outside:  # also outline where the region touches the image border
+        lab = np.pad(lab, 1, constant_values=0)
+        segs = label_edges(lab) - 1.0
+    else:
+        segs = label_edges(lab)
+    ax.add_collection(LineCollection(segs, colors=[color], linewidths=linewidth, capstyle="projecting"))
+
+
+def plot_superpixels(image, segments, ax=None, *, shape_mask=None, highlight=None, numbers: bool = True,
+                     boundary_color=(1.0, 0.85, 0.0), shape_color="tab:red", title: str | None = None):
+    """The image with its superpixel boundaries, their indices, and optionally a shape outlined.
+
+    Parameters
+    ----------
+    image : (H, W) or (H, W, C) image (uint8 or floats; see :func:`display_image`).
+    segments : (H, W) superpixel labels 0..d-1.
+    shape_mask : optional (H, W) boolean shape S, outlined in ``shape_color``.
+    highlight : optional (d,) boolean mask of superpixels whose index is written in bold red
+        (e.g. E_-, the superpixels that carry the shape).
+    numbers : write every superpixel's index at a pixel near its centroid.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    seg = np.asarray(segments)
+    ax.imshow(_rgb(image), interpolation="nearest")
+    _draw_edges(ax, seg, boundary_color, 1.0)
+    if shape_mask is not None:
+        _draw_edges(ax, np.asarray(shape_mask).astype(np.int8), shape_color, 2.0, pad_outside=True)
+    if numbers:
+        hl = np.zeros(int(seg.max()) + 1, bool) if highlight is None else np.asarray(highlight, bool)
+        for j, (r, c) in enumerate(_superpixel_centres(seg)):
+            ax.text(c, r, str(j), ha="center", va="center", fontsize=7,
+                    color="tab:red" if hl[j] else "black", fontweight="bold" if hl[j] else "normal",
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75})
+    ax.set_xlim(-0.5, seg.shape[1] - 0.5)
+    ax.set_ylim(seg.shape[0] - 0.5, -0.5)
+    ax.set_axis_off()
+    if title is not None:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def plot_superpixel_values(values, segments, ax=None, *, cmap="RdBu_r", symmetric: bool = True,
+                           colorbar: bool = True, title: str | None = None, label: str | None = None):
+    """Paint one value per superpixel (or a full (H, W) map) with a diverging colour map."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    vals = np.asarray(values, dtype=float)
+    seg = np.asarray(segments)
+    img = vals if vals.shape == seg.shape else superpixel_map(vals, seg)
+    lim = np.max(np.abs(img)) or 1.0
+    kw = {"vmin": -lim, "vmax": lim} if symmetric else {}
+    im = ax.imshow(img, cmap=cmap, interpolation="nearest", **kw)
+    _draw_edges(ax, seg, "0.35", 0.6)
+    if colorbar:
+        cb = ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        if label:
+            cb.set_label(label, fontsize=8)
+        cb.ax.tick_params(labelsize=7)
+    ax.set_axis_off()
+    if title is not None:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def plot_coefficient_boxes(coefs, limit, ax=None, *, highlight=None, limit_label: str = "closed-form limit",
+                           runs_label: str | None = None, title: str | None = None, show_points: bool = True):
+    """Box plots of LIME's coefficients per superpixel over several runs, with the theory on top.
+
+    Parameters
+    ----------
+    coefs : (n_runs, d) empirical coefficients beta_hat_j of every run.
+    limit : (d,) the limit explanation beta^f_j, drawn as a short red bar over each box.
+    highlight : optional (d,) boolean mask: those superpixels' boxes are shaded (e.g. E_-).
+    show_points : overlay every run as a dot (useful with few runs).
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    coefs = np.atleast_2d(np.asarray(coefs, dtype=float))
+    limit = np.asarray(limit, dtype=float)
+    n_runs, d = coefs.shape
+    if limit.shape != (d,):
+        raise ValueError(f"limit must have shape ({d},) like the coefficients' columns, got {limit.shape}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4, 0.45 * d + 1), 3))
+    pos = np.arange(d)
+    hl = np.zeros(d, bool) if highlight is None else np.asarray(highlight, bool)
+    box = ax.boxplot(coefs, positions=pos, widths=0.6, patch_artist=True, showfliers=False,
+                     medianprops={"color": "black", "linewidth": 1})
+    for j, patch in enumerate(box["boxes"]):
+        patch.set_facecolor("tab:orange" if hl[j] else "lightsteelblue")
+        patch.set_alpha(0.8)
+    if show_points:
+        jitter = np.linspace(-0.15, 0.15, n_runs) if n_runs > 1 else np.zeros(1)
+        for j in range(d):
+            ax.plot(pos[j] + jitter, coefs[:, j], ".", color="0.25", ms=3, zorder=3)
+    ax.hlines(limit, pos - 0.4, pos + 0.4, colors="red", linewidth=2.2, zorder=4)
+    ax.axhline(0.0, color="0.6", linewidth=0.6, zorder=0)
+    ax.set_xticks(pos, [str(j) for j in pos], fontsize=7)
+    ax.set_xlim(-0.7, d - 0.3)
+    ax.set_xlabel("superpixel j")
+    ax.set_ylabel(r"coefficient $\hat\beta_j$")
+    handles = [Line2D([], [], color="red", linewidth=2.2, label=limit_label),
+               Patch(facecolor="lightsteelblue", label=runs_label or f"LIME, {n_runs} runs")]
+    if hl.any():
+        handles.append(Patch(facecolor="tab:orange", label="superpixels carrying the shape"))
+    ax.legend(handles=handles, fontsize=7, loc="best")
+    if title is not None:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def plot_convergence(n, errors, ax=None, *, label: str | None = None, color=None, reference: bool = True,
+                     band: bool = True):
+    """||beta_hat_n - beta^f|| against n on log-log axes, with an n^(-1/2) reference line.
+
+    Parameters
+    ----------
+    n : (m,) sample sizes; errors : (m, n_seeds) errors of every run at each n (or (m,)).
+    The line joins the root-mean-square error over seeds; ``band`` shades the 10-90% range of
+    the runs. ``reference`` draws ``c n^(-1/2)`` through the RMS error at the largest n.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 3))
+    n = np.asarray(n, dtype=float)
+    err = np.asarray(errors, dtype=float)
+    err = err[:, None] if err.ndim == 1 else err
+    rms = np.sqrt(np.mean(err**2, axis=1))
+    (line,) = ax.loglog(n, rms, "o-", color=color, label=label, ms=4)
+    if band and err.shape[1] > 1:
+        lo, hi = np.quantile(err, [0.1, 0.9], axis=1)
+        ax.fill_between(n, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+    if reference:
+        ref = rms[-1] * np.sqrt(n[-1] / n)
+        ax.loglog(n, ref, "--", color=line.get_color(), alpha=0.6, linewidth=1)
+    ax.set_xlabel("number of samples n")
+    ax.set_ylabel(r"$\|\hat\beta_n - \beta^f\|_2$")
     return ax

@@ -1,0 +1,71 @@
+"""Helpers shared by the figure scripts: read results, save PNG + PDF atomically, a tiny CLI."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["figure_main", "read_arrays", "read_meta", "read_results", "save_figure"]
+
+#: Resolution of the PNG files.
+DPI = 150
+
+
+def _results_file(out, name: str, suffix: str) -> Path:
+    path = Path(out) / "results" / f"{name}{suffix}"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: run the experiment first "
+                                f"(`limetheory reproduce --only NAME --out {out}`)")
+    return path
+
+
+def read_results(out, name: str) -> pd.DataFrame:
+    """The tidy rows ``out/results/<name>.csv`` (``name`` may be ``<experiment>_<table>``)."""
+    return pd.read_csv(_results_file(out, name, ".csv"))
+
+
+def read_meta(out, name: str) -> dict:
+    """The run's metadata ``out/results/<name>.json`` (settings, mode, versions)."""
+    return json.loads(_results_file(out, name, ".json").read_text())
+
+
+def read_arrays(out, name: str) -> dict:
+    """The arrays ``out/results/<name>.npz`` saved for the figures."""
+    with np.load(_results_file(out, name, ".npz"), allow_pickle=False) as f:
+        return {k: f[k] for k in f.files if not k.startswith("__")}
+
+
+def save_figure(fig, out, stem: str) -> list:
+    """Save ``fig`` as ``out/figures/<stem>.png`` and ``.pdf`` (atomically); close it; return the paths."""
+    import matplotlib.pyplot as plt
+
+    from experiments._runner import atomic_write
+
+    paths = []
+    for ext, kw in (("png", {"dpi": DPI}), ("pdf", {"metadata": {"CreationDate": None}})):
+        path = Path(out) / "figures" / f"{stem}.{ext}"
+        atomic_write(path, lambda tmp, ext=ext, kw=kw: fig.savefig(tmp, format=ext, bbox_inches="tight", **kw))
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def figure_main(make, argv=None, description: str | None = None) -> int:
+    """``python -m paper_figures.fig_x --out DIR``: run ``make(DIR)`` and print the files written."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", default="results/full", help="folder holding results/ (default results/full)")
+    args = parser.parse_args(argv)
+    for path in make(Path(args.out)):
+        print(path)
+    return 0
+
+
+def runs_matrix(frame: pd.DataFrame, ridge: float) -> tuple:
+    """(coefs (n_runs, d), limit (d,)) of the rows with this ``ridge``, runs ordered by seed."""
+    sub = frame[frame["ridge"] == ridge]
+    wide = sub.pivot(index="seed", columns="superpixel", values="coef").sort_index()
+    limit = sub.groupby("superpixel")["limit"].first().reindex(wide.columns).to_numpy()
+    return wide.to_numpy(), limit

@@ -1,0 +1,132 @@
+"""Figure of experiment 5: how the bandwidth nu and the number of superpixels d decide whether LIME
+sees a shape.
+
+(a) the digit, the shape S and one of the k x k grids (superpixels of E_- shaded);
+(b) theory: the limit weight beta_in on the superpixels carrying the shape over (nu, d);
+(c) theory: the common limit weight beta_out elsewhere;
+(d) LIME at n samples (ridge 1): share of the runs whose top-p superpixels are exactly E_-;
+(e) alpha_p / alpha_0 against p for several nu (dashed: 2^-p, the large-bandwidth limit);
+(f) LIME's mean coefficient on E_- per run against its limit beta_in (diagonal: agreement).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.colors import LogNorm, SymLogNorm  # noqa: E402
+
+import limetheory as lt  # noqa: E402
+from limetheory.plotting import plot_superpixels  # noqa: E402
+
+from ._common import figure_main, read_arrays, read_meta, read_results, save_figure  # noqa: E402
+
+NAME = "bandwidth"
+STEM = "fig_bandwidth"
+
+
+def _log_edges(x) -> np.ndarray:
+    lx = np.log10(np.asarray(x, dtype=float))
+    mid = (lx[1:] + lx[:-1]) / 2
+    return 10 ** np.concatenate([[lx[0] - (mid[0] - lx[0])], mid, [lx[-1] + (lx[-1] - mid[-1])]])
+
+
+def _heatmap(ax, table, value, norm, cmap, title, cbar_label, default_nu):
+    ks = sorted(table["k"].unique())
+    nus = sorted(table["nu"].unique())
+    grid = table.pivot(index="k", columns="nu", values=value).reindex(index=ks, columns=nus).to_numpy()
+    mesh = ax.pcolormesh(_log_edges(nus), np.arange(len(ks) + 1), grid, norm=norm, cmap=cmap, shading="flat")
+    ax.set_xscale("log")
+    first = table.groupby("k")[["d", "p"]].first()
+    ax.set_yticks(np.arange(len(ks)) + 0.5, [f"d={first.loc[k, 'd']}, p={first.loc[k, 'p']}" for k in ks], fontsize=7)
+    ax.axvline(default_nu, color="k", linestyle="--", linewidth=0.8)
+    ax.set_xlabel(r"kernel width $\nu$ (dashed: lime's 0.25)")
+    ax.set_title(title, fontsize=9)
+    cb = ax.figure.colorbar(mesh, ax=ax, fraction=0.046, pad=0.03)
+    cb.set_label(cbar_label, fontsize=8)
+    cb.ax.tick_params(labelsize=7)
+    return grid
+
+
+def make(out) -> list:
+    out = Path(out)
+    runs = read_results(out, NAME)
+    theo = read_results(out, f"{NAME}_theory")
+    alpha = read_results(out, f"{NAME}_alpha")
+    det = read_results(out, f"{NAME}_detection")
+    arr = read_arrays(out, NAME)
+    s = read_meta(out, NAME)["settings"]
+
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.6))
+    (ax_img, ax_in, ax_out), (ax_det, ax_alpha, ax_sc) = axes
+
+    # (a) the image, the shape, an example grid
+    k_show = 7 if 7 in s["grid_k"] else s["grid_k"][len(s["grid_k"]) // 2]
+    segments = lt.segmentation.grid(arr["image"].shape, k_show, k_show)
+    import limetheory.analytic as analytic
+
+    members = analytic.ShapeDetector(arr["shape_mask"], s["tau"]).destroying_superpixels(
+        arr["image"], segments, s["hide_color"])
+    plot_superpixels(arr["image"], segments, ax_img, shape_mask=arr["shape_mask"], numbers=False,
+                     title=f"(a) shape S (red) on a {k_show} x {k_show} grid: E_- shaded (p = {int(members.sum())})")
+    shade = np.ma.masked_where(~members[segments], np.ones(segments.shape))
+    ax_img.imshow(shade, cmap="autumn", alpha=0.35, interpolation="nearest")
+
+    # (b), (c) theory heatmaps
+    _heatmap(ax_in, theo, "beta_in", LogNorm(vmin=max(theo["beta_in"].min(), 1e-6), vmax=1), "viridis",
+             r"(b) limit $\beta_{in}$ on E$_-$ (theory)", r"$\beta_{in}$", 0.25)
+    lim = float(np.abs(theo["beta_out"]).max()) or 1.0
+    _heatmap(ax_out, theo, "beta_out", SymLogNorm(linthresh=1e-5, vmin=-lim, vmax=lim), "RdBu_r",
+             r"(c) limit $\beta_{out}$ outside E$_-$ (theory)", r"$\beta_{out}$ (symlog)", 0.25)
+
+    # (d) empirical detection
+    grid = _heatmap(ax_det, det, "found_rate", None, "Greens",
+                    f"(d) LIME (n = {s['n_samples']}, ridge {s['ridge']:g}, {len(s['seeds'])} runs/cell):\n"
+                    "share of runs whose top-p superpixels are E$_-$", "share of runs", 0.25)
+    ax_det.collections[0].set_clim(0, 1)
+    nus = sorted(det["nu"].unique())
+    centres = np.sqrt(_log_edges(nus)[1:] * _log_edges(nus)[:-1])
+    for i in range(grid.shape[0]):
+        for j in range(grid.shape[1]):
+            ax_det.text(centres[j], i + 0.5, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if grid[i, j] > 0.6 else "black")
+
+    # (e) alpha_p / alpha_0
+    for nu, sub in alpha.groupby("nu"):
+        ax_alpha.semilogy(sub["p"], sub["alpha_ratio"], "o-", ms=3, label=rf"$\nu$ = {nu:g}")
+    half = alpha.groupby("p")["half_power"].first()
+    ax_alpha.semilogy(half.index, half.to_numpy(), "k--", linewidth=1, label=r"$2^{-p}$")
+    ax_alpha.set_xlabel("p")
+    ax_alpha.set_ylabel(r"$\alpha_p / \alpha_0$")
+    ax_alpha.set_title(rf"(e) $\alpha_p/\alpha_0$ for d = {int(alpha['d'].iloc[0])}", fontsize=9)
+    ax_alpha.legend(fontsize=7)
+
+    # (f) empirical vs limit
+    cmap = plt.get_cmap("plasma")
+    nus_runs = sorted(runs["nu"].unique())
+    for i, nu in enumerate(nus_runs):
+        sub = runs[runs["nu"] == nu]
+        ax_sc.scatter(sub["limit_beta_in"], sub["mean_in"], s=12, color=cmap(i / max(len(nus_runs) - 1, 1)),
+                      label=rf"$\nu$ = {nu:g}", alpha=0.8)
+    lo = max(runs["limit_beta_in"].min() / 2, 1e-6)
+    ax_sc.plot([lo, 1.2], [lo, 1.2], "k--", linewidth=0.8)
+    ax_sc.set_xscale("log")
+    ax_sc.set_yscale("symlog", linthresh=1e-4, linscale=0.5)
+    ax_sc.set_ylim(min(-1e-4, runs["mean_in"].min() * 1.5), 1.5)
+    ax_sc.set_xlabel(r"limit $\beta_{in}$")
+    ax_sc.set_ylabel(r"LIME: mean coefficient on E$_-$ (one run; symlog)")
+    ax_sc.set_title("(f) LIME vs its limit on the shape's superpixels", fontsize=9)
+    ax_sc.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, out, STEM)
+
+
+def main(argv=None) -> int:
+    return figure_main(make, argv, __doc__)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,198 @@
+"""Experiments 1, 2, 3 and 5 in quick mode: their results files, the claims their figures make, the figures.
+
+All four run once (module fixture) into a temporary folder, as ``limetheory reproduce --quick`` does.
+Statistical checks use the experiments' fixed seeds and take their tolerance from the theory.
+"""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from experiments import reproduce
+
+MINE = ["shape_detector", "linear_model", "convergence", "bandwidth"]
+FIGURES = {"shape_detector": "fig_shape_detector", "linear_model": "fig_linear_model",
+           "convergence": "fig_convergence", "bandwidth": "fig_bandwidth"}
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory):
+    path = tmp_path_factory.mktemp("quick")
+    reports = reproduce(MINE, path, quick=True, progress=False)
+    assert [r.name for r in reports] == MINE
+    return path
+
+
+def _results(out, name):
+    return pd.read_csv(out / "results" / f"{name}.csv")
+
+
+def _meta(out, name):
+    return json.loads((out / "results" / f"{name}.json").read_text())
+
+
+# --------------------------------------------------------------------------- experiment 1
+def test_shape_detector_results(out):
+    frame = _results(out, "shape_detector")
+    expected = {"digit", "seed", "n_samples", "ridge", "superpixel", "coef", "intercept", "limit", "limit_intercept",
+                "score", "ridge_bound", "limit_enum", "in_shape", "n_pixels"}
+    assert expected <= set(frame.columns)
+    s = _meta(out, "shape_detector")["settings"]
+    d = frame["superpixel"].nunique()
+    # one row per (seed, ridge, superpixel): 5 runs, lime's ridge and least squares
+    assert len(frame) == len(s["seeds"]) * 2 * d and sorted(frame["seed"].unique()) == s["seeds"] == [0, 1, 2, 3, 4]
+    assert set(frame["ridge"]) == {0.0, 1.0} and (frame["n_samples"] == 1000).all()
+    # the closed form equals the limit computed by enumerating {0,1}^d on real perturbed images
+    np.testing.assert_allclose(frame["limit"], frame["limit_enum"], atol=1e-12)
+    # the figure's point: a shape across several superpixels; equal large weight on E_-, small elsewhere
+    lim = frame.groupby("superpixel")[["limit", "in_shape"]].first()
+    assert lim["in_shape"].sum() >= 2
+    inside, outside = lim.loc[lim["in_shape"], "limit"], lim.loc[~lim["in_shape"], "limit"]
+    assert np.ptp(inside) < 1e-12 and np.ptp(outside) < 1e-12 and inside.iloc[0] > 50 * abs(outside.iloc[0])
+
+
+def test_shape_detector_lime_mean_matches_closed_form(out):
+    """|mean of R runs - limit| <= t_{R-1} quantile * sd / sqrt(R) for every superpixel (Bonferroni, 0.1%).
+
+    The runs' spread estimates the O(n^-1/2) sampling error (THEORY.md section 2); for lime's ridge
+    the mean may also move by the ridge shift, bounded per run by ``ridge_bound``.
+    """
+    frame = _results(out, "shape_detector")
+    d = frame["superpixel"].nunique()
+    for ridge, sub in frame.groupby("ridge"):
+        g = sub.groupby("superpixel")
+        mean, sd, limit, r = g["coef"].mean(), g["coef"].std(ddof=1), g["limit"].first(), g.size()
+        q = stats.t.ppf(1 - 0.001 / (2 * d * 2), r - 1)
+        shift = sub["ridge_bound"].max()
+        assert np.all(np.abs(mean - limit) <= q * sd / np.sqrt(r) + shift), ridge
+        # the errors are of the size the theory predicts for n = 1000: O(1/sqrt(n)), not O(1)
+        assert np.abs(mean - limit).max() < 3 / np.sqrt(1000)
+
+
+def test_shape_detector_ridge_shift_within_bound(out):
+    frame = _results(out, "shape_detector")
+    wide = frame.pivot_table(index=["seed", "superpixel"], columns="ridge", values="coef")
+    shift = (wide[1.0] - wide[0.0]).pow(2).groupby(level="seed").sum().pow(0.5)
+    bound = frame[frame["ridge"] == 1.0].groupby("seed")["ridge_bound"].first()
+    assert np.all(shift <= bound + 1e-12) and np.all(shift > 0)
+    table = pd.read_csv(out / "results" / "shape_detector_agreement.csv")
+    assert set(table["ridge"]) == {0.0, 1.0} and (table.loc[table["ridge"] == 1.0, "max_shift_excess"] <= 1e-12).all()
+
+
+# --------------------------------------------------------------------------- experiment 2
+def test_linear_model_results(out):
+    frame = _results(out, "linear_model")
+    assert {"seed", "ridge", "superpixel", "coef", "intercept", "limit", "limit_intercept", "ridge_bound"} <= set(frame.columns)
+    scale = frame["limit"].abs().max()
+    wls = frame[frame["ridge"] == 0.0]
+    # least squares recovers the linear model's closed form exactly, whatever the samples
+    np.testing.assert_allclose(wls["coef"], wls["limit"], atol=1e-10 * scale)
+    np.testing.assert_allclose(wls["intercept"], wls["limit_intercept"], atol=1e-10 * scale)
+    # lime's ridge is off by at most lambda ||b_0|| / (mu_min + lambda), per run
+    rid = frame[frame["ridge"] == 1.0]
+    err = (rid["coef"] - rid["limit"]).pow(2).groupby(rid["seed"]).sum().pow(0.5)
+    assert np.all(err <= rid.groupby("seed")["ridge_bound"].first() + 1e-12)
+    # the weights are scaled so that the coefficients share f(xi) - f(0) = 1
+    assert abs(frame.groupby("superpixel")["limit"].first().sum() - 1.0) < 1e-9
+
+
+# --------------------------------------------------------------------------- experiment 3
+def test_convergence_results(out):
+    frame = _results(out, "convergence")
+    s = _meta(out, "convergence")["settings"]
+    assert {"model", "n", "seed", "d", "err", "err_all", "err_max", "limit_norm", "closed_form_gap"} <= set(frame.columns)
+    assert len(frame) == len(s["models"]) * len(s["n_samples"]) * len(s["seeds"])
+    assert (frame["d"] <= 12).all() and {"shape", "linear"} <= set(frame["model"])
+    # the analytic closed forms agree with the exact enumeration used as ground truth
+    assert frame.loc[frame["model"] != "cnn", "closed_form_gap"].max() < 1e-10
+    # linear model: exact recovery at every n (rounding error only)
+    lin = frame[frame["model"] == "linear"]
+    assert lin["err"].max() < 1e-10 * lin["limit_norm"].iloc[0]
+
+
+def test_convergence_slopes_near_minus_half(out):
+    """The fitted log-log slope is -1/2 within 4 standard errors (+0.02 for the O(1/n) terms at n >= 250)."""
+    slopes = pd.read_csv(out / "results" / "convergence_slopes.csv").set_index("model")
+    assert (out / "results" / "convergence_slopes.md").read_text().startswith("| model |")
+    rated = [m for m in slopes.index if m != "linear"]
+    assert "shape" in rated
+    for m in rated:
+        row = slopes.loc[m]
+        assert abs(row["slope"] + 0.5) <= 4 * row["slope_se"] + 0.02, (m, row["slope"], row["slope_se"])
+        assert row["rms_err_at_n_max"] < row["rms_err_at_n_min"]
+
+
+# --------------------------------------------------------------------------- experiment 5
+def test_bandwidth_theory_tables(out):
+    theo = pd.read_csv(out / "results" / "bandwidth_theory.csv")
+    assert {"k", "d", "p", "nu", "beta_in", "beta_out", "intercept", "gap", "alpha_ratio"} <= set(theo.columns)
+    # the limit always ranks the shape's superpixels first
+    assert (theo["gap"] > 0).all()
+    # psi in [exp(-1/(2 nu^2)), 1], so with e = 1/(2 nu^2) (in logs, no overflow):
+    #   alpha_p / alpha_0 = 2^-p E[psi | z_1..z_p = 1] / E[psi]        in 2^-p [e^-e, e^e]
+    #   gap = (alpha_p - alpha_{p+1}) / (alpha_1 - alpha_2)            in 2^-(p-1) [e^-e, e^e]
+    alpha = pd.read_csv(out / "results" / "bandwidth_alpha.csv")
+    for tab, col, shift in ((alpha, "alpha_ratio", 0), (theo, "alpha_ratio", 0), (theo, "gap", 1)):
+        e = 1 / (2 * tab["nu"] ** 2)
+        dev = np.log(tab[col]) + (tab["p"] - shift) * np.log(2)
+        assert np.all(np.abs(dev) <= e * (1 + 1e-9) + 1e-12), col
+
+
+def test_bandwidth_lime_runs(out):
+    frame = _results(out, "bandwidth")
+    assert {"k", "d", "p", "nu", "seed", "limit_beta_in", "limit_gap", "mean_in", "max_out", "found"} <= set(frame.columns)
+    # at lime's bandwidth the shape is found by every run (its gap is well above the noise at n = 1000)
+    assert frame.loc[frame["nu"] == 0.25, "found"].all()
+    # a tiny bandwidth on a fine grid: the weights collapse and the ridge crushes the coefficients
+    tiny = frame[(frame["nu"] == 0.05) & (frame["d"] >= 49)]
+    assert len(tiny) and not tiny["found"].any()
+    assert (tiny["mean_in"] < 0.1 * tiny["limit_beta_in"]).all()
+    det = pd.read_csv(out / "results" / "bandwidth_detection.csv")
+    assert det["found_rate"].between(0, 1).all() and len(det) == frame.groupby(["k", "nu"]).ngroups
+
+
+# --------------------------------------------------------------------------- files
+@pytest.mark.parametrize("name", MINE)
+def test_files_written(out, name):
+    meta = _meta(out, name)
+    assert meta["mode"] == "quick" and meta["n_units"] == meta["computed"] + meta["reused"] > 0
+    for ext in ("png", "pdf"):
+        path = out / "figures" / f"{FIGURES[name]}.{ext}"
+        head = path.read_bytes()[:8]
+        assert head.startswith(b"\x89PNG" if ext == "png" else b"%PDF"), path
+    units = list((out / "units" / name).glob("*.csv"))
+    assert len(units) == meta["n_units"]
+    assert not list(out.rglob("*.tmp"))
+
+
+# --------------------------------------------------------------------------- plotting helpers
+def test_label_edges_are_pixel_exact():
+    from limetheory.plotting import label_edges
+
+    labels = np.array([[0, 0, 1], [0, 0, 1], [2, 2, 2]])
+    segs = label_edges(labels)
+    # 2 vertical unit edges between columns 1|2 in rows 0-1, 3 horizontal edges between rows 1|2
+    assert segs.shape == (5, 2, 2)
+    vertical = segs[np.isclose(segs[:, 0, 0], segs[:, 1, 0])]
+    assert np.allclose(np.sort(vertical[:, :, 0].ravel()), 1.5) and len(vertical) == 2
+    horizontal = segs[np.isclose(segs[:, 0, 1], segs[:, 1, 1])]
+    assert np.allclose(horizontal[:, :, 1], 1.5) and len(horizontal) == 3
+
+
+def test_plot_coefficient_boxes_checks_shapes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from limetheory.plotting import plot_coefficient_boxes, plot_convergence
+
+    with pytest.raises(ValueError, match="limit"):
+        plot_coefficient_boxes(np.zeros((3, 4)), np.zeros(5))
+    ax = plot_coefficient_boxes(np.ones((3, 4)), np.ones(4), highlight=[True, False, False, True])
+    assert len(ax.get_xticks()) == 4
+    ax = plot_convergence([10, 100], np.array([[1.0, 2.0], [0.3, 0.5]]))
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    plt.close("all")
