@@ -1,7 +1,7 @@
 """The ``limetheory`` command: reproduce --only / --out / --quick, resuming, argument errors.
 
 Most tests register a tiny fake experiment (it counts the units it computes and can fail on
-demand); one runs a real experiment (bandwidth, quick) twice.
+demand); one runs a real experiment (shape_detector, quick) twice.
 """
 import importlib.metadata
 import os
@@ -156,7 +156,7 @@ def test_out_must_be_a_folder(tmp_path, capsys):
     target = tmp_path / "a_file"
     target.write_text("x")
     with pytest.raises(SystemExit) as exc:
-        _run("--quick", "--only", "bandwidth", "--out", str(target))
+        _run("--quick", "--only", "shape_detector", "--out", str(target))
     assert exc.value.code == 2 and "not a folder" in capsys.readouterr().err
 
 
@@ -187,12 +187,14 @@ def test_unit_keys_separate_settings():
 
 def test_real_experiment_resumes(tmp_path):
     out = tmp_path / "real"
-    assert _run("--quick", "--only", "bandwidth", "--out", str(out)) == 0
-    before = _mtimes(out / "units" / "bandwidth")
-    assert len(before) == 4
-    assert (out / "figures" / "fig_bandwidth.png").stat().st_size > 0
-    assert _run("--quick", "--only", "bandwidth", "--out", str(out), "--no-figures") == 0
-    assert _mtimes(out / "units" / "bandwidth") == before
-    meta = (out / "results" / "bandwidth.json").read_text()
-    assert '"computed": 0' in meta and '"reused": 4' in meta
-    assert os.listdir(out / "units") == ["bandwidth"]
+    assert _run("--quick", "--only", "shape_detector", "--out", str(out)) == 0
+    before = _mtimes(out / "units" / "shape_detector")
+    assert len(before) == 5
+    assert (out / "figures" / "fig_shape_detector.png").stat().st_size > 0
+    results = (out / "results" / "shape_detector.csv").read_text()
+    assert _run("--quick", "--only", "shape_detector", "--out", str(out), "--no-figures") == 0
+    assert _mtimes(out / "units" / "shape_detector") == before
+    assert (out / "results" / "shape_detector.csv").read_text() == results
+    meta = (out / "results" / "shape_detector.json").read_text()
+    assert '"computed": 0' in meta and '"reused": 5' in meta
+    assert os.listdir(out / "units") == ["shape_detector"]

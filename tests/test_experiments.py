@@ -3,7 +3,9 @@
 All four run once (module fixture) into a temporary folder, as ``limetheory reproduce --quick`` does.
 Statistical checks use the experiments' fixed seeds and take their tolerance from the theory.
 """
+import fcntl
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -17,11 +19,21 @@ FIGURES = {"shape_detector": "fig_shape_detector", "linear_model": "fig_linear_m
            "convergence": "fig_convergence", "bandwidth": "fig_bandwidth"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def out(tmp_path_factory):
-    path = tmp_path_factory.mktemp("quick")
-    reports = reproduce(MINE, path, quick=True, progress=False)
-    assert [r.name for r in reports] == MINE
+    """The quick run's folder. Under pytest-xdist the workers of one session share it: a file lock
+    serialises them, the first runs the experiments, the others use its files."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = tmp_path_factory.getbasetemp().parent  # this session's folder, common to its workers
+    else:
+        root = tmp_path_factory.mktemp("session")
+    path = root / "limetheory_quick"
+    with open(root / "limetheory_quick.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "limetheory_quick.done").exists():
+            reports = reproduce(MINE, path, quick=True, progress=False)
+            assert [r.name for r in reports] == MINE
+            (root / "limetheory_quick.done").write_text("\n".join(MINE))
     return path
 
 
@@ -164,7 +176,7 @@ def test_files_written(out, name):
         assert head.startswith(b"\x89PNG" if ext == "png" else b"%PDF"), path
     units = list((out / "units" / name).glob("*.csv"))
     assert len(units) == meta["n_units"]
-    assert not list(out.rglob("*.tmp"))
+    assert not list((out / "units").rglob("*.tmp"))
 
 
 # --------------------------------------------------------------------------- plotting helpers
