@@ -208,3 +208,29 @@ def test_plot_coefficient_boxes_checks_shapes():
     ax = plot_convergence([10, 100], np.array([[1.0, 2.0], [0.3, 0.5]]))
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     plt.close("all")
+
+
+def test_enumerated_responses_equal_the_model():
+    """Experiment 3 serves stored responses to explain(): they must be the model's own on those images."""
+    import limetheory as lt
+    from experiments._common import bar_mask, digit_image
+    from experiments.convergence import EnumeratedResponses, _all_z
+    from limetheory.analytic import LinearModel
+    from limetheory.perturb import perturb_batch
+
+    gray, _ = digit_image(2, 32)
+    seg = lt.segmentation.grid(gray.shape, 3, 3)
+    rng = np.random.default_rng(0)
+    model = LinearModel(rng.normal(size=gray.shape))
+    for hide in (0.0, None):
+        rep = lt.replacement_image(gray, seg, hide)
+        served = EnumeratedResponses(gray, rep, seg, model(perturb_batch(gray, rep, seg, _all_z(9))))
+        z = rng.integers(0, 2, size=(200, 9))
+        images = perturb_batch(gray, rep, seg, z)
+        np.testing.assert_array_equal(served(images), model(images))
+        a = lt.explain(gray, model, segments=seg, n_samples=300, ridge=0.0, hide_color=hide, seed=1)
+        b = lt.explain(gray, served, segments=seg, n_samples=300, ridge=0.0, hide_color=hide, seed=1)
+        np.testing.assert_array_equal(a.coef, b.coef)
+    with pytest.raises(ValueError, match="not a LIME perturbation"):
+        served(np.full((1,) + gray.shape, 0.123))
+    assert bar_mask((4, 4), 1, 2, 2, 1).sum() == 2
