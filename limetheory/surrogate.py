@@ -56,6 +56,9 @@ def fit_weighted_ridge(z, y, weights, ridge: float = 1.0):
         sw = np.sqrt(w)[:, None]
         coef = scipy.linalg.lstsq(zc * sw, yc * sw, lapack_driver="gelsd")[0]
     intercept = y_bar - z_bar @ coef
+    constant = np.ptp(y2, axis=0) == 0  # exact solution: b = 0, b0 = the constant (no rounding)
+    coef[:, constant] = 0.0
+    intercept[constant] = y2[0, constant]
     return intercept, coef.T
 
 
@@ -76,7 +79,7 @@ def weighted_r2(z, y, weights, intercept, coef) -> np.ndarray:
     resid = y2 - predict_linear(z, intercept, coef)
     y_bar = (w @ y2) / w.sum()
     num = w @ resid**2
-    den = w @ (y2 - y_bar) ** 2
+    den = np.where(np.ptp(y2, axis=0) == 0, 0.0, w @ (y2 - y_bar) ** 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = 1.0 - num / den
     return np.where(den > 0, r2, np.where(num > 0, 0.0, 1.0))

@@ -216,3 +216,16 @@ def test_valid_space_gives_finite_consistent_explanations(h, w, channels, n_rows
     assert np.all(np.isfinite(ex.coef)) and np.all(np.isfinite(ex.intercept))
     assert np.all(ex.score <= 1 + 1e-9)
     np.testing.assert_allclose(ex.local_pred, ex.intercept + ex.coef.sum(1))
+
+
+def test_constant_response_gives_exact_zero_fit():
+    """A saturated model (constant scores) gets b = 0, b0 = the constant and R^2 = 1, as sklearn."""
+    rng = np.random.default_rng(4)
+    z = rng.integers(0, 2, (50, 6)).astype(float)
+    y = np.column_stack([np.ones(50), rng.normal(size=50)])
+    w = rng.uniform(0.1, 1, 50)
+    intercept, coef = fit_weighted_ridge(z, y, w, 1.0)
+    assert np.all(coef[0] == 0) and intercept[0] == 1.0
+    assert weighted_r2(z, y, w, intercept, coef)[0] == 1.0
+    ref = Ridge(alpha=1.0).fit(z, y[:, 1], sample_weight=w)
+    np.testing.assert_allclose(coef[1], ref.coef_, atol=1e-10)
