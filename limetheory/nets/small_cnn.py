@@ -1,0 +1,539 @@
+"""Small CNNs in pure JAX, trained here with optax, for explanations with a known ground truth.
+
+Two networks, each stored in ``limetheory/nets/weights/<name>.npz`` (so experiments never
+retrain) and rebuilt reproducibly from a seed by ``python -m limetheory.nets.small_cnn --train``:
+
+- ``shapes-cnn``: 64 x 64 RGB drawn shapes (:func:`limetheory.data.make_shapes`), 3 classes
+  (circle, square, triangle); the class is decided by one object whose pixel mask is known.
+- ``digits-cnn``: scikit-learn's digits upscaled to 32 x 32 RGB
+  (:func:`limetheory.data.load_digits_rgb`), 10 classes.
+
+Architecture (``widths`` channels, one block per width)::
+
+    x = image / 127.5,  x <- x - mean_{pixels}(x)            (per image and channel)
+    -> [conv 3x3 (SAME) -> GELU -> 2x2 average pool]  for every width but the last
+    -> conv 3x3 (SAME) -> GELU -> log-sum-exp pool (1/r) log mean_u exp(r h_u), r = 4
+    -> dense -> logits
+
+Every stage is smooth (C-infinity): GELU instead of ReLU, average pooling instead of max
+pooling, a log-sum-exp "soft max" global pool instead of a hard one. That suits integrated
+gradients and the paper's linearisation of f along the path (no kinks, no max switches). The
+soft-max pool lets a detector that fires on one small object dominate the pooled feature
+(a mean pool dilutes it over the whole image: with it the shapes net barely learned in the
+same budget), and subtracting the image mean makes the input roughly background-free.
+Note for LIME: the mean subtraction is global, so replacing one superpixel shifts every
+pixel's input slightly (by its share of the mean).
+
+The parameters are a plain pytree::
+
+    {"conv0": {"w": (3, 3, C_in, C_out), "b": (C_out,)}, ..., "dense": {"w": (C, K), "b": (K,)}}
+
+Training: Adam with decoupled weight decay (AdamW, built from optax's ``scale_by_adam`` and
+``add_decayed_weights``), a linear warm-up then cosine decay of the learning rate, softmax
+cross-entropy; weights (He normal) and mini-batch order drawn from two independent streams
+spawned by ``numpy.random.default_rng(seed)``. Same seed, same data, same machine -> the same
+bits.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from . import Classifier
+
+__all__ = [
+    "SPECS",
+    "WEIGHTS_DIR",
+    "NetSpec",
+    "apply",
+    "init_params",
+    "load_heldout",
+    "load_training_data",
+    "train",
+    "train_net",
+    "evaluate",
+    "save_weights",
+    "load_weights",
+    "make_classifier",
+    "load_small_cnn",
+    "load_shapes_cnn",
+    "load_digits_cnn",
+    "main",
+]
+
+#: Where the trained weights live (shipped as package data).
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+#: Sharpness r of the log-sum-exp global pool (r -> 0: mean pool, r -> infinity: max pool).
+LSE_SHARPNESS = 4.0
+
+
+# --------------------------------------------------------------------------- the network
+def init_params(seed, widths, n_classes: int, in_channels: int = 3) -> dict:
+    """He-normal initial parameters (float32): conv ``w ~ N(0, 2 / (9 C_in))``, dense
+    ``w ~ N(0, 1 / C)``, zero biases, drawn from ``numpy.random.default_rng(seed)`` (``seed``:
+    an int, a SeedSequence or a Generator), layer by layer in order."""
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    params = {}
+    c_in = in_channels
+    for i, c_out in enumerate(widths):
+        std = np.sqrt(2.0 / (9 * c_in))
+        params[f"conv{i}"] = {
+            "w": (std * rng.standard_normal((3, 3, c_in, c_out))).astype(np.float32),
+            "b": np.zeros((c_out,), np.float32),
+        }
+        c_in = c_out
+    params["dense"] = {
+        "w": (rng.standard_normal((c_in, n_classes)) / np.sqrt(c_in)).astype(np.float32),
+        "b": np.zeros((n_classes,), np.float32),
+    }
+    return params
+
+
+def _conv(x, w, b):
+    dtype = jnp.promote_types(x.dtype, w.dtype)  # float64 images (x64 enabled) -> float64 conv
+    y = jax.lax.conv_general_dilated(x.astype(dtype), w.astype(dtype), window_strides=(1, 1),
+                                     padding="SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return y + b
+
+
+def _avg_pool2(x):
+    n, h, w, c = x.shape
+    return x.reshape(n, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
+
+
+def _lse_pool(x, sharpness: float = LSE_SHARPNESS):
+    """Smooth global max pool over (H, W): ``(1/r) log( mean_u exp(r x_u) )``."""
+    hw = x.shape[1] * x.shape[2]
+    return (jax.nn.logsumexp(sharpness * x, axis=(1, 2)) - np.log(hw)) / sharpness
+
+
+def apply(params: dict, images):
+    """Logits of a batch: images (N, H, W, 3) with values in [0, 255] -> (N, n_classes).
+
+    ``x = images / 127.5``, minus its per-image, per-channel mean; then the conv blocks (see the
+    module docstring) and a log-sum-exp pool. A pure JAX function (jit, grad and vmap it
+    freely); ``H`` and ``W`` must be divisible by ``2 ** (number of conv layers - 1)``.
+    """
+    n_conv = sum(1 for k in params if k.startswith("conv"))
+    x = jnp.asarray(images) / 127.5
+    x = x - x.mean(axis=(1, 2), keepdims=True)
+    for i in range(n_conv):
+        x = jax.nn.gelu(_conv(x, params[f"conv{i}"]["w"], params[f"conv{i}"]["b"]))
+        if i < n_conv - 1:
+            x = _avg_pool2(x)
+    return _lse_pool(x) @ params["dense"]["w"] + params["dense"]["b"]
+
+
+def _loss(params, images, labels):
+    logits = apply(params, images)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+
+# --------------------------------------------------------------------------- the two nets
+@dataclass(frozen=True)
+class NetSpec:
+    """Everything that defines one network and its training run (hyper-parameters included)."""
+
+    name: str
+    widths: tuple
+    input_size: tuple
+    class_names: tuple
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    warmup_steps: int
+    data: dict  # how to rebuild the train / held-out data (see load_training_data, load_heldout)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+
+SPECS = {
+    "shapes": NetSpec(
+        name="shapes-cnn",
+        widths=(8, 16, 32, 64),
+        input_size=(64, 64),
+        class_names=("circle", "square", "triangle"),
+        epochs=5,
+        batch_size=64,
+        learning_rate=3e-3,
+        weight_decay=1e-4,
+        warmup_steps=100,
+        data={"kind": "shapes", "size": 64, "n_train": 4000, "train_seed": 1,
+              "n_test": 1000, "test_seed": 2},
+    ),
+    "digits": NetSpec(
+        name="digits-cnn",
+        widths=(16, 32, 64),
+        input_size=(32, 32),
+        class_names=tuple(str(k) for k in range(10)),
+        epochs=20,
+        batch_size=32,
+        learning_rate=3e-3,
+        weight_decay=1e-4,
+        warmup_steps=100,
+        data={"kind": "digits", "size": 32, "test_size": 0.25, "split_seed": 0},
+    ),
+}
+
+
+def _spec(which) -> NetSpec:
+    if isinstance(which, NetSpec):
+        return which
+    if which not in SPECS:
+        raise ValueError(f"which must be one of {sorted(SPECS)}, got {which!r}")
+    return SPECS[which]
+
+
+def load_heldout(which):
+    """The held-out ``(images, labels)`` of ``which`` ("shapes" or "digits"): never trained on.
+
+    Shapes: ``make_shapes(n_test, size, seed=test_seed)`` (its own seed, so independent of the
+    training images); digits: the test part of ``load_digits_rgb``'s fixed split.
+    """
+    from .. import data
+
+    d = _spec(which).data
+    if d["kind"] == "shapes":
+        images, labels, _ = data.make_shapes(d["n_test"], size=d["size"], seed=d["test_seed"])
+        return images, labels
+    split = data.load_digits_rgb(d["size"], test_size=d["test_size"], seed=d["split_seed"])
+    return split.test_images, split.test_labels
+
+
+def load_training_data(which):
+    """The training ``(images, labels)`` of ``which`` ("shapes" or "digits"), deterministic."""
+    from .. import data
+
+    d = _spec(which).data
+    if d["kind"] == "shapes":
+        images, labels, _ = data.make_shapes(d["n_train"], size=d["size"], seed=d["train_seed"])
+        return images, labels
+    split = data.load_digits_rgb(d["size"], test_size=d["test_size"], seed=d["split_seed"])
+    return split.train_images, split.train_labels
+
+
+# --------------------------------------------------------------------------- training
+def _schedule(spec: NetSpec, total_steps: int):
+    """Learning rate: linear warm-up from 0 to ``spec.learning_rate``, then cosine decay to 1 %."""
+    return optax.warmup_cosine_decay_schedule(
+        init_value=0.0, peak_value=spec.learning_rate,
+        warmup_steps=min(spec.warmup_steps, max(total_steps - 1, 0)),
+        decay_steps=max(total_steps, 1), end_value=spec.learning_rate * 1e-2)
+
+
+_STEPS: dict = {}  # weight decay -> (transformation, jitted step), compiled once per shape
+
+
+def _adamw_step(weight_decay: float):
+    """AdamW with the learning rate as an argument (so one compilation serves every schedule):
+    ``params <- params - lr * (adam_direction + weight_decay * params)``, i.e. ``optax.adamw``."""
+    key = float(weight_decay)
+    if key not in _STEPS:
+        tx = optax.chain(optax.scale_by_adam(), optax.add_decayed_weights(key))
+
+        @jax.jit
+        def step(params, state, x, y, lr):
+            loss, grads = jax.value_and_grad(_loss)(params, x, y)
+            updates, state = tx.update(grads, state, params)
+            params = jax.tree_util.tree_map(lambda p, u: p - lr * u, params, updates)
+            return params, state, loss
+
+        _STEPS[key] = (tx, step)
+    return _STEPS[key]
+
+
+def train(spec, images, labels, *, seed: int = 0, epochs: int | None = None,
+          max_steps: int | None = None, progress: bool = True):
+    """Train ``spec``'s network on ``images`` (N, H, W, 3) in [0, 255] and integer ``labels``.
+
+    Minimises the mean softmax cross-entropy ``-log softmax(f(x))_y`` over shuffled
+    mini-batches (the last incomplete batch of an epoch is dropped) with AdamW, learning rate
+    warm-up then cosine decay to 1 % of its peak.
+
+    Parameters
+    ----------
+    spec : NetSpec or {"shapes", "digits"}
+    images, labels : array-like
+    seed : int
+        ``numpy.random.default_rng(seed).spawn(2)`` gives two independent streams: the first
+        initialises the weights (:func:`init_params`), the second shuffles the mini-batches.
+    epochs : int, optional
+        Overrides ``spec.epochs``.
+    max_steps : int, optional
+        Stop after this many optimisation steps (for quick tests).
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    params : dict
+        The trained parameter pytree (NumPy float32 arrays).
+    losses : ndarray (n_steps,)
+        Training loss of every mini-batch, before its update.
+    """
+    from tqdm.auto import tqdm
+
+    spec = _spec(spec)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    images = np.asarray(images)
+    labels = np.asarray(labels, dtype=np.int32)
+    if images.ndim != 4 or images.shape[1:] != tuple(spec.input_size) + (3,):
+        raise ValueError(f"images must have shape (N, {spec.input_size[0]}, {spec.input_size[1]}, 3), "
+                         f"got {images.shape}")
+    if labels.shape != images.shape[:1]:
+        raise ValueError(f"labels must have shape ({images.shape[0]},), got {labels.shape}")
+    epochs = spec.epochs if epochs is None else epochs
+    for name, value in (("epochs", epochs), ("max_steps", 1 if max_steps is None else max_steps)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    n = images.shape[0]
+    bs = min(spec.batch_size, n)
+    per_epoch = n // bs
+    total = epochs * per_epoch if max_steps is None else min(epochs * per_epoch, int(max_steps))
+    init_rng, rng = np.random.default_rng(int(seed)).spawn(2)  # independent streams
+    params = init_params(init_rng, spec.widths, spec.n_classes)
+    tx, step = _adamw_step(spec.weight_decay)
+    state = tx.init(params)
+    rates = np.asarray(_schedule(spec, total)(np.arange(max(total, 1))), dtype=np.float32)
+    images_f = images.astype(np.float32)
+    losses = []
+    bar = tqdm(total=total, desc=f"training {spec.name}", disable=not progress, unit="step")
+    done = 0
+    while done < total:
+        order = rng.permutation(n)
+        for b in range(per_epoch):
+            if done >= total:
+                break
+            idx = order[b * bs:(b + 1) * bs]
+            params, state, loss = step(params, state, images_f[idx], labels[idx], rates[done])
+            losses.append(float(loss))
+            done += 1
+            bar.update(1)
+            if done % 20 == 0:
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+    bar.close()
+    return jax.tree_util.tree_map(np.asarray, params), np.asarray(losses)
+
+
+@jax.jit
+def _apply_jit(params, images):
+    return apply(params, images)
+
+
+def _batched_logits(params, images, batch_size: int = 256) -> np.ndarray:
+    """NumPy logits in chunks of ``batch_size``; each chunk is padded to a power of two (at
+    most ``batch_size``) so that only a handful of shapes are ever compiled."""
+    images = np.asarray(images, dtype=np.float32)
+    n = images.shape[0]
+    out = []
+    for start in range(0, n, batch_size):
+        chunk = images[start:start + batch_size]
+        m = chunk.shape[0]
+        padded = min(batch_size, 1 << (m - 1).bit_length())
+        if padded > m:
+            chunk = np.concatenate([chunk, np.zeros((padded - m,) + chunk.shape[1:], np.float32)])
+        out.append(np.asarray(_apply_jit(params, chunk))[:m])
+    if not out:
+        return np.zeros((0, params["dense"]["b"].shape[0]), np.float32)
+    return np.concatenate(out)
+
+
+def evaluate(params, images, labels, batch_size: int = 256) -> float:
+    """Accuracy: the fraction of images whose arg-max logit equals the label."""
+    logits = _batched_logits(params, images, batch_size)
+    return float(np.mean(np.argmax(logits, axis=1) == np.asarray(labels)))
+
+
+def _versions() -> dict:
+    import skimage
+    import sklearn
+
+    return {"python": platform.python_version(), "numpy": np.__version__, "jax": jax.__version__,
+            "jaxlib": getattr(jax.lib, "__version__", jax.__version__), "optax": optax.__version__,
+            "scikit-image": skimage.__version__, "scikit-learn": sklearn.__version__,
+            "machine": platform.machine(), "system": platform.system()}
+
+
+def train_net(which, *, seed: int = 0, progress: bool = True, out: str | os.PathLike | None = None):
+    """Rebuild the data of ``which``, train, measure held-out accuracy, and save the weights.
+
+    Returns ``(params, meta)``; ``meta`` holds the held-out accuracy, the seed, the
+    hyper-parameters, the training time and the library versions. The weights go to
+    ``out`` (default ``WEIGHTS_DIR / f"{spec.name}.npz"``; ``out=False`` does not save).
+    """
+    spec = _spec(which)
+    x_tr, y_tr = load_training_data(spec)
+    x_te, y_te = load_heldout(spec)
+    t0 = time.perf_counter()
+    params, losses = train(spec, x_tr, y_tr, seed=seed, progress=progress)
+    train_seconds = time.perf_counter() - t0
+    meta = {
+        "name": spec.name,
+        "seed": int(seed),
+        "heldout_accuracy": evaluate(params, x_te, y_te),
+        "train_accuracy": evaluate(params, x_tr, y_tr),
+        "n_heldout": int(len(y_te)),
+        "n_train": int(len(y_tr)),
+        "final_train_loss": float(np.mean(losses[-50:])),
+        "train_seconds": round(train_seconds, 1),
+        "n_steps": int(len(losses)),
+        "cpu_count": os.cpu_count(),
+        "widths": list(spec.widths),
+        "input_size": list(spec.input_size),
+        "class_names": list(spec.class_names),
+        "activation": "gelu (tanh approximation)",
+        "global_pool": f"log-sum-exp, sharpness {LSE_SHARPNESS}",
+        "input_centering": "per-image per-channel mean subtracted",
+        "epochs": spec.epochs,
+        "batch_size": spec.batch_size,
+        "learning_rate": spec.learning_rate,
+        "weight_decay": spec.weight_decay,
+        "warmup_steps": spec.warmup_steps,
+        "data": spec.data,
+        "versions": _versions(),
+    }
+    if out is not False:
+        save_weights(WEIGHTS_DIR / f"{spec.name}.npz" if out is None else out, params, meta)
+    return params, meta
+
+
+# --------------------------------------------------------------------------- storage
+def save_weights(path, params: dict, meta: dict) -> Path:
+    """Write ``params`` (float32) and ``meta`` (JSON, key ``__meta__``) to an .npz, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"{layer}/{k}": np.asarray(v, np.float32) for layer, d in params.items() for k, v in d.items()}
+    arrays["__meta__"] = np.array(json.dumps(meta, sort_keys=True))
+    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=path.parent)
+    os.close(fd)
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def load_weights(path) -> tuple[dict, dict]:
+    """Read ``(params, meta)`` written by :func:`save_weights` (no pickle involved)."""
+    with np.load(Path(path), allow_pickle=False) as f:
+        meta = json.loads(str(f["__meta__"]))
+        params: dict = {}
+        for key in f.files:
+            if key == "__meta__":
+                continue
+            layer, name = key.split("/")
+            params.setdefault(layer, {})[name] = jnp.asarray(f[key])
+    return params, meta
+
+
+# --------------------------------------------------------------------------- Classifier
+def make_classifier(params: dict, *, name: str, class_names, input_size, info: dict | None = None,
+                    batch_size: int = 256) -> Classifier:
+    """Wrap a parameter pytree as a :class:`limetheory.nets.Classifier`.
+
+    ``predict(images)``: NumPy (N, H, W, 3) in [0, 255] -> NumPy float64 (N, K)
+    probabilities ``softmax(logits)`` (jit-compiled, in chunks of ``batch_size``).
+    ``logits(image)``: JAX function (H, W, 3) -> (K,). ``info["batched_logits"]``: JAX function
+    (N, H, W, 3) -> (N, K), for fused pipelines.
+    """
+    params = jax.tree_util.tree_map(jnp.asarray, params)
+    h, w = (int(input_size[0]), int(input_size[1]))
+
+    def predict(images) -> np.ndarray:
+        arr = np.asarray(images)
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise TypeError(f"images must hold real numbers, got dtype {arr.dtype}")
+        if arr.ndim != 4 or arr.shape[1:] != (h, w, 3):
+            raise ValueError(f"images must have shape (N, {h}, {w}, 3) (RGB in [0, 255]), got {arr.shape}")
+        logits = _batched_logits(params, arr, batch_size).astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+    @jax.jit
+    def logits(image):
+        """Logits of ONE image (H, W, 3) in [0, 255]: a differentiable (jitted) JAX function."""
+        return apply(params, jnp.asarray(image)[None])[0]
+
+    @jax.jit
+    def batched_logits(images):
+        """Logits of a batch (N, H, W, 3) in [0, 255]: a differentiable (jitted) JAX function."""
+        return apply(params, images)
+
+    info = dict(info or {})
+    info["batched_logits"] = batched_logits
+    info["params"] = params
+    return Classifier(name=name, predict=predict, logits=logits, class_names=tuple(class_names),
+                      input_size=(h, w), info=info)
+
+
+def load_small_cnn(which, path=None, batch_size: int = 256) -> Classifier:
+    """The stored network ``which`` ("shapes" or "digits") as a Classifier.
+
+    ``info`` holds the stored metadata (``heldout_accuracy``, ``seed``, ``versions``, the
+    hyper-parameters and ``data``, how to rebuild the held-out set) plus ``batched_logits``
+    and ``params``.
+    """
+    spec = _spec(which)
+    path = WEIGHTS_DIR / f"{spec.name}.npz" if path is None else Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no stored weights at {path}; train them with "
+                                f"`python -m limetheory.nets.small_cnn --train {which}`")
+    params, meta = load_weights(path)
+    return make_classifier(params, name=spec.name, class_names=meta["class_names"],
+                           input_size=meta["input_size"], info=meta, batch_size=batch_size)
+
+
+def load_shapes_cnn(**kwargs) -> Classifier:
+    """The CNN trained on :func:`limetheory.data.make_shapes` (64 x 64, circle/square/triangle)."""
+    return load_small_cnn("shapes", **kwargs)
+
+
+def load_digits_cnn(**kwargs) -> Classifier:
+    """The CNN trained on :func:`limetheory.data.load_digits_rgb` (32 x 32, digits 0-9)."""
+    return load_small_cnn("digits", **kwargs)
+
+
+# --------------------------------------------------------------------------- CLI
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m limetheory.nets.small_cnn",
+                                     description="Retrain the small CNNs reproducibly.")
+    parser.add_argument("--train", choices=sorted(SPECS), required=True, action="append",
+                        help="which network to train (repeatable)")
+    parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    parser.add_argument("--out", default=None,
+                        help="output .npz (default: the package's weights directory); one network only")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    args = parser.parse_args(argv)
+    if args.out is not None and len(args.train) > 1:
+        parser.error("--out takes one network only")
+    for which in args.train:
+        _, meta = train_net(which, seed=args.seed, progress=not args.no_progress, out=args.out)
+        print(f"{meta['name']}: held-out accuracy {meta['heldout_accuracy']:.4f} "
+              f"({meta['n_heldout']} images), train accuracy {meta['train_accuracy']:.4f}, "
+              f"{meta['train_seconds']:.0f} s, seed {meta['seed']}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
