@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from . import theory
-from .perturb import perturb_batch
+from .perturb import auto_batch_size, perturb_batch
 from .segmentation import check_image, check_segments, n_superpixels, replacement_image
 
 __all__ = ["LinearModel", "ShapeDetector", "response_of_z"]
@@ -50,7 +50,7 @@ class _ImageModel:
             raise ValueError(f"image must have (H, W) = {self.spatial_shape}, got shape {img.shape}")
         return img
 
-    def response_of_z(self, image, segments, hide_color=None, batch_size: int = 4096) -> Callable:
+    def response_of_z(self, image, segments, hide_color=None, batch_size: int | None = None) -> Callable:
         """The function z -> f(x(z)) for this image and segmentation (see :func:`response_of_z`).
 
         Built on real perturbed images, no closed form used: ``theory.exact_limit(
@@ -60,14 +60,15 @@ class _ImageModel:
         return response_of_z(self, image, segments, hide_color, batch_size=batch_size)
 
 
-def response_of_z(predict: Callable, image, segments, hide_color=None, *, batch_size: int = 4096) -> Callable:
+def response_of_z(predict: Callable, image, segments, hide_color=None, *, batch_size: int | None = None) -> Callable:
     """The function z -> f(x(z)) of any model, for :func:`limetheory.theory.exact_limit`.
 
     Parameters
     ----------
     predict : callable on a batch of images (N, H, W[, C]) returning (N,) or (N, k) scores.
     image, segments, hide_color : as for :func:`limetheory.explain`.
-    batch_size : perturbed images built and predicted at a time.
+    batch_size : perturbed images built and predicted at a time (default: as many as fit in
+        16 MiB, see :func:`limetheory.perturb.auto_batch_size`).
 
     Returns
     -------
@@ -80,6 +81,7 @@ def response_of_z(predict: Callable, image, segments, hide_color=None, *, batch_
     seg = check_segments(segments, img.shape)
     rep = replacement_image(img, seg, hide_color)
     d = n_superpixels(seg)
+    batch_size = batch_size or auto_batch_size(img.shape)
 
     def f_of_z(z):
         z = np.asarray(z)
