@@ -1,0 +1,601 @@
+"""Integrated gradients in JAX, their sums over superpixels, and the LIME-IG comparison.
+
+Last stage of the data flow (THEORY.md section 5)::
+
+    JAX model f, xi, xi_bar --integrated gradients--> IG --sum over superpixels--> compare with beta
+
+Integrated gradients of f at x with baseline b (Sundararajan et al., ICML 2017)::
+
+    IG_u = (x_u - b_u) * int_0^1  d f / d x_u ( b + t (x - b) ) dt
+
+computed with a quadrature rule ``(alpha_k, w_k)`` on [0, 1]::
+
+    IG_u ~ (x_u - b_u) * sum_k w_k  d f / d x_u ( b + alpha_k (x - b) ).
+
+Completeness says ``sum_u IG_u = f(x) - f(b)``. Summed over pixels the quadrature above is
+exactly the same rule applied to ``g'(t)`` with ``g(t) = f(b + t (x - b))``, so the
+*completeness gap* ``sum_u IG_u - (f(x) - f(b))`` is precisely the quadrature error of
+``int_0^1 g'(t) dt``: it measures how well the rule resolved the path.
+
+For LIME (baseline = LIME's replacement image xi_bar, THEORY.md section 1 step 2) the paper
+shows that for a linear f the LIME limit coefficients are exactly the superpixel sums
+``beta_j = sum_{u in J_j} IG_u``, and approximately so for smooth f. :func:`compare_lime_ig`
+puts the two side by side.
+"""
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .segmentation import check_image, check_segments, n_superpixels, replacement_image
+
+__all__ = [
+    "DEFAULT_INTERNAL_BATCH_SIZE",
+    "IGResult",
+    "LimeIGComparison",
+    "METHODS",
+    "batched_predict",
+    "compare_lime_ig",
+    "integrated_gradients",
+    "quadrature",
+    "superpixel_sums",
+]
+
+#: Quadrature rules, named as captum names them.
+METHODS = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre")
+
+#: Path points evaluated at once (one ``vmap`` over a chunk) when ``internal_batch_size=None``.
+DEFAULT_INTERNAL_BATCH_SIZE = 10
+
+_DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+# --------------------------------------------------------------------------- quadrature
+def quadrature(n_steps: int, method: str = "gausslegendre") -> tuple[np.ndarray, np.ndarray]:
+    """Nodes ``alpha`` and weights ``w`` of a rule for ``int_0^1 h(t) dt ~ sum_k w_k h(alpha_k)``.
+
+    With ``n = n_steps``:
+
+    - ``riemann_left``:      alpha_k = k / n,           k = 0..n-1,  w_k = 1/n   (error O(1/n))
+    - ``riemann_right``:     alpha_k = k / n,           k = 1..n,    w_k = 1/n   (error O(1/n))
+    - ``riemann_middle``:    alpha_k = (k + 1/2) / n,   k = 0..n-1,  w_k = 1/n   (error O(1/n^2))
+    - ``riemann_trapezoid``: alpha_k = k / (n-1),       k = 0..n-1,  w_k = 1/(n-1), halved at
+      both ends (needs n >= 2; error O(1/n^2))
+    - ``gausslegendre``:     alpha_k = (t_k + 1)/2, w_k = omega_k / 2 with (t_k, omega_k) the
+      n-point Gauss-Legendre rule on [-1, 1] (exact for polynomials of degree 2n-1; error
+      decays geometrically for analytic integrands).
+
+    Returns
+    -------
+    alpha, w : (n_steps,) float64 arrays.
+    """
+    n = _check_n_steps(n_steps, method)
+    if method == "riemann_left":
+        alpha = np.arange(n) / n
+    elif method == "riemann_right":
+        alpha = np.arange(1, n + 1) / n
+    elif method == "riemann_middle":
+        alpha = (np.arange(n) + 0.5) / n
+    elif method == "riemann_trapezoid":
+        alpha = np.arange(n) / (n - 1)
+        w = np.full(n, 1.0 / (n - 1))
+        w[[0, -1]] *= 0.5
+        return alpha, w
+    else:  # gausslegendre
+        t, omega = np.polynomial.legendre.leggauss(n)
+        return (t + 1.0) / 2.0, omega / 2.0
+    return alpha.astype(np.float64), np.full(n, 1.0 / n)
+
+
+def _check_n_steps(n_steps, method) -> int:
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral) or n_steps < 1:
+        raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
+    if method == "riemann_trapezoid" and n_steps < 2:
+        raise ValueError(f"n_steps must be >= 2 for the trapezoid rule, got {n_steps}")
+    return int(n_steps)
+
+
+# --------------------------------------------------------------------------- result
+@dataclass(frozen=True)
+class IGResult:
+    """Integrated gradients of one scalar output.
+
+    Attributes
+    ----------
+    attributions : ndarray, the shape of ``x`` (float64)
+        ``IG_u`` for every input coordinate (pixel and channel).
+    f_x, f_baseline : float
+        The explained output at ``x`` and at the baseline.
+    completeness_gap : float
+        ``sum_u IG_u - (f(x) - f(baseline))``: the quadrature error of the path integral
+        (captum's "convergence delta"), plus rounding.
+    method, n_steps, target, dtype
+        How it was computed (``dtype`` is the floating type JAX computed in).
+    """
+
+    attributions: np.ndarray
+    f_x: float
+    f_baseline: float
+    completeness_gap: float
+    method: str
+    n_steps: int
+    target: int | None = None
+    dtype: str = "float64"
+
+    @property
+    def total(self) -> float:
+        """``sum_u IG_u``."""
+        return float(np.sum(self.attributions))
+
+    def relative_gap(self) -> float:
+        """``|completeness_gap| / |f(x) - f(baseline)|`` (inf when f(x) = f(baseline) and gap != 0)."""
+        diff = abs(self.f_x - self.f_baseline)
+        if diff == 0.0:
+            return 0.0 if self.completeness_gap == 0.0 else float("inf")
+        return abs(self.completeness_gap) / diff
+
+    def to_frame(self):
+        """One-row pandas DataFrame with the scalar summary (not the attributions)."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [
+                {
+                    "method": self.method,
+                    "n_steps": self.n_steps,
+                    "target": self.target,
+                    "dtype": self.dtype,
+                    "f_x": self.f_x,
+                    "f_baseline": self.f_baseline,
+                    "sum_ig": self.total,
+                    "completeness_gap": self.completeness_gap,
+                }
+            ]
+        )
+
+
+# --------------------------------------------------------------------------- the JAX core
+class _ByIdentity:
+    """Wraps a callable so that ``jax.jit`` can take it as a static argument.
+
+    Two wrappers are equal when they wrap the same object, so repeated calls with the same
+    model reuse the compiled program (a new lambda at every call compiles again). The model
+    must be a pure function: if it closes over state that later changes, the cached program
+    does not see the change.
+    """
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __hash__(self):
+        return id(self.fn)
+
+    def __eq__(self, other):
+        return isinstance(other, _ByIdentity) and other.fn is self.fn
+
+
+def _scalar_output(f, scalar: bool):
+    """``image -> scalar``: f itself (squeezed) or its ``target`` coordinate."""
+    if scalar:
+        return lambda img, target: jnp.reshape(f(img), ())
+    return lambda img, target: f(img)[target]
+
+
+@partial(jax.jit, static_argnames=("model", "scalar"))
+def _weighted_path_gradients(model, scalar, x, baseline, alphas, weights, target):
+    """``sum_k w_k grad f(b + alpha_k (x - b))`` over one chunk of path points (one ``vmap``).
+
+    Chunks are run by a Python loop (asynchronous dispatch) rather than ``lax.scan``: on CPU,
+    XLA runs convolutions inside a loop body several times slower than at top level.
+    """
+    grad_g = jax.grad(_scalar_output(model.fn, scalar))
+    delta = x - baseline
+    grads = jax.vmap(lambda a: grad_g(baseline + a * delta, target))(alphas)
+    return jnp.tensordot(weights, grads, axes=1)
+
+
+@partial(jax.jit, static_argnames=("model", "scalar"))
+def _endpoints(model, scalar, x, baseline, target):
+    """``f(x)`` and ``f(baseline)``."""
+    g = _scalar_output(model.fn, scalar)
+    return g(x, target), g(baseline, target)
+
+
+def _chunks(alpha, w, batch):
+    """Pad the rule to ``n_chunks * chunk`` points (weight 0) with chunks as even as possible."""
+    n = alpha.shape[0]
+    n_chunks = -(-n // batch)
+    chunk = -(-n // n_chunks)
+    pad = n_chunks * chunk - n
+    alpha = np.concatenate([alpha, np.zeros(pad)]).reshape(n_chunks, chunk)
+    w = np.concatenate([w, np.zeros(pad)]).reshape(n_chunks, chunk)
+    return alpha, w
+
+
+# --------------------------------------------------------------------------- validation
+def _check_real_array(a, name) -> np.ndarray:
+    arr = np.asarray(a)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) or np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} holds NaN or infinite values")
+    return arr
+
+
+def _check_target(f, x, target, ctx):
+    """Check f's output shape on ``x``; return (scalar, target index)."""
+    with ctx:
+        try:
+            out = jax.eval_shape(f, jnp.asarray(x))
+        except Exception as exc:
+            raise TypeError(
+                f"f must be a JAX-traceable function of one image of shape {x.shape}; tracing failed: {exc}"
+            ) from exc
+    shape = tuple(getattr(out, "shape", ()))
+    if target is None:
+        if int(np.prod(shape)) != 1:
+            raise ValueError(f"f returns shape {shape}: pass target=<class index> to pick one output")
+        return True, 0
+    if isinstance(target, bool) or not isinstance(target, numbers.Integral):
+        raise TypeError(f"target must be an int or None, got {target!r}")
+    if len(shape) != 1:
+        raise ValueError(f"with a target, f must return a 1-D vector of scores, got shape {shape}")
+    if not 0 <= int(target) < shape[0]:
+        raise ValueError(f"target must be in [0, {shape[0]}), got {target}")
+    return False, int(target)
+
+
+def _x64(dtype):
+    return jax.enable_x64(dtype == "float64")
+
+
+# --------------------------------------------------------------------------- public
+def integrated_gradients(
+    f,
+    x,
+    baseline,
+    n_steps: int = 50,
+    method: str = "gausslegendre",
+    target: int | None = None,
+    internal_batch_size: int | None = None,
+    dtype: str = "float64",
+) -> IGResult:
+    """Integrated gradients of a JAX-differentiable ``f`` at ``x`` with ``baseline``.
+
+    ``IG_u ~ (x_u - b_u) sum_k w_k d f/d x_u (b + alpha_k (x - b))`` with the rule
+    ``(alpha_k, w_k)`` of :func:`quadrature`. Jit-compiled; the gradients at the path points
+    are computed ``internal_batch_size`` at a time (one compiled ``vmap`` per chunk, chunks
+    of equal size, padded with zero-weight points), so memory is bounded by one chunk
+    whatever ``n_steps``.
+
+    Parameters
+    ----------
+    f : callable
+        A pure JAX function of ONE input of ``x``'s shape returning a scalar, or a vector of
+        scores from which ``target`` picks one (e.g. ``limetheory.nets.load(...).logits``).
+        The compiled program is cached per ``f`` object: pass the same function object to
+        reuse it (a fresh lambda at every call compiles again).
+    x, baseline : arrays of the same shape
+        The input explained and the path's start (for comparisons with LIME, LIME's
+        replacement image :func:`limetheory.segmentation.replacement_image`).
+    n_steps : int, default 50
+        Number of path points (>= 1; >= 2 for the trapezoid rule). Cost: about ``n_steps``
+        forward+backward passes, plus two forward passes for ``f(x)`` and ``f(baseline)``.
+    method : {"gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid"}
+    target : int or None
+        Index of the output to explain when ``f`` returns a vector; None for scalar ``f``.
+    internal_batch_size : int or None
+        Path points per vectorised chunk (default ``min(n_steps, DEFAULT_INTERNAL_BATCH_SIZE)``).
+        Chunks are balanced: ``n_steps=50, internal_batch_size=16`` runs 4 chunks of 13.
+    dtype : {"float64", "float32"}
+        Floating type of the computation. ``"float64"`` casts ``x`` and ``baseline`` to float64
+        and enables JAX's 64-bit mode inside this call only; float32 parameters of a network
+        are then promoted by ``jnp`` operations (``lax`` primitives that demand equal dtypes,
+        such as ``lax.conv_general_dilated``, need ``dtype="float32"`` or parameters cast by
+        the model). ``"float32"`` computes in single precision: the completeness gap then has
+        a rounding floor of roughly ``1e-7 * sqrt(x.size) * max|IG_u|`` on top of the
+        quadrature error.
+
+    Returns
+    -------
+    IGResult
+        Frozen: ``attributions`` (NumPy float64, ``x``'s shape), ``f_x``, ``f_baseline`` and
+        ``completeness_gap = sum(IG) - (f(x) - f(baseline))``.
+    """
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+    xa = _check_real_array(x, "x")
+    ba = _check_real_array(baseline, "baseline")
+    if xa.shape != ba.shape:
+        raise ValueError(f"baseline must have x's shape {xa.shape}, got {ba.shape}")
+    alpha, w = quadrature(n_steps, method)
+    if internal_batch_size is None:
+        internal_batch_size = min(int(n_steps), DEFAULT_INTERNAL_BATCH_SIZE)
+    if (
+        isinstance(internal_batch_size, bool)
+        or not isinstance(internal_batch_size, numbers.Integral)
+        or internal_batch_size < 1
+    ):
+        raise ValueError(f"internal_batch_size must be an integer >= 1 or None, got {internal_batch_size!r}")
+    np_dtype = _DTYPES[dtype]
+    xa, ba = xa.astype(np_dtype), ba.astype(np_dtype)
+    scalar, tgt = _check_target(f, xa, target, _x64(dtype))
+    alphas, weights = _chunks(alpha, w, int(internal_batch_size))
+    model = _ByIdentity(f)
+    with _x64(dtype):
+        xj, bj, tj = jnp.asarray(xa), jnp.asarray(ba), jnp.asarray(tgt)
+        acc = None
+        for a_chunk, w_chunk in zip(alphas.astype(np_dtype), weights.astype(np_dtype)):
+            part = _weighted_path_gradients(model, scalar, xj, bj, jnp.asarray(a_chunk), jnp.asarray(w_chunk), tj)
+            acc = part if acc is None else acc + part
+        fx, fb = _endpoints(model, scalar, xj, bj, tj)
+        mean_grad = np.asarray(acc, dtype=np.float64)
+        fx, fb = float(fx), float(fb)
+    attr = mean_grad * (xa.astype(np.float64) - ba.astype(np.float64))
+    gap = float(np.sum(attr) - (fx - fb))
+    return IGResult(
+        attributions=attr,
+        f_x=fx,
+        f_baseline=fb,
+        completeness_gap=gap,
+        method=method,
+        n_steps=int(n_steps),
+        target=None if scalar else tgt,
+        dtype=dtype,
+    )
+
+
+def superpixel_sums(attributions, segments) -> np.ndarray:
+    """``s_j = sum_{u in J_j} IG_u`` over the pixels of superpixel j and all their channels.
+
+    Parameters
+    ----------
+    attributions : (H, W) or (H, W, C) array
+        Per-pixel attributions (e.g. ``IGResult.attributions``).
+    segments : (H, W) int array
+        Superpixel labels (relabelled to ``0..d-1`` if they are not contiguous).
+
+    Returns
+    -------
+    (d,) float64 array.
+    """
+    attr = _check_real_array(attributions, "attributions").astype(np.float64)
+    if attr.ndim not in (2, 3):
+        raise ValueError(f"attributions must be (H, W) or (H, W, C), got shape {attr.shape}")
+    seg = check_segments(segments, attr.shape)
+    per_pixel = attr.sum(axis=2) if attr.ndim == 3 else attr
+    return np.bincount(seg.ravel(), weights=per_pixel.ravel(), minlength=n_superpixels(seg))
+
+
+# --------------------------------------------------------------------------- LIME vs IG
+def batched_predict(f, target: int | None = None, batch_size: int = 256, dtype: str = "float64"):
+    """NumPy batch predictor from a single-image JAX function: ``jit(vmap(f))`` in chunks.
+
+    ``predict(images)`` maps (m, *shape) images to (m,) for a scalar ``f`` or (m, K) for
+    scores (``target=None``), or to (m,) scores of class ``target``. Computed in ``dtype``
+    (float64: JAX's 64-bit mode enabled inside the call only), returned as float64 NumPy.
+    """
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+    np_dtype = _DTYPES[dtype]
+    with _x64(dtype):
+        vf = jax.jit(jax.vmap(f))
+
+    def predict(images):
+        images = np.asarray(images, dtype=np_dtype)
+        outs = []
+        with _x64(dtype):
+            for start in range(0, images.shape[0], batch_size):
+                outs.append(np.asarray(vf(jnp.asarray(images[start : start + batch_size])), dtype=np.float64))
+        out = np.concatenate(outs, axis=0)
+        if target is not None:
+            out = out[:, target]
+        elif out.ndim > 1 and int(np.prod(out.shape[1:])) == 1:
+            out = out.reshape(-1)
+        return out
+
+    return predict
+
+
+@dataclass(frozen=True)
+class LimeIGComparison:
+    """LIME's explanation of one image next to the superpixel sums of integrated gradients.
+
+    Attributes
+    ----------
+    lime_coef : (d,) LIME coefficients (the exact limit beta^f, or the mean of empirical runs).
+    lime_intercept : float
+    ig_sums : (d,) ``sum_{u in J_j} IG_u``, baseline LIME's replacement image.
+    ig : IGResult
+    spearman, kendall : rank correlations between ``lime_coef`` and ``ig_sums``.
+    jaccard : {k: Jaccard index of the top-k superpixels of both}.
+    relative_error : ``||lime_coef - ig_sums|| / ||ig_sums||``.
+    limit : "exact" or "empirical"; ``n_samples``, ``n_runs`` for the empirical one.
+    """
+
+    lime_coef: np.ndarray
+    lime_intercept: float
+    ig_sums: np.ndarray
+    ig: IGResult
+    spearman: float
+    kendall: float
+    jaccard: dict
+    relative_error: float
+    limit: str
+    kernel_width: float
+    n_samples: int | None = None
+    n_runs: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def d(self) -> int:
+        return int(self.lime_coef.shape[0])
+
+    def to_frame(self):
+        """One row per superpixel: coefficient, IG sum, and their ranks (1 = largest)."""
+        import pandas as pd
+        from scipy.stats import rankdata
+
+        return pd.DataFrame(
+            {
+                "superpixel": np.arange(self.d),
+                "lime_coef": self.lime_coef,
+                "ig_sum": self.ig_sums,
+                "lime_rank": rankdata(-self.lime_coef, method="min").astype(int),
+                "ig_rank": rankdata(-self.ig_sums, method="min").astype(int),
+            }
+        )
+
+
+def compare_lime_ig(
+    image,
+    f,
+    segments,
+    *,
+    target: int | None = None,
+    hide_color=None,
+    kernel_width: float = 0.25,
+    limit: str = "exact",
+    n_samples: int = 1000,
+    n_runs: int = 1,
+    ridge: float = 1.0,
+    seed=None,
+    n_steps: int = 50,
+    method: str = "gausslegendre",
+    ks=(3, 5),
+    batch_size: int = 256,
+    max_exact_d: int = 16,
+    dtype: str = "float64",
+) -> LimeIGComparison:
+    """LIME (exact limit or empirical) against the superpixel sums of integrated gradients.
+
+    Both explain the same function ``f`` (a JAX function of one image, e.g. a network's
+    ``logits``, or ``lambda x: jax.nn.softmax(net.logits(x))`` for LIME's usual probabilities)
+    at ``image``, with the same segmentation, and IG's baseline is LIME's replacement image
+    ``xi_bar = replacement_image(image, segments, hide_color)``. THEORY.md section 5: for a
+    linear ``f`` the LIME limit ``beta_j`` equals ``sum_{u in J_j} IG_u``; for a smooth ``f``
+    approximately.
+
+    Parameters
+    ----------
+    image : (H, W) or (H, W, C) array
+    f : callable
+        Single-image JAX function returning a scalar, or scores with ``target`` picking one.
+    segments : (H, W) int array, d superpixels.
+    target : int or None
+        Class explained (required when ``f`` returns a vector).
+    hide_color, kernel_width : as in LIME (``kernel_width`` is nu).
+    limit : {"exact", "empirical"}
+        ``"exact"``: the limit ``beta^f`` by enumerating the 2^d vectors z
+        (:func:`limetheory.theory.exact_limit`; needs ``d <= max_exact_d``).
+        ``"empirical"``: the mean of ``n_runs`` runs of :func:`limetheory.explain` with
+        ``n_samples`` samples and ridge ``ridge`` (the paper: 5 runs of n = 1000).
+    seed : int, Generator or None
+        Seeds of the empirical runs (drawn from it).
+    n_steps, method : IG quadrature (see :func:`integrated_gradients`).
+    ks : iterable of int
+        The k of the top-k Jaccard indices reported (values k > d are skipped).
+    batch_size : images per model call when evaluating f on perturbed images.
+
+    Returns
+    -------
+    LimeIGComparison
+    """
+    from .metrics import jaccard_topk, rank_correlation
+
+    if limit not in ("exact", "empirical"):
+        raise ValueError(f"limit must be 'exact' or 'empirical', got {limit!r}")
+    arr = check_image(image)
+    seg = check_segments(segments, arr.shape)
+    d = n_superpixels(seg)
+    x = arr.astype(np.float64)
+    baseline = replacement_image(x, seg, hide_color)
+
+    ig = integrated_gradients(f, x, baseline, n_steps=n_steps, method=method, target=target, dtype=dtype)
+    ig_sums = superpixel_sums(ig.attributions, seg)
+    predict = batched_predict(f, target=None, batch_size=batch_size, dtype=dtype)
+
+    if limit == "exact":
+        if d > max_exact_d:
+            raise ValueError(
+                f"limit='exact' enumerates 2^d vectors z; d = {d} > max_exact_d = {max_exact_d}: "
+                "use limit='empirical' or raise max_exact_d"
+            )
+        from .perturb import perturb_batch
+        from .theory import exact_limit
+
+        col = 0 if target is None else int(target)
+
+        def f_of_z(z):
+            z = np.asarray(z)
+            outs = []
+            for start in range(0, z.shape[0], batch_size):
+                imgs = perturb_batch(x, baseline, seg, z[start : start + batch_size])
+                y = predict(np.asarray(imgs).reshape((-1,) + x.shape))
+                outs.append(y.reshape(y.shape[0], -1)[:, col])
+            return np.concatenate(outs)
+
+        beta = np.asarray(exact_limit(f_of_z, d, kernel_width), dtype=np.float64)
+        coef, intercept, n_used, runs = beta[1:], float(beta[0]), None, None
+    else:
+        from . import explain
+        from .sampling import as_generator
+
+        def predict2d(images):
+            y = predict(np.asarray(images).reshape((-1,) + x.shape))
+            return y.reshape(y.shape[0], -1)
+
+        label = 0 if target is None else int(target)
+        rng = as_generator(seed)
+        coefs, intercepts = [], []
+        for run_seed in rng.integers(0, 2**31 - 1, size=int(n_runs)):
+            ex = explain(
+                x,
+                predict2d,
+                segments=seg,
+                labels=[label],
+                n_samples=n_samples,
+                kernel_width=kernel_width,
+                ridge=ridge,
+                hide_color=hide_color,
+                seed=int(run_seed),
+            )
+            coefs.append(np.asarray(ex.coef, dtype=np.float64)[0])
+            intercepts.append(float(np.asarray(ex.intercept).reshape(-1)[0]))
+        coef, intercept = np.mean(coefs, axis=0), float(np.mean(intercepts))
+        n_used, runs = int(n_samples), int(n_runs)
+
+    jac = {int(k): jaccard_topk(coef, ig_sums, int(k)) for k in ks if int(k) <= d}
+    norm = float(np.linalg.norm(ig_sums))
+    rel = float(np.linalg.norm(coef - ig_sums) / norm) if norm > 0 else float("inf")
+    return LimeIGComparison(
+        lime_coef=coef,
+        lime_intercept=intercept,
+        ig_sums=ig_sums,
+        ig=ig,
+        spearman=rank_correlation(coef, ig_sums, "spearman"),
+        kendall=rank_correlation(coef, ig_sums, "kendall"),
+        jaccard=jac,
+        relative_error=rel,
+        limit=limit,
+        kernel_width=float(kernel_width),
+        n_samples=n_used,
+        n_runs=runs,
+    )
