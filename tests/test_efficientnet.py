@@ -236,7 +236,7 @@ def test_grad_of_logits_is_finite(clf, photos):
 def test_batch_logits_is_a_traceable_batched_function(clf):
     # values are covered by predict (= jit(softmax(batch_logits))) matching softmax(logits);
     # here: it traces under a caller's transformation with batch-first shapes, no compile
-    out = jax.eval_shape(jax.vmap(clf.info["batch_logits"], in_axes=1, out_axes=1),
+    out = jax.eval_shape(jax.vmap(clf.batch_logits, in_axes=1, out_axes=1),
                          jax.ShapeDtypeStruct((5, 2, 224, 224, 3), jnp.float32))
     assert out.shape == (5, 2, 1000) and out.dtype == jnp.float32
 

@@ -32,7 +32,7 @@ def test_registry_and_metadata(net):
     assert clf.info["seed"] == 0
     assert clf.info["heldout_accuracy"] >= 0.95
     assert {"jax", "optax", "numpy"} <= set(clf.info["versions"])
-    assert callable(clf.info["batched_logits"])
+    assert callable(clf.batch_logits)
 
 
 def test_stored_weights_are_small():
@@ -63,7 +63,7 @@ def test_predict_is_softmax_of_logits(net, heldout):
         expected = np.asarray(jax.nn.softmax(clf.logits(img.astype(np.float32))))
         np.testing.assert_allclose(p, expected, rtol=1e-5, atol=1e-6)
     # batching and padding do not change the result; __call__ is predict; floats are accepted
-    batched = np.asarray(clf.info["batched_logits"](jnp.asarray(images, jnp.float32)))
+    batched = np.asarray(clf.batch_logits(jnp.asarray(images, jnp.float32)))
     np.testing.assert_allclose(np.asarray(jax.nn.softmax(batched)), probs, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(clf.predict(images[:3]), probs[:3], rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(clf(images.astype(np.float64)), probs, rtol=1e-5, atol=1e-7)

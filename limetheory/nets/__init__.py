@@ -6,6 +6,8 @@ One way in: :func:`load` returns a :class:`Classifier` with
   -> (N, n_classes) probabilities (NumPy in, NumPy out; batched and jit-compiled);
 - ``logits(image)``: a JAX-differentiable function of ONE image (H, W, 3) in [0, 255]
   -> (n_classes,) logits, for integrated gradients;
+- ``batch_logits(images)``: the same as a traceable JAX function of a batch (N, H, W, 3) ->
+  (N, n_classes), not jitted, so it can sit inside a caller's ``jax.jit`` (LIME's fused path);
 - ``class_names`` and ``input_size`` (H, W).
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ class Classifier:
     logits: Callable
     class_names: tuple
     input_size: tuple
+    batch_logits: Callable | None = None
     info: dict = field(default_factory=dict)
 
     def __call__(self, images):

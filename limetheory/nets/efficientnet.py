@@ -332,7 +332,7 @@ def load_efficientnet_lite0(preprocessing: str = "tf", batch_size: int = 32,
     Classifier
         ``predict(images)``: (N, 224, 224, 3) in [0, 255] -> (N, 1000) softmax probabilities
         (NumPy in and out); ``logits(image)``: jitted, differentiable JAX function of ONE image
-        (224, 224, 3) in [0, 255] -> (1000,); ``info["batch_logits"]``: the un-jitted pure JAX
+        (224, 224, 3) in [0, 255] -> (1000,); ``batch_logits``: the un-jitted pure JAX
         function (N, 224, 224, 3) -> (N, 1000) for fusing into a caller's jit.
         Cached: the same arguments return the same Classifier and reuse its compiled programs.
     """
@@ -351,8 +351,8 @@ def load_efficientnet_lite0(preprocessing: str = "tf", batch_size: int = 32,
         logits=logits,
         class_names=imagenet_class_names("original"),
         input_size=INPUT_SIZE,
+        batch_logits=batch_logits,
         info={
-            "batch_logits": batch_logits,
             "preprocessing": preprocessing,
             "batch_size": batch_size,
             "depthwise": depthwise,

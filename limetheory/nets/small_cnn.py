@@ -453,7 +453,7 @@ def make_classifier(params: dict, *, name: str, class_names, input_size, info: d
 
     ``predict(images)``: NumPy (N, H, W, 3) in [0, 255] -> NumPy float64 (N, K)
     probabilities ``softmax(logits)`` (jit-compiled, in chunks of ``batch_size``).
-    ``logits(image)``: JAX function (H, W, 3) -> (K,). ``info["batched_logits"]``: JAX function
+    ``logits(image)``: JAX function (H, W, 3) -> (K,). ``batch_logits``: JAX function
     (N, H, W, 3) -> (N, K), for fused pipelines.
     """
     params = jax.tree_util.tree_map(jnp.asarray, params)
@@ -475,23 +475,21 @@ def make_classifier(params: dict, *, name: str, class_names, input_size, info: d
         """Logits of ONE image (H, W, 3) in [0, 255]: a differentiable (jitted) JAX function."""
         return apply(params, jnp.asarray(image)[None])[0]
 
-    @jax.jit
-    def batched_logits(images):
-        """Logits of a batch (N, H, W, 3) in [0, 255]: a differentiable (jitted) JAX function."""
+    def batch_logits(images):
+        """Logits of a batch (N, H, W, 3) in [0, 255]: a traceable, differentiable JAX function."""
         return apply(params, images)
 
     info = dict(info or {})
-    info["batched_logits"] = batched_logits
     info["params"] = params
     return Classifier(name=name, predict=predict, logits=logits, class_names=tuple(class_names),
-                      input_size=(h, w), info=info)
+                      input_size=(h, w), batch_logits=batch_logits, info=info)
 
 
 def load_small_cnn(which, path=None, batch_size: int = 256) -> Classifier:
     """The stored network ``which`` ("shapes" or "digits") as a Classifier.
 
     ``info`` holds the stored metadata (``heldout_accuracy``, ``seed``, ``versions``, the
-    hyper-parameters and ``data``, how to rebuild the held-out set) plus ``batched_logits``
+    hyper-parameters and ``data``, how to rebuild the held-out set) 
     and ``params``.
     """
     spec = _spec(which)
