@@ -2,9 +2,10 @@
 
 Public API (see README): :func:`segment`, :func:`replacement_image`, :func:`explain`,
 :class:`Explanation`, and the submodules ``compat``, ``theory``, ``analytic``,
-``gradients``, ``metrics``, ``nets``, ``data``, ``plotting``.
+``gradients`` (imports JAX: ``from limetheory import gradients``), ``metrics``, ``nets``,
+``data``, ``plotting``.
 """
-from . import analytic, theory
+from . import analytic, compat, data, metrics, nets, plotting, theory
 from .analytic import LinearModel, ShapeDetector
 from .explain import Explanation, explain
 from .segmentation import replacement_image, segment
@@ -15,7 +16,12 @@ __all__ = [
     "LinearModel",
     "ShapeDetector",
     "analytic",
+    "compat",
+    "data",
     "explain",
+    "metrics",
+    "nets",
+    "plotting",
     "replacement_image",
     "segment",
     "theory",
