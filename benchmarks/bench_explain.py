@@ -25,6 +25,7 @@ from skimage.transform import resize
 
 import limetheory as lt
 from limetheory.compat import lime_explain
+from limetheory.perturb import auto_batch_size
 
 CELLS = [("chelsea", 1000), ("chelsea", 5000), ("astronaut", 2000), ("astronaut", 5000)]
 QUICK_CELLS = [("chelsea", 200)]
@@ -92,7 +93,7 @@ def run_cell(name: str, n: int, size: int, with_lime: bool, repeat: int) -> dict
     row["explain_s"] = timed(lambda: lt.explain(img, near_free_classifier, seed=0, progress=False, **kw), repeat)
     lt.explain(img, jax_near_free_classifier, seed=0, fused=True, **kw)  # compile once
     row["fused_jax_s"] = timed(lambda: lt.explain(img, jax_near_free_classifier, seed=0, fused=True, **kw), repeat)
-    row["floor_s"] = timed(lambda: write_floor(img, n, 200), repeat)
+    row["floor_s"] = timed(lambda: write_floor(img, n, auto_batch_size(img.shape)), repeat)
     row["explain_peak_mib"] = peak_memory(lambda: lt.explain(img, near_free_classifier, seed=0, progress=False, **kw))
     if with_lime:
         row["speedup_compat"] = row["lime_s"] / row["compat_s"]

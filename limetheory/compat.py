@@ -59,7 +59,7 @@ def lime_explain(
     kernel_width: float = 0.25,
     random_state: int = 0,
     segmentation_seed=None,
-    batch_size: int = 100,
+    batch_size: int | None = None,
     keep_samples: bool = False,
 ) -> Explanation:
     """lime 0.2.0.1's ``LimeImageExplainer(kernel_width, random_state=random_state).explain_instance(

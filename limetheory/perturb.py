@@ -10,9 +10,6 @@ mask is set. Memory is bounded by building ``batch_size`` images at a time.
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 from typing import Iterator
 
 import numpy as np
@@ -37,17 +34,7 @@ def _pixel_view(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img).reshape(h * w, c).view(unit).reshape(h * w)
 
 
-@lru_cache(maxsize=1)
-def _pool(n_threads: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(n_threads, thread_name_prefix="limetheory-perturb")
-
-
-def _fill(out_rows, rep_px, img_px, keep_rows, seg_flat):
-    out_rows[...] = rep_px
-    np.copyto(out_rows, img_px, where=keep_rows[:, seg_flat])
-
-
-def perturb_batch(image, replacement, segments, z, dtype=np.float64, out=None, n_threads=None) -> np.ndarray:
+def perturb_batch(image, replacement, segments, z, dtype=np.float64, out=None) -> np.ndarray:
     """The perturbed images x(z) for every row of z: array (m, *image.shape) of ``dtype``.
 
     Parameters
@@ -58,8 +45,6 @@ def perturb_batch(image, replacement, segments, z, dtype=np.float64, out=None, n
     z : (m, d) array of 0/1.
     dtype : output dtype (both images are cast to it first).
     out : optional preallocated output array of shape (m, *image.shape) and ``dtype``.
-    n_threads : split the batch over this many threads (NumPy's copies release the GIL);
-        default: the number of CPU cores, at most 4.
     """
     img = np.asarray(image, dtype=dtype)
     rep = np.asarray(replacement, dtype=dtype)
@@ -70,18 +55,8 @@ def perturb_batch(image, replacement, segments, z, dtype=np.float64, out=None, n
         out = np.empty((m,) + img.shape, dtype=dtype)
     img_px, rep_px = _pixel_view(img), _pixel_view(rep)
     flat_out = out.reshape(m, -1).view(img_px.dtype).reshape(m, -1)
-    seg_flat = np.asarray(segments).ravel()
-    n_threads = min(os.cpu_count() or 1, 4) if n_threads is None else n_threads
-    parts = np.array_split(np.arange(m), min(n_threads, m)) if m else []
-    if len(parts) <= 1:
-        _fill(flat_out, rep_px, img_px, keep, seg_flat)
-    else:
-        jobs = [
-            _pool(len(parts)).submit(_fill, flat_out[p[0] : p[-1] + 1], rep_px, img_px, keep[p[0] : p[-1] + 1], seg_flat)
-            for p in parts
-        ]
-        for job in jobs:
-            job.result()
+    flat_out[...] = rep_px
+    np.copyto(flat_out, img_px, where=keep[:, np.asarray(segments).ravel()])
     return out
 
 
