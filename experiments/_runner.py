@@ -273,7 +273,7 @@ def run_experiment(
         where a multithreaded OpenBLAS on a shared machine was measured up to 100x slower
         (a 196 x 196 solve: 0.5 s instead of 1 ms on 2 busy cores).
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     out = Path(out)
     mod = load_experiment(name, registry)

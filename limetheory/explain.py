@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .perturb import auto_batch_size, iter_perturbed_batches, jax_perturb_batch
 from .sampling import as_generator, bernoulli_samples, kernel_weights

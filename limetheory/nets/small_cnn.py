@@ -287,7 +287,7 @@ def train(spec, images, labels, *, seed: int = 0, epochs: int | None = None,
     losses : ndarray (n_steps,)
         Training loss of every mini-batch, before its update.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     spec = _spec(spec)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
