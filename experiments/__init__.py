@@ -17,6 +17,8 @@ REGISTRY = {
     "linear_model": ("experiments.linear_model", ("paper_figures.fig_linear_model",)),
     "convergence": ("experiments.convergence", ("paper_figures.fig_convergence",)),
     "bandwidth": ("experiments.bandwidth", ("paper_figures.fig_bandwidth",)),
+    "lime_vs_ig": ("experiments.lime_vs_ig", ("paper_figures.table_lime_vs_ig",)),
+    "qualitative": ("experiments.qualitative", ("paper_figures.fig_qualitative",)),
 }
 
 __all__ = ["REGISTRY", "RunReport", "experiment_names", "load_experiment", "make_figures", "reproduce",

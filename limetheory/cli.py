@@ -90,8 +90,15 @@ def _cmd_list(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- explain
+def _add_explain(subparsers) -> None:
+    from .explain_cli import add_parser  # the implementation lives in limetheory/explain_cli.py
+
+    add_parser(subparsers)
+
+
 #: Builders of the subcommands, in the order ``limetheory --help`` lists them.
-SUBCOMMANDS = [_add_reproduce, _add_list]
+SUBCOMMANDS = [_add_reproduce, _add_list, _add_explain]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,188 @@
+"""Experiments 4 (LIME vs integrated gradients, the paper's Tables 1-2) and 6 (qualitative figure), quick.
+
+Both run once into a temporary folder, as ``limetheory reproduce --quick`` does, inside ONE test
+(``test_quick_run``) that calls every check on their results: with ``pytest -n 2`` a module fixture
+shared by several tests may be built once per worker, and this run is the expensive part (about a
+minute on 2 cores, EfficientNet compilation included). The helpers are then tested on small exact cases.
+"""
+import itertools
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from experiments import reproduce
+from experiments import lime_vs_ig as exp4
+
+NAMES = ["lime_vs_ig", "qualitative"]
+
+
+def test_quick_run(tmp_path):
+    reports = reproduce(NAMES, tmp_path, quick=True, progress=False)
+    assert [r.name for r in reports] == NAMES
+    check_lime_vs_ig_rows_and_ranges(tmp_path)
+    check_lime_vs_ig_noise_floor_above_chance(tmp_path)
+    check_lime_vs_ig_tables_and_figure(tmp_path)
+    check_qualitative_results(tmp_path)
+    check_second_run_reuses_every_unit(tmp_path)
+
+
+def _results(out, name):
+    return pd.read_csv(out / "results" / f"{name}.csv")
+
+
+def _meta(out, name):
+    return json.loads((out / "results" / f"{name}.json").read_text())
+
+
+# --------------------------------------------------------------------------- experiment 4
+def check_lime_vs_ig_rows_and_ranges(out):
+    frame = _results(out, "lime_vs_ig")
+    s = _meta(out, "lime_vs_ig")["settings"]
+    expected = {"model", "image", "output", "comparison", "d", "target", "target_name", "prob_target",
+                "n_samples", "n_runs", "jaccard_top5", "jaccard_top10", "spearman", "ig_rel_gap",
+                "iou_top1", "iou_top3", "iou_oracle", "object_removed"}
+    assert expected <= set(frame.columns)
+    assert [m["model"] for m in s["models"]] == ["digits-cnn", "shapes-cnn", "efficientnet-lite0"]
+    # one row per (model, image, output, comparison); 4 comparisons, +3 against the mask for shapes
+    assert not frame.duplicated(["model", "image", "output", "comparison"]).any()
+    n_images = {m["model"]: (len(m["images"]["names"]) if "names" in m["images"] else m["images"]["count"])
+                for m in s["models"]}
+    per_model = frame.groupby("model").size()
+    for m in s["models"]:
+        per_image = len(m.get("outputs", s["outputs"])) * (4 + (3 if m["model"] == "shapes-cnn" else 0))
+        assert per_model[m["model"]] == n_images[m["model"]] * per_image, m["model"]
+    pair = frame[frame["comparison"].isin(exp4.PAIR_COMPARISONS)]
+    for col in ("jaccard_top5", "jaccard_top10"):
+        assert pair[col].notna().all() and pair[col].between(0, 1).all(), col
+    assert pair["spearman"].between(-1, 1).all()
+    mask = frame[frame["comparison"].isin(exp4.MASK_COMPARISONS)]
+    assert (mask["model"] == "shapes-cnn").all() and len(mask)
+    for col in ("iou_top1", "iou_top3", "iou_oracle", "object_removed"):
+        assert mask[col].between(0, 1).all(), col
+    assert (mask["iou_oracle"] > 0).all()
+    # IG explains the same function as LIME: f(xi) is the probability of the explained class
+    prob = frame[frame["output"] == "prob"]
+    np.testing.assert_allclose(prob["ig_f_x"], prob["prob_target"], rtol=1e-4)
+
+
+def check_lime_vs_ig_noise_floor_above_chance(out):
+    """LIME agrees with itself far more than with a random ranking; the random rows match the exact chance.
+
+    Paired over images (small CNNs, both outputs): mean(J_lime_vs_lime - J_random) > 3 standard errors.
+    The random ranking's mean Jaccard lies within 4 standard errors of E[J] = E[I / (2k - I)].
+    """
+    frame = _results(out, "lime_vs_ig")
+    small = frame[frame["model"].isin(["digits-cnn", "shapes-cnn"])]
+    wide = small.pivot_table(index=["model", "image", "output"], columns="comparison", values="jaccard_top5")
+    diff = wide["lime_vs_lime"] - wide["lime_vs_random"]
+    assert diff.mean() > 3 * diff.std(ddof=1) / np.sqrt(len(diff)), diff.describe()
+    assert (wide["lime_vs_lime"] < 1).any()  # two independent groups of runs, not one reused
+    assert diff.mean() > 0.3
+    # LIME agrees with the IG sums well above chance on the small CNNs too (the paper's claim)
+    lig = wide["lime_vs_ig"] - wide["lime_vs_random"]
+    assert lig.mean() > 3 * lig.std(ddof=1) / np.sqrt(len(lig))
+    table = pd.read_csv(out / "results" / "lime_vs_ig_jaccard.csv")
+    for k in (5, 10):
+        rnd = table[table["comparison"] == "lime_vs_random"]
+        rows = small[small["comparison"] == "lime_vs_random"]
+        z = (rows[f"jaccard_top{k}"].mean() - rnd[rnd["model"] != "efficientnet-lite0"][f"chance_top{k}"].mean())
+        assert abs(z) < 4 * rows[f"jaccard_top{k}"].std(ddof=1) / np.sqrt(len(rows)), (k, z)
+
+
+def check_lime_vs_ig_tables_and_figure(out):
+    jac = pd.read_csv(out / "results" / "lime_vs_ig_jaccard.csv")
+    assert {"model", "output", "comparison", "n_images", "jaccard_top5", "jaccard_top5_se", "jaccard_top10",
+            "jaccard_top10_se", "chance_top5", "chance_top10"} <= set(jac.columns)
+    assert len(jac) == (2 * 2 + 1) * 4  # small CNNs: prob and logit; EfficientNet (quick): prob
+    iou = pd.read_csv(out / "results" / "lime_vs_ig_iou.csv")
+    assert set(iou["comparison"]) == set(exp4.MASK_COMPARISONS) and "all" in set(iou["subset"])
+    models = pd.read_csv(out / "results" / "lime_vs_ig_models.csv")
+    assert list(models["model"]) == ["digits-cnn", "shapes-cnn", "efficientnet-lite0"]
+    md = (out / "figures" / "table_lime_vs_ig.md").read_text()
+    assert md.startswith("| model | output |") and "±" in md and "IoU" in md
+    for name in ("table_lime_vs_ig", "fig_qualitative"):
+        assert (out / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert (out / "figures" / f"{name}.pdf").read_bytes()[:4] == b"%PDF", name
+    assert len(list((out / "units" / "lime_vs_ig").glob("*.csv"))) == _meta(out, "lime_vs_ig")["n_units"]
+    assert not list(out.rglob("*.tmp"))
+
+
+# --------------------------------------------------------------------------- experiment 6
+def check_qualitative_results(out):
+    frame = _results(out, "qualitative")
+    s = _meta(out, "qualitative")["settings"]
+    assert {"photo", "superpixel", "d", "lime", "limit", "limit_half1", "limit_half2", "ig", "target_name",
+            "prob_target", "ig_rel_gap"} <= set(frame.columns)
+    assert sorted(frame["photo"].unique()) == sorted(s["photos"])
+    for _, sub in frame.groupby("photo"):
+        assert len(sub) == sub["d"].iloc[0] and (sub["superpixel"].to_numpy() == np.arange(len(sub))).all()
+        # the limit is the mean of the two independent Monte-Carlo halves
+        np.testing.assert_allclose(sub["limit"], (sub["limit_half1"] + sub["limit_half2"]) / 2, rtol=1e-12, atol=1e-15)
+        assert not np.allclose(sub["limit_half1"], sub["limit_half2"])
+    agree = pd.read_csv(out / "results" / "qualitative_agreement.csv")
+    jac_cols = [c for c in agree.columns if c.startswith("jaccard")]
+    assert len(jac_cols) == 4 and agree[jac_cols].stack().between(0, 1).all()
+
+
+def check_second_run_reuses_every_unit(out):
+    reports = reproduce(NAMES, out, quick=True, progress=False, figures=False)
+    assert [(r.computed, r.reused > 0) for r in reports] == [(0, True), (0, True)]
+
+
+# --------------------------------------------------------------------------- helpers, exact
+@pytest.mark.parametrize("d,k", [(6, 2), (7, 3), (8, 4), (5, 1)])
+def test_chance_jaccard_by_enumeration(d, k):
+    subsets = list(itertools.combinations(range(d), k))
+    a = set(subsets[0])  # by symmetry, one fixed set against every other
+    exact = np.mean([len(a & set(b)) / len(a | set(b)) for b in subsets])
+    assert exp4.chance_jaccard(d, k) == pytest.approx(exact, rel=1e-12)
+    assert np.isnan(exp4.chance_jaccard(k, k))
+
+
+def test_oracle_superpixels_and_object_removed():
+    segments = np.zeros((6, 6), dtype=np.int64)
+    segments[:, 3:] = 1
+    segments[4:, :] = 2
+    mask = np.zeros((6, 6), bool)
+    mask[:4, :3] = True  # exactly superpixel 0
+    np.testing.assert_array_equal(exp4.oracle_superpixels(segments, mask), [0])
+    # an object that is a superpixel of its own keeps its colour under the mean-colour replacement
+    image = np.full((6, 6, 3), 20.0)
+    image[mask] = 200.0
+    assert exp4.object_removed(image, segments, mask) == 0.0
+    # black replacement removes it; a mask across two superpixels is blurred by the mean colour
+    assert exp4.object_removed(image, segments, mask, hide_color=0.0) == 1.0
+    mask2 = np.zeros((6, 6), bool)
+    mask2[:4, 2:4] = True
+    image2 = np.full((6, 6, 3), 20.0)
+    image2[mask2] = 200.0
+    assert exp4.object_removed(image2, segments, mask2) == 1.0
+    np.testing.assert_array_equal(exp4.oracle_superpixels(segments, mask2), [0])  # 4 of 12 pixels: none >= half
+
+
+def test_unit_seeds_differ_and_are_stable():
+    s = {"seed": 3}
+    assert exp4.unit_seed(s, "digits-cnn", 1) == exp4.unit_seed(s, "digits-cnn", 1)
+    assert exp4.unit_seed(s, "digits-cnn", 1) != exp4.unit_seed(s, "digits-cnn", 2)
+    assert exp4.unit_seed(s, "digits-cnn", 1) != exp4.unit_seed(s, "shapes-cnn", 1)
+
+
+def test_random_scores_give_chance_jaccard():
+    """A random ranking against a fixed one: mean Jaccard within 4 s.e. of the closed form (seeded)."""
+    rng = np.random.default_rng(0)
+    d, k = 30, 5
+    fixed = np.arange(d, dtype=float)
+    from limetheory.metrics import jaccard_topk
+
+    vals = np.array([jaccard_topk(fixed, rng.permutation(d).astype(float), k) for _ in range(2000)])
+    se = vals.std(ddof=1) / np.sqrt(vals.size)
+    assert abs(vals.mean() - exp4.chance_jaccard(d, k)) < 4 * se
+    # and the hypergeometric law of the overlap itself
+    overlaps = np.rint(2 * k * vals / (1 + vals)).astype(int)
+    counts = np.bincount(overlaps, minlength=k + 1)
+    expected = stats.hypergeom.pmf(np.arange(k + 1), d, k, k) * vals.size
+    keep = expected > 5
+    assert stats.chisquare(counts[keep], expected[keep] * counts[keep].sum() / expected[keep].sum()).pvalue > 1e-3
