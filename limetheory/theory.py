@@ -867,6 +867,11 @@ def monte_carlo_limit(
     then k ones at random places), so E[pi Z f] / alpha_0 is a plain mean with no weight variance
     (the better choice for small nu); ``method="bernoulli"`` draws z ~ Bernoulli(1/2)^d as LIME
     does and weights by pi. Error O(n_samples^{-1/2}).
+
+    The responses are centred on f(z = 1) (the unperturbed image) before averaging and the
+    constant is added back to the intercept: the limit of a constant c is exactly (c, 0, ..., 0),
+    so this changes nothing in expectation but removes f's mean level from the noise of every
+    coefficient.
     """
     d, nu = _check_d(d), _check_nu(nu)
     if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
@@ -878,7 +883,8 @@ def monte_carlo_limit(
     rng = np.random.default_rng(seed)
     log_a0 = _log_alpha_one(d, nu, 0)
     sums0 = sums = None
-    k_out = None
+    y_ref = _call_f(f_of_z, np.ones((1, d), dtype=np.uint8), None)[0]  # f(xi): () or (k,)
+    k_out = y_ref.shape[0] if np.ndim(y_ref) == 1 else -1
     for start in range(0, n_samples, batch_size):
         m = min(batch_size, n_samples - start)
         if method == "weighted":
@@ -887,8 +893,7 @@ def monte_carlo_limit(
         else:
             z = rng.integers(0, 2, size=(m, d), dtype=np.uint8)
             w = np.exp(log_kernel(z.sum(axis=1), d, nu) - log_a0)  # pi / alpha_0
-        y = _call_f(f_of_z, z, k_out)
-        k_out = y.shape[1] if y.ndim == 2 else -1
+        y = _call_f(f_of_z, z, k_out) - y_ref
         wy = w[:, None] * (y if y.ndim == 2 else y[:, None])
         p0, p = wy.sum(axis=0), z.T.astype(np.float64) @ wy
         sums0 = p0 if sums0 is None else sums0 + p0
@@ -896,4 +901,6 @@ def monte_carlo_limit(
     g0, g = sums0 / n_samples, (sums / n_samples).T
     if k_out == -1:
         g0, g = g0[0], g[0]
-    return limit_explanation(d, nu, g0, g, log_scale=log_a0)
+    beta = np.array(limit_explanation(d, nu, g0, g, log_scale=log_a0), dtype=np.float64)
+    beta[..., 0] += y_ref
+    return beta

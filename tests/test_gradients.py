@@ -346,7 +346,7 @@ def test_compare_validation(rng):
 # Smooth non-linear models: IG sums and the exact LIME limit agree as the model approaches a
 # linear one and drift apart as the curvature grows. The discrepancy is measured by
 # ||beta - s|| / ||s|| (s: IG sums). Values measured on the same kind of models (d = 12,
-# nu = 0.25) are in docs/readme_gradients.md (from benchmarks/bench_gradients.py); the
+# nu = 0.25) are in docs/gradients.md (from benchmarks/bench_gradients.py); the
 # assertions below leave wide margins around them.
 LOGISTIC_TEMPERATURES = (0.01, 0.3, 1.0, 2.0, 4.0)
 MLP_SCALES = (0.01, 0.3, 1.0, 2.0, 4.0, 8.0)

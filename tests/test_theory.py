@@ -422,11 +422,13 @@ def test_ridge_bias_matches_exact_small_ridge_solution():
 
 # =========================================================================== README example
 def test_readme_theory_example_runs():
-    text = (Path(__file__).resolve().parents[1] / "docs" / "readme_theory.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert blocks, "docs/readme_theory.md must contain a python example"
+    """The README's section on the limit explanation: its code example must run as printed."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text.split("## What LIME converges to", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert blocks, "the README's limit-explanation section must contain a python example"
     for block in blocks:
-        exec(compile(block, "readme_theory.md", "exec"), {"__name__": "readme_example"})
+        exec(compile(block, "README.md", "exec"), {"__name__": "readme_example"})
 
 
 @settings(max_examples=25)
@@ -439,3 +441,16 @@ def test_product_limit_with_absent_factors_equals_enumeration(d, nu, data):
         return (np.prod(z[:, on], axis=1) * np.prod(1 - z[:, off], axis=1)).astype(float)
 
     assert np.allclose(th.product_limit(d, nu, on, absent=off), th.exact_limit(f, d, nu), rtol=1e-9, atol=1e-10)
+
+
+def test_monte_carlo_limit_ignores_the_level_of_f():
+    """Adding a constant to f moves only the intercept, exactly as in the limit (same seed)."""
+    rng = np.random.default_rng(7)
+    w = rng.normal(size=30)
+    f = lambda z: np.tanh(z @ w / 3.0)  # noqa: E731
+    shifted = lambda z: 1000.0 + f(z)  # noqa: E731
+    for method in ("weighted", "bernoulli"):
+        a = th.monte_carlo_limit(f, 30, 0.25, 4000, seed=1, method=method)
+        b = th.monte_carlo_limit(shifted, 30, 0.25, 4000, seed=1, method=method)
+        np.testing.assert_allclose(b[1:], a[1:], atol=1e-9)
+        assert abs(b[0] - a[0] - 1000.0) < 1e-8
