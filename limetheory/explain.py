@@ -166,23 +166,31 @@ def _check_responses(raw, n_images: int, start: int, n_classes: int | None) -> n
     return y
 
 
-def _resolve_labels(labels, top_labels, prediction: np.ndarray) -> np.ndarray:
-    n_classes = prediction.shape[0]
+def _check_label_request(labels, top_labels):
+    """Validate what to explain before any prediction: ("labels", indices) or ("top", k)."""
     if labels is not None and top_labels is not None:
         raise ValueError("give labels or top_labels, not both")
     if labels is None:
-        if top_labels is None:
-            top_labels = 1
-        k = _check_positive_int(top_labels, "top_labels", 1)
-        if k > n_classes:
-            raise ValueError(f"top_labels must be <= the number of classes {n_classes}, got {k}")
-        return np.argsort(prediction, kind="stable")[::-1][:k].copy()
+        return "top", _check_positive_int(1 if top_labels is None else top_labels, "top_labels", 1)
     labs = np.atleast_1d(np.asarray(labels))
     if labs.ndim != 1 or labs.size == 0 or not np.issubdtype(labs.dtype, np.integer):
         raise TypeError(f"labels must be a non-empty sequence of class indices, got {labels!r}")
-    if labs.min() < 0 or labs.max() >= n_classes:
-        raise ValueError(f"labels must be class indices in [0, {n_classes - 1}], got {labs.tolist()}")
-    return labs.astype(np.int64)
+    if labs.min() < 0:
+        raise ValueError(f"labels must be class indices >= 0, got {labs.tolist()}")
+    return "labels", labs.astype(np.int64)
+
+
+def _resolve_labels(request, prediction: np.ndarray) -> np.ndarray:
+    """The class indices to explain, checked against the model's number of classes."""
+    kind, value = request
+    n_classes = prediction.shape[0]
+    if kind == "top":
+        if value > n_classes:
+            raise ValueError(f"top_labels must be <= the number of classes {n_classes}, got {value}")
+        return np.argsort(prediction, kind="stable")[::-1][:value].copy()
+    if value.max() >= n_classes:
+        raise ValueError(f"labels must be class indices in [0, {n_classes - 1}], got {value.tolist()}")
+    return value
 
 
 # --------------------------------------------------------------------------- responses
@@ -318,13 +326,14 @@ def explain(
         raise TypeError(f"predict must be callable, got {type(predict).__name__}")
     d = n_superpixels(seg)
     n = _check_settings(n_samples, kernel_width, ridge, d)
+    label_request = _check_label_request(labels, top_labels)
     rep = replacement_image(img, seg, hide_color)
     z = bernoulli_samples(n, d, as_generator(seed))
     if fused:
         y = fused_jax_responses(predict, img, rep, seg, z, batch_size)
     else:
         y = model_responses(predict, img, rep, seg, z, batch_size, dtype, progress)
-    labs = _resolve_labels(labels, top_labels, y[0])
+    labs = _resolve_labels(label_request, y[0])
     weights = kernel_weights(z, kernel_width)
     return fit_explanation(
         z, y, weights, labs, ridge, segments=seg, image=img, replacement=rep,
