@@ -24,7 +24,7 @@
 # 3. compute the limit $\beta^f$ exactly, and by Monte Carlo as one would for a fine segmentation;
 # 4. measure how many samples make the top superpixels stable.
 #
-# **About cost.** On a laptop CPU the network classifies roughly 20 images per second (fewer on
+# **About cost.** On a 2-core CPU the network classifies about 70 images per second (a few times fewer on
 # a busy machine), and LIME's default of $n = 1000$ samples means 1000 network calls per
 # explanation. To afford many runs we use a *coarse* segmentation with $d = 8$ superpixels: the
 # perturbed image $x(z)$ then takes only $2^8 = 256$ distinct values, so we evaluate the network
