@@ -206,26 +206,24 @@ def load_heldout(which):
     Shapes: ``make_shapes(n_test, size, seed=test_seed)`` (its own seed, so independent of the
     training images); digits: the test part of ``load_digits_rgb``'s fixed split.
     """
-    from .. import data
-
-    d = _spec(which).data
-    if d["kind"] == "shapes":
-        images, labels, _ = data.make_shapes(d["n_test"], size=d["size"], seed=d["test_seed"])
-        return images, labels
-    split = data.load_digits_rgb(d["size"], test_size=d["test_size"], seed=d["split_seed"])
-    return split.test_images, split.test_labels
+    return _load_part(which, "test")
 
 
 def load_training_data(which):
     """The training ``(images, labels)`` of ``which`` ("shapes" or "digits"), deterministic."""
+    return _load_part(which, "train")
+
+
+def _load_part(which, part: str):
+    """``(images, labels)`` of the "train" or "test" part of ``which``'s data, rebuilt from its spec."""
     from .. import data
 
     d = _spec(which).data
     if d["kind"] == "shapes":
-        images, labels, _ = data.make_shapes(d["n_train"], size=d["size"], seed=d["train_seed"])
+        images, labels, _ = data.make_shapes(d[f"n_{part}"], size=d["size"], seed=d[f"{part}_seed"])
         return images, labels
     split = data.load_digits_rgb(d["size"], test_size=d["test_size"], seed=d["split_seed"])
-    return split.train_images, split.train_labels
+    return getattr(split, f"{part}_images"), getattr(split, f"{part}_labels")
 
 
 # --------------------------------------------------------------------------- training
