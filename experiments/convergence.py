@@ -13,13 +13,20 @@ for any model. Three models, black replacement (``hide_color=0``), nu = 0.25:
 
 For every n and seed, empirical LIME (``limetheory.explain``, ridge = 0) gives beta_hat_n and the
 row records ||beta_hat_n - beta^f||_2 over the d coefficients (``err``), with the intercept
-(``err_all``) and the largest coordinate error (``err_max``). Every model's responses are
+(``err_all``) and the largest coordinate error (``err_max``). The theory predicts more than the
+rate: sqrt(n) (beta_hat_n - beta^f) -> N(0, V) with V the exact sandwich covariance
+(:func:`limetheory.theory.exact_limit_covariance`), so the root-mean-square error is
+sqrt(trace V / n) (``predicted_rms``). Each run also reports its own standard errors: their norm
+(``se_norm``, the run's estimate of its error) and the fraction of the d coefficients inside the
+run's 95% intervals (``covered_95``). Every model's responses are
 computed once on the 2^d distinct perturbed images (for the enumeration) and served to
 ``explain`` by recovering each perturbed image's z (:class:`EnumeratedResponses`): the same
 estimates as calling the model again, at a fraction of the cost, so n can be large.
 
 Rows: one per (model, n, seed). Table ``slopes``: per model, the least-squares slope of log err
-against log n over all runs, its standard error and 95% interval (theory: -1/2).
+against log n over all runs, its standard error and 95% interval (theory: -1/2); the measured
+root-mean-square error over the predicted one (theory: 1), the mean of the runs' own se norms over
+the predicted error (1), and the coverage of the runs' 95% intervals (0.95).
 """
 from __future__ import annotations
 
@@ -40,9 +47,10 @@ from .linear_model import class_template
 
 NAME = "convergence"
 TITLE = "Exp. 3: ||beta_hat_n - beta^f|| against n (rate n^-1/2), exact limit by enumeration"
-VERSION = 1
+VERSION = 2
 
 CNN_NAME = "digits-cnn"
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
 
 def _cnn_identity() -> dict | None:
@@ -165,8 +173,12 @@ def _model_setup(name: str, s: dict, gray: np.ndarray, digit: int, segments: np.
         label = int(np.argmax(responses[-1]))  # the last z is all ones: the unperturbed image
     column = responses if label is None else responses[:, label]
     limit = theory.exact_limit(lambda zz: column[_z_index(zz)], d, nu)
+    cov = theory.exact_limit_covariance(lambda zz: column[_z_index(zz)], d, nu)
+    rms_constant = float(np.sqrt(np.trace(cov[1:, 1:])))
+    if rms_constant <= 1e-9 * np.linalg.norm(limit):  # f is linear in z: LIME is exact, V is rounding
+        rms_constant = 0.0
     return {
-        "image": image, "label": label, "limit": limit,
+        "image": image, "label": label, "limit": limit, "rms_constant": rms_constant,
         "predict": EnumeratedResponses(image, rep, segments, responses),
         "closed_form_gap": np.nan if closed is None else float(np.max(np.abs(closed - limit))),
         "f_xi": float(column[-1]),
@@ -196,12 +208,16 @@ def run_unit(unit: dict, ctx: dict) -> pd.DataFrame:
                         kernel_width=s["kernel_width"], ridge=s["ridge"], hide_color=s["hide_color"],
                         seed=np.random.default_rng([seed, unit["n"]]), progress=False)
         diff = ex.coef[0] - limit[1:]
+        exact_fit = m["rms_constant"] == 0.0  # a linear model: no sampling error to cover
         rows.append({
             "model": unit["model"], "n": unit["n"], "seed": seed, "d": limit.size - 1,
             "err": float(np.linalg.norm(diff)),
             "err_all": float(np.hypot(np.linalg.norm(diff), ex.intercept[0] - limit[0])),
             "err_max": float(np.max(np.abs(diff))),
             "limit_norm": float(np.linalg.norm(limit[1:])),
+            "predicted_rms": m["rms_constant"] / np.sqrt(unit["n"]),
+            "se_norm": float(np.linalg.norm(ex.coef_se[0])),
+            "covered_95": np.nan if exact_fit else float(np.mean(np.abs(diff) <= Z95 * ex.coef_se[0])),
             "closed_form_gap": m["closed_form_gap"],
         })
     return pd.DataFrame(rows)
@@ -226,6 +242,18 @@ def fit_slope(n, err) -> dict:
             "ci_high": res.slope + q * res.stderr, "intercept_log": res.intercept}
 
 
+def _against_prediction(sub: pd.DataFrame, rms: pd.Series) -> dict:
+    """Measured RMS error and the runs' own se norms over the exact prediction sqrt(trace V / n),
+    averaged over n (theory: 1 and 1), and the coverage of the runs' 95% intervals (0.95)."""
+    predicted = sub.groupby("n")["predicted_rms"].first()
+    if predicted.max() == 0:  # exact recovery (linear model): nothing to predict
+        return {"rms_over_predicted": np.nan, "se_over_predicted": np.nan, "coverage_95": np.nan}
+    se_mean = sub.groupby("n")["se_norm"].mean()
+    return {"rms_over_predicted": float(np.mean(rms / predicted)),
+            "se_over_predicted": float(np.mean(se_mean / predicted)),
+            "coverage_95": float(sub["covered_95"].mean())}
+
+
 def tables(frame: pd.DataFrame, s: dict) -> dict:
     rows = []
     for model, sub in frame.groupby("model", sort=False):
@@ -237,6 +265,7 @@ def tables(frame: pd.DataFrame, s: dict) -> dict:
             "runs": int(len(sub)), **fit, "slope_of_rms": rms_fit["slope"],
             "rms_err_at_n_min": float(rms.iloc[0]), "rms_err_at_n_max": float(rms.iloc[-1]),
             "max_err": float(sub["err"].max()),
+            **_against_prediction(sub, rms),
             "note": "exact recovery: error is rounding, no rate" if model == "linear" else "theory: slope -0.5",
         })
     return {"slopes": pd.DataFrame(rows)}

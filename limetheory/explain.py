@@ -16,7 +16,7 @@ from tqdm import tqdm
 from .perturb import auto_batch_size, iter_perturbed_batches, jax_perturb_batch
 from .sampling import as_generator, bernoulli_samples, kernel_weights
 from .segmentation import check_image, check_segments, n_superpixels, replacement_image
-from .surrogate import fit_weighted_ridge, weighted_r2
+from .surrogate import fit_weighted_ridge, predict_linear, sandwich_standard_errors, weighted_r2
 
 __all__ = ["Explanation", "explain", "fit_explanation", "model_responses"]
 
@@ -37,6 +37,10 @@ class Explanation:
     prediction : (n_classes,) the model's scores on the unperturbed image.
     image : the explained image; replacement : LIME's replacement image xi_bar.
     kernel_width, ridge, n_samples : the settings used.
+    coef_se, intercept_se : (n_labels, d) and (n_labels,) standard errors of coef and intercept
+        from the samples themselves (sandwich estimator, :func:`limetheory.surrogate.sandwich_standard_errors`):
+        how far another run with another seed would typically land, i.e. the spread of this
+        estimate around the limit explanation it converges to. Shrinks like 1/sqrt(n).
     samples, weights, responses : z (n, d), pi (n,), y (n, n_classes) when kept, else None.
     """
 
@@ -52,6 +56,8 @@ class Explanation:
     kernel_width: float
     ridge: float
     n_samples: int
+    coef_se: np.ndarray | None = None
+    intercept_se: np.ndarray | None = None
     samples: np.ndarray | None = None
     weights: np.ndarray | None = None
     responses: np.ndarray | None = None
@@ -71,6 +77,37 @@ class Explanation:
     def coef_for(self, label=None) -> np.ndarray:
         """Coefficients (d,) of ``label`` (default: the first explained label)."""
         return self.coef[self._row(label)]
+
+    def conf_int(self, label=None, level: float = 0.95) -> np.ndarray:
+        """(d, 2) normal confidence intervals for the limit's coefficients: coef -/+ z_level * coef_se.
+
+        They cover the coefficients LIME converges to (ridge = 0; lime's ridge = 1 adds a bias
+        of order 1/n, see :func:`limetheory.theory.ridge_bias`) in about ``level`` of runs.
+        """
+        from scipy.stats import norm
+
+        if not 0 < level < 1:
+            raise ValueError(f"level must be in (0, 1), got {level!r}")
+        row = self._row(label)
+        half = norm.ppf(0.5 + level / 2) * self._se()[row]
+        return np.stack([self.coef[row] - half, self.coef[row] + half], axis=1)
+
+    def n_samples_for(self, target_se: float, label=None) -> int:
+        """Samples needed for the largest coefficient standard error to fall to ``target_se``.
+
+        Uses se ~ 1/sqrt(n): n * (max_j se_j / target_se)^2, from this run's own estimate.
+        """
+        if not isinstance(target_se, numbers.Real) or not np.isfinite(target_se) or target_se <= 0:
+            raise ValueError(f"target_se must be a finite number > 0, got {target_se!r}")
+        worst = float(np.max(self._se()[self._row(label)]))
+        if not np.isfinite(worst):
+            raise ValueError("this explanation has no finite standard errors (n_samples <= d + 1)")
+        return max(self.n_samples, int(np.ceil(self.n_samples * (worst / target_se) ** 2)))
+
+    def _se(self) -> np.ndarray:
+        if self.coef_se is None:
+            raise ValueError("this explanation carries no standard errors")
+        return self.coef_se
 
     def top(self, k: int = 5, label=None, sign: str = "positive") -> np.ndarray:
         """Indices of the ``k`` superpixels with the largest coefficients.
@@ -92,7 +129,7 @@ class Explanation:
         return order[:k]
 
     def to_frame(self):
-        """Tidy DataFrame: one row per (label, superpixel) with coef, rank by coef, and pixel count."""
+        """Tidy DataFrame: one row per (label, superpixel) with coef, its se, rank by coef, and pixel count."""
         import pandas as pd
 
         d = self.n_superpixels
@@ -107,6 +144,7 @@ class Explanation:
                         "label": int(lab),
                         "superpixel": np.arange(d),
                         "coef": self.coef[i],
+                        "se": np.full(d, np.nan) if self.coef_se is None else self.coef_se[i],
                         "rank": rank,
                         "n_pixels": sizes,
                         "intercept": self.intercept[i],
@@ -121,6 +159,12 @@ class Explanation:
         from .plotting import plot_explanation
 
         return plot_explanation(self, label=label, k=k, ax=ax, **kwargs)
+
+    def plot_coefficients(self, label=None, k: int = 15, ax=None, level: float = 0.95):
+        """Bar chart of the k largest |coef| with their confidence intervals (``level``)."""
+        from .plotting import plot_coefficient_intervals
+
+        return plot_coefficient_intervals(self, label=label, k=k, ax=ax, level=level)
 
 
 # --------------------------------------------------------------------------- validation
@@ -258,6 +302,7 @@ def fit_explanation(z, y, weights, labels, ridge, *, segments, image, replacemen
     """Fit the surrogate on given samples/responses and package an :class:`Explanation`."""
     y_lab = y[:, labels]
     intercept, coef = fit_weighted_ridge(z, y_lab, weights, ridge)
+    se = sandwich_standard_errors(z, weights, y_lab - predict_linear(z, intercept, coef), ridge)
     return Explanation(
         coef=coef,
         intercept=intercept,
@@ -271,6 +316,8 @@ def fit_explanation(z, y, weights, labels, ridge, *, segments, image, replacemen
         kernel_width=float(kernel_width),
         ridge=float(ridge),
         n_samples=int(z.shape[0]),
+        coef_se=se[:, 1:],
+        intercept_se=se[:, 0],
         samples=z if keep_samples else None,
         weights=weights if keep_samples else None,
         responses=y if keep_samples else None,

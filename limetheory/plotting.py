@@ -7,6 +7,7 @@ __all__ = [
     "display_image",
     "label_edges",
     "plot_coefficient_boxes",
+    "plot_coefficient_intervals",
     "plot_convergence",
     "plot_explanation",
     "plot_superpixel_values",
@@ -211,6 +212,30 @@ def plot_coefficient_boxes(coefs, limit, ax=None, *, highlight=None, limit_label
     ax.legend(handles=handles, fontsize=7, loc="best")
     if title is not None:
         ax.set_title(title, fontsize=9)
+    return ax
+
+
+def plot_coefficient_intervals(explanation, label=None, k: int = 15, ax=None, level: float = 0.95):
+    """Horizontal bars of the ``k`` largest |coef| of one label, with ``level`` confidence intervals.
+
+    An interval that crosses zero, or overlaps its neighbours', says this run cannot tell those
+    superpixels' sign or order apart; :meth:`Explanation.n_samples_for` says how many samples would.
+    """
+    import matplotlib.pyplot as plt
+
+    row = explanation._row(label)
+    order = explanation.top(k, label=explanation.labels[row], sign="abs")
+    coef = explanation.coef[row, order]
+    ci = explanation.conf_int(label=explanation.labels[row], level=level)[order]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 0.25 * len(order) + 1.0))
+    pos = np.arange(len(order))[::-1]
+    colors = np.where(coef > 0, "tab:green", "tab:red")
+    ax.barh(pos, coef, color=colors, alpha=0.75, height=0.7)
+    ax.errorbar(coef, pos, xerr=np.abs(ci.T - coef), fmt="none", ecolor="black", elinewidth=1, capsize=2)
+    ax.axvline(0.0, color="0.5", linewidth=0.7)
+    ax.set_yticks(pos, [f"superpixel {j}" for j in order], fontsize=7)
+    ax.set_xlabel(rf"coefficient $\hat\beta_j$ ({level:.0%} interval, n = {explanation.n_samples})")
     return ax
 
 

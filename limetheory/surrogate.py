@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-__all__ = ["fit_weighted_ridge", "predict_linear", "weighted_r2"]
+__all__ = ["fit_weighted_ridge", "predict_linear", "sandwich_standard_errors", "weighted_r2"]
 
 
 def _weighted_centre(z, y, weights):
@@ -60,6 +60,48 @@ def fit_weighted_ridge(z, y, weights, ridge: float = 1.0):
     coef[:, constant] = 0.0
     intercept[constant] = y2[0, constant]
     return intercept, coef.T
+
+
+def sandwich_standard_errors(z, weights, residuals, ridge: float = 1.0) -> np.ndarray:
+    """Standard errors of the fitted (intercept, coefficients) from one set of LIME samples.
+
+    LIME's responses are not noisy: y_i = f(x(z_i)) is a fixed function of z_i, and the surrogate's
+    error comes only from which z_i were drawn. The estimator solves sum_i pi_i x_i (y_i - x_i^T b)
+    = lambda P b with x_i = (1, z_i) and P = diag(0, 1, ..., 1), an M-estimator of i.i.d. samples, so
+
+        Cov(b_hat) ~ H^{-1} (sum_i pi_i^2 r_i^2 x_i x_i^T) H^{-1},  H = sum_i pi_i x_i x_i^T + lambda P,
+
+    (the sandwich, heteroskedasticity-consistent covariance), with the residuals r_i = y_i - x_i^T
+    b_hat, scaled by n / (n - d - 1) (HC1). It estimates the spread of b_hat around the value LIME
+    converges to (:func:`limetheory.theory.exact_limit_covariance` gives it exactly for small d).
+    Only the diagonal is formed: with A = X H^{-1}, Var(b_j) = sum_i (pi_i r_i)^2 A_ij^2, one
+    (n, d+1) solve shared by every class.
+
+    Parameters
+    ----------
+    z : (n, d) 0/1 features;  weights : (n,) pi_i;  residuals : (n,) or (n, k) y - surrogate.
+    ridge : lambda >= 0, as in the fit.
+
+    Returns
+    -------
+    (k, d + 1) standard errors, intercept first; ``inf`` when n <= d + 1 (no degrees of freedom).
+    """
+    z = np.asarray(z, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    r = np.asarray(residuals, dtype=np.float64)
+    r = r[:, None] if r.ndim == 1 else r
+    n, d = z.shape
+    if n <= d + 1:
+        return np.full((r.shape[1], d + 1), np.inf)
+    x = np.hstack([np.ones((n, 1)), z])
+    hessian = x.T @ (x * w[:, None])
+    hessian[np.arange(1, d + 1), np.arange(1, d + 1)] += ridge
+    try:
+        a = x @ scipy.linalg.inv(hessian)  # X H^{-1}: (n, d + 1); H is small, (d+1)^2
+    except np.linalg.LinAlgError:  # a superpixel never (or always) switched off: not identified
+        return np.full((r.shape[1], d + 1), np.inf)
+    variance = ((w[:, None] * r) ** 2).T @ a**2 * (n / (n - d - 1))
+    return np.sqrt(variance)
 
 
 def predict_linear(z, intercept, coef) -> np.ndarray:

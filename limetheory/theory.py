@@ -74,6 +74,7 @@ __all__ = [
     "alpha",
     "alpha_diff",
     "exact_limit",
+    "exact_limit_covariance",
     "limit_explanation",
     "log_alpha",
     "log_kernel",
@@ -800,6 +801,43 @@ def exact_limit(f_of_z: Callable, d: int, nu: float, *, batch_size: int = 1 << 1
     """
     m = moments_exact(f_of_z, d, nu, batch_size=batch_size)
     return limit_explanation(d, nu, *m)
+
+
+def exact_limit_covariance(f_of_z: Callable, d: int, nu: float, *, batch_size: int = 1 << 15) -> np.ndarray:
+    """The exact asymptotic covariance of LIME's estimate around beta^f, by enumerating {0,1}^d.
+
+    Empirical LIME with ridge = 0 solves sum_i pi_i x_i (f(z_i) - x_i^T b) = 0, x = (1, z), over
+    i.i.d. z_i ~ Bernoulli(1/2)^d, so sqrt(n) (beta_hat_n - beta^f) -> N(0, V) with the sandwich
+
+        V = H^{-1} M H^{-1},   H = E[pi x x^T] (= Sigma),   M = E[pi^2 (f - x^T beta^f)^2 x x^T].
+
+    So the coefficients' error has covariance ~ V / n: ``sqrt(trace(V[1:, 1:]) / n)`` is the
+    root-mean-square of ||beta_hat_n - beta^f||_2, the constant in front of the paper's n^(-1/2)
+    rate. V does not change when pi is multiplied by a constant (computed with pi / alpha_0).
+    lime's ridge = 1 only adds a bias of order 1/n (:func:`ridge_bias`).
+
+    Returns (d+1, d+1) for a scalar f, (k, d+1, d+1) for an (m, k) output; intercept first.
+    """
+    beta = exact_limit(f_of_z, d, nu, batch_size=batch_size)
+    beta2 = np.atleast_2d(beta)  # (k, d + 1)
+    log_a0 = _log_alpha_one(d, nu, 0)
+    pi_of_k = np.exp(log_kernel(np.arange(d + 1), d, nu) - log_a0)  # pi / alpha_0 by number of ones
+    prob = 0.5**d
+    hessian = np.zeros((d + 1, d + 1))
+    meat = np.zeros((beta2.shape[0], d + 1, d + 1))
+    total = 1 << d
+    for start in range(0, total, batch_size):
+        z = _enumerate(d, start, min(start + batch_size, total))
+        x = np.hstack([np.ones((z.shape[0], 1)), z.astype(np.float64)])
+        pi = pi_of_k[z.sum(axis=1)]
+        y = _call_f(f_of_z, z, None)
+        resid = (y if y.ndim == 2 else y[:, None]) - x @ beta2.T  # (m, k)
+        hessian += x.T @ (x * (prob * pi)[:, None])
+        for k in range(beta2.shape[0]):
+            meat[k] += x.T @ (x * (prob * (pi * resid[:, k]) ** 2)[:, None])
+    h_inv = np.linalg.inv(hessian)
+    cov = h_inv @ meat @ h_inv
+    return cov[0] if np.ndim(beta) == 1 else cov
 
 
 def monte_carlo_moments(z, weights_or_nu, y) -> Moments:

@@ -136,6 +136,25 @@ def test_convergence_slopes_near_minus_half(out):
         assert row["rms_err_at_n_max"] < row["rms_err_at_n_min"]
 
 
+def test_convergence_matches_the_exact_error_law(out):
+    """E||beta_hat_n - beta^f||^2 = trace(V) / n (V: exact sandwich covariance), runs' own se and
+    95% intervals agree: each within 4 standard errors of its mean over runs, + O(d/n) at n >= 250."""
+    frame = _results(out, "convergence")
+    assert {"predicted_rms", "se_norm", "covered_95"} <= set(frame.columns)
+    slopes = pd.read_csv(out / "results" / "convergence_slopes.csv").set_index("model")
+    for m in [m for m in slopes.index if m != "linear"]:
+        sub = frame[frame["model"] == m]
+        d = int(sub["d"].iloc[0])
+        slack = 2.0 * d / sub["n"].min()
+        for values, expected in [((sub["err"] / sub["predicted_rms"]) ** 2, 1.0),
+                                 (sub["se_norm"] / sub["predicted_rms"], 1.0),
+                                 (sub["covered_95"], 0.95)]:
+            sem = values.std(ddof=1) / np.sqrt(len(values))
+            assert abs(values.mean() - expected) <= 4 * sem + slack * expected, (m, values.mean(), expected, sem)
+        assert abs(slopes.loc[m, "rms_over_predicted"] - 1.0) < 0.5
+    assert frame.loc[frame["model"] == "linear", "covered_95"].isna().all()
+
+
 # --------------------------------------------------------------------------- experiment 5
 def test_bandwidth_theory_tables(out):
     theo = pd.read_csv(out / "results" / "bandwidth_theory.csv")

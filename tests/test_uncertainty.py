@@ -1,0 +1,149 @@
+"""LIME's own error bars: the sandwich standard errors of one run, and the exact asymptotic covariance.
+
+Claims checked, each with a fixed seed and a tolerance from the sampling distribution:
+* ``theory.exact_limit_covariance`` V is the covariance of sqrt(n) (beta_hat_n - beta^f): over R
+  independent runs the statistic T = n (beta_hat - beta^f)^T V^{-1} (beta_hat - beta^f) is
+  asymptotically chi^2 with d + 1 degrees of freedom, so its mean over R runs is d + 1 within
+  sqrt(2 (d + 1) / R) per standard deviation;
+* the standard errors one run reports (``Explanation.coef_se``) estimate sqrt(diag(V) / n): their mean
+  over runs agrees within a few standard errors of that mean;
+* 95% intervals (``Explanation.conf_int``) cover the exact limit in 95% of runs, within the
+  binomial standard deviation sqrt(0.95 * 0.05 / R);
+* ``surrogate.sandwich_standard_errors`` equals a direct, loop-by-loop implementation of the formula.
+"""
+import numpy as np
+import pytest
+
+import limetheory
+from limetheory import theory as th
+from limetheory.analytic import response_of_z
+from limetheory.surrogate import fit_weighted_ridge, predict_linear, sandwich_standard_errors
+from test_convergence import NU, _models, _scene
+
+N_RUNS = 300
+N = 2000
+Z95 = 1.959963984540054
+
+
+def _runs(model_name, ridge=0.0):
+    image, seg, mask, rng = _scene(18, 3)
+    model = _models(image, mask, rng)[model_name]
+    d = int(seg.max()) + 1
+    f = response_of_z(model, image, seg)
+    beta, cov = th.exact_limit(f, d, NU), th.exact_limit_covariance(f, d, NU)
+    runs = [limetheory.explain(image, model, segments=seg, n_samples=N, ridge=ridge, kernel_width=NU,
+                               seed=[7, r], progress=False) for r in range(N_RUNS)]
+    est = np.array([np.concatenate([e.intercept, e.coef[0]]) for e in runs])
+    se = np.array([np.concatenate([e.intercept_se, e.coef_se[0]]) for e in runs])
+    return beta, cov, est, se, runs
+
+
+@pytest.fixture(scope="module", params=["shape detector", "tanh"])
+def lime_runs(request):
+    return _runs(request.param)
+
+
+def test_exact_covariance_is_the_spread_of_lime(lime_runs):
+    beta, cov, est, _, _ = lime_runs
+    dev = est - beta
+    t = N * np.einsum("ri,ij,rj->r", dev, np.linalg.inv(cov), dev)
+    dof = beta.size
+    assert abs(t.mean() - dof) <= 4 * np.sqrt(2 * dof / N_RUNS), (t.mean(), dof)
+
+
+def test_one_run_standard_errors_estimate_the_exact_spread(lime_runs):
+    _, cov, _, se, _ = lime_runs
+    exact = np.sqrt(np.diag(cov) / N)
+    mean_se = se.mean(axis=0)
+    tol = 4 * se.std(axis=0, ddof=1) / np.sqrt(N_RUNS) + 5.0 * exact * cov.shape[0] / N  # noise + O(d/n)
+    np.testing.assert_array_less(np.abs(mean_se - exact), tol)
+
+
+def test_confidence_intervals_cover_the_limit(lime_runs):
+    beta, _, est, se, runs = lime_runs
+    covered = np.abs(est - beta) <= Z95 * se
+    assert abs(covered.mean() - 0.95) <= 4 * np.sqrt(0.95 * 0.05 / N_RUNS), covered.mean(axis=0)
+    ci = runs[0].conf_int(level=0.95)
+    np.testing.assert_allclose(ci[:, 1] - ci[:, 0], 2 * Z95 * se[0, 1:], rtol=1e-12)
+    assert np.all(ci[:, 0] <= runs[0].coef[0]) and np.all(runs[0].coef[0] <= ci[:, 1])
+
+
+def test_lime_ridge_one_intervals_still_cover_at_this_n():
+    """lime's ridge = 1 biases beta_hat by O(1/n) (theory.ridge_bias), negligible against O(n^-1/2)."""
+    beta, _, est, se, _ = _runs("shape detector", ridge=1.0)
+    covered = np.abs(est - beta) <= Z95 * se
+    assert abs(covered.mean() - 0.95) <= 4 * np.sqrt(0.95 * 0.05 / N_RUNS)
+
+
+def _sandwich_by_loops(z, w, r, ridge):
+    n, d = z.shape
+    x = np.hstack([np.ones((n, 1)), z.astype(float)])
+    h = sum(w[i] * np.outer(x[i], x[i]) for i in range(n)) + ridge * np.diag([0.0] + [1.0] * d)
+    meat = sum((w[i] * r[i]) ** 2 * np.outer(x[i], x[i]) for i in range(n))
+    h_inv = np.linalg.inv(h)
+    return np.sqrt(np.diag(h_inv @ meat @ h_inv) * n / (n - d - 1))
+
+
+@pytest.mark.parametrize("ridge", [0.0, 1.0, 25.0])
+def test_sandwich_matches_a_direct_implementation(ridge):
+    rng = np.random.default_rng(3)
+    n, d = 60, 5
+    z = rng.integers(0, 2, size=(n, d)).astype(np.uint8)
+    w = rng.uniform(0.1, 1.0, size=n)
+    y = rng.normal(size=(n, 2))
+    b0, b = fit_weighted_ridge(z, y, w, ridge)
+    resid = y - predict_linear(z, b0, b)
+    ours = sandwich_standard_errors(z, w, resid, ridge)
+    for k in range(2):
+        np.testing.assert_allclose(ours[k], _sandwich_by_loops(z, w, resid[:, k], ridge), rtol=1e-10)
+
+
+def test_explanation_carries_the_sandwich_of_its_own_samples():
+    image, seg, mask, rng = _scene(18, 3)
+    model = _models(image, mask, rng)["tanh"]
+    e = limetheory.explain(image, model, segments=seg, n_samples=500, seed=1, keep_samples=True, progress=False)
+    y = e.responses[:, e.labels]
+    se = sandwich_standard_errors(e.samples, e.weights, y - predict_linear(e.samples, e.intercept, e.coef), e.ridge)
+    np.testing.assert_allclose(e.coef_se, se[:, 1:], rtol=1e-12)
+    np.testing.assert_allclose(e.intercept_se, se[:, 0], rtol=1e-12)
+    frame = e.to_frame()
+    np.testing.assert_allclose(frame["se"].to_numpy(), e.coef_se[0])
+
+
+def test_exact_models_have_zero_spread_and_too_few_samples_have_none():
+    image, seg, mask, rng = _scene(18, 3)
+    linear = _models(image, mask, rng)["linear"]
+    d = int(seg.max()) + 1
+    assert np.max(np.abs(th.exact_limit_covariance(response_of_z(linear, image, seg), d, NU))) < 1e-20
+    e = limetheory.explain(image, linear, segments=seg, n_samples=200, ridge=0.0, seed=0, progress=False)
+    assert np.max(e.coef_se) < 1e-10  # a linear model is fitted exactly: no sampling error
+    few = limetheory.explain(image, linear, segments=seg, n_samples=d + 1, seed=0, progress=False)
+    assert np.all(np.isinf(few.coef_se))
+    with pytest.raises(ValueError, match="no finite standard errors"):
+        few.n_samples_for(0.01)
+
+
+def test_n_samples_for_follows_the_square_root_law(lime_runs):
+    e = lime_runs[-1][0]
+    worst = float(np.max(e.coef_se[0]))
+    assert e.n_samples_for(worst / 2) == 4 * N  # halving the error takes four times the samples
+    assert e.n_samples_for(worst * 10) == N  # never fewer than already drawn
+    for bad in (0, -1.0, np.nan, "0.1"):
+        with pytest.raises(ValueError, match="target_se"):
+            e.n_samples_for(bad)
+    with pytest.raises(ValueError, match="level"):
+        e.conf_int(level=1.0)
+
+
+def test_vector_output_covariance_stacks_per_class():
+    d = 6
+    w = np.random.default_rng(0).normal(size=(d, 2))
+
+    def f(z):
+        return np.tanh(z @ w)
+
+    both = th.exact_limit_covariance(f, d, 0.3)
+    assert both.shape == (2, d + 1, d + 1)
+    np.testing.assert_allclose(both[1], th.exact_limit_covariance(lambda z: f(z)[:, 1], d, 0.3), rtol=1e-12)
+    np.testing.assert_allclose(both[0], both[0].T, atol=1e-15)
+    assert np.all(np.linalg.eigvalsh(both[0]) > -1e-12)
