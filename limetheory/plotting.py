@@ -234,7 +234,11 @@ def plot_coefficient_intervals(explanation, label=None, k: int = 15, ax=None, le
     ax.barh(pos, coef, color=colors, alpha=0.75, height=0.7)
     ax.errorbar(coef, pos, xerr=np.abs(ci.T - coef), fmt="none", ecolor="black", elinewidth=1, capsize=2)
     ax.axvline(0.0, color="0.5", linewidth=0.7)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(5))
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+    ax.tick_params(axis="x", labelsize=7)
     ax.set_yticks(pos, [f"superpixel {j}" for j in order], fontsize=7)
+    ax.set_title(f"label {explanation.labels[row]}: top {len(order)} of {explanation.n_superpixels} by |coef|", fontsize=9)
     ax.set_xlabel(rf"coefficient $\hat\beta_j$ ({level:.0%} interval, n = {explanation.n_samples})")
     return ax
 

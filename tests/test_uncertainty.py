@@ -147,3 +147,19 @@ def test_vector_output_covariance_stacks_per_class():
     np.testing.assert_allclose(both[1], th.exact_limit_covariance(lambda z: f(z)[:, 1], d, 0.3), rtol=1e-12)
     np.testing.assert_allclose(both[0], both[0].T, atol=1e-15)
     assert np.all(np.linalg.eigvalsh(both[0]) > -1e-12)
+
+
+def test_plot_coefficients_draws_the_intervals(lime_runs):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    e = lime_runs[-1][0]
+    ax = e.plot_coefficients(k=4)
+    bars = [p.get_width() for p in ax.patches]
+    order = e.top(4, sign="abs")
+    np.testing.assert_allclose(bars, e.coef[0, order])
+    segs = ax.collections[0].get_segments()  # one horizontal error bar per superpixel
+    np.testing.assert_allclose([s[1, 0] - s[0, 0] for s in segs], 2 * Z95 * e.coef_se[0, order], rtol=1e-9)
+    plt.close(ax.figure)
