@@ -19,6 +19,9 @@ import scipy.linalg
 
 __all__ = ["fit_weighted_ridge", "predict_linear", "sandwich_standard_errors", "weighted_r2"]
 
+#: Work memory of :func:`sandwich_standard_errors` per block of samples (bytes).
+_SANDWICH_CHUNK_BYTES = 4 * 2**20
+
 
 def _weighted_centre(z, y, weights):
     w = weights / weights.sum()
@@ -74,8 +77,8 @@ def sandwich_standard_errors(z, weights, residuals, ridge: float = 1.0) -> np.nd
     (the sandwich, heteroskedasticity-consistent covariance), with the residuals r_i = y_i - x_i^T
     b_hat, scaled by n / (n - d - 1) (HC1). It estimates the spread of b_hat around the value LIME
     converges to (:func:`limetheory.theory.exact_limit_covariance` gives it exactly for small d).
-    Only the diagonal is formed: with A = X H^{-1}, Var(b_j) = sum_i (pi_i r_i)^2 A_ij^2, one
-    (n, d+1) solve shared by every class.
+    Only the diagonal is formed: with A = X H^{-1}, Var(b_j) = sum_i (pi_i r_i)^2 A_ij^2, shared by
+    every class and computed over blocks of samples, so the work memory does not grow with n.
 
     Parameters
     ----------
@@ -86,22 +89,32 @@ def sandwich_standard_errors(z, weights, residuals, ridge: float = 1.0) -> np.nd
     -------
     (k, d + 1) standard errors, intercept first; ``inf`` when n <= d + 1 (no degrees of freedom).
     """
-    z = np.asarray(z, dtype=np.float64)
+    z = np.asarray(z)
     w = np.asarray(weights, dtype=np.float64)
     r = np.asarray(residuals, dtype=np.float64)
     r = r[:, None] if r.ndim == 1 else r
     n, d = z.shape
     if n <= d + 1:
         return np.full((r.shape[1], d + 1), np.inf)
-    x = np.hstack([np.ones((n, 1)), z])
-    hessian = x.T @ (x * w[:, None])
+    rows = max(1, _SANDWICH_CHUNK_BYTES // (8 * (d + 1)))  # memory: a few (rows, d + 1) blocks
+
+    def design(start):
+        return np.hstack([np.ones((min(rows, n - start), 1)), z[start : start + rows].astype(np.float64)])
+
+    hessian = np.zeros((d + 1, d + 1))
+    for start in range(0, n, rows):
+        x = design(start)
+        hessian += x.T @ (x * w[start : start + rows, None])
     hessian[np.arange(1, d + 1), np.arange(1, d + 1)] += ridge
     try:
-        a = x @ scipy.linalg.inv(hessian)  # X H^{-1}: (n, d + 1); H is small, (d+1)^2
+        h_inv = scipy.linalg.inv(hessian)  # H is small, (d+1)^2
     except np.linalg.LinAlgError:  # a superpixel never (or always) switched off: not identified
         return np.full((r.shape[1], d + 1), np.inf)
-    variance = ((w[:, None] * r) ** 2).T @ a**2 * (n / (n - d - 1))
-    return np.sqrt(variance)
+    variance = np.zeros((r.shape[1], d + 1))
+    for start in range(0, n, rows):
+        a = design(start) @ h_inv  # rows of X H^{-1}
+        variance += ((w[start : start + rows, None] * r[start : start + rows]) ** 2).T @ a**2
+    return np.sqrt(variance * (n / (n - d - 1)))
 
 
 def predict_linear(z, intercept, coef) -> np.ndarray:

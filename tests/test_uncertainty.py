@@ -85,7 +85,10 @@ def _sandwich_by_loops(z, w, r, ridge):
 
 
 @pytest.mark.parametrize("ridge", [0.0, 1.0, 25.0])
-def test_sandwich_matches_a_direct_implementation(ridge):
+@pytest.mark.parametrize("block_rows", [None, 7])
+def test_sandwich_matches_a_direct_implementation(ridge, block_rows, monkeypatch):
+    if block_rows:  # several blocks of samples, the last one partial
+        monkeypatch.setattr("limetheory.surrogate._SANDWICH_CHUNK_BYTES", 8 * 6 * block_rows)
     rng = np.random.default_rng(3)
     n, d = 60, 5
     z = rng.integers(0, 2, size=(n, d)).astype(np.uint8)
