@@ -87,7 +87,8 @@ def sandwich_standard_errors(z, weights, residuals, ridge: float = 1.0) -> np.nd
 
     Returns
     -------
-    (k, d + 1) standard errors, intercept first; ``inf`` when n <= d + 1 (no degrees of freedom).
+    (k, d + 1) standard errors, intercept first; ``inf`` when n <= d + 1 (no degrees of freedom)
+    or when the samples do not identify every coefficient (H singular to 1e-12).
     """
     z = np.asarray(z)
     w = np.asarray(weights, dtype=np.float64)
@@ -106,10 +107,10 @@ def sandwich_standard_errors(z, weights, residuals, ridge: float = 1.0) -> np.nd
         x = design(start)
         hessian += x.T @ (x * w[start : start + rows, None])
     hessian[np.arange(1, d + 1), np.arange(1, d + 1)] += ridge
-    try:
-        h_inv = scipy.linalg.inv(hessian)  # H is small, (d+1)^2
-    except np.linalg.LinAlgError:  # a superpixel never (or always) switched off: not identified
+    eigval, eigvec = np.linalg.eigh(hessian)  # H is small, (d+1)^2, and positive semi-definite
+    if eigval[0] <= 1e-12 * eigval[-1]:  # e.g. a superpixel never (or always) off: not identified
         return np.full((r.shape[1], d + 1), np.inf)
+    h_inv = (eigvec / eigval) @ eigvec.T
     variance = np.zeros((r.shape[1], d + 1))
     for start in range(0, n, rows):
         a = design(start) @ h_inv  # rows of X H^{-1}

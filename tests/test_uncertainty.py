@@ -166,3 +166,13 @@ def test_plot_coefficients_draws_the_intervals(lime_runs):
     segs = ax.collections[0].get_segments()  # one horizontal error bar per superpixel
     np.testing.assert_allclose([s[1, 0] - s[0, 0] for s in segs], 2 * Z95 * e.coef_se[0, order], rtol=1e-9)
     plt.close(ax.figure)
+
+
+def test_unidentified_coefficients_have_infinite_standard_errors():
+    rng = np.random.default_rng(0)
+    z = rng.integers(0, 2, size=(50, 4)).astype(np.uint8)
+    z[:, 2] = 1  # superpixel 2 never switched off: its coefficient is not identified (ridge 0)
+    w = rng.uniform(0.1, 1.0, size=50)
+    resid = rng.normal(size=50)
+    assert np.all(np.isinf(sandwich_standard_errors(z, w, resid, 0.0)))
+    assert np.all(np.isfinite(sandwich_standard_errors(z, w, resid, 1.0)))  # the ridge identifies it
