@@ -9,7 +9,9 @@ LIME (lime's defaults: quickshift superpixels, ``n = 1000``, ``nu = 0.25``, ridg
 hidden by their mean colour) and with integrated gradients summed over the same superpixels
 (baseline: LIME's replacement image, so that THEORY.md section 5 applies:
 ``beta_j ~ sum_{u in J_j} IG_u``), and writes one figure: the image, LIME's top superpixels, the
-IG superpixel sums and the pixel-level IG map.
+IG superpixel sums and the pixel-level IG map. It prints LIME's top superpixels with their 95%
+intervals from the run's own samples (:attr:`limetheory.Explanation.coef_se`), and says whether
+the top-k set is separated from the next superpixel.
 
 The module also holds the pieces that experiments 4 and 6 (``experiments/lime_vs_ig.py``,
 ``experiments/qualitative.py``) share with the command, so that both explain exactly the same
@@ -194,7 +196,7 @@ def segment_for(image, model: str, segmentation: dict | None = None) -> np.ndarr
 
 
 def lime_coefficients(image, snet: ScoredNet, segments, target: int, seeds, *, n_samples: int = 1000,
-                      kernel_width: float = 0.25, ridge: float = 1.0, hide_color=None) -> np.ndarray:
+                      kernel_width: float = 0.25, ridge: float = 1.0, hide_color=None, with_se: bool = False):
     """Empirical LIME of class ``target``, one run per seed, for both outputs on the same samples.
 
     Each run is :func:`limetheory.explain` with ``predict = snet.predict_for(target)`` (columns
@@ -203,18 +205,20 @@ def lime_coefficients(image, snet: ScoredNet, segments, target: int, seeds, *, n
 
     Returns
     -------
-    (n_runs, len(OUTPUTS), d) float64 coefficients beta_hat_j.
+    (n_runs, len(OUTPUTS), d) float64 coefficients beta_hat_j; with ``with_se``, also their
+    standard errors (same shape, :attr:`limetheory.Explanation.coef_se`).
     """
     from .explain import explain
 
     predict = snet.predict_for(target)
-    coefs = []
+    coefs, ses = [], []
     for seed in seeds:
         ex = explain(image, predict, segments=segments, labels=[0, 1], n_samples=int(n_samples),
                      kernel_width=kernel_width, ridge=ridge, hide_color=hide_color, seed=seed,
                      batch_size=snet.batch_size, dtype=np.float32, progress=False)
         coefs.append(np.asarray(ex.coef, dtype=np.float64))
-    return np.stack(coefs)
+        ses.append(ex.coef_se)
+    return (np.stack(coefs), np.stack(ses)) if with_se else np.stack(coefs)
 
 
 def ig_superpixel_sums(image, snet: ScoredNet, segments, target: int, output: str = "prob", *,
@@ -414,6 +418,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+def _interval_lines(coef, se, k: int) -> list:
+    """The top-k coefficients with 95% intervals, and whether rank k is separated from rank k + 1."""
+    half = 1.959963984540054 * np.asarray(se)
+    order = np.argsort(-np.asarray(coef), kind="stable")
+    lines = [f"superpixel {j}: {coef[j]:+.4f} +- {half[j]:.4f} (95% interval from this run's samples)"
+             for j in order[:k]]
+    if k < len(order):
+        a, b = order[k - 1], order[k]
+        if coef[a] - half[a] > coef[b] + half[b]:
+            lines.append(f"rank {k} and rank {k + 1} (superpixel {b}) are separated: the top-{k} set is settled")
+        else:
+            lines.append(f"rank {k} and rank {k + 1} (superpixel {b}, {coef[b]:+.4f} +- {half[b]:.4f}) overlap: "
+                         f"another seed may change the top-{k} set; more samples (--n-samples) narrow the intervals")
+    return lines
+
+
 def _say(message: str) -> None:
     print(message, flush=True)
 
@@ -472,7 +492,9 @@ def run(args) -> int:
     segments = segment_for(image, args.model)
     d = int(segments.max()) + 1
     out_index = OUTPUTS.index(args.output)
-    lime = lime_coefficients(image, snet, segments, target, [int(args.seed)], n_samples=args.n_samples)[0, out_index]
+    coefs, ses = lime_coefficients(image, snet, segments, target, [int(args.seed)], n_samples=args.n_samples,
+                                   with_se=True)
+    lime, lime_se = coefs[0, out_index], ses[0, out_index]
     sums, ig = ig_superpixel_sums(image, snet, segments, target, args.output, n_steps=args.ig_steps)
     k = min(int(args.top_k), d)
     jac = jaccard_topk(lime, sums, k)
@@ -480,6 +502,8 @@ def run(args) -> int:
     ig_top = np.argsort(-sums, kind="stable")[:k]
     _say(f"explained: {name} (class {target}, p = {prob:.4f}), output {args.output}; d = {d} superpixels")
     _say(f"  LIME (n = {args.n_samples}, seed {args.seed}) top {k}: {lime_top.tolist()}")
+    for line in _interval_lines(lime, lime_se, k):
+        _say("    " + line)
     _say(f"  IG sums ({args.ig_steps}-point Gauss-Legendre) top {k}: {ig_top.tolist()}; "
          f"completeness gap {ig.completeness_gap:+.3g} ({100 * ig.relative_gap():.2g}% of f(x) - f(baseline))")
     _say(f"  Jaccard of the two top-{k} sets: {jac:.3f}")

@@ -26,6 +26,8 @@ def test_explain_bundled_photo_writes_png(photo, tmp_path, monkeypatch, capsys):
     assert "1. Egyptian cat (class 285)" in text  # EfficientNet-Lite0's top class for this photo
     assert "explained: Egyptian cat (class 285" in text and "Jaccard of the two top-5 sets" in text
     assert "wrote cat_explained.png" in text
+    assert "(95% interval from this run's samples)" in text  # 32 samples <= d + 1: intervals are infinite
+    assert "+- inf" in text and "overlap: another seed may change the top-5 set" in text
 
 
 def test_explain_small_network_label_and_logit(tmp_path, capsys):
@@ -77,3 +79,15 @@ def test_read_image_converts_any_file(tmp_path):
     np.testing.assert_array_equal(same, rgba[..., :3])  # no resize, alpha dropped
     with pytest.raises(FileNotFoundError):
         read_image(tmp_path / "missing.png", (4, 4))
+
+
+def test_interval_lines_say_whether_the_top_k_is_settled():
+    from limetheory.explain_cli import _interval_lines
+
+    coef = np.array([0.5, 0.1, 0.3, 0.29])
+    wide = _interval_lines(coef, np.full(4, 0.01), 2)
+    assert wide[0].startswith("superpixel 0: +0.5000 +- 0.0196") and wide[1].startswith("superpixel 2:")
+    assert "overlap" in wide[-1] and "superpixel 3" in wide[-1]
+    narrow = _interval_lines(coef, np.full(4, 0.001), 2)
+    assert "settled" in narrow[-1]
+    assert len(_interval_lines(coef, np.full(4, 0.001), 4)) == 4  # nothing after the last rank
