@@ -889,6 +889,33 @@ def _weighted_samples(n: int, d: int, nu: float, rng: np.random.Generator) -> np
     return (ranks < k[:, None]).astype(np.uint8)
 
 
+def _per_sample_spread(nrm: _Normalized, z: np.ndarray, wy: np.ndarray, d: int) -> tuple:
+    """(count, mean, M2) over the rows of u_i = Sigma_n^{-1} (wy_i, z_i wy_i), per column of wy.
+
+    Returned as (m, (k, d+1), (k, d+1)); u is formed in blocks of at most 16 MiB.
+    """
+    rows = max(1, (2 * 2**20) // (d + 1))
+    out = None
+    for start in range(0, z.shape[0], rows):
+        zb = z[start : start + rows].astype(np.float64)
+        wyb = wy[start : start + rows]  # (m, k)
+        u = _beta_normalized(nrm, wyb.T, wyb.T[..., None] * zb[None])  # (k, m, d + 1)
+        mean = u.mean(axis=1)
+        part = (u.shape[1], mean, ((u - mean[:, None]) ** 2).sum(axis=1))
+        out = _merge_spread(out, part)
+    return out
+
+
+def _merge_spread(a, b):
+    """Chan et al.'s pairwise update of (count, mean, sum of squared deviations)."""
+    if a is None:
+        return b
+    (na, ma, m2a), (nb, mb, m2b) = a, b
+    n = na + nb
+    delta = mb - ma
+    return n, ma + delta * (nb / n), m2a + m2b + delta**2 * (na * nb / n)
+
+
 def monte_carlo_limit(
     f_of_z: Callable,
     d: int,
@@ -898,7 +925,8 @@ def monte_carlo_limit(
     seed=None,
     method: str = "weighted",
     batch_size: int = 1 << 14,
-) -> np.ndarray:
+    return_se: bool = False,
+):
     """A Monte-Carlo estimate of beta^f = Sigma^{-1} E[pi Z f] for large d (exact Sigma^{-1}).
 
     ``method="weighted"`` (default) draws z from the pi-weighted law (k ~ :func:`weighted_law`,
@@ -910,6 +938,11 @@ def monte_carlo_limit(
     constant is added back to the intercept: the limit of a constant c is exactly (c, 0, ..., 0),
     so this changes nothing in expectation but removes f's mean level from the noise of every
     coefficient.
+
+    ``return_se=True`` also returns the estimate's standard errors (same shape): the estimate is
+    the mean of the i.i.d. vectors u_i = Sigma^{-1} w_i (1, z_i) (f(z_i) - f(1)), so its standard
+    error is their sample standard deviation over sqrt(n_samples) (accumulated batch by batch with
+    Chan's pairwise update, in blocks of at most 16 MiB).
     """
     d, nu = _check_d(d), _check_nu(nu)
     if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
@@ -920,7 +953,8 @@ def monte_carlo_limit(
         raise TypeError("f_of_z must be callable on an (m, d) array of 0/1")
     rng = np.random.default_rng(seed)
     log_a0 = _log_alpha_one(d, nu, 0)
-    sums0 = sums = None
+    nrm = _norm(d, nu) if return_se else None
+    sums0 = sums = spread = None
     y_ref = _call_f(f_of_z, np.ones((1, d), dtype=np.uint8), None)[0]  # f(xi): () or (k,)
     k_out = y_ref.shape[0] if np.ndim(y_ref) == 1 else -1
     for start in range(0, n_samples, batch_size):
@@ -936,9 +970,15 @@ def monte_carlo_limit(
         p0, p = wy.sum(axis=0), z.T.astype(np.float64) @ wy
         sums0 = p0 if sums0 is None else sums0 + p0
         sums = p if sums is None else sums + p
+        if return_se:
+            spread = _merge_spread(spread if start else None, _per_sample_spread(nrm, z, wy, d))
     g0, g = sums0 / n_samples, (sums / n_samples).T
     if k_out == -1:
         g0, g = g0[0], g[0]
     beta = np.array(limit_explanation(d, nu, g0, g, log_scale=log_a0), dtype=np.float64)
     beta[..., 0] += y_ref
-    return beta
+    if not return_se:
+        return beta
+    count, _, m2 = spread
+    se = np.sqrt(m2 / max(count - 1, 1) / count) if count > 1 else np.full(m2.shape, np.inf)
+    return beta, (se[0] if k_out == -1 else se)

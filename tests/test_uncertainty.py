@@ -176,3 +176,49 @@ def test_unidentified_coefficients_have_infinite_standard_errors():
     resid = rng.normal(size=50)
     assert np.all(np.isinf(sandwich_standard_errors(z, w, resid, 0.0)))
     assert np.all(np.isfinite(sandwich_standard_errors(z, w, resid, 1.0)))  # the ridge identifies it
+
+
+# --------------------------------------------------------------------------- Monte-Carlo limit
+def _smooth_f(d):
+    w = np.random.default_rng(0).normal(size=d)
+    return lambda z: np.tanh(z @ w - 1.0) + 0.3 * z[:, 0] * z[:, 1]
+
+
+@pytest.mark.parametrize("method", ["weighted", "bernoulli"])
+def test_monte_carlo_limit_standard_errors_cover_the_exact_limit(method):
+    d, nu, runs = 8, 0.3, 200
+    f = _smooth_f(d)
+    exact = th.exact_limit(f, d, nu)
+    pairs = [th.monte_carlo_limit(f, d, nu, 3000, seed=s, method=method, return_se=True) for s in range(runs)]
+    est, se = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    covered = np.abs(est - exact) <= Z95 * se
+    assert abs(covered.mean() - 0.95) <= 4 * np.sqrt(0.95 * 0.05 / runs), covered.mean()
+    # the reported se is the spread of the estimate: sd over runs / mean se ~ 1 within the sd's noise
+    ratio = est.std(axis=0, ddof=1) / se.mean(axis=0)
+    assert np.all(np.abs(ratio - 1) <= 4 / np.sqrt(2 * (runs - 1))), ratio
+
+
+def test_monte_carlo_standard_errors_do_not_depend_on_batching():
+    d, nu = 7, 0.3
+    f = _smooth_f(d)
+    a = th.monte_carlo_limit(f, d, nu, 5000, seed=3, return_se=True, batch_size=5000)
+    b = th.monte_carlo_limit(f, d, nu, 5000, seed=3, return_se=True, batch_size=5000)
+    c = th.monte_carlo_limit(f, d, nu, 5000, seed=3, return_se=True, batch_size=777)
+    np.testing.assert_array_equal(a[1], b[1])
+    assert np.array_equal(a[0], th.monte_carlo_limit(f, d, nu, 5000, seed=3, batch_size=5000))  # same estimate
+    # another batching draws other samples; compare the se of one batching with a direct computation
+    z_rng = np.random.default_rng(11)
+    z = z_rng.integers(0, 2, size=(400, d)).astype(np.uint8)
+    wy = z_rng.normal(size=(400, 2))
+    nrm = th._norm(d, nu)
+    whole = th._per_sample_spread(nrm, z, wy, d)
+    parts = th._merge_spread(th._per_sample_spread(nrm, z[:150], wy[:150], d),
+                             th._per_sample_spread(nrm, z[150:], wy[150:], d))
+    u = np.stack([th.limit_explanation(d, nu, wy[:, k], wy[:, k, None] * z, log_scale=th.log_alpha(d, nu))
+                  for k in range(2)])  # (k, n, d + 1), directly
+    np.testing.assert_allclose(whole[1], u.mean(axis=1), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(whole[2], ((u - u.mean(axis=1, keepdims=True)) ** 2).sum(axis=1), rtol=1e-9)
+    np.testing.assert_allclose(parts[2], whole[2], rtol=1e-9)
+    assert c[1].shape == (d + 1,) and np.all(c[1] > 0)
+    scalar = th.monte_carlo_limit(f, d, nu, 1, seed=0, return_se=True)
+    assert np.all(np.isinf(scalar[1]))  # one sample: no spread to estimate
