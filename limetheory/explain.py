@@ -7,6 +7,7 @@ The data flow of THEORY.md section 1::
 from __future__ import annotations
 
 import numbers
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -301,6 +302,14 @@ def fused_jax_responses(predict: Callable, image, replacement, segments, z, batc
 def fit_explanation(z, y, weights, labels, ridge, *, segments, image, replacement, kernel_width, keep_samples):
     """Fit the surrogate on given samples/responses and package an :class:`Explanation`."""
     y_lab = y[:, labels]
+    constant = np.ptp(y_lab, axis=0) <= 1e-12 * np.abs(y_lab).max(axis=0)  # to rounding
+    if constant.any():
+        warnings.warn(
+            f"the model's output for label(s) {np.asarray(labels)[constant].tolist()} is the same on all "
+            f"{z.shape[0]} samples (to rounding), so their explanation is zero: hiding superpixels (with this "
+            "replacement image) does not change what the model responds to",
+            UserWarning, stacklevel=3,
+        )
     intercept, coef = fit_weighted_ridge(z, y_lab, weights, ridge)
     se = sandwich_standard_errors(z, weights, y_lab - predict_linear(z, intercept, coef), ridge)
     return Explanation(

@@ -5,7 +5,9 @@ import numpy as np
 class BlockSoftmax:
     """Softmax over classes of a linear map of 4x4-block mean colours: depends on where things are."""
 
-    def __init__(self, shape, n_classes=6, seed=0, scale=0.05):
+    def __init__(self, shape, n_classes=6, seed=0, scale=0.003):
+        """``scale``: weight standard deviation; the default gives O(1) logits on [0, 255] images (a
+        saturated softmax is constant to rounding on every sample, and its explanation is zero)."""
         self.shape = tuple(shape)
         h, w = self.shape[:2]
         c = self.shape[2] if len(self.shape) == 3 else 1

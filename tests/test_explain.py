@@ -1,4 +1,6 @@
 """Empirical LIME: the estimator, its result object, its input validation."""
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -129,13 +131,14 @@ def test_single_score_model_and_fused_jax_path():
 
     img = load_photo("coffee", 32).astype(float)
     seg = grid(img.shape, 4)
-    lam = np.random.default_rng(0).normal(size=img.shape) / 1e3
+    lam = np.random.default_rng(0).normal(size=img.shape) / 2e4  # tanh's argument O(1): not saturated
     np_predict = lambda x: np.tanh(np.tensordot(x, lam, axes=3))
     jax_predict = lambda x: jnp.tanh(jnp.tensordot(x, jnp.asarray(lam, jnp.float32), axes=3))
     a = lt.explain(img, np_predict, segments=seg, n_samples=150, seed=1)
     b = lt.explain(img, jax_predict, segments=seg, n_samples=150, seed=1, fused=True, batch_size=64)
     assert a.labels.tolist() == [0]
-    np.testing.assert_allclose(a.coef, b.coef, atol=2e-5)
+    assert np.abs(a.coef).max() > 0.01  # a real explanation, not a constant response's zeros
+    np.testing.assert_allclose(a.coef, b.coef, atol=1e-5 * np.abs(a.coef).max())  # float32 in JAX
 
 
 # ----------------------------------------------------------------------------- validation
@@ -197,6 +200,7 @@ def test_bad_image_segments_and_predict():
         lt.explain(img, nan_at_13, segments=seg, n_samples=30, batch_size=8)
 
 
+@pytest.mark.filterwarnings("ignore:the model's output for label")  # n = 2 or 3 samples can all be alike
 @given(
     h=st.integers(3, 12), w=st.integers(3, 12), channels=st.sampled_from([0, 1, 3]),
     n_rows=st.integers(1, 3), n=st.integers(2, 60), nu=st.floats(0.05, 5.0),
@@ -229,3 +233,20 @@ def test_constant_response_gives_exact_zero_fit():
     assert weighted_r2(z, y, w, intercept, coef)[0] == 1.0
     ref = Ridge(alpha=1.0).fit(z, y[:, 1], sample_weight=w)
     np.testing.assert_allclose(coef[1], ref.coef_, atol=1e-10)
+
+
+def test_a_model_blind_to_the_perturbation_gets_a_warning_and_a_zero_explanation():
+    """The mean-colour replacement keeps each superpixel's mean, so a global-mean model never changes."""
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 255, size=(12, 12, 3))
+    segments = lt.segmentation.grid(image.shape, 3, 3)
+
+    def global_mean(images):
+        return images.reshape(len(images), -1).mean(axis=1)
+
+    with pytest.warns(UserWarning, match=r"label\(s\) \[0\] is the same on all 300 samples"):
+        ex = lt.explain(image, global_mean, segments=segments, n_samples=300, seed=0)
+    np.testing.assert_allclose(ex.coef, 0.0, atol=1e-9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a model that sees the perturbation: no warning
+        lt.explain(image, lambda x: x[:, :2].reshape(len(x), -1).mean(axis=1), segments=segments, n_samples=300, seed=0)
