@@ -49,8 +49,9 @@ def lime_rows(image, predict, segments, *, seed: int, n_samples: int, ridge: flo
               kernel_width: float, limit: np.ndarray, label=None) -> pd.DataFrame:
     """Two LIME fits on the same samples (ridge ``ridge`` and least squares) as tidy rows.
 
-    One row per (ridge, superpixel) with ``coef``, ``intercept``, the ``limit`` beta^f_j and
-    ``limit_intercept``, and for the ridge fit ``ridge_bound`` (:func:`ridge_shift_bound`).
+    One row per (ridge, superpixel) with ``coef``, its standard error ``coef_se`` from the run's own
+    samples, ``intercept``, the ``limit`` beta^f_j and ``limit_intercept``, and for the ridge fit
+    ``ridge_bound`` (:func:`ridge_shift_bound`).
     """
     labels = None if label is None else [label]
     common = dict(segments=segments, labels=labels, n_samples=n_samples, kernel_width=kernel_width,
@@ -64,7 +65,7 @@ def lime_rows(image, predict, segments, *, seed: int, n_samples: int, ridge: flo
         rows.append(pd.DataFrame({
             "seed": seed, "n_samples": n_samples, "ridge": r, "superpixel": np.arange(d),
             "coef": ex.coef[0], "intercept": ex.intercept[0], "limit": limit[1:],
-            "limit_intercept": limit[0], "score": ex.score[0], "ridge_bound": b,
+            "limit_intercept": limit[0], "score": ex.score[0], "ridge_bound": b, "coef_se": ex.coef_se[0],
         }))
     return pd.concat(rows, ignore_index=True)
 

@@ -167,7 +167,8 @@ def plot_superpixel_values(values, segments, ax=None, *, cmap="RdBu_r", symmetri
 
 
 def plot_coefficient_boxes(coefs, limit, ax=None, *, highlight=None, limit_label: str = "closed-form limit",
-                           runs_label: str | None = None, title: str | None = None, show_points: bool = True):
+                           runs_label: str | None = None, title: str | None = None, show_points: bool = True,
+                           spread=None, spread_label: str = "limit +- 1.96 sd of one run (exact)"):
     """Box plots of LIME's coefficients per superpixel over several runs, with the theory on top.
 
     Parameters
@@ -176,6 +177,9 @@ def plot_coefficient_boxes(coefs, limit, ax=None, *, highlight=None, limit_label
     limit : (d,) the limit explanation beta^f_j, drawn as a short red bar over each box.
     highlight : optional (d,) boolean mask: those superpixels' boxes are shaded (e.g. E_-).
     show_points : overlay every run as a dot (useful with few runs).
+    spread : optional (d,) standard deviation of one run around the limit (e.g. sqrt(V_jj / n) from
+        :func:`limetheory.theory.exact_limit_covariance`): a pale band limit +- 1.96 spread, where
+        95% of runs should land.
     """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
@@ -199,6 +203,11 @@ def plot_coefficient_boxes(coefs, limit, ax=None, *, highlight=None, limit_label
         jitter = np.linspace(-0.15, 0.15, n_runs) if n_runs > 1 else np.zeros(1)
         for j in range(d):
             ax.plot(pos[j] + jitter, coefs[:, j], ".", color="0.25", ms=3, zorder=3)
+    if spread is not None:
+        half = 1.959963984540054 * np.asarray(spread, dtype=float)
+        if half.shape != (d,):
+            raise ValueError(f"spread must have shape ({d},) like the coefficients' columns, got {half.shape}")
+        ax.bar(pos, 2 * half, bottom=limit - half, width=0.86, color="red", alpha=0.13, zorder=1, linewidth=0)
     ax.hlines(limit, pos - 0.4, pos + 0.4, colors="red", linewidth=2.2, zorder=4)
     ax.axhline(0.0, color="0.6", linewidth=0.6, zorder=0)
     ax.set_xticks(pos, [str(j) for j in pos], fontsize=7)
@@ -209,6 +218,8 @@ def plot_coefficient_boxes(coefs, limit, ax=None, *, highlight=None, limit_label
                Patch(facecolor="lightsteelblue", label=runs_label or f"LIME, {n_runs} runs")]
     if hl.any():
         handles.append(Patch(facecolor="tab:orange", label="superpixels carrying the shape"))
+    if spread is not None:
+        handles.append(Patch(facecolor="red", alpha=0.13, label=spread_label))
     ax.legend(handles=handles, fontsize=7, loc="best")
     if title is not None:
         ax.set_title(title, fontsize=9)

@@ -32,7 +32,8 @@ def make(out) -> list:
     d = coefs.shape[1]
     plot_superpixels(arr["image"], arr["segments"], ax_img, shape_mask=arr["shape_mask"], highlight=arr["e_minus"],
                      title=f"digit, quickshift (kernel_size=1): d = {d}\nshape S (red outline), E_- in red")
-    plot_coefficient_boxes(coefs, limit, ax_box, highlight=arr["e_minus"],
+    plot_coefficient_boxes(coefs, limit, ax_box, highlight=arr["e_minus"], spread=arr.get("exact_sd"),
+                           spread_label="limit +- 1.96 sd of one run (exact, ridge 0)",
                            runs_label=f"LIME, {coefs.shape[0]} runs (n = {s['n_samples']}, ridge = {ridge:g})",
                            title=f"shape detector (tau = {s['tau']:g}, hide colour {s['hide_color']:g}, "
                                  f"nu = {s['kernel_width']:g}): LIME vs closed form")

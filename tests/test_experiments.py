@@ -83,6 +83,23 @@ def test_shape_detector_lime_mean_matches_closed_form(out):
         assert np.abs(mean - limit).max() < 3 / np.sqrt(1000)
 
 
+def test_shape_detector_exact_spread_of_one_run(out):
+    """Each run's own standard errors estimate the exact sd sqrt(V_jj / n) of one run around the limit.
+
+    Per run the estimate has a relative error of a few percent at n = 1000 (tests/test_uncertainty.py
+    checks its calibration over hundreds of runs); averaged over 5 runs and d superpixels it must be
+    within 20%. And the runs land where the exact sd says: |coef - limit| / exact_sd behaves like |N(0,1)|.
+    """
+    frame = _results(out, "shape_detector")
+    wls = frame[frame["ridge"] == 0.0]
+    assert (wls["exact_sd"] > 0).all() and (wls["coef_se"] > 0).all()
+    assert abs(wls["coef_se"].mean() / wls["exact_sd"].mean() - 1) < 0.2
+    z = (wls["coef"] - wls["limit"]) / wls["exact_sd"]
+    assert np.abs(z).max() < stats.norm.ppf(1 - 0.001 / (2 * len(z)))  # Bonferroni, 0.1%
+    table = pd.read_csv(out / "results" / "shape_detector_agreement.csv")
+    assert {"mean_exact_sd", "mean_coef_se"} <= set(table.columns)
+
+
 def test_shape_detector_ridge_shift_within_bound(out):
     frame = _results(out, "shape_detector")
     wide = frame.pivot_table(index=["seed", "superpixel"], columns="ridge", values="coef")
