@@ -15,7 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .perturb import auto_batch_size, iter_perturbed_batches, jax_perturb_batch
-from .sampling import as_generator, bernoulli_samples, kernel_weights
+from .sampling import SAMPLERS, as_generator, samples_and_weights
 from .segmentation import check_image, check_segments, n_superpixels, replacement_image
 from .surrogate import fit_weighted_ridge, predict_linear, sandwich_standard_errors, weighted_r2
 
@@ -37,7 +37,7 @@ class Explanation:
     local_pred : (n_labels,) surrogate prediction at z = 1 (the unperturbed image).
     prediction : (n_classes,) the model's scores on the unperturbed image.
     image : the explained image; replacement : LIME's replacement image xi_bar.
-    kernel_width, ridge, n_samples : the settings used.
+    kernel_width, ridge, n_samples, sampler : the settings used.
     coef_se, intercept_se : (n_labels, d) and (n_labels,) standard errors of coef and intercept
         from the samples themselves (sandwich estimator, :func:`limetheory.surrogate.sandwich_standard_errors`):
         how far another run with another seed would typically land, i.e. the spread of this
@@ -57,6 +57,7 @@ class Explanation:
     kernel_width: float
     ridge: float
     n_samples: int
+    sampler: str = "bernoulli"
     coef_se: np.ndarray | None = None
     intercept_se: np.ndarray | None = None
     samples: np.ndarray | None = None
@@ -299,7 +300,8 @@ def fused_jax_responses(predict: Callable, image, replacement, segments, z, batc
 
 
 # --------------------------------------------------------------------------- fit
-def fit_explanation(z, y, weights, labels, ridge, *, segments, image, replacement, kernel_width, keep_samples):
+def fit_explanation(z, y, weights, labels, ridge, *, segments, image, replacement, kernel_width, keep_samples,
+                    sampler: str = "bernoulli"):
     """Fit the surrogate on given samples/responses and package an :class:`Explanation`."""
     y_lab = y[:, labels]
     constant = np.ptp(y_lab, axis=0) <= 1e-12 * np.abs(y_lab).max(axis=0)  # to rounding
@@ -325,6 +327,7 @@ def fit_explanation(z, y, weights, labels, ridge, *, segments, image, replacemen
         kernel_width=float(kernel_width),
         ridge=float(ridge),
         n_samples=int(z.shape[0]),
+        sampler=sampler,
         coef_se=se[:, 1:],
         intercept_se=se[:, 0],
         samples=z if keep_samples else None,
@@ -350,6 +353,7 @@ def explain(
     keep_samples: bool = False,
     fused: bool = False,
     progress: bool | None = None,
+    sampler: str = "bernoulli",
 ) -> Explanation:
     """Explain ``predict`` at ``image`` with image LIME (THEORY.md section 1).
 
@@ -371,6 +375,10 @@ def explain(
     keep_samples : keep z, pi and y on the result for diagnostics.
     fused : ``predict`` is a JAX function of a batch; build x(z) and run the model in one jit.
     progress : show a progress bar (None: only on an interactive terminal).
+    sampler : ``"bernoulli"`` (lime: z ~ Bernoulli(1/2)^d, weights pi(z)) or ``"weighted"`` (z
+        drawn from the pi-weighted law, equal weights): the same limit explanation, another
+        spread around it (:func:`limetheory.sampling.weighted_samples`); ``"weighted"`` needs far
+        fewer samples for small kernel widths.
 
     Returns
     -------
@@ -383,15 +391,16 @@ def explain(
     d = n_superpixels(seg)
     n = _check_settings(n_samples, kernel_width, ridge, d)
     label_request = _check_label_request(labels, top_labels)
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {list(SAMPLERS)}, got {sampler!r}")
     rep = replacement_image(img, seg, hide_color)
-    z = bernoulli_samples(n, d, as_generator(seed))
+    z, weights = samples_and_weights(n, d, kernel_width, as_generator(seed), sampler)
     if fused:
         y = fused_jax_responses(predict, img, rep, seg, z, batch_size)
     else:
         y = model_responses(predict, img, rep, seg, z, batch_size, dtype, progress)
     labs = _resolve_labels(label_request, y[0])
-    weights = kernel_weights(z, kernel_width)
     return fit_explanation(
         z, y, weights, labs, ridge, segments=seg, image=img, replacement=rep,
-        kernel_width=kernel_width, keep_samples=keep_samples,
+        kernel_width=kernel_width, keep_samples=keep_samples, sampler=sampler,
     )

@@ -8,7 +8,21 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["as_generator", "bernoulli_samples", "cosine_distance_to_ones", "kernel_weights", "lime_samples"]
+__all__ = [
+    "SAMPLERS",
+    "as_generator",
+    "bernoulli_samples",
+    "cosine_distance_to_ones",
+    "kernel_weights",
+    "lime_samples",
+    "samples_and_weights",
+    "samples_with_ones",
+    "weighted_samples",
+]
+
+#: How ``explain`` draws z: lime's Bernoulli(1/2)^d weighted by pi, or z drawn from the pi-weighted
+#: law itself with equal weights (same limit explanation, see :func:`weighted_samples`).
+SAMPLERS = ("bernoulli", "weighted")
 
 
 def as_generator(seed) -> np.random.Generator:
@@ -26,6 +40,48 @@ def bernoulli_samples(n: int, d: int, rng, first_row_ones: bool = True) -> np.nd
     if first_row_ones and n > 0:
         z[0] = 1
     return z
+
+
+def samples_with_ones(counts, d: int, rng) -> np.ndarray:
+    """(n, d) uint8 rows, row i with ``counts[i]`` ones at uniformly random places."""
+    counts = np.asarray(counts)
+    ranks = np.argsort(np.argsort(as_generator(rng).random((counts.shape[0], d)), axis=1), axis=1)
+    return (ranks < counts[:, None]).astype(np.uint8)
+
+
+def weighted_samples(n: int, d: int, kernel_width: float, rng, first_row_ones: bool = True) -> np.ndarray:
+    """n samples of z from the pi-weighted law, density pi(z) / alpha_0 against Bernoulli(1/2)^d.
+
+    The number of ones k is drawn from q_k = C(d, k) 2^-d pi_k / alpha_0
+    (:func:`limetheory.theory.weighted_law`), then k ones are placed uniformly at random. Least
+    squares with *equal* weights on these z has the same limit as LIME's pi-weighted least squares
+    on Bernoulli z, beta^f = E[pi x x^T]^{-1} E[pi x f], but another spread around it; which is
+    smaller depends on f and nu (`theory.exact_limit_covariance(..., sampler=...)` says which): the
+    weighted law wins by far for small kernel widths, where most Bernoulli samples get a weight
+    near zero. Row 0 is all ones (the unperturbed image) by default, as in lime.
+    """
+    from .theory import weighted_law  # theory imports this module
+
+    rng = as_generator(rng)
+    q, _ = weighted_law(d, kernel_width)
+    z = samples_with_ones(rng.choice(d + 1, size=n, p=q), d, rng)
+    if first_row_ones and n > 0:
+        z[0] = 1
+    return z
+
+
+def samples_and_weights(n: int, d: int, kernel_width: float, rng, sampler: str = "bernoulli") -> tuple:
+    """LIME's design for ``sampler`` (see :data:`SAMPLERS`): z (n, d) uint8 with z_0 = 1, weights (n,).
+
+    ``"bernoulli"``: z ~ Bernoulli(1/2)^d, weights pi(z) (lime). ``"weighted"``: z from the
+    pi-weighted law (:func:`weighted_samples`), weights 1.
+    """
+    if sampler == "bernoulli":
+        z = bernoulli_samples(n, d, rng)
+        return z, kernel_weights(z, kernel_width)
+    if sampler == "weighted":
+        return weighted_samples(n, d, kernel_width, rng), np.ones(n)
+    raise ValueError(f"sampler must be one of {list(SAMPLERS)}, got {sampler!r}")
 
 
 def lime_samples(n: int, d: int, random_state: np.random.RandomState) -> np.ndarray:

@@ -69,6 +69,8 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import gammaln, log_expit, logsumexp
 
+from .sampling import SAMPLERS, weighted_samples
+
 __all__ = [
     "Moments",
     "alpha",
@@ -803,7 +805,8 @@ def exact_limit(f_of_z: Callable, d: int, nu: float, *, batch_size: int = 1 << 1
     return limit_explanation(d, nu, *m)
 
 
-def exact_limit_covariance(f_of_z: Callable, d: int, nu: float, *, batch_size: int = 1 << 15) -> np.ndarray:
+def exact_limit_covariance(f_of_z: Callable, d: int, nu: float, *, sampler: str = "bernoulli",
+                           batch_size: int = 1 << 15) -> np.ndarray:
     """The exact asymptotic covariance of LIME's estimate around beta^f, by enumerating {0,1}^d.
 
     Empirical LIME with ridge = 0 solves sum_i pi_i x_i (f(z_i) - x_i^T b) = 0, x = (1, z), over
@@ -816,8 +819,14 @@ def exact_limit_covariance(f_of_z: Callable, d: int, nu: float, *, batch_size: i
     rate. V does not change when pi is multiplied by a constant (computed with pi / alpha_0).
     lime's ridge = 1 only adds a bias of order 1/n (:func:`ridge_bias`).
 
+    ``sampler="weighted"``: z drawn from the pi-weighted law with equal weights
+    (:func:`limetheory.sampling.weighted_samples`); same H and beta^f, and
+    M = alpha_0 E[pi (f - x^T beta^f)^2 x x^T] (for the kernel pi / alpha_0: M = E[pi r^2 x x^T]).
+
     Returns (d+1, d+1) for a scalar f, (k, d+1, d+1) for an (m, k) output; intercept first.
     """
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {list(SAMPLERS)}, got {sampler!r}")
     beta = exact_limit(f_of_z, d, nu, batch_size=batch_size)
     beta2 = np.atleast_2d(beta)  # (k, d + 1)
     log_a0 = _log_alpha_one(d, nu, 0)
@@ -833,8 +842,9 @@ def exact_limit_covariance(f_of_z: Callable, d: int, nu: float, *, batch_size: i
         y = _call_f(f_of_z, z, None)
         resid = (y if y.ndim == 2 else y[:, None]) - x @ beta2.T  # (m, k)
         hessian += x.T @ (x * (prob * pi)[:, None])
+        meat_weight = prob * pi**2 if sampler == "bernoulli" else prob * pi  # law x weight^2
         for k in range(beta2.shape[0]):
-            meat[k] += x.T @ (x * (prob * (pi * resid[:, k]) ** 2)[:, None])
+            meat[k] += x.T @ (x * (meat_weight * resid[:, k] ** 2)[:, None])
     h_inv = np.linalg.inv(hessian)
     cov = h_inv @ meat @ h_inv
     return cov[0] if np.ndim(beta) == 1 else cov
@@ -880,13 +890,6 @@ def monte_carlo_moments(z, weights_or_nu, y) -> Moments:
     if yy.ndim == 1:
         return Moments(g0[0], g[:, 0], log_scale)
     return Moments(g0, g.T, log_scale)
-
-
-def _weighted_samples(n: int, d: int, nu: float, rng: np.random.Generator) -> np.ndarray:
-    q, _ = weighted_law(d, nu)
-    k = rng.choice(d + 1, size=n, p=q)
-    ranks = np.argsort(np.argsort(rng.random((n, d)), axis=1), axis=1)
-    return (ranks < k[:, None]).astype(np.uint8)
 
 
 def _per_sample_spread(nrm: _Normalized, z: np.ndarray, wy: np.ndarray, d: int) -> tuple:
@@ -960,7 +963,7 @@ def monte_carlo_limit(
     for start in range(0, n_samples, batch_size):
         m = min(batch_size, n_samples - start)
         if method == "weighted":
-            z = _weighted_samples(m, d, nu, rng)
+            z = weighted_samples(m, d, nu, rng, first_row_ones=False)
             w = np.ones(m)
         else:
             z = rng.integers(0, 2, size=(m, d), dtype=np.uint8)

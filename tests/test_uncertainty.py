@@ -9,7 +9,9 @@ Claims checked, each with a fixed seed and a tolerance from the sampling distrib
   over runs agrees within a few standard errors of that mean;
 * 95% intervals (``Explanation.conf_int``) cover the exact limit in 95% of runs, within the
   binomial standard deviation sqrt(0.95 * 0.05 / R);
-* ``surrogate.sandwich_standard_errors`` equals a direct, loop-by-loop implementation of the formula.
+* ``surrogate.sandwich_standard_errors`` equals a direct, loop-by-loop implementation of the formula;
+* all of the above also for ``sampler="weighted"`` (z from the pi-weighted law, equal weights), whose
+  runs converge to the same limit with their own exact covariance, smaller for small kernel widths.
 """
 import numpy as np
 import pytest
@@ -25,22 +27,24 @@ N = 2000
 Z95 = 1.959963984540054
 
 
-def _runs(model_name, ridge=0.0):
+def _runs(model_name, ridge=0.0, sampler="bernoulli"):
     image, seg, mask, rng = _scene(18, 3)
     model = _models(image, mask, rng)[model_name]
     d = int(seg.max()) + 1
     f = response_of_z(model, image, seg)
-    beta, cov = th.exact_limit(f, d, NU), th.exact_limit_covariance(f, d, NU)
+    beta, cov = th.exact_limit(f, d, NU), th.exact_limit_covariance(f, d, NU, sampler=sampler)
     runs = [limetheory.explain(image, model, segments=seg, n_samples=N, ridge=ridge, kernel_width=NU,
-                               seed=[7, r], progress=False) for r in range(N_RUNS)]
+                               seed=[7, r], progress=False, sampler=sampler) for r in range(N_RUNS)]
     est = np.array([np.concatenate([e.intercept, e.coef[0]]) for e in runs])
     se = np.array([np.concatenate([e.intercept_se, e.coef_se[0]]) for e in runs])
     return beta, cov, est, se, runs
 
 
-@pytest.fixture(scope="module", params=["shape detector", "tanh"])
+@pytest.fixture(scope="module", params=[("shape detector", "bernoulli"), ("tanh", "bernoulli"),
+                                        ("shape detector", "weighted"), ("tanh", "weighted")], ids=str)
 def lime_runs(request):
-    return _runs(request.param)
+    model, sampler = request.param
+    return _runs(model, sampler=sampler)
 
 
 def test_exact_covariance_is_the_spread_of_lime(lime_runs):
@@ -222,3 +226,53 @@ def test_monte_carlo_standard_errors_do_not_depend_on_batching():
     assert c[1].shape == (d + 1,) and np.all(c[1] > 0)
     scalar = th.monte_carlo_limit(f, d, nu, 1, seed=0, return_se=True)
     assert np.all(np.isinf(scalar[1]))  # one sample: no spread to estimate
+
+
+# --------------------------------------------------------------------------- the pi-weighted sampler
+def test_weighted_samples_follow_the_weighted_law():
+    from scipy import stats
+
+    from limetheory.sampling import samples_and_weights, weighted_samples
+
+    d, nu, n = 10, 0.2, 20000
+    z = weighted_samples(n, d, nu, np.random.default_rng(0), first_row_ones=False)
+    q, _ = th.weighted_law(d, nu)
+    counts = np.bincount(z.sum(axis=1), minlength=d + 1)
+    expected = n * q
+    keep = expected > 5  # chi-square on the cells with enough mass, the rest pooled
+    observed = np.append(counts[keep], counts[~keep].sum())
+    expected = np.append(expected[keep], expected[~keep].sum())
+    assert stats.chisquare(observed, expected).pvalue > 1e-3
+    # given k, the ones are placed uniformly: every position is on equally often
+    freq = z.mean(axis=0)
+    assert np.all(np.abs(freq - freq.mean()) <= 4 * np.sqrt(freq.mean() * (1 - freq.mean()) / n))
+    z2, w2 = samples_and_weights(50, d, nu, np.random.default_rng(1), "weighted")
+    assert z2[0].all() and np.all(w2 == 1.0)
+    with pytest.raises(ValueError, match="sampler"):
+        samples_and_weights(50, d, nu, np.random.default_rng(1), "sobol")
+
+
+def test_weighted_sampler_needs_fewer_samples_for_a_narrow_kernel():
+    """For nu = 0.1 most Bernoulli samples get a weight near 0; the exact variances say by how much
+    the weighted law does better, and repeated runs of explain show the same ratio."""
+    image, seg, mask, rng = _scene(18, 3)
+    model = _models(image, mask, rng)["shape detector"]
+    d, nu, n, runs = int(seg.max()) + 1, 0.1, 1000, 150
+    f = response_of_z(model, image, seg)
+    beta = th.exact_limit(f, d, nu)
+    exact = {s: np.trace(th.exact_limit_covariance(f, d, nu, sampler=s)[1:, 1:]) / n for s in ("bernoulli", "weighted")}
+    assert exact["bernoulli"] > 2 * exact["weighted"]
+    for sampler, var in exact.items():
+        errs = [np.sum((limetheory.explain(image, model, segments=seg, n_samples=n, ridge=0.0, kernel_width=nu,
+                                           seed=[3, r], sampler=sampler, progress=False).coef[0] - beta[1:]) ** 2)
+                for r in range(runs)]
+        # mean squared error = trace(V) / n, within 4 standard errors of the mean over runs (+ O(d/n))
+        assert abs(np.mean(errs) - var) <= 4 * np.std(errs, ddof=1) / np.sqrt(runs) + 2 * d / n * var, sampler
+
+
+def test_explain_rejects_an_unknown_sampler():
+    image, seg, mask, rng = _scene(18, 3)
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        limetheory.explain(image, _models(image, mask, rng)["tanh"], segments=seg, sampler="antithetic")
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        th.exact_limit_covariance(lambda z: z.sum(axis=1), 3, 0.3, sampler="antithetic")
