@@ -15,6 +15,8 @@ Claims checked, each with a fixed seed and a tolerance from the sampling distrib
 """
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import limetheory
 from limetheory import theory as th
@@ -276,3 +278,21 @@ def test_explain_rejects_an_unknown_sampler():
         limetheory.explain(image, _models(image, mask, rng)["tanh"], segments=seg, sampler="antithetic")
     with pytest.raises(ValueError, match="sampler must be one of"):
         th.exact_limit_covariance(lambda z: z.sum(axis=1), 3, 0.3, sampler="antithetic")
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(12, 80), d=st.integers(1, 6), scale=st.floats(1e-3, 1e3), shift=st.floats(-5, 5),
+       seed=st.integers(0, 10_000))
+def test_sandwich_laws(n, d, scale, shift, seed):
+    """ridge 0: se does not change when pi is multiplied by a constant (lime's kernel scale is
+    arbitrary), scales with y, ignores a constant added to y (only residuals matter)."""
+    rng = np.random.default_rng(seed)
+    z = rng.integers(0, 2, size=(n, d)).astype(np.uint8)
+    w = rng.uniform(0.05, 1.0, size=n)
+    y = rng.normal(size=n)
+    fit = lambda yy, ww: yy - predict_linear(z, *fit_weighted_ridge(z, yy, ww, 0.0))[:, 0]
+    se = sandwich_standard_errors(z, w, fit(y, w), 0.0)
+    assume(np.all(np.isfinite(se)))  # samples that identify every coefficient (the rest: tested above)
+    np.testing.assert_allclose(sandwich_standard_errors(z, scale * w, fit(y, scale * w), 0.0), se, rtol=1e-7)
+    np.testing.assert_allclose(sandwich_standard_errors(z, w, fit(scale * y, w), 0.0), scale * se, rtol=1e-7)
+    np.testing.assert_allclose(sandwich_standard_errors(z, w, fit(y + shift, w), 0.0), se, rtol=1e-6, atol=1e-12)
