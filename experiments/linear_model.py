@@ -24,7 +24,7 @@ from ._common import digit_image, lime_rows, summarize_runs
 
 NAME = "linear_model"
 TITLE = "Exp. 2 (Fig. 4): LIME on a linear model vs the closed form"
-VERSION = 1
+VERSION = 2
 
 
 def settings(quick: bool) -> dict:
