@@ -428,6 +428,10 @@ class LimeIGComparison:
     jaccard : {k: Jaccard index of the top-k superpixels of both}.
     relative_error : ``||lime_coef - ig_sums|| / ||ig_sums||``.
     limit : "exact" or "empirical"; ``n_samples``, ``n_runs`` for the empirical one.
+    lime_se : (d,) standard error of ``lime_coef`` as an estimate of the limit: 0 for the exact
+        limit; for the empirical mean of R runs, sqrt(mean of the runs' coef_se^2 / R). Where
+        ``|lime_coef - ig_sums|`` is many times ``lime_se``, LIME and IG differ for real, not
+        because LIME drew too few samples.
     """
 
     lime_coef: np.ndarray
@@ -442,6 +446,7 @@ class LimeIGComparison:
     kernel_width: float
     n_samples: int | None = None
     n_runs: int | None = None
+    lime_se: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -457,6 +462,7 @@ class LimeIGComparison:
             {
                 "superpixel": np.arange(self.d),
                 "lime_coef": self.lime_coef,
+                "lime_se": np.zeros(self.d) if self.lime_se is None else self.lime_se,
                 "ig_sum": self.ig_sums,
                 "lime_rank": rankdata(-self.lime_coef, method="min").astype(int),
                 "ig_rank": rankdata(-self.ig_sums, method="min").astype(int),
@@ -554,6 +560,7 @@ def compare_lime_ig(
 
         beta = np.asarray(exact_limit(f_of_z, d, kernel_width), dtype=np.float64)
         coef, intercept, n_used, runs = beta[1:], float(beta[0]), None, None
+        coef_se = np.zeros(d)
     else:
         from . import explain
         from .sampling import as_generator
@@ -564,7 +571,7 @@ def compare_lime_ig(
 
         label = 0 if target is None else int(target)
         rng = as_generator(seed)
-        coefs, intercepts = [], []
+        coefs, intercepts, variances = [], [], []
         for run_seed in rng.integers(0, 2**31 - 1, size=int(n_runs)):
             ex = explain(
                 x,
@@ -579,7 +586,9 @@ def compare_lime_ig(
             )
             coefs.append(np.asarray(ex.coef, dtype=np.float64)[0])
             intercepts.append(float(np.asarray(ex.intercept).reshape(-1)[0]))
+            variances.append(ex.coef_se[0] ** 2)
         coef, intercept = np.mean(coefs, axis=0), float(np.mean(intercepts))
+        coef_se = np.sqrt(np.mean(variances, axis=0) / len(variances))  # of the mean of independent runs
         n_used, runs = int(n_samples), int(n_runs)
 
     jac = {int(k): jaccard_topk(coef, ig_sums, int(k)) for k in ks if int(k) <= d}
@@ -598,4 +607,5 @@ def compare_lime_ig(
         kernel_width=float(kernel_width),
         n_samples=n_used,
         n_runs=runs,
+        lime_se=coef_se,
     )

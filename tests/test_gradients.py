@@ -11,6 +11,7 @@ import zlib
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy import stats
 import pytest
 from scipy import integrate
 
@@ -317,7 +318,8 @@ def test_compare_exact_limit_on_linear_model_is_exact(rng):
     xbar = replacement_image(img, seg)
     assert cmp.lime_intercept == pytest.approx(np.sum(weights * xbar) + 0.7, abs=1e-10)
     df = cmp.to_frame()
-    assert list(df.columns) == ["superpixel", "lime_coef", "ig_sum", "lime_rank", "ig_rank"]
+    assert list(df.columns) == ["superpixel", "lime_coef", "lime_se", "ig_sum", "lime_rank", "ig_rank"]
+    assert np.all(cmp.lime_se == 0.0)  # the exact limit has no sampling error
     assert (df["lime_rank"] == df["ig_rank"]).all()
 
 
@@ -328,10 +330,22 @@ def test_compare_empirical_weighted_least_squares_recovers_linear_model(rng):
     f = lambda im: jnp.stack([jnp.sum(wj * im), jnp.sum(im)])
     cmp = compare_lime_ig(img, f, seg, target=0, limit="empirical", n_samples=200, n_runs=2, ridge=0.0, seed=3)
     assert cmp.limit == "empirical" and cmp.n_runs == 2 and cmp.n_samples == 200
-    assert cmp.relative_error < 1e-8
+    assert cmp.relative_error < 1e-8 and np.max(cmp.lime_se) < 1e-8  # exact fit: no sampling error
     # with lime's ridge (lambda = 1) the coefficients shrink, but the ranking survives
     cmp1 = compare_lime_ig(img, f, seg, target=0, limit="empirical", n_samples=1000, seed=3)
     assert 1e-8 < cmp1.relative_error < 0.2 and cmp1.spearman > 0.9
+
+
+def test_compare_empirical_standard_error_measures_the_distance_to_the_limit(rng):
+    """The mean of R runs lands within a few of its standard errors of the exact limit."""
+    img, seg = _small_image(rng, 10, 10, 2, 4)
+    wj = f64(rng.normal(size=img.shape) / 30.0)
+    f = lambda im: jnp.tanh(jnp.sum(wj * im))
+    exact = compare_lime_ig(img, f, seg, limit="exact", n_steps=8)
+    emp = compare_lime_ig(img, f, seg, limit="empirical", n_samples=1000, n_runs=4, ridge=0.0, seed=5, n_steps=8)
+    assert np.all(emp.lime_se > 0)
+    z = np.abs(emp.lime_coef - exact.lime_coef) / emp.lime_se
+    assert z.max() < stats.norm.ppf(1 - 0.001 / (2 * z.size)), z  # Bonferroni over the d coefficients, 0.1%
 
 
 def test_compare_validation(rng):
