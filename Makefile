@@ -30,3 +30,4 @@ reproduce-full: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_explain.py
+	$(BIN)/python benchmarks/bench_uncertainty.py
