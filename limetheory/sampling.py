@@ -3,6 +3,9 @@
     z_i ~ i.i.d. Bernoulli(1/2)^d,  z_0 = (1, ..., 1)  (the unperturbed image is sample 0)
     d_cos(1, z) = 1 - 1^T z / (sqrt(d) ||z||),   d_cos(1, 0) = 1
     pi(z) = exp(-d_cos(1, z)^2 / (2 nu^2))
+
+Also lime's own random stream (:func:`lime_samples`), and a variance-reduced alternative with the
+same limit explanation: z drawn from the pi-weighted law with equal weights (:func:`weighted_samples`).
 """
 from __future__ import annotations
 
