@@ -32,10 +32,13 @@ def superpixel_map(values, segments) -> np.ndarray:
     return np.asarray(values)[segments]
 
 
-def plot_explanation(explanation, label=None, k: int = 5, ax=None, alpha: float = 0.45, title: str | None = None):
+def plot_explanation(explanation, label=None, k: int = 5, ax=None, alpha: float = 0.45, title: str | None = None,
+                     mark_uncertain: bool = True):
     """Show the image with the top-k positive superpixels in green and top-k negative in red.
 
-    Superpixel boundaries are drawn in yellow; returns the matplotlib Axes.
+    Superpixel boundaries are drawn in yellow. With ``mark_uncertain`` (and standard errors on
+    the explanation), a shown superpixel whose 95% interval contains 0 is hatched: this run
+    cannot tell the sign of its coefficient. Returns the matplotlib Axes.
     """
     import matplotlib.pyplot as plt
     from skimage.segmentation import mark_boundaries
@@ -51,9 +54,20 @@ def plot_explanation(explanation, label=None, k: int = 5, ax=None, alpha: float 
     shown[pos] = (1 - alpha) * shown[pos] + alpha * np.array([0.0, 0.85, 0.0])
     shown[neg] = (1 - alpha) * shown[neg] + alpha * np.array([0.9, 0.0, 0.0])
     ax.imshow(mark_boundaries(shown, seg, color=(1, 1, 0), mode="inner"))
+    n_uncertain = 0
+    if mark_uncertain and explanation.coef_se is not None:
+        ci = explanation.conf_int(label, level=0.95)
+        top = np.concatenate([explanation.top(k, label, "positive"), explanation.top(k, label, "negative")])
+        unsure = top[(ci[top, 0] <= 0) & (ci[top, 1] >= 0)]
+        n_uncertain = len(unsure)
+        if n_uncertain:
+            ax.contourf(np.isin(seg, unsure).astype(float), levels=[0.5, 1.5], colors="none", hatches=["////"])
     ax.set_axis_off()
     lab = explanation.labels[explanation._row(label)]
-    ax.set_title(title if title is not None else f"class {lab}: top {k} + (green) / - (red)", fontsize=9)
+    default = f"class {lab}: top {k} + (green) / - (red)"
+    if n_uncertain:
+        default += f"\nhatched: sign not settled at 95% ({n_uncertain})"
+    ax.set_title(title if title is not None else default, fontsize=9)
     return ax
 
 

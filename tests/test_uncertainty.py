@@ -296,3 +296,25 @@ def test_sandwich_laws(n, d, scale, shift, seed):
     np.testing.assert_allclose(sandwich_standard_errors(z, scale * w, fit(y, scale * w), 0.0), se, rtol=1e-7)
     np.testing.assert_allclose(sandwich_standard_errors(z, w, fit(scale * y, w), 0.0), scale * se, rtol=1e-7)
     np.testing.assert_allclose(sandwich_standard_errors(z, w, fit(y + shift, w), 0.0), se, rtol=1e-6, atol=1e-12)
+
+
+def test_overlay_hatches_superpixels_whose_sign_is_not_settled():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    image, seg, mask, rng = _scene(18, 3)
+    model = _models(image, mask, rng)["tanh"]
+    few = limetheory.explain(image, model, segments=seg, n_samples=12, seed=0, progress=False)
+    ci = few.conf_int()
+    shown = np.concatenate([few.top(3, sign="positive"), few.top(3, sign="negative")])
+    unsure = int(np.sum((ci[shown, 0] <= 0) & (ci[shown, 1] >= 0)))
+    assert unsure > 0  # 12 samples for 9 superpixels: some signs are not settled
+    ax = few.plot(k=3)
+    assert f"sign not settled at 95% ({unsure})" in ax.get_title()
+    plt.close(ax.figure)
+    many = limetheory.explain(image, model, segments=seg, n_samples=4000, seed=0, progress=False)
+    ax = many.plot(k=3, mark_uncertain=False)
+    assert "hatched" not in ax.get_title()
+    plt.close(ax.figure)
