@@ -8,10 +8,13 @@ others; beta_in - beta_out = (alpha_p - alpha_{p+1}) / (alpha_1 - alpha_2), whic
 2^{-(p-1)} when nu sqrt(d) is large: a shape split into many superpixels gets exponentially small
 weight, whatever nu. Only a small bandwidth on a coarse segmentation lifts it.
 
-Rows (the units, one per grid size k): for every nu of the LIME grid and every seed, one LIME run
-(n samples, lime's ridge lambda = 1) with the limit values of that cell, the run's mean
-coefficient on E_- and largest coefficient outside, and whether its top-p superpixels are exactly
-E_- (``found``): the empirical answer to "does LIME see the shape?".
+Rows (the units, one per grid size k): for every nu of the LIME grid, every seed and both samplers,
+one LIME run (n samples, lime's ridge lambda = 1) with the limit values of that cell, the run's
+mean coefficient on E_- and largest coefficient outside, and whether its top-p superpixels are
+exactly E_- (``found``): the empirical answer to "does LIME see the shape?". ``sampler`` is lime's
+Bernoulli design or z drawn from the pi-weighted law with equal weights
+(:func:`limetheory.sampling.weighted_samples`): the same limit, but no sample is wasted on a
+negligible weight, which decides whether a small nu is usable at all.
 
 Tables: ``theory`` (beta_in, beta_out, gap and alpha_p / alpha_0 on a fine (nu, k) grid),
 ``alpha`` (alpha_p / alpha_0 against p for several nu at fixed d) and ``detection`` (per (k, nu):
@@ -30,7 +33,7 @@ from ._common import bar_mask, digit_image
 
 NAME = "bandwidth"
 TITLE = "Exp. 5: bandwidth nu and superpixel count d, when LIME misses a shape"
-VERSION = 1
+VERSION = 2
 
 
 def settings(quick: bool) -> dict:
@@ -45,6 +48,7 @@ def settings(quick: bool) -> dict:
         "grid_k": [2, 4, 7, 14] if quick else [2, 3, 4, 7, 10, 14, 28],
         "kernel_widths": [0.05, 0.25, 1.0, 5.0] if quick else [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0],
         "seeds": [0, 1, 2] if quick else list(range(10)),
+        "samplers": ["bernoulli", "weighted"],
         "theory_k": [2, 3, 4, 5, 7, 10, 14, 20, 28] if quick else list(range(2, 29)),
         "theory_nu": np.round(np.logspace(np.log10(0.02), np.log10(10.0), 11 if quick else 31), 6).tolist(),
         "alpha_d": 49,
@@ -93,24 +97,29 @@ def run_unit(unit: dict, ctx: dict) -> pd.DataFrame:
     s = ctx["settings"]
     k = unit["k"]
     segments, members = e_minus_for_grid(ctx["image"], ctx["model"], k, s["hide_color"])
-    d, p = members.size, int(members.sum())
     rows = []
     for nu in s["kernel_widths"]:
-        lim = limit_values(d, nu, members)
-        for seed in s["seeds"]:
-            ex = lt.explain(ctx["image"], ctx["model"], segments=segments, n_samples=s["n_samples"],
-                            kernel_width=nu, ridge=s["ridge"], hide_color=s["hide_color"], seed=seed,
-                            progress=False)
-            coef = ex.coef[0]
-            top = np.argsort(-coef, kind="stable")[:p]
-            rows.append({
-                "k": k, "d": d, "p": p, "nu": nu, "seed": seed, "n_samples": s["n_samples"],
-                **{f"limit_{key}": val for key, val in lim.items()},
-                "mean_in": float(coef[members].mean()), "max_out": float(coef[~members].max()),
-                "sd_out": float(coef[~members].std(ddof=1)) if (~members).sum() > 1 else np.nan,
-                "found": bool(set(top.tolist()) == set(np.flatnonzero(members).tolist())),
-            })
+        cell = {"k": k, "d": members.size, "p": int(members.sum()), "nu": nu,
+                **{f"limit_{key}": val for key, val in limit_values(members.size, nu, members).items()}}
+        for sampler in s["samplers"]:
+            for seed in s["seeds"]:
+                rows.append({**cell, "sampler": sampler, "seed": seed, "n_samples": s["n_samples"],
+                             **_lime_run(ctx, segments, members, nu, seed, sampler)})
     return pd.DataFrame(rows)
+
+
+def _lime_run(ctx: dict, segments, members, nu: float, seed: int, sampler: str) -> dict:
+    """One LIME run: its mean coefficient on E_-, the largest and spread outside, and ``found``."""
+    s = ctx["settings"]
+    ex = lt.explain(ctx["image"], ctx["model"], segments=segments, n_samples=s["n_samples"], kernel_width=nu,
+                    ridge=s["ridge"], hide_color=s["hide_color"], seed=seed, sampler=sampler, progress=False)
+    coef = ex.coef[0]
+    top = np.argsort(-coef, kind="stable")[: int(members.sum())]
+    return {
+        "mean_in": float(coef[members].mean()), "max_out": float(coef[~members].max()),
+        "sd_out": float(coef[~members].std(ddof=1)) if (~members).sum() > 1 else np.nan,
+        "found": bool(set(top.tolist()) == set(np.flatnonzero(members).tolist())),
+    }
 
 
 def arrays(ctx: dict) -> dict:
@@ -131,7 +140,7 @@ def tables(frame: pd.DataFrame, s: dict) -> dict:
          "half_power": 2.0 ** -p}
         for nu in s["alpha_nu"] for p in s["alpha_p"]
     ]
-    det = (frame.groupby(["k", "d", "p", "nu"], sort=True)
+    det = (frame.groupby(["sampler", "k", "d", "p", "nu"], sort=True)
            .agg(runs=("found", "size"), found_rate=("found", "mean"), limit_gap=("limit_gap", "first"),
                 limit_beta_in=("limit_beta_in", "first"), mean_in=("mean_in", "mean"),
                 sd_in=("mean_in", "std"), sd_out=("sd_out", "mean"))

@@ -4,9 +4,12 @@ sees a shape.
 (a) the digit, the shape S and one of the k x k grids (superpixels of E_- shaded);
 (b) theory: the limit weight beta_in on the superpixels carrying the shape over (nu, d);
 (c) theory: the common limit weight beta_out elsewhere;
-(d) LIME at n samples (ridge 1): share of the runs whose top-p superpixels are exactly E_-;
-(e) alpha_p / alpha_0 against p for several nu (dashed: 2^-p, the large-bandwidth limit);
-(f) LIME's mean coefficient on E_- per run against its limit beta_in (diagonal: agreement).
+(d) alpha_p / alpha_0 against p for several nu (dashed: 2^-p, the large-bandwidth limit);
+(e) LIME at n samples (ridge 1, lime's Bernoulli sampler): share of the runs whose top-p
+    superpixels are exactly E_-;
+(f) LIME's mean coefficient on E_- per run against its limit beta_in (diagonal: agreement);
+(g), (h) the same as (e), (f) with z drawn from the pi-weighted law (``sampler="weighted"``):
+    same limit, no sample wasted on a negligible weight.
 """
 from __future__ import annotations
 
@@ -51,6 +54,39 @@ def _heatmap(ax, table, value, norm, cmap, title, cbar_label, default_nu):
     return grid
 
 
+def _detection_panel(ax, det, s, label):
+    """Heatmap over (nu, d) of the share of runs whose top-p superpixels are exactly E_-."""
+    grid = _heatmap(ax, det, "found_rate", None, "Greens",
+                    f"{label} (n = {s['n_samples']}, ridge {s['ridge']:g}, {len(s['seeds'])} runs/cell):\n"
+                    "share of runs whose top-p superpixels are E$_-$", "share of runs", 0.25)
+    ax.collections[0].set_clim(0, 1)
+    nus = sorted(det["nu"].unique())
+    centres = np.sqrt(_log_edges(nus)[1:] * _log_edges(nus)[:-1])
+    for i in range(grid.shape[0]):
+        for j in range(grid.shape[1]):
+            ax.text(centres[j], i + 0.5, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if grid[i, j] > 0.6 else "black")
+
+
+def _scatter_panel(ax, runs, title):
+    """Each run's mean coefficient on E_- against the limit beta_in, coloured by nu."""
+    cmap = plt.get_cmap("plasma")
+    nus_runs = sorted(runs["nu"].unique())
+    for i, nu in enumerate(nus_runs):
+        sub = runs[runs["nu"] == nu]
+        ax.scatter(sub["limit_beta_in"], sub["mean_in"], s=12, color=cmap(i / max(len(nus_runs) - 1, 1)),
+                   label=rf"$\nu$ = {nu:g}", alpha=0.8)
+    lo = max(runs["limit_beta_in"].min() / 2, 1e-6)
+    ax.plot([lo, 1.2], [lo, 1.2], "k--", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=1e-4, linscale=0.5)
+    ax.set_ylim(min(-1e-4, runs["mean_in"].min() * 1.5), 1.5)
+    ax.set_xlabel(r"limit $\beta_{in}$")
+    ax.set_ylabel(r"LIME: mean coefficient on E$_-$ (one run; symlog)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+
+
 def make(out) -> list:
     out = Path(out)
     runs = read_results(out, NAME)
@@ -60,8 +96,8 @@ def make(out) -> list:
     arr = read_arrays(out, NAME)
     s = read_meta(out, NAME)["settings"]
 
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.6))
-    (ax_img, ax_in, ax_out), (ax_det, ax_alpha, ax_sc) = axes
+    fig, axes = plt.subplots(2, 4, figsize=(20, 8.6))
+    (ax_img, ax_in, ax_out, ax_alpha), (ax_det, ax_sc, ax_det_w, ax_sc_w) = axes
 
     # (a) the image, the shape, an example grid
     k_show = 7 if 7 in s["grid_k"] else s["grid_k"][len(s["grid_k"]) // 2]
@@ -82,44 +118,22 @@ def make(out) -> list:
     _heatmap(ax_out, theo, "beta_out", SymLogNorm(linthresh=1e-5, vmin=-lim, vmax=lim), "RdBu_r",
              r"(c) limit $\beta_{out}$ outside E$_-$ (theory)", r"$\beta_{out}$ (symlog)", 0.25)
 
-    # (d) empirical detection
-    grid = _heatmap(ax_det, det, "found_rate", None, "Greens",
-                    f"(d) LIME (n = {s['n_samples']}, ridge {s['ridge']:g}, {len(s['seeds'])} runs/cell):\n"
-                    "share of runs whose top-p superpixels are E$_-$", "share of runs", 0.25)
-    ax_det.collections[0].set_clim(0, 1)
-    nus = sorted(det["nu"].unique())
-    centres = np.sqrt(_log_edges(nus)[1:] * _log_edges(nus)[:-1])
-    for i in range(grid.shape[0]):
-        for j in range(grid.shape[1]):
-            ax_det.text(centres[j], i + 0.5, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                        color="white" if grid[i, j] > 0.6 else "black")
-
-    # (e) alpha_p / alpha_0
+    # (d) alpha_p / alpha_0
     for nu, sub in alpha.groupby("nu"):
         ax_alpha.semilogy(sub["p"], sub["alpha_ratio"], "o-", ms=3, label=rf"$\nu$ = {nu:g}")
     half = alpha.groupby("p")["half_power"].first()
     ax_alpha.semilogy(half.index, half.to_numpy(), "k--", linewidth=1, label=r"$2^{-p}$")
     ax_alpha.set_xlabel("p")
     ax_alpha.set_ylabel(r"$\alpha_p / \alpha_0$")
-    ax_alpha.set_title(rf"(e) $\alpha_p/\alpha_0$ for d = {int(alpha['d'].iloc[0])}", fontsize=9)
+    ax_alpha.set_title(rf"(d) $\alpha_p/\alpha_0$ for d = {int(alpha['d'].iloc[0])}", fontsize=9)
     ax_alpha.legend(fontsize=7)
 
-    # (f) empirical vs limit
-    cmap = plt.get_cmap("plasma")
-    nus_runs = sorted(runs["nu"].unique())
-    for i, nu in enumerate(nus_runs):
-        sub = runs[runs["nu"] == nu]
-        ax_sc.scatter(sub["limit_beta_in"], sub["mean_in"], s=12, color=cmap(i / max(len(nus_runs) - 1, 1)),
-                      label=rf"$\nu$ = {nu:g}", alpha=0.8)
-    lo = max(runs["limit_beta_in"].min() / 2, 1e-6)
-    ax_sc.plot([lo, 1.2], [lo, 1.2], "k--", linewidth=0.8)
-    ax_sc.set_xscale("log")
-    ax_sc.set_yscale("symlog", linthresh=1e-4, linscale=0.5)
-    ax_sc.set_ylim(min(-1e-4, runs["mean_in"].min() * 1.5), 1.5)
-    ax_sc.set_xlabel(r"limit $\beta_{in}$")
-    ax_sc.set_ylabel(r"LIME: mean coefficient on E$_-$ (one run; symlog)")
-    ax_sc.set_title("(f) LIME vs its limit on the shape's superpixels", fontsize=9)
-    ax_sc.legend(fontsize=7)
+    # (e)-(h) LIME runs, one row of panels per sampler
+    panels = {"bernoulli": (ax_det, ax_sc, "(e)", "(f)", "lime's sampler"),
+              "weighted": (ax_det_w, ax_sc_w, "(g)", "(h)", "pi-weighted sampler")}
+    for sampler, (a_det, a_sc, l_det, l_sc, name) in panels.items():
+        _detection_panel(a_det, det[det["sampler"] == sampler], s, f"{l_det} LIME, {name}")
+        _scatter_panel(a_sc, runs[runs["sampler"] == sampler], f"{l_sc} LIME vs its limit on the shape ({name})")
     fig.tight_layout()
     return save_figure(fig, out, STEM)
 

@@ -189,8 +189,10 @@ def test_bandwidth_theory_tables(out):
 
 
 def test_bandwidth_lime_runs(out):
-    frame = _results(out, "bandwidth")
-    assert {"k", "d", "p", "nu", "seed", "limit_beta_in", "limit_gap", "mean_in", "max_out", "found"} <= set(frame.columns)
+    everything = _results(out, "bandwidth")
+    assert {"k", "d", "p", "nu", "sampler", "seed", "limit_beta_in", "limit_gap", "mean_in", "max_out",
+            "found"} <= set(everything.columns)
+    frame = everything[everything["sampler"] == "bernoulli"]  # lime's design
     # at lime's bandwidth the shape is found by every run (its gap is well above the noise at n = 1000)
     assert frame.loc[frame["nu"] == 0.25, "found"].all()
     # a tiny bandwidth on a fine grid: the weights collapse and the ridge crushes the coefficients
@@ -198,7 +200,18 @@ def test_bandwidth_lime_runs(out):
     assert len(tiny) and not tiny["found"].any()
     assert (tiny["mean_in"] < 0.1 * tiny["limit_beta_in"]).all()
     det = pd.read_csv(out / "results" / "bandwidth_detection.csv")
-    assert det["found_rate"].between(0, 1).all() and len(det) == frame.groupby(["k", "nu"]).ngroups
+    assert det["found_rate"].between(0, 1).all() and len(det) == everything.groupby(["sampler", "k", "nu"]).ngroups
+
+
+def test_bandwidth_weighted_sampler_sees_the_shape_where_lime_does_not(out):
+    """Same limit, no sample wasted: at nu = 0.05 on d >= 49 superpixels the pi-weighted sampler's
+    runs find E_- and land near the limit weight (within 5 run-to-run standard deviations)."""
+    frame = _results(out, "bandwidth")
+    tiny = frame[(frame["nu"] == 0.05) & (frame["d"] >= 49) & (frame["sampler"] == "weighted")]
+    assert len(tiny) and tiny["found"].all()
+    det = pd.read_csv(out / "results" / "bandwidth_detection.csv")
+    cells = det[(det["sampler"] == "weighted") & (det["nu"] == 0.05) & (det["d"] >= 49)]
+    assert np.all(np.abs(cells["mean_in"] - cells["limit_beta_in"]) <= 5 * cells["sd_in"])
 
 
 # --------------------------------------------------------------------------- files
