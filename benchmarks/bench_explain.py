@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +24,8 @@ from skimage.transform import resize
 import limetheory as lt
 from limetheory.compat import lime_explain
 from limetheory.perturb import auto_batch_size
+
+from _timing import peak_memory, timed
 
 CELLS = [("chelsea", 1000), ("chelsea", 5000), ("astronaut", 2000), ("astronaut", 5000)]
 QUICK_CELLS = [("chelsea", 200)]
@@ -46,24 +46,6 @@ def jax_near_free_classifier(images):
 
     m = images[:, ::32, ::32].mean(axis=(1, 2, 3)) / 255.0
     return jnp.stack([m, 1.0 - m], axis=1)
-
-
-def timed(fn, repeat: int = 1) -> float:
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def peak_memory(fn) -> float:
-    """Peak memory traced by tracemalloc (NumPy reports its buffers to it), in MiB."""
-    tracemalloc.start()
-    fn()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak / 2**20
 
 
 def write_floor(image, n, batch_size):

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -25,27 +23,12 @@ from limetheory import theory
 from limetheory.sampling import bernoulli_samples, kernel_weights
 from limetheory.surrogate import fit_weighted_ridge, predict_linear, sandwich_standard_errors
 
+from _timing import peak_memory, timed
+
 SANDWICH_CELLS = [(d, n) for d in (32, 128, 308) for n in (1000, 5000, 20000)]
 EXACT_DS = (8, 12, 16, 20)
 QUICK_SANDWICH = [(32, 1000)]
 QUICK_EXACT = (8,)
-
-
-def best_time(fn, repeat: int) -> float:
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def peak_mib(fn) -> float:
-    tracemalloc.start()
-    fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2**20
 
 
 def sandwich_cell(d: int, n: int, repeat: int) -> dict:
@@ -57,9 +40,9 @@ def sandwich_cell(d: int, n: int, repeat: int) -> dict:
     resid = y - predict_linear(z, intercept, coef)
     return {
         "d": d, "n": n,
-        "fit_s": best_time(lambda: fit_weighted_ridge(z, y, w, 1.0), repeat),
-        "se_s": best_time(lambda: sandwich_standard_errors(z, w, resid, 1.0), repeat),
-        "se_peak_mib": peak_mib(lambda: sandwich_standard_errors(z, w, resid, 1.0)),
+        "fit_s": timed(lambda: fit_weighted_ridge(z, y, w, 1.0), repeat),
+        "se_s": timed(lambda: sandwich_standard_errors(z, w, resid, 1.0), repeat),
+        "se_peak_mib": peak_memory(lambda: sandwich_standard_errors(z, w, resid, 1.0)),
     }
 
 
@@ -71,8 +54,8 @@ def exact_cell(d: int, repeat: int) -> dict:
 
     return {
         "d": d,
-        "exact_limit_s": best_time(lambda: theory.exact_limit(f, d, 0.25), repeat),
-        "exact_covariance_s": best_time(lambda: theory.exact_limit_covariance(f, d, 0.25), repeat),
+        "exact_limit_s": timed(lambda: theory.exact_limit(f, d, 0.25), repeat),
+        "exact_covariance_s": timed(lambda: theory.exact_limit_covariance(f, d, 0.25), repeat),
     }
 
 
