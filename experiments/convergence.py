@@ -23,7 +23,10 @@ computed once on the 2^d distinct perturbed images (for the enumeration) and ser
 ``explain`` by recovering each perturbed image's z (:class:`EnumeratedResponses`): the same
 estimates as calling the model again, at a fraction of the cost, so n can be large.
 
-Rows: one per (model, n, seed). Table ``slopes``: per model, the least-squares slope of log err
+Every run is made twice: with lime's Bernoulli design and with ``sampler="weighted"`` (z from the
+pi-weighted law, equal weights), which converges to the same limit with its own exact V.
+
+Rows: one per (model, sampler, n, seed). Table ``slopes``: per (model, sampler), the least-squares slope of log err
 against log n over all runs, its standard error and 95% interval (theory: -1/2); the measured
 root-mean-square error over the predicted one (theory: 1), the mean of the runs' own se norms over
 the predicted error (1), and the coverage of the runs' 95% intervals (0.95).
@@ -47,7 +50,7 @@ from .linear_model import class_template
 
 NAME = "convergence"
 TITLE = "Exp. 3: ||beta_hat_n - beta^f|| against n (rate n^-1/2), exact limit by enumeration"
-VERSION = 2
+VERSION = 3
 
 CNN_NAME = "digits-cnn"
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
@@ -90,11 +93,13 @@ def settings(quick: bool) -> dict:
         "cnn": cnn,
         "n_samples": [250, 500, 1000, 2000, 4000] if quick else [300, 1000, 3000, 10000, 30000, 100000],
         "seeds": list(range(8 if quick else 25)),
+        "samplers": ["bernoulli", "weighted"],
     }
 
 
 def units(s: dict) -> list:
-    return [{"model": m, "n": n} for m in s["models"] for n in s["n_samples"]]
+    return [{"model": m, "sampler": sampler, "n": n}
+            for m in s["models"] for sampler in s["samplers"] for n in s["n_samples"]]
 
 
 class EnumeratedResponses:
@@ -173,10 +178,12 @@ def _model_setup(name: str, s: dict, gray: np.ndarray, digit: int, segments: np.
         label = int(np.argmax(responses[-1]))  # the last z is all ones: the unperturbed image
     column = responses if label is None else responses[:, label]
     limit = theory.exact_limit(lambda zz: column[_z_index(zz)], d, nu)
-    cov = theory.exact_limit_covariance(lambda zz: column[_z_index(zz)], d, nu)
-    rms_constant = float(np.sqrt(np.trace(cov[1:, 1:])))
-    if rms_constant <= 1e-9 * np.linalg.norm(limit):  # f is linear in z: LIME is exact, V is rounding
-        rms_constant = 0.0
+    rms_constant = {}
+    for sampler in s["samplers"]:
+        cov = theory.exact_limit_covariance(lambda zz: column[_z_index(zz)], d, nu, sampler=sampler)
+        constant = float(np.sqrt(np.trace(cov[1:, 1:])))
+        # f linear in z: LIME is exact and V is rounding
+        rms_constant[sampler] = 0.0 if constant <= 1e-9 * np.linalg.norm(limit) else constant
     return {
         "image": image, "label": label, "limit": limit, "rms_constant": rms_constant,
         "predict": EnumeratedResponses(image, rep, segments, responses),
@@ -202,20 +209,22 @@ def run_unit(unit: dict, ctx: dict) -> pd.DataFrame:
     m = ctx["models"][unit["model"]]
     limit = m["limit"]
     rows = []
+    sampler = unit["sampler"]
+    rms_constant = m["rms_constant"][sampler]
     for seed in s["seeds"]:
         ex = lt.explain(m["image"], m["predict"], segments=ctx["segments"],
                         labels=None if m["label"] is None else [m["label"]], n_samples=unit["n"],
                         kernel_width=s["kernel_width"], ridge=s["ridge"], hide_color=s["hide_color"],
-                        seed=np.random.default_rng([seed, unit["n"]]), progress=False)
+                        seed=np.random.default_rng([seed, unit["n"]]), sampler=sampler, progress=False)
         diff = ex.coef[0] - limit[1:]
-        exact_fit = m["rms_constant"] == 0.0  # a linear model: no sampling error to cover
+        exact_fit = rms_constant == 0.0  # a linear model: no sampling error to cover
         rows.append({
-            "model": unit["model"], "n": unit["n"], "seed": seed, "d": limit.size - 1,
+            "model": unit["model"], "sampler": sampler, "n": unit["n"], "seed": seed, "d": limit.size - 1,
             "err": float(np.linalg.norm(diff)),
             "err_all": float(np.hypot(np.linalg.norm(diff), ex.intercept[0] - limit[0])),
             "err_max": float(np.max(np.abs(diff))),
             "limit_norm": float(np.linalg.norm(limit[1:])),
-            "predicted_rms": m["rms_constant"] / np.sqrt(unit["n"]),
+            "predicted_rms": rms_constant / np.sqrt(unit["n"]),
             "se_norm": float(np.linalg.norm(ex.coef_se[0])),
             "covered_95": np.nan if exact_fit else float(np.mean(np.abs(diff) <= Z95 * ex.coef_se[0])),
             "closed_form_gap": m["closed_form_gap"],
@@ -256,12 +265,13 @@ def _against_prediction(sub: pd.DataFrame, rms: pd.Series) -> dict:
 
 def tables(frame: pd.DataFrame, s: dict) -> dict:
     rows = []
-    for model, sub in frame.groupby("model", sort=False):
+    for (model, sampler), sub in frame.groupby(["model", "sampler"], sort=False):
         fit = fit_slope(sub["n"], sub["err"])
         rms = sub.groupby("n")["err"].apply(lambda e: float(np.sqrt(np.mean(e**2))))
         rms_fit = fit_slope(rms.index, rms.to_numpy())
         rows.append({
-            "model": model, "d": int(sub["d"].iloc[0]), "n_min": int(sub["n"].min()), "n_max": int(sub["n"].max()),
+            "model": model, "sampler": sampler, "d": int(sub["d"].iloc[0]),
+            "n_min": int(sub["n"].min()), "n_max": int(sub["n"].max()),
             "runs": int(len(sub)), **fit, "slope_of_rms": rms_fit["slope"],
             "rms_err_at_n_min": float(rms.iloc[0]), "rms_err_at_n_max": float(rms.iloc[-1]),
             "max_err": float(sub["err"].max()),

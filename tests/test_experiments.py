@@ -131,8 +131,10 @@ def test_linear_model_results(out):
 def test_convergence_results(out):
     frame = _results(out, "convergence")
     s = _meta(out, "convergence")["settings"]
-    assert {"model", "n", "seed", "d", "err", "err_all", "err_max", "limit_norm", "closed_form_gap"} <= set(frame.columns)
-    assert len(frame) == len(s["models"]) * len(s["n_samples"]) * len(s["seeds"])
+    assert {"model", "sampler", "n", "seed", "d", "err", "err_all", "err_max", "limit_norm",
+            "closed_form_gap"} <= set(frame.columns)
+    assert len(frame) == len(s["models"]) * len(s["samplers"]) * len(s["n_samples"]) * len(s["seeds"])
+    assert set(frame["sampler"]) == {"bernoulli", "weighted"}
     assert (frame["d"] <= 12).all() and {"shape", "linear"} <= set(frame["model"])
     # the analytic closed forms agree with the exact enumeration used as ground truth
     assert frame.loc[frame["model"] != "cnn", "closed_form_gap"].max() < 1e-10
@@ -143,32 +145,32 @@ def test_convergence_results(out):
 
 def test_convergence_slopes_near_minus_half(out):
     """The fitted log-log slope is -1/2 within 4 standard errors (+0.02 for the O(1/n) terms at n >= 250)."""
-    slopes = pd.read_csv(out / "results" / "convergence_slopes.csv").set_index("model")
-    assert (out / "results" / "convergence_slopes.md").read_text().startswith("| model |")
-    rated = [m for m in slopes.index if m != "linear"]
-    assert "shape" in rated
-    for m in rated:
-        row = slopes.loc[m]
-        assert abs(row["slope"] + 0.5) <= 4 * row["slope_se"] + 0.02, (m, row["slope"], row["slope_se"])
+    slopes = pd.read_csv(out / "results" / "convergence_slopes.csv").set_index(["model", "sampler"])
+    assert (out / "results" / "convergence_slopes.md").read_text().startswith("| model | sampler |")
+    rated = [key for key in slopes.index if key[0] != "linear"]
+    assert ("shape", "bernoulli") in rated and ("shape", "weighted") in rated
+    for key in rated:
+        row = slopes.loc[key]
+        assert abs(row["slope"] + 0.5) <= 4 * row["slope_se"] + 0.02, (key, row["slope"], row["slope_se"])
         assert row["rms_err_at_n_max"] < row["rms_err_at_n_min"]
 
 
 def test_convergence_matches_the_exact_error_law(out):
-    """E||beta_hat_n - beta^f||^2 = trace(V) / n (V: exact sandwich covariance), runs' own se and
-    95% intervals agree: each within 4 standard errors of its mean over runs, + O(d/n) at n >= 250."""
+    """E||beta_hat_n - beta^f||^2 = trace(V) / n (V: exact sandwich covariance of each sampler), runs'
+    own se and 95% intervals agree: each within 4 standard errors of its mean over runs, + O(d/n)."""
     frame = _results(out, "convergence")
     assert {"predicted_rms", "se_norm", "covered_95"} <= set(frame.columns)
-    slopes = pd.read_csv(out / "results" / "convergence_slopes.csv").set_index("model")
-    for m in [m for m in slopes.index if m != "linear"]:
-        sub = frame[frame["model"] == m]
+    slopes = pd.read_csv(out / "results" / "convergence_slopes.csv").set_index(["model", "sampler"])
+    for m, sampler in [key for key in slopes.index if key[0] != "linear"]:
+        sub = frame[(frame["model"] == m) & (frame["sampler"] == sampler)]
         d = int(sub["d"].iloc[0])
         slack = 2.0 * d / sub["n"].min()
         for values, expected in [((sub["err"] / sub["predicted_rms"]) ** 2, 1.0),
                                  (sub["se_norm"] / sub["predicted_rms"], 1.0),
                                  (sub["covered_95"], 0.95)]:
             sem = values.std(ddof=1) / np.sqrt(len(values))
-            assert abs(values.mean() - expected) <= 4 * sem + slack * expected, (m, values.mean(), expected, sem)
-        assert abs(slopes.loc[m, "rms_over_predicted"] - 1.0) < 0.5
+            assert abs(values.mean() - expected) <= 4 * sem + slack * expected, (m, sampler, values.mean(), sem)
+        assert abs(slopes.loc[(m, sampler), "rms_over_predicted"] - 1.0) < 0.5
     assert frame.loc[frame["model"] == "linear", "covered_95"].isna().all()
 
 
