@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -274,7 +275,9 @@ def read_image(path, size) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     try:
-        img = np.asarray(io.imread(str(path)))
+        with warnings.catch_warnings():  # imageio's plugin probing warns about its own deprecations
+            warnings.simplefilter("ignore", DeprecationWarning)
+            img = np.asarray(io.imread(str(path)))
     except Exception as exc:  # skimage raises many kinds, depending on the plugin
         raise ValueError(f"{path}: cannot read it as an image ({type(exc).__name__}: {exc})") from exc
     if img.ndim == 4:  # animation: first frame
