@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from skimage.transform import resize
 
+from .segmentation import check_int
+
 __all__ = [
     "PHOTOS",
     "SHAPE_CLASSES",
@@ -85,14 +87,6 @@ _A3 = 3.0 * np.sqrt(3.0) / 4.0
 _CIRCUM = {0: np.sqrt(2.0 / np.pi), 1: 1.0, 2: np.sqrt(2.0 / _A3)}
 _BOUND = max(_CIRCUM.values())  # bounding radius / R, the same for every class
 _MIN_CONTRAST = 110.0  # Euclidean RGB distance between an object's colour and the background
-
-
-def _check_int(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
 
 
 def _regular_polygon(center, radius, n_vertices, angle, shape):
@@ -225,10 +219,10 @@ def make_shapes(n: int, size: int = 64, seed: int = 0, *, max_distractors: int =
     masks : ndarray of bool, shape (n, size, size)
         Pixels of the deciding object (exactly the pixels painted in its colour).
     """
-    n = _check_int(n, "n", 1)
-    size = _check_int(size, "size", 32)
-    seed = _check_int(seed, "seed", 0)
-    max_distractors = _check_int(max_distractors, "max_distractors", 0)
+    n = check_int(n, "n", 1)
+    size = check_int(size, "size", 32)
+    seed = check_int(seed, "seed", 0)
+    max_distractors = check_int(max_distractors, "max_distractors", 0)
     if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not np.isfinite(noise) or noise < 0:
         raise ValueError(f"noise must be a finite non-negative number, got {noise!r}")
     images = np.empty((n, size, size, 3), dtype=np.uint8)
@@ -280,8 +274,8 @@ def load_digits_rgb(size: int = 32, *, test_size: float = 0.25, seed: int = 0) -
         ``train_images``, ``test_images``: uint8 (N, size, size, 3); ``train_labels``,
         ``test_labels``: int64 (N,); ``class_names``: ``("0", ..., "9")``.
     """
-    size = _check_int(size, "size", 8)
-    seed = _check_int(seed, "seed", 0)
+    size = check_int(size, "size", 8)
+    seed = check_int(seed, "seed", 0)
     if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real) or not 0.0 < test_size < 1.0:
         raise ValueError(f"test_size must be a number in (0, 1), got {test_size!r}")
     from sklearn.datasets import load_digits

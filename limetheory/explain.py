@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from .perturb import auto_batch_size, iter_perturbed_batches, jax_perturb_batch
 from .sampling import SAMPLERS, as_generator, samples_and_weights
-from .segmentation import check_image, check_segments, n_superpixels, replacement_image
+from .segmentation import check_image, check_int, check_segments, n_superpixels, replacement_image
 from .surrogate import fit_weighted_ridge, predict_linear, sandwich_standard_errors, weighted_r2
 
 __all__ = ["Explanation", "explain", "fit_explanation", "model_responses"]
@@ -170,16 +170,8 @@ class Explanation:
 
 
 # --------------------------------------------------------------------------- validation
-def _check_positive_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
 def _check_settings(n_samples, kernel_width, ridge, d):
-    n = _check_positive_int(n_samples, "n_samples", 2)
+    n = check_int(n_samples, "n_samples", 2)
     if not isinstance(kernel_width, numbers.Real) or not np.isfinite(kernel_width) or kernel_width <= 0:
         raise ValueError(f"kernel_width must be a finite number > 0, got {kernel_width!r}")
     if not isinstance(ridge, numbers.Real) or not np.isfinite(ridge) or ridge < 0:
@@ -217,7 +209,7 @@ def _check_label_request(labels, top_labels):
     if labels is not None and top_labels is not None:
         raise ValueError("give labels or top_labels, not both")
     if labels is None:
-        return "top", _check_positive_int(1 if top_labels is None else top_labels, "top_labels", 1)
+        return "top", check_int(1 if top_labels is None else top_labels, "top_labels", 1)
     labs = np.atleast_1d(np.asarray(labels))
     if labs.ndim != 1 or labs.size == 0 or not np.issubdtype(labs.dtype, np.integer):
         raise TypeError(f"labels must be a non-empty sequence of class indices, got {labels!r}")

@@ -823,6 +823,10 @@ def exact_limit_covariance(f_of_z: Callable, d: int, nu: float, *, sampler: str 
     (:func:`limetheory.sampling.weighted_samples`); same H and beta^f, and
     M = alpha_0 E[pi (f - x^T beta^f)^2 x x^T] (for the kernel pi / alpha_0: M = E[pi r^2 x x^T]).
 
+    Cost: two passes over {0,1}^d (beta^f first, then the residuals), so ``f_of_z`` is called twice
+    on every z. For an expensive model, evaluate it once on all 2^d patterns and pass a lookup
+    (as experiment 3 and notebook 1 do).
+
     Returns (d+1, d+1) for a scalar f, (k, d+1, d+1) for an (m, k) output; intercept first.
     """
     if sampler not in SAMPLERS:
