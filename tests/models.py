@@ -29,5 +29,20 @@ class BlockSoftmax:
     def __call__(self, images):
         self.calls.append(len(images))
         s = self.features(images) @ self.weights
-        e = np.exp(s - s.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        return _softmax(s)
+
+
+class PerImageBlockSoftmax(BlockSoftmax):
+    """BlockSoftmax computed one image at a time: its outputs, bits included, do not depend on how
+    the images are batched (a batched matrix product may block differently for other batch shapes
+    inside BLAS, so only a per-image model lets a test claim bit-equality across batch sizes)."""
+
+    def __call__(self, images):
+        self.calls.append(len(images))
+        s = np.concatenate([self.features(image[None]) @ self.weights for image in images])
+        return _softmax(s)
+
+
+def _softmax(s):
+    e = np.exp(s - s.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
