@@ -28,7 +28,7 @@ def _log(message: str) -> None:
 
 # --------------------------------------------------------------------------- reproduce
 def _add_reproduce(subparsers) -> None:
-    from experiments import experiment_names
+    from limetheory.experiments import experiment_names
 
     names = experiment_names()
     p = subparsers.add_parser(
@@ -52,7 +52,7 @@ def _add_reproduce(subparsers) -> None:
 
 
 def _cmd_reproduce(args) -> int:
-    from experiments import reproduce
+    from limetheory.experiments import reproduce
 
     out = args.out if args.out is not None else Path("results/quick" if args.quick else "results/full")
     if out.exists() and not out.is_dir():
@@ -79,7 +79,7 @@ def _add_list(subparsers) -> None:
 
 
 def _cmd_list(args) -> int:
-    from experiments import REGISTRY, load_experiment
+    from limetheory.experiments import REGISTRY, load_experiment
 
     for name, (_, figures) in REGISTRY.items():
         try:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from skimage.transform import resize
 
-from .segmentation import check_int
+from .validation import check_int
 
 __all__ = [
     "PHOTOS",

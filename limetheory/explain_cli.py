@@ -209,7 +209,7 @@ def lime_coefficients(image, snet: ScoredNet, segments, target: int, seeds, *, n
     (n_runs, len(OUTPUTS), d) float64 coefficients beta_hat_j; with ``with_se``, also their
     standard errors (same shape, :attr:`limetheory.Explanation.coef_se`).
     """
-    from .explain import explain
+    from .empirical import explain
 
     predict = snet.predict_for(target)
     coefs, ses = [], []

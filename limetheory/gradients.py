@@ -563,7 +563,7 @@ def compare_lime_ig(
         coef_se = np.zeros(d)
     else:
         from . import explain
-        from .sampling import as_generator
+        from .validation import as_generator
 
         def predict2d(images):
             y = predict(np.asarray(images).reshape((-1,) + x.shape))

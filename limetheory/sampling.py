@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .validation import as_generator
+
 __all__ = [
     "SAMPLERS",
     "as_generator",
@@ -26,15 +28,6 @@ __all__ = [
 #: How ``explain`` draws z: lime's Bernoulli(1/2)^d weighted by pi, or z drawn from the pi-weighted
 #: law itself with equal weights (same limit explanation, see :func:`weighted_samples`).
 SAMPLERS = ("bernoulli", "weighted")
-
-
-def as_generator(seed) -> np.random.Generator:
-    """A ``numpy.random.Generator`` from a seed, a Generator (returned as is) or None (fresh entropy)."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, np.random.RandomState):
-        raise TypeError("seed must be an int, None or a numpy Generator; use limetheory.compat for RandomState")
-    return np.random.default_rng(seed)
 
 
 def bernoulli_samples(n: int, d: int, rng, first_row_ones: bool = True) -> np.ndarray:

@@ -15,6 +15,8 @@ import numpy as np
 from skimage.color import gray2rgb
 from skimage.segmentation import felzenszwalb, quickshift, slic
 
+from .validation import check_int
+
 __all__ = [
     "METHODS",
     "QUICKSHIFT_DEFAULTS",
@@ -35,15 +37,6 @@ QUICKSHIFT_DEFAULTS = {"kernel_size": 4, "max_dist": 200, "ratio": 0.2}
 
 
 # --------------------------------------------------------------------------- validation
-def check_int(value, name: str, minimum: int) -> int:
-    """``value`` as an int >= ``minimum``; TypeError for non-integers (bool included), ValueError below."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
 def check_image(image, name: str = "image") -> np.ndarray:
     """Return ``image`` as an array after checking it is a finite 2-D or 3-D image.
 

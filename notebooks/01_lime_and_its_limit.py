@@ -42,7 +42,7 @@ import limetheory as lt
 from limetheory import theory
 from limetheory.analytic import response_of_z
 from limetheory.data import load_photo
-from limetheory.explain import fit_explanation
+from limetheory.empirical import fit_explanation
 from limetheory.metrics import jaccard_topk
 from limetheory.nets import load
 from limetheory.plotting import (plot_coefficient_boxes, plot_convergence, plot_superpixel_values,

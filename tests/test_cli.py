@@ -11,8 +11,8 @@ import uuid
 import pandas as pd
 import pytest
 
-import experiments
-from experiments._runner import unit_path
+from limetheory import experiments
+from limetheory.experiments._runner import unit_path
 from limetheory.cli import main
 
 FAKE = '''
@@ -52,7 +52,7 @@ def make(out):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from paper_figures._common import read_results, save_figure
+    from limetheory.paper_figures._common import read_results, save_figure
 
     frame = read_results(out, NAME)
     fig, ax = plt.subplots()
@@ -176,7 +176,7 @@ def test_console_script_declared():
 
 
 def test_unit_keys_separate_settings():
-    from experiments import bandwidth
+    from limetheory.experiments import bandwidth
 
     quick, full = bandwidth.settings(True), bandwidth.settings(False)
     unit = {"k": 4}

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from experiments import reproduce
+from limetheory.experiments import reproduce
 
 MINE = ["shape_detector", "linear_model", "convergence", "bandwidth"]
 FIGURES = {"shape_detector": "fig_shape_detector", "linear_model": "fig_linear_model",
@@ -264,8 +264,8 @@ def test_plot_coefficient_boxes_checks_shapes():
 def test_enumerated_responses_equal_the_model():
     """Experiment 3 serves stored responses to explain(): they must be the model's own on those images."""
     import limetheory as lt
-    from experiments._common import bar_mask, digit_image
-    from experiments.convergence import EnumeratedResponses, _all_z
+    from limetheory.experiments._common import bar_mask, digit_image
+    from limetheory.experiments.convergence import EnumeratedResponses, _all_z
     from limetheory.analytic import LinearModel
     from limetheory.perturb import perturb_batch
 

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from experiments import reproduce
-from experiments import lime_vs_ig as exp4
+from limetheory.experiments import reproduce
+from limetheory.experiments import lime_vs_ig as exp4
 
 NAMES = ["lime_vs_ig", "qualitative"]
 

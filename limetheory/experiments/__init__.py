@@ -13,12 +13,12 @@ from ._runner import RunReport, experiment_names, load_experiment, make_figures,
 
 #: name -> (experiment module, paper_figures scripts), in the order ``reproduce`` runs them.
 REGISTRY = {
-    "shape_detector": ("experiments.shape_detector", ("paper_figures.fig_shape_detector",)),
-    "linear_model": ("experiments.linear_model", ("paper_figures.fig_linear_model",)),
-    "convergence": ("experiments.convergence", ("paper_figures.fig_convergence",)),
-    "bandwidth": ("experiments.bandwidth", ("paper_figures.fig_bandwidth",)),
-    "lime_vs_ig": ("experiments.lime_vs_ig", ("paper_figures.table_lime_vs_ig",)),
-    "qualitative": ("experiments.qualitative", ("paper_figures.fig_qualitative",)),
+    "shape_detector": ("limetheory.experiments.shape_detector", ("limetheory.paper_figures.fig_shape_detector",)),
+    "linear_model": ("limetheory.experiments.linear_model", ("limetheory.paper_figures.fig_linear_model",)),
+    "convergence": ("limetheory.experiments.convergence", ("limetheory.paper_figures.fig_convergence",)),
+    "bandwidth": ("limetheory.experiments.bandwidth", ("limetheory.paper_figures.fig_bandwidth",)),
+    "lime_vs_ig": ("limetheory.experiments.lime_vs_ig", ("limetheory.paper_figures.table_lime_vs_ig",)),
+    "qualitative": ("limetheory.experiments.qualitative", ("limetheory.paper_figures.fig_qualitative",)),
 }
 
 __all__ = ["REGISTRY", "RunReport", "experiment_names", "load_experiment", "make_figures", "reproduce",

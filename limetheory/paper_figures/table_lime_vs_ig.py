@@ -101,7 +101,7 @@ def _values(s: dict, get) -> str:
 
 
 def _write_markdown(path: Path, text: str) -> Path:
-    from experiments._runner import atomic_write
+    from limetheory.experiments._runner import atomic_write
 
     def write(tmp):
         with open(tmp, "w", encoding="utf-8") as fh:

@@ -91,7 +91,7 @@ def make(out) -> list:
     fig.tight_layout()
     paths = save_figure(fig, out, STEM)
     # the slopes table next to the figure, for the README
-    from experiments._runner import _write_text, markdown_table
+    from limetheory.experiments._runner import _write_text, markdown_table
 
     cols = ["d", "n_min", "n_max", "runs", "slope", "slope_se", "ci_low", "ci_high", "rms_err_at_n_min",
             "rms_err_at_n_max", "rms_over_predicted", "se_over_predicted", "coverage_95", "note"]

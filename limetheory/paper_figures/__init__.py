@@ -2,5 +2,5 @@
 
 Every script ``paper_figures/fig_<name>.py`` defines ``make(out) -> list[Path]``: it reads the
 tidy results in ``out/results`` (written by ``experiments/<name>.py``) and writes PNG and PDF
-files to ``out/figures``. Run one alone with ``python -m paper_figures.fig_<name> --out DIR``.
+files to ``out/figures``. Run one alone with ``python -m limetheory.paper_figures.fig_<name> --out DIR``.
 """

@@ -15,8 +15,9 @@ import numpy as np
 from tqdm import tqdm
 
 from .perturb import auto_batch_size, iter_perturbed_batches, jax_perturb_batch
-from .sampling import SAMPLERS, as_generator, samples_and_weights
-from .segmentation import check_image, check_int, check_segments, n_superpixels, replacement_image
+from .sampling import SAMPLERS, samples_and_weights
+from .validation import as_generator, check_int
+from .segmentation import check_image, check_segments, n_superpixels, replacement_image
 from .surrogate import fit_weighted_ridge, predict_linear, sandwich_standard_errors, weighted_r2
 
 __all__ = ["Explanation", "explain", "fit_explanation", "model_responses"]

@@ -42,7 +42,7 @@ def save_figure(fig, out, stem: str) -> list:
     """Save ``fig`` as ``out/figures/<stem>.png`` and ``.pdf`` (atomically); close it; return the paths."""
     import matplotlib.pyplot as plt
 
-    from experiments._runner import atomic_write
+    from limetheory.experiments._runner import atomic_write
 
     paths = []
     for ext, kw in (("png", {"dpi": DPI}), ("pdf", {"metadata": {"CreationDate": None}})):
@@ -54,7 +54,7 @@ def save_figure(fig, out, stem: str) -> list:
 
 
 def figure_main(make, argv=None, description: str | None = None) -> int:
-    """``python -m paper_figures.fig_x --out DIR``: run ``make(DIR)`` and print the files written."""
+    """``python -m limetheory.paper_figures.fig_x --out DIR``: run ``make(DIR)`` and print the files written."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--out", default="results/full", help="folder holding results/ (default results/full)")
     args = parser.parse_args(argv)

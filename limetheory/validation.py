@@ -1,0 +1,105 @@
+"""The one place for argument checks, in the manner of scikit-learn's ``utils.validation``.
+
+Rules, the same for every public function of the toolkit:
+
+* bools are never numbers (``True`` is refused where an int or a real is expected);
+* a wrong type raises ``TypeError``, a wrong value ``ValueError``;
+* every message names the argument and says what was expected.
+
+Validate at the boundary, once; inside, trust the data.
+"""
+from __future__ import annotations
+
+import numbers
+import operator
+from typing import Iterable
+
+import numpy as np
+
+__all__ = ["check_int", "check_real", "check_choice", "check_bool", "check_seed", "as_generator"]
+
+
+def check_int(value, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
+    """``value`` as a Python int in [minimum, maximum].
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an integer (bools and floats such as 10.0 included).
+    ValueError
+        If it lies outside the bounds.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    value = operator.index(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return int(value)
+
+
+def check_real(value, name: str, *, low: float | None = None, high: float | None = None,
+               low_open: bool = False, high_open: bool = False, finite: bool = True) -> float:
+    """``value`` as a Python float within the given bounds (closed unless ``*_open``).
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a real number (bools and complex numbers included).
+    ValueError
+        If it is NaN, infinite (unless ``finite=False``) or outside the bounds.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    x = float(value)
+    if np.isnan(x) or (finite and not np.isfinite(x)):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if low is not None and (x < low or (low_open and x == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and (x > high or (high_open and x == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
+    return x
+
+
+def check_choice(value, name: str, choices: Iterable[str]):
+    """``value`` if it is one of ``choices``; ValueError (TypeError for a non-hashable) otherwise."""
+    choices = tuple(choices)
+    try:
+        ok = value in choices
+    except TypeError as exc:
+        raise TypeError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}") from exc
+    if not ok:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def check_bool(value, name: str) -> bool:
+    """``value`` if it is a bool (NumPy bools included); TypeError otherwise."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def check_seed(seed, name: str = "seed"):
+    """A seed as NumPy accepts it, checked: None, an int in [0, 2**64), or a Generator / RandomState.
+
+    Returns the value unchanged (an int as a Python int).
+    """
+    if seed is None or isinstance(seed, (np.random.Generator, np.random.RandomState)):
+        return seed
+    return check_int(seed, name, 0, 2**64 - 1)
+
+
+def as_generator(seed, name: str = "seed") -> np.random.Generator:
+    """A ``numpy.random.Generator`` from None (fresh entropy), an int >= 0 or a Generator (returned as is).
+
+    A ``RandomState`` is refused with a TypeError: its stream is lime's (``limetheory.compat``), and
+    turning it into a Generator silently would make results depend on which one was passed.
+    """
+    seed = check_seed(seed, name)
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, np.random.RandomState):
+        raise TypeError(f"{name} must be an int, None or a numpy Generator; use limetheory.compat for RandomState")
+    return np.random.default_rng(seed)
