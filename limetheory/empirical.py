@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from tqdm import tqdm
 
-from .perturb import auto_batch_size, iter_perturbed_batches, jax_perturb_batch
+from .perturb import check_responses, jax_perturb_batch, model_responses
 from .sampling import SAMPLERS, samples_and_weights
 from .validation import as_generator, check_int
 from .segmentation import check_image, check_segments, n_superpixels, replacement_image
@@ -184,27 +183,6 @@ def _check_settings(n_samples, kernel_width, ridge, d):
     return n
 
 
-def _check_responses(raw, n_images: int, start: int, n_classes: int | None) -> np.ndarray:
-    try:
-        y = np.asarray(raw, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"predict must return numbers, got {type(raw).__name__}") from exc
-    if y.ndim == 1:
-        y = y[:, None]
-    if y.ndim != 2 or y.shape[0] != n_images:
-        raise ValueError(
-            f"predict must return an array of shape (N,) or (N, n_classes) for a batch of N={n_images} "
-            f"images, got shape {np.shape(raw)}"
-        )
-    if n_classes is not None and y.shape[1] != n_classes:
-        raise ValueError(f"predict returned {y.shape[1]} classes for samples from {start}, earlier {n_classes}")
-    bad = ~np.all(np.isfinite(y), axis=1)
-    if bad.any():
-        i = start + int(np.flatnonzero(bad)[0])
-        raise ValueError(f"predict returned non-finite values for sample {i} (and {int(bad.sum()) - 1} more in its batch)")
-    return y
-
-
 def _check_label_request(labels, top_labels):
     """Validate what to explain before any prediction: ("labels", indices) or ("top", k)."""
     if labels is not None and top_labels is not None:
@@ -233,32 +211,6 @@ def _resolve_labels(request, prediction: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- responses
-def model_responses(
-    predict: Callable,
-    image,
-    replacement,
-    segments,
-    z,
-    batch_size: int | None = None,
-    dtype=np.float64,
-    progress: bool | None = None,
-) -> np.ndarray:
-    """f(x(z_i)) for every row of z, built and predicted batch by batch: (n, n_classes) float64."""
-    z = np.asarray(z)
-    n = z.shape[0]
-    bs = batch_size or auto_batch_size(np.shape(image), dtype)
-    out = None
-    batches = iter_perturbed_batches(image, replacement, segments, z, bs, dtype=dtype)
-    with tqdm(total=n, desc="LIME samples", unit="img", disable=None if progress is None else not progress, leave=False) as bar:
-        for start, images in batches:
-            y = _check_responses(predict(images), images.shape[0], start, None if out is None else out.shape[1])
-            if out is None:
-                out = np.empty((n, y.shape[1]))
-            out[start : start + y.shape[0]] = y
-            bar.update(y.shape[0])
-    return out
-
-
 def fused_jax_responses(predict: Callable, image, replacement, segments, z, batch_size: int | None = None) -> np.ndarray:
     """Like :func:`model_responses`, with x(z) built inside the same ``jax.jit`` as the model.
 
@@ -285,7 +237,7 @@ def fused_jax_responses(predict: Callable, image, replacement, segments, z, batc
         m = zb.shape[0]
         if m < bs:
             zb = np.concatenate([zb, np.ones((bs - m, zb.shape[1]), zb.dtype)])
-        y = _check_responses(np.asarray(run(zb))[:m], m, start, None if out is None else out.shape[1])
+        y = check_responses(np.asarray(run(zb))[:m], m, start, None if out is None else out.shape[1])
         if out is None:
             out = np.empty((n, y.shape[1]))
         out[start : start + m] = y
