@@ -3,8 +3,9 @@ import zlib
 
 import numpy as np
 import pytest
+from oracles import require
 
-lime_image = pytest.importorskip("lime.lime_image")
+lime_image = require("lime.lime_image")
 
 import limetheory as lt
 from limetheory.compat import lime_explain

@@ -20,6 +20,7 @@ from limetheory.nets import Classifier, load
 from limetheory.nets import checkpoint as ckpt
 from limetheory.nets import efficientnet as eff
 from limetheory.nets.imagenet import imagenet_class_names
+from oracles import require
 
 CAT_CLASSES = {281, 282, 283, 284, 285}  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 
@@ -331,7 +332,7 @@ def _torch_reference(torch):
 
 @pytest.mark.oracle
 def test_logits_match_pytorch_reference(photos, photo_logits):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     net = _torch_reference(torch)
     x = torch.from_numpy(photos[1].astype(np.float32)).permute(0, 3, 1, 2)
     with torch.no_grad():
@@ -343,7 +344,7 @@ def test_logits_match_pytorch_reference(photos, photo_logits):
 
 @pytest.mark.oracle
 def test_reader_matches_torch_load():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     ours = ckpt.read_state_dict(eff.weights_path())
     ref = torch.load(eff.weights_path(), map_location="cpu", weights_only=True)
     assert list(ours) == list(ref)
@@ -355,7 +356,7 @@ def test_reader_matches_torch_load():
 @pytest.mark.oracle
 @pytest.mark.parametrize("zipped", [True, False])
 def test_reader_matches_torch_save_formats(tmp_path, zipped):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     g = torch.Generator().manual_seed(0)
     base = torch.randn(4, 6, generator=g, dtype=torch.float64)
     state = {

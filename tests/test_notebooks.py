@@ -15,11 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
+from oracles import require
 
-jupytext = pytest.importorskip("jupytext")
-nbclient = pytest.importorskip("nbclient")
-nbformat = pytest.importorskip("nbformat")
-pytest.importorskip("ipykernel")
+jupytext = require("jupytext")
+nbclient = require("nbclient")
+nbformat = require("nbformat")
+require("ipykernel")
 from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402  (installed with nbclient)
 from jupyter_client.manager import KernelManager  # noqa: E402
 from nbclient.exceptions import CellExecutionError  # noqa: E402
