@@ -24,7 +24,8 @@ def quantile(alpha=ALPHA, m=1, dof=None, sided=2):
     """q with P(|N(0,1)| > q) = alpha / m (``sided=2``) or P(N(0,1) > q) = alpha / m (``sided=1``);
     Student-t with ``dof`` degrees of freedom instead of the normal when ``dof`` is given."""
     p = alpha / (sided * m)
-    return float(stats.norm.isf(p) if dof is None else stats.t.isf(p, dof))
+    q = stats.norm.isf(p) if dof is None else stats.t.isf(p, np.asarray(dof, dtype=np.float64))
+    return float(q) if np.ndim(q) == 0 else q
 
 
 def band(se, *, alpha=ALPHA, m=None, dof=None, bias=0.0):
@@ -72,7 +73,7 @@ def loglog_slope(x, y):
 
 def assert_within(estimate, expected, half_width, what=""):
     """Assert |estimate - expected| <= half_width everywhere; the message gives the worst ratio."""
-    dev = np.abs(np.asarray(estimate, dtype=np.float64) - expected)
+    dev = np.abs(np.asarray(estimate, dtype=np.float64) - np.asarray(expected, dtype=np.float64))
     half_width = np.broadcast_to(np.asarray(half_width, dtype=np.float64), dev.shape)
     ok = dev <= half_width
     worst = float(np.max(dev / np.where(half_width > 0, half_width, np.inf), initial=0.0))
