@@ -7,8 +7,10 @@ of ``limetheory.compat.lime_explain`` (same random stream, same result), of
 ``limetheory.explain``, and of the fused JAX path (perturbation + model in one jit), plus the
 peak traced memory of ``limetheory.explain``. Also the floor: writing the n float64 images once.
 
-Writes results/bench_explain.json and results/bench_explain.md.
-Usage: python benchmarks/bench_explain.py [--quick] [--out DIR]
+Writes results/bench_explain.json and results/bench_explain.md. A full run with lime also checks the
+README's claim (``explain`` at least MIN_SPEEDUP times faster than lime in every cell): the result
+files record it under "claim", and the script exits with status 1 and says which cells miss it.
+Usage: python benchmarks/bench_explain.py [--quick] [--no-lime] [--out DIR]
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from _timing import peak_memory, timed
 
 CELLS = [("chelsea", 1000), ("chelsea", 5000), ("astronaut", 2000), ("astronaut", 5000)]
 QUICK_CELLS = [("chelsea", 200)]
+MIN_SPEEDUP = 10.0  # README: "`explain` is 10-16x faster than lime in every cell"
 
 
 def photo(name: str, size: int) -> np.ndarray:
@@ -96,6 +99,26 @@ def to_markdown(rows: list[dict]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
+def check_claim(rows: list[dict], checked: bool) -> dict:
+    """The README's speed claim on these rows: ``met`` is True when every cell's lime / explain time
+    ratio is at least MIN_SPEEDUP, None when not checked (quick cells are too small to time, or no lime)."""
+    claim = {"text": f"explain >= {MIN_SPEEDUP:g}x faster than lime in every cell", "checked": checked,
+             "met": None, "failing_cells": []}
+    if checked:
+        claim["failing_cells"] = [f"{r['image']} n={r['n']}: {r['speedup_explain']:.1f}x" for r in rows
+                                  if not r["speedup_explain"] >= MIN_SPEEDUP]
+        claim["met"] = not claim["failing_cells"]
+    return claim
+
+
+def claim_line(claim: dict) -> str:
+    if not claim["checked"]:
+        return f"README claim ({claim['text']}): not checked (quick run or --no-lime)\n"
+    if claim["met"]:
+        return f"README claim ({claim['text']}): met\n"
+    return f"README claim ({claim['text']}): NOT MET in {', '.join(claim['failing_cells'])}\n"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one small cell (smoke test)")
@@ -106,12 +129,15 @@ def main(argv=None):
     size = 64 if args.quick else 224
     rows = [run_cell(name, n, size, not args.no_lime, repeat=1 if args.quick else 3) for name, n in cells]
     meta = {"machine": platform.platform(), "processor": platform.processor(), "python": platform.python_version()}
+    claim = check_claim(rows, checked=not args.quick and not args.no_lime)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     name = "bench_explain_quick" if args.quick else "bench_explain"
-    (out / f"{name}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    (out / f"{name}.md").write_text(to_markdown(rows))
-    print(to_markdown(rows))
+    (out / f"{name}.json").write_text(json.dumps({"meta": meta, "claim": claim, "rows": rows}, indent=2))
+    (out / f"{name}.md").write_text(to_markdown(rows) + "\n" + claim_line(claim))
+    print(to_markdown(rows) + "\n" + claim_line(claim))
+    if claim["met"] is False:
+        raise SystemExit(f"bench_explain: the README's claim is not met: {claim_line(claim).strip()}")
     return rows
 
 

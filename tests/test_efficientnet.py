@@ -227,11 +227,13 @@ def test_grad_of_logits_is_finite(clf, photos):
     assert np.abs(g).max() > 0
     # the logit is piecewise linear in the image (convolutions, ReLU6, mean, dense), so a central
     # difference along u = g/|g| equals |g| up to the ReLU6 kinks crossed within +-h (an O(h)
-    # effect: 0.3% at h = 0.3 grey levels) and float32 rounding (~1e-6 / (h |g|) ~ 1e-4)
+    # effect: on this image -0.21%, -0.32%, -0.72% at h = 0.15, 0.3, 0.6 grey levels, linear in h as
+    # the kink argument says) and float32 rounding (~1e-6 / (h |g|) ~ 1e-4): rtol 0.32% + 0.01%, rounded
+    # up to 0.35%. The kink term is measured on this fixed image, not derived; a wrong gradient is off by O(1)
     u = jnp.asarray(g / np.linalg.norm(g))
     h = 0.3
     slope = float(clf.logits(x + h * u)[c] - clf.logits(x - h * u)[c]) / (2 * h)
-    np.testing.assert_allclose(slope, np.linalg.norm(g), rtol=0.02)
+    np.testing.assert_allclose(slope, np.linalg.norm(g), rtol=0.0035)
 
 
 def test_batch_logits_is_a_traceable_batched_function(clf):
