@@ -39,7 +39,8 @@ def _runs(model_name, ridge=0.0, sampler="bernoulli"):
     f = response_of_z(model, image, seg)
     beta, cov = th.exact_limit(f, d, NU), th.exact_limit_covariance(f, d, NU, sampler=sampler)
     runs = [limetheory.explain(image, model, segments=seg, n_samples=N, ridge=ridge, kernel_width=NU,
-                               seed=np.random.default_rng([7, r]), progress=False, sampler=sampler) for r in range(N_RUNS)]
+                               seed=np.random.default_rng([7, r]), progress=False, sampler=sampler)
+            for r in range(N_RUNS)]
     est = np.array([np.concatenate([e.intercept, e.coef[0]]) for e in runs])
     se = np.array([np.concatenate([e.intercept_se, e.coef_se[0]]) for e in runs])
     return beta, cov, est, se, runs
@@ -317,7 +318,8 @@ def test_weighted_sampler_needs_fewer_samples_for_a_narrow_kernel():
     assert exact["bernoulli"] > 2 * exact["weighted"]
     for sampler, var in exact.items():
         errs = [np.sum((limetheory.explain(image, model, segments=seg, n_samples=n, ridge=0.0, kernel_width=nu,
-                                           seed=np.random.default_rng([3, r]), sampler=sampler, progress=False).coef[0] - beta[1:]) ** 2)
+                                           seed=np.random.default_rng([3, r]), sampler=sampler,
+                                           progress=False).coef[0] - beta[1:]) ** 2)
                 for r in range(runs)]
         # mean squared error = trace(V) / n: the mean over runs within a t band of its standard error
         # (Bonferroni over the 2 samplers, 0.1%) + the O(d / n_eff) bias (c = 1, relative)
