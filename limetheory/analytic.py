@@ -19,12 +19,9 @@ import numpy as np
 from . import theory
 from .perturb import auto_batch_size, perturb_batch
 from .segmentation import check_image, check_segments, n_superpixels, replacement_image
+from .validation import check_kernel_width
 
 __all__ = ["LinearModel", "ShapeDetector", "response_of_z"]
-
-
-def _check_kernel_width(kernel_width) -> float:
-    return theory._check_nu(kernel_width, "kernel_width")
 
 
 class _ImageModel:
@@ -171,7 +168,7 @@ class ShapeDetector(_ImageModel):
         f = prod_{E_-} z_j prod_{E_+} (1 - z_j) (E_+: dark when kept, lit when replaced), whose
         limit ``product_limit(..., absent=E_+)`` also gives.
         """
-        nu = _check_kernel_width(kernel_width)
+        nu = check_kernel_width(kernel_width)
         seg, lit_kept, lit_replaced = self._superpixel_states(image, segments, hide_color)
         d = n_superpixels(seg)
         if np.any(~lit_kept & ~lit_replaced):
@@ -228,7 +225,7 @@ class LinearModel(_ImageModel):
         linear in z, so LIME (ridge = 0) recovers it exactly from any n >= d + 1 samples in general
         position. Independent of ``kernel_width`` (still validated).
         """
-        _check_kernel_width(kernel_width)
+        check_kernel_width(kernel_width)
         img = self._check_image(image)
         seg = check_segments(segments, img.shape)
         rep = replacement_image(img, seg, hide_color)

@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .segmentation import check_image, check_segments, n_superpixels, replacement_image
+from .theory.enumeration import MAX_EXACT_D
 
 __all__ = [
     "DEFAULT_INTERNAL_BATCH_SIZE",
@@ -487,7 +488,7 @@ def compare_lime_ig(
     method: str = "gausslegendre",
     ks=(3, 5),
     batch_size: int = 256,
-    max_exact_d: int = 16,
+    max_exact_d: int = MAX_EXACT_D,
     dtype: str = "float64",
 ) -> LimeIGComparison:
     """LIME (exact limit or empirical) against the superpixel sums of integrated gradients.

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import as_generator
+from .kernel import kernel_log, weighted_law
+from .validation import as_generator, check_kernel_width
 
 __all__ = [
     "SAMPLERS",
@@ -48,16 +49,33 @@ def samples_with_ones(counts, d: int, rng) -> np.ndarray:
 def weighted_samples(n: int, d: int, kernel_width: float, rng, first_row_ones: bool = True) -> np.ndarray:
     """n samples of z from the pi-weighted law, density pi(z) / alpha_0 against Bernoulli(1/2)^d.
 
+    Parameters
+    ----------
+    n : int
+        Number of samples.
+    d : int >= 1
+        Number of superpixels.
+    kernel_width : float > 0
+        The kernel width nu of pi(z) = exp(-d_cos(1, z)^2 / (2 nu^2)).
+    rng : None, int or numpy Generator
+        The random stream.
+    first_row_ones : bool
+        Set row 0 to z = 1 (the unperturbed image), as lime does.
+
+    Returns
+    -------
+    (n, d) uint8 array of 0/1.
+
+    Notes
+    -----
     The number of ones k is drawn from q_k = C(d, k) 2^-d pi_k / alpha_0
-    (:func:`limetheory.theory.weighted_law`), then k ones are placed uniformly at random. Least
+    (:func:`limetheory.kernel.weighted_law`), then k ones are placed uniformly at random. Least
     squares with *equal* weights on these z has the same limit as LIME's pi-weighted least squares
     on Bernoulli z, beta^f = E[pi x x^T]^{-1} E[pi x f], but another spread around it; which is
     smaller depends on f and nu (`theory.exact_limit_covariance(..., sampler=...)` says which): the
     weighted law wins by far for small kernel widths, where most Bernoulli samples get a weight
     near zero. Row 0 is all ones (the unperturbed image) by default, as in lime.
     """
-    from .theory import weighted_law  # theory imports this module
-
     rng = as_generator(rng)
     q, _ = weighted_law(d, kernel_width)
     z = samples_with_ones(rng.choice(d + 1, size=n, p=q), d, rng)
@@ -103,9 +121,11 @@ def cosine_distance_to_ones(z) -> np.ndarray:
 
 
 def kernel_weights(z, kernel_width: float = 0.25) -> np.ndarray:
-    """LIME's weights pi(z) = exp(-d_cos(1, z)^2 / (2 nu^2)), nu = ``kernel_width``.
+    """LIME's weights pi(z) = exp(-(d_cos(1, z) / nu)^2 / 2), nu = ``kernel_width``.
 
-    lime writes the same kernel as ``sqrt(exp(-d^2 / w^2))``.
+    lime writes the same kernel as ``sqrt(exp(-d^2 / w^2))``. Computed as ``(d_cos / nu)^2`` (not
+    ``d_cos^2 / nu^2``), so no width in float64's range overflows or gives 0 / 0.
     """
-    dist = cosine_distance_to_ones(z)
-    return np.exp(-(dist**2) / (2.0 * kernel_width**2))
+    kernel_width = check_kernel_width(kernel_width)
+    z = np.asarray(z)
+    return np.exp(kernel_log(np.count_nonzero(z, axis=1), z.shape[1], kernel_width))

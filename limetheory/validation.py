@@ -10,13 +10,25 @@ Validate at the boundary, once; inside, trust the data.
 """
 from __future__ import annotations
 
+import functools
 import numbers
 import operator
-from typing import Iterable
+import warnings
+from typing import Callable, Iterable
 
 import numpy as np
 
-__all__ = ["check_int", "check_real", "check_choice", "check_bool", "check_seed", "as_generator"]
+__all__ = [
+    "as_generator",
+    "check_bool",
+    "check_choice",
+    "check_int",
+    "check_int_array",
+    "check_kernel_width",
+    "check_real",
+    "check_seed",
+    "renamed_keywords",
+]
 
 
 def check_int(value, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -60,6 +72,50 @@ def check_real(value, name: str, *, low: float | None = None, high: float | None
     if high is not None and (x > high or (high_open and x == high)):
         raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
     return x
+
+
+def check_kernel_width(value, name: str = "kernel_width") -> float:
+    """The kernel width nu of pi(z) = exp(-d_cos(1, z)^2 / (2 nu^2)): a finite real number > 0."""
+    return check_real(value, name, low=0.0, low_open=True)
+
+
+def check_int_array(value, name: str, minimum: int, maximum: int) -> np.ndarray:
+    """An integer or an array of integers in [minimum, maximum], as an int64 array (0-d for a scalar).
+
+    Floats with integral values (2.0) are accepted; bools, other floats and complex numbers are a
+    TypeError, values out of bounds a ValueError.
+    """
+    arr = np.asarray(value)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        if not (arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))):
+            raise TypeError(f"{name} must be an integer or an array of integers, got {value!r}")
+    if arr.size and (np.any(arr < minimum) or np.any(arr > maximum)):
+        raise ValueError(f"{name} must lie in {minimum}..{maximum}, got {value!r}")
+    return arr.astype(np.int64)
+
+
+def renamed_keywords(**old_to_new: str) -> Callable:
+    """Decorator: keep old keyword names of a function working, with a ``DeprecationWarning``.
+
+    ``@renamed_keywords(nu="kernel_width")`` lets ``f(..., nu=0.3)`` mean ``f(..., kernel_width=0.3)``;
+    passing both names is a TypeError.
+    """
+
+    def wrap(func):
+        @functools.wraps(func)
+        def inner(*args, **kwargs):
+            for old, new in old_to_new.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise TypeError(f"{func.__name__}() got both {old}= and its new name {new}=")
+                    warnings.warn(f"{func.__name__}(): the keyword {old}= is deprecated; use {new}=",
+                                  DeprecationWarning, stacklevel=2)
+                    kwargs[new] = kwargs.pop(old)
+            return func(*args, **kwargs)
+
+        return inner
+
+    return wrap
 
 
 def check_choice(value, name: str, choices: Iterable[str]):

@@ -1,0 +1,92 @@
+"""The limit explanation of image LIME (Garreau & Mardaoui, ICML 2021, Theorem 1).
+
+Stage "theory" of the data flow (THEORY.md section 2)::
+
+    (d, nu) --> alpha_p, sigma, Sigma^{-1};  E[pi f], E[pi z f] --> beta^f
+
+With z uniform on {0,1}^d and the kernel pi(z) = exp(-d_cos(1, z)^2 / (2 nu^2)),
+d_cos(1, z) = 1 - sqrt(k / d) for a z with k ones (d_cos(1, 0) = 1),
+
+    alpha_p = E[pi(z) z_1 ... z_p] = 2^{-d} sum_{s=0}^{d-p} C(d-p, s) psi(s/d),
+    psi(t)  = exp(-(1 - sqrt(1 - t))^2 / (2 nu^2)),
+
+and the empirical LIME coefficients (ridge = 0) converge to beta^f = Sigma^{-1} Gamma^f,
+Sigma = E[pi Z Z^T], Gamma^f = E[pi Z f], Z = (1, z).
+
+Scale of pi
+-----------
+Every explanation is invariant to multiplying pi by a constant, but alpha_p and the quantities
+built from it span hundreds of orders of magnitude: alpha_0 is about exp(-424) for d = 100000,
+nu = 0.01, so c_d (about alpha_0^2) underflows float64, and alpha_d = 2^-d does for d > 1074.
+Hence:
+
+* :func:`log_alpha` returns log alpha_p, always representable.
+* Functions that return quantities with a scale (:func:`alpha`, :func:`sigma`,
+  :func:`sigma_inverse`) take ``log_scale``: they describe the kernel ``pi * exp(-log_scale)``.
+  ``log_scale=0`` (default) gives the paper's values; ``log_scale=log_alpha(d, nu, 0)`` gives
+  them for pi / alpha_0 (so alpha_0 = 1). They raise ``ValueError`` rather than return a value
+  that under- or overflows float64.
+* Moments E[pi f], E[pi z f] passed to :func:`limit_explanation` are understood as those of
+  ``pi * exp(-log_scale)``; :class:`Moments` carries its ``log_scale`` with it, so
+  ``limit_explanation(d, nu, *moments)`` is always consistent.
+
+Numerics
+--------
+Internally everything is computed for pi / alpha_0, i.e. as expectations under the
+pi-weighted law q of the number k of ones, q_k = C(d, k) 2^{-d} pi_k / alpha_0, with
+log binomial probabilities from Loader's saddle-point expansion (absolute error ~1e-15 in
+the log instead of ~1e-10 with ``gammaln`` at d = 1e5). The differences that cancel are
+rewritten as sums of positive terms or as exactly centred sums:
+
+    (alpha_1 - alpha_2) / alpha_0 = E_q[k (d - k)] / (d (d - 1))
+    c_d / alpha_0^2               = Var_q(k) / d
+    sigma_0 / alpha_0             = E_q[k^2] / d
+    T = (alpha_1^2 - alpha_0 alpha_2) / alpha_0^2 = (E_q[s]/d)^2 - E_q[s (s-1)] / (d (d-1))
+    sigma_3 = T alpha_0^2 / (alpha_1 - alpha_2),   sigma_2 = sigma_3 + c_d / (alpha_1 - alpha_2).
+
+T vanishes for an exponential (geometric-in-k) kernel and is about 0.05 / (nu^2 d^2) here: for
+d = 1e5, nu = 10 it is 1e-13 times alpha_1^2, so the naive difference has no correct digit.
+It is computed against the tangent binomial Bin(d, rho) (rho from the tangent of log pi at the
+mode of q): with h = q / Bin(d, rho) (up to a constant), eta = h - 1, H = E_rho[h],
+
+    T = -E_rho[eta * ((k/d - rho)^2 - k (d - k) / (d^2 (d - 1)))] / H + (E_rho[eta (k/d - rho)] / H)^2,
+
+whose terms are all of the size of T (log h is a closed-form Taylor remainder <= 0). When q
+sits near k = d (small d and nu), T is taken from its form in the number of zeros s = d - k
+(two small positive moments, kept in logs); the form with the smaller error bound is used.
+CHECKED_LINE
+"""
+from ..kernel import MAX_D, alpha, alpha_diff, log_alpha, log_kernel, weighted_law
+from .enumeration import MAX_EXACT_D, ResponseTable, all_patterns, pattern_index
+from .exact import exact_limit, exact_limit_covariance
+from .limit import limit_explanation, product_limit, ridge_bias
+from .moments import Moments, moments_exact, monte_carlo_moments
+from .monte_carlo import monte_carlo_limit
+from .sigma import MAX_DENSE_D, Sigma, sigma, sigma_inverse, sigma_matrix
+
+__all__ = [
+    "MAX_D",
+    "MAX_DENSE_D",
+    "MAX_EXACT_D",
+    "Moments",
+    "ResponseTable",
+    "Sigma",
+    "all_patterns",
+    "alpha",
+    "alpha_diff",
+    "exact_limit",
+    "exact_limit_covariance",
+    "limit_explanation",
+    "log_alpha",
+    "log_kernel",
+    "moments_exact",
+    "monte_carlo_limit",
+    "monte_carlo_moments",
+    "pattern_index",
+    "product_limit",
+    "ridge_bias",
+    "sigma",
+    "sigma_inverse",
+    "sigma_matrix",
+    "weighted_law",
+]
