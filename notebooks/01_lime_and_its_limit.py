@@ -118,18 +118,13 @@ print("coefficients:", np.round(run.coef[0], 3))
 # the run above.
 
 # %%
-all_z = ((np.arange(2**d)[:, None] >> np.arange(d)) & 1).astype(np.uint8)  # all of {0,1}^d
-powers = 1 << np.arange(d)  # row index of z in all_z: sum_j z_j 2^j
 start = time.perf_counter()
-table = response_of_z(net.predict, image, segments, batch_size=64)(all_z)[:, target]  # (2^d,)
+# f(x(z)) on every z in {0,1}^d, evaluated once; calling the table looks z up (row sum_j z_j 2^j)
+responses = response_of_z(net.predict, image, segments, batch_size=64)(theory.all_patterns(d))  # (2^d, classes)
+f_of_z = theory.ResponseTable(responses[:, target])
 seconds = time.perf_counter() - start
 print(f"{2**d} network calls: {seconds:.1f} s, so lime's default n = 1000 would take about "
       f"{1000 * seconds / 2**d:.0f} s per explanation on this machine")
-
-
-def f_of_z(z):
-    """f(x(z)): the network's probability of `target` on the perturbed image, by lookup."""
-    return table[np.asarray(z) @ powers]
 
 
 def lime_run(n, seed, kernel_width=0.25, ridge=1.0):

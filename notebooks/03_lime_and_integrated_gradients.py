@@ -143,14 +143,14 @@ plt.show()
 
 # %%
 logits = batched_predict(net.logits, dtype="float32")  # NumPy (m, 64, 64, 3) -> (m, 3) logits
-all_z = ((np.arange(2**d)[:, None] >> np.arange(d)) & 1).astype(np.uint8)  # all of {0,1}^d
-powers = 1 << np.arange(d)  # row of z in all_z: sum_j z_j 2^j
 
 
 def lime_and_ig(xi, replacement, segments, target, widths=(0.25,)):
     """Exact LIME limits (one per kernel width) and IG superpixel sums, one replacement image."""
-    table = logits(perturb_batch(xi, replacement, segments, all_z))[:, target]  # f(x(z)), all z
-    betas = [theory.exact_limit(lambda z: table[z @ powers], d, w)[1:] for w in widths]
+    # f(x(z)) on every z in {0,1}^d, once; each exact limit looks the patterns up
+    images = perturb_batch(xi, replacement, segments, theory.all_patterns(d))
+    table = theory.ResponseTable(logits(images)[:, target])
+    betas = [theory.exact_limit(table, d, w)[1:] for w in widths]
     ig = integrated_gradients(net.logits, xi, replacement, n_steps=32, target=target, dtype="float32")
     return np.array(betas), superpixel_sums(ig.attributions, segments)
 

@@ -292,7 +292,8 @@ def test_enumerated_responses_equal_the_model():
     """Experiment 3 serves stored responses to explain(): they must be the model's own on those images."""
     import limetheory as lt
     from limetheory.experiments._common import bar_mask, digit_image
-    from limetheory.experiments.convergence import EnumeratedResponses, _all_z
+    from limetheory.experiments.convergence import EnumeratedResponses
+    from limetheory.theory import all_patterns
     from limetheory.analytic import LinearModel
     from limetheory.perturb import perturb_batch
 
@@ -302,7 +303,7 @@ def test_enumerated_responses_equal_the_model():
     model = LinearModel(rng.normal(size=gray.shape))
     for hide in (0.0, None):
         rep = lt.replacement_image(gray, seg, hide)
-        served = EnumeratedResponses(gray, rep, seg, model(perturb_batch(gray, rep, seg, _all_z(9))))
+        served = EnumeratedResponses(gray, rep, seg, model(perturb_batch(gray, rep, seg, all_patterns(9))))
         z = rng.integers(0, 2, size=(200, 9))
         images = perturb_batch(gray, rep, seg, z)
         np.testing.assert_array_equal(served(images), model(images))

@@ -129,9 +129,9 @@ class EnumeratedResponses:
                 self.pixels[j], self.decidable[j] = where[0], True
         self.keep = flat_img[self.pixels]  # (d, C)
         self.hide = flat_rep[self.pixels]
-        self.responses = np.asarray(responses)
-        if self.responses.shape[0] != 1 << self.d:
-            raise ValueError(f"responses must have 2^d = {1 << self.d} rows, got {self.responses.shape[0]}")
+        self.table = theory.ResponseTable(responses)  # f at pattern i in row i
+        if self.table.d != self.d:
+            raise ValueError(f"responses must have 2^d = {1 << self.d} rows, got {self.table.values.shape[0]}")
 
     def z_of(self, images) -> np.ndarray:
         x = np.asarray(images, dtype=np.float64)
@@ -143,12 +143,7 @@ class EnumeratedResponses:
         return z.astype(np.int64)
 
     def __call__(self, images):
-        return self.responses[self.z_of(images) @ (1 << np.arange(self.d))]
-
-
-def _all_z(d: int) -> np.ndarray:
-    idx = np.arange(1 << d)
-    return ((idx[:, None] >> np.arange(d)) & 1).astype(np.uint8)
+        return self.table(self.z_of(images))
 
 
 def _model_setup(name: str, s: dict, gray: np.ndarray, digit: int, segments: np.ndarray) -> dict:
@@ -172,15 +167,15 @@ def _model_setup(name: str, s: dict, gray: np.ndarray, digit: int, segments: np.
     else:
         raise ValueError(f"unknown model {name!r}")
     rep = replacement_image(image, segments, hide)
-    responses = np.asarray(model(perturb_batch(image, rep, segments, _all_z(d))), dtype=np.float64)
+    responses = np.asarray(model(perturb_batch(image, rep, segments, theory.all_patterns(d))), dtype=np.float64)
     label = None
     if responses.ndim == 2:
         label = int(np.argmax(responses[-1]))  # the last z is all ones: the unperturbed image
-    column = responses if label is None else responses[:, label]
-    limit = theory.exact_limit(lambda zz: column[_z_index(zz)], d, nu)
+    column = theory.ResponseTable(responses if label is None else responses[:, label])
+    limit = theory.exact_limit(column, d, nu)
     rms_constant = {}
     for sampler in s["samplers"]:
-        cov = theory.exact_limit_covariance(lambda zz: column[_z_index(zz)], d, nu, sampler=sampler)
+        cov = theory.exact_limit_covariance(column, d, nu, sampler=sampler)
         constant = float(np.sqrt(np.trace(cov[1:, 1:])))
         # f linear in z: LIME is exact and V is rounding
         rms_constant[sampler] = 0.0 if constant <= 1e-9 * np.linalg.norm(limit) else constant
@@ -188,13 +183,8 @@ def _model_setup(name: str, s: dict, gray: np.ndarray, digit: int, segments: np.
         "image": image, "label": label, "limit": limit, "rms_constant": rms_constant,
         "predict": EnumeratedResponses(image, rep, segments, responses),
         "closed_form_gap": np.nan if closed is None else float(np.max(np.abs(closed - limit))),
-        "f_xi": float(column[-1]),
+        "f_xi": float(column.values[-1]),
     }
-
-
-def _z_index(z) -> np.ndarray:
-    z = np.asarray(z, dtype=np.int64)
-    return z @ (1 << np.arange(z.shape[1]))
 
 
 def setup(s: dict) -> dict:

@@ -84,9 +84,14 @@ class Normalized:
         return self.c if self.d == 1 else min(self.c, self.d1)
 
 
+class SingularSigma(ValueError):
+    """Sigma / alpha_0 is singular to float64 precision: the kernel weight of any z with a zero,
+    relative to z = 1, is below ~1e-290 (so beta^f is the interpolation at z = 1 and the z with one zero)."""
+
+
 def _singular(d: int, nu: float, pivot: float) -> ValueError:
     ratio = f"about {1 / pivot:.3g}" if pivot > 0 else "more than 1e300"
-    return ValueError(
+    return SingularSigma(
         f"Sigma is singular to float64 precision for d = {d}, kernel_width = {nu:g}: the kernel gives "
         f"the unperturbed image a weight {ratio} times that of any other configuration; use a "
         "larger kernel_width"
@@ -149,6 +154,18 @@ def warn_if_ill_conditioned(n: Normalized, stacklevel: int = 4) -> None:
             RuntimeWarning,
             stacklevel=stacklevel,
         )
+
+
+def interpolation_limit(f_one: np.ndarray, f_minus: np.ndarray) -> np.ndarray:
+    """beta^f when the kernel sees only z = 1 and the d patterns 1 - e_j (Sigma singular in float64).
+
+    ``beta_j = f(1) - f(1 - e_j)``, ``beta_0 = f(1) - sum_j beta_j``: the weighted least squares
+    fits these d + 1 points exactly; the patterns with two or more zeros move beta by a relative
+    ``pi(two zeros) / pi(one zero) <= C pi(one zero)^3`` (d_cos is convex in the number of zeros),
+    below 1e-800 wherever :func:`normalized` reports Sigma singular. ``f_one`` (...,), ``f_minus`` (..., d).
+    """
+    b = f_one[..., None] - f_minus
+    return np.concatenate([(f_one - b.sum(axis=-1))[..., None], b], axis=-1)
 
 
 def beta_normalized(n: Normalized, g0: np.ndarray, g: np.ndarray) -> np.ndarray:

@@ -8,19 +8,27 @@ import numpy as np
 from ..kernel import kernel_log
 from ..sampling import SAMPLERS
 from ..validation import check_choice, check_int, check_kernel_width, renamed_keywords
-from ._normalized import ILL_CONDITIONED, Normalized, beta_normalized, normalized
-from .enumeration import ResponseTable, all_patterns, check_enumerable_d
+from ._normalized import ILL_CONDITIONED, Normalized, SingularSigma, beta_normalized, interpolation_limit, normalized
+from .enumeration import ResponseTable, all_patterns, call_f, check_enumerable_d
 from .moments import enumerated_sums
 
 __all__ = ["exact_limit", "exact_limit_covariance"]
 
 
-def _checked(f_of_z, d, kernel_width, batch_size) -> tuple[int, Normalized, int]:
+def _checked(f_of_z, d, kernel_width, batch_size) -> tuple[int, float, int]:
     d, nu = check_enumerable_d(d), check_kernel_width(kernel_width)
     batch_size = check_int(batch_size, "batch_size", 1)
     if not callable(f_of_z):
         raise TypeError("f_of_z must be callable on an (m, d) array of 0/1")
-    return d, normalized(d, nu), batch_size
+    return d, nu, batch_size
+
+
+def _interpolation(f_of_z: Callable, d: int) -> np.ndarray:
+    z = np.ones((d + 1, d), dtype=np.uint8)
+    z[np.arange(1, d + 1), np.arange(d)] = 0  # rows: 1, then 1 - e_j
+    y = call_f(f_of_z, z, None)
+    beta = interpolation_limit(y[0], y[1:].T if y.ndim == 2 else y[1:])
+    return beta
 
 
 def _exact_limit(f_of_z: Callable, n: Normalized, batch_size: int) -> np.ndarray:
@@ -41,17 +49,23 @@ def exact_limit(f_of_z: Callable, d: int, kernel_width: float, *, batch_size: in
     back to the intercept (the limit of a constant c is exactly (c, 0, ..., 0)). The moments of
     f - f(1) are small positive-weight sums known to full relative accuracy, so beta^f stays
     accurate for small kernel widths, where the kernel almost only sees z = 1 and beta^f tends to
-    the interpolation of f at z = 1 and the d patterns with one zero (beta_j = f(1) - f(1 - e_j)).
-    Each pattern is passed to ``f_of_z`` once (pass a :class:`ResponseTable` to reuse the values).
+    the interpolation of f at z = 1 and the d patterns with one zero (beta_j = f(1) - f(1 - e_j));
+    where Sigma / alpha_0 is singular in float64 that interpolation is returned (it is then exact
+    to far below float64's precision). Each pattern is passed to ``f_of_z`` once (pass a
+    :class:`ResponseTable` to reuse the values).
 
     Raises
     ------
     ValueError
-        If d > MAX_EXACT_D, or Sigma is singular in float64 (kernel_width too small for d).
+        If d > MAX_EXACT_D.
     TypeError
         If ``f_of_z`` is not callable or returns non-real values.
     """
-    _, n, batch_size = _checked(f_of_z, d, kernel_width, batch_size)
+    d, nu, batch_size = _checked(f_of_z, d, kernel_width, batch_size)
+    try:
+        n = normalized(d, nu)
+    except SingularSigma:  # the kernel sees only z = 1 and the z with one zero
+        return _interpolation(f_of_z, d)
     return _exact_limit(f_of_z, n, batch_size)
 
 
@@ -103,7 +117,8 @@ def exact_limit_covariance(f_of_z: Callable, d: int, kernel_width: float, *, sam
         below 1e-8 (V then grows like 1 / pivot and cannot be computed to any useful accuracy).
     """
     sampler = check_choice(sampler, "sampler", SAMPLERS)
-    d, n, batch_size = _checked(f_of_z, d, kernel_width, batch_size)
+    d, nu, batch_size = _checked(f_of_z, d, kernel_width, batch_size)
+    n = normalized(d, nu)
     if n.pivot < ILL_CONDITIONED:
         raise ValueError(f"kernel_width = {n.nu:g} is too small for d = {d}: LIME's covariance grows like "
                          f"1 / {n.pivot:.2g} and is not computable in float64; use a larger kernel_width")

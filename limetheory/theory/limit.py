@@ -5,7 +5,8 @@ import numpy as np
 
 from ..kernel import check_d, log_product_moment, log_weighted_law_zeros
 from ..validation import check_kernel_width, check_real, renamed_keywords
-from ._normalized import Normalized, beta_normalized, normalized, warn_if_ill_conditioned
+from ._normalized import (Normalized, SingularSigma, beta_normalized, interpolation_limit, normalized,
+                          warn_if_ill_conditioned)
 
 __all__ = ["limit_explanation", "product_limit", "ridge_bias"]
 
@@ -121,7 +122,9 @@ def product_limit(d: int, kernel_width: float, members, absent=()) -> np.ndarray
     where q is the pi-weighted law of the number k of ones (:func:`weighted_law`) and
     h(k) = P(z_E = 1 | k ones) = (k)_p / (d)_p. (For p = d there is no outside and gap = 0.)
     p = 0 (f = 1) and p = 1 (f = z_j, linear) give their exact answers. b_out vanishes for an
-    exponential kernel and is small here; its absolute error is ~1e-16 |b_in|.
+    exponential kernel and is small here; its absolute error is ~1e-16 |b_in|. Where Sigma / alpha_0
+    is singular in float64 (tiny kernel widths), beta^f is the interpolation at z = 1 and the z
+    with one zero (``beta_j = f(1) - f(1 - e_j)``), exact to far below float64's precision.
 
     Parameters
     ----------
@@ -142,7 +145,11 @@ def product_limit(d: int, kernel_width: float, members, absent=()) -> np.ndarray
         out[0] = 1.0 - p
         out[1:][mask] = 1.0
         return out
-    n = normalized(d, nu)
+    try:
+        n = normalized(d, nu)
+    except SingularSigma:  # f(1) and f(1 - e_j) determine beta^f
+        f_minus = np.where(off, off.sum() == 1, np.where(mask, 0.0, 1.0 * (not off.any())))
+        return interpolation_limit(np.asarray(float(not off.any())), f_minus.astype(np.float64))
     if off.any():
         return _product_limit_general(n, mask, off)
     log_q, log_a0 = log_weighted_law_zeros(d, nu)  # by number of zeros s
