@@ -211,7 +211,7 @@ def test_monte_carlo_limit_standard_errors_cover_the_exact_limit(method):
     d, nu, runs = 8, 0.3, 200
     f = _smooth_f(d)
     exact = th.exact_limit(f, d, nu)
-    pairs = [th.monte_carlo_limit(f, d, nu, 3000, seed=s, method=method, return_se=True) for s in range(runs)]
+    pairs = [th.monte_carlo_limit(f, d, nu, 3000, seed=s, sampler=method, return_se=True) for s in range(runs)]
     est, se = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
     covered = np.abs(est - exact) <= Z95 * se
     assert abs(covered.mean() - 0.95) <= 4 * np.sqrt(0.95 * 0.05 / runs), covered.mean()
@@ -271,10 +271,13 @@ def test_monte_carlo_spread_merges_batches():
     z_rng = np.random.default_rng(11)
     z = z_rng.integers(0, 2, size=(400, d)).astype(np.uint8)
     wy = z_rng.normal(size=(400, 2))
-    nrm = th._norm(d, nu)
-    whole = th._per_sample_spread(nrm, z, wy, d)
-    parts = th._merge_spread(th._per_sample_spread(nrm, z[:150], wy[:150], d),
-                             th._per_sample_spread(nrm, z[150:], wy[150:], d))
+    from limetheory.theory._normalized import normalized
+    from limetheory.theory.monte_carlo import _merge_spread, _per_sample_spread
+
+    nrm = normalized(d, nu)
+    whole = _per_sample_spread(nrm, z, wy, d)
+    parts = _merge_spread(_per_sample_spread(nrm, z[:150], wy[:150], d),
+                          _per_sample_spread(nrm, z[150:], wy[150:], d))
     u = np.stack([th.limit_explanation(d, nu, wy[:, k], wy[:, k, None] * z, log_scale=th.log_alpha(d, nu))
                   for k in range(2)])  # (k, n, d + 1), directly
     np.testing.assert_allclose(whole[1], u.mean(axis=1), rtol=1e-10, atol=1e-14)
