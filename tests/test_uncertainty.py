@@ -245,7 +245,7 @@ def test_monte_carlo_standard_errors_do_not_depend_on_batching(method):
     out = {}
     for batch_size in (5000, 777):
         g, calls = _recording_per_row(f)
-        beta, se = th.monte_carlo_limit(g, d, nu, n, seed=3, method=method, return_se=True, batch_size=batch_size)
+        beta, se = th.monte_carlo_limit(g, d, nu, n, seed=3, sampler=method, return_se=True, batch_size=batch_size)
         assert [len(z) for z, _ in calls[1:]] == [min(batch_size, n - s) for s in range(0, n, batch_size)]
         y_ref = calls[0][1][0]  # the first call is f(z = 1)
         z = np.concatenate([c[0] for c in calls[1:]])
@@ -260,7 +260,7 @@ def test_monte_carlo_standard_errors_do_not_depend_on_batching(method):
     (a, se_a), (c, se_c) = out[5000], out[777]
     assert not np.array_equal(a, c)  # other samples, as the docstring says
     assert_within(a, c, band(np.hypot(se_a, se_c)), "independent estimates of the same limit")
-    again = th.monte_carlo_limit(_recording_per_row(f)[0], d, nu, n, seed=3, method=method, return_se=True,
+    again = th.monte_carlo_limit(_recording_per_row(f)[0], d, nu, n, seed=3, sampler=method, return_se=True,
                                  batch_size=5000)
     np.testing.assert_array_equal(again[0], out[5000][0])  # same seed, same batching, same model outputs: same bits
     np.testing.assert_array_equal(again[1], out[5000][1])
