@@ -83,7 +83,7 @@ def _cmd_list(args) -> int:
 
     for name, (_, figures) in REGISTRY.items():
         try:
-            title = load_experiment(name).TITLE
+            title = load_experiment(name).title
         except Exception as exc:  # an experiment whose dependencies are missing still lists
             title = f"(cannot import: {type(exc).__name__}: {exc})"
         print(f"{name:16s} {title}  [{', '.join(f.rsplit('.', 1)[-1] for f in figures)}]")

@@ -1,6 +1,7 @@
 """The experiment framework: units, resumable runs, tidy results, figures.
 
-An experiment is a module in ``experiments/`` that defines
+An experiment is a module in ``limetheory/experiments/`` that meets the contract
+:class:`Experiment` (checked once, when it is loaded): it defines
 
 ``NAME`` : str
     Its registry name (also the stem of its results files).
@@ -29,7 +30,8 @@ and optionally
 
 Files written under ``OUT``::
 
-    units/<NAME>/<label>-<hash>.csv   one per unit, written atomically (temp file + os.replace)
+    units/<NAME>/<label>-<hash>.csv   one per unit: a header with the SHA-256, row count and columns
+                                      of the CSV body below it, written atomically (see _store)
     results/<NAME>.csv                all units of the current settings, concatenated
     results/<NAME>.json               settings, mode, unit counts, versions, elapsed time
     results/<NAME>.npz                arrays for the figures (optional)
@@ -38,27 +40,33 @@ Files written under ``OUT``::
 
 The unit hash covers the experiment's name, ``VERSION``, all settings and the unit itself, so a
 quick run and a full run in the same folder never mix, and an interrupted run started again
-computes only the units whose files are missing.
+computes only the units whose files are missing. A unit file that cannot be read or does not
+verify against its header is recomputed with a warning naming it; ``results/`` is written only
+after every unit has been verified.
 """
 from __future__ import annotations
 
 import hashlib
 import importlib
 import json
-import os
 import platform
 import re
-import tempfile
 import time
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
+from ._store import (CorruptUnit, atomic_write, atomic_write_csv, read_arrays_if_whole, read_unit,
+                     remove_stale_temporaries, write_npz, write_text, write_unit)
+
 __all__ = [
+    "CorruptUnitWarning",
+    "Experiment",
     "RunReport",
     "atomic_write",
     "atomic_write_csv",
@@ -72,7 +80,48 @@ __all__ = [
     "unit_path",
 ]
 
-_REQUIRED = ("NAME", "TITLE", "VERSION", "settings", "units", "setup", "run_unit")
+
+class CorruptUnitWarning(UserWarning):
+    """A stored unit (or arrays file) could not be read or did not verify: it is recomputed."""
+
+
+# =========================================================================== the contract
+@dataclass(frozen=True)
+class Experiment:
+    """The experiment contract, checked once by :meth:`from_module` (see the module docstring).
+
+    ``arrays`` and ``tables`` are ``None`` when the module does not define them.
+    """
+
+    name: str
+    title: str
+    version: int
+    settings: Callable[[bool], dict]
+    units: Callable[[dict], list]
+    setup: Callable[[dict], Any]
+    run_unit: Callable[[dict, Any], pd.DataFrame]
+    arrays: Callable[[Any], dict] | None = None
+    tables: Callable[[pd.DataFrame, dict], dict] | None = None
+
+    @classmethod
+    def from_module(cls, mod: ModuleType) -> "Experiment":
+        """The contract of module ``mod``; TypeError naming everything it lacks or gets wrong."""
+        problems = []
+        for attr, kind in (("NAME", str), ("TITLE", str), ("VERSION", int)):
+            value = getattr(mod, attr, None)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                problems.append(f"{attr} ({kind.__name__})")
+        for attr in ("settings", "units", "setup", "run_unit"):
+            if not callable(getattr(mod, attr, None)):
+                problems.append(f"{attr}() (a function)")
+        for attr in ("arrays", "tables"):
+            if hasattr(mod, attr) and not callable(getattr(mod, attr)):
+                problems.append(f"{attr}() (optional, but a function when given)")
+        if problems:
+            raise TypeError(f"experiment module {mod.__name__} does not define the experiment contract: "
+                            f"missing or wrong {', '.join(problems)}")
+        return cls(mod.NAME, mod.TITLE, mod.VERSION, mod.settings, mod.units, mod.setup, mod.run_unit,
+                   getattr(mod, "arrays", None), getattr(mod, "tables", None))
 
 
 # =========================================================================== registry access
@@ -97,57 +146,13 @@ def _entry(name: str, registry: Mapping | None):
     return module, tuple(figures)
 
 
-def load_experiment(name: str, registry: Mapping | None = None) -> ModuleType:
-    """Import the module of experiment ``name`` and check it defines the experiment interface."""
+def load_experiment(name: str, registry: Mapping | None = None) -> Experiment:
+    """Import the module of experiment ``name`` and check, once, that it meets the contract."""
     module_name, _ = _entry(name, registry)
-    mod = importlib.import_module(module_name)
-    missing = [a for a in _REQUIRED if not hasattr(mod, a)]
-    if missing:
-        raise TypeError(f"experiment module {module_name} lacks {', '.join(missing)}")
-    if mod.NAME != name:
-        raise ValueError(f"experiment module {module_name} has NAME {mod.NAME!r}, registered as {name!r}")
-    return mod
-
-
-# =========================================================================== atomic files
-def atomic_write(path: Path, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then ``os.replace`` it.
-
-    Readers see either the old file or the complete new one, never a partial file; an
-    interrupted write leaves no temporary behind.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
-def atomic_write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """Write ``frame`` as CSV (no index, full float precision) atomically."""
-    return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
-
-
-def _write_text(path: Path, text: str) -> Path:
-    def write(tmp):
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-
-    return atomic_write(path, write)
-
-
-def _write_npz(path: Path, arrays: dict) -> Path:
-    def write(tmp):
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-
-    return atomic_write(path, write)
+    exp = Experiment.from_module(importlib.import_module(module_name))
+    if exp.name != name:
+        raise ValueError(f"experiment module {module_name} has NAME {exp.name!r}, registered as {name!r}")
+    return exp
 
 
 # =========================================================================== unit keys
@@ -198,9 +203,13 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 # =========================================================================== running
-@dataclass
+@dataclass(frozen=True)
 class RunReport:
-    """What one experiment run did."""
+    """What one experiment run did (built once, at its end).
+
+    ``recomputed`` lists the stored units that could not be read or did not verify and were
+    computed again (each also raised a :class:`CorruptUnitWarning`).
+    """
 
     name: str
     n_units: int
@@ -208,8 +217,9 @@ class RunReport:
     reused: int
     seconds: float
     results: Path
-    tables: list = field(default_factory=list)
-    figures: list = field(default_factory=list)
+    tables: tuple = ()
+    figures: tuple = ()
+    recomputed: tuple = ()
 
 
 def _versions() -> dict:
@@ -242,11 +252,31 @@ def _blas_threads(limit):
     return threadpool_limits(limits=int(limit), user_api="blas")
 
 
-def _read_unit(path: Path) -> pd.DataFrame:
+def _warn_corrupt(exc: CorruptUnit) -> None:
+    warnings.warn(f"experiment store: {exc.path} {exc.reason}; recomputing it", CorruptUnitWarning, stacklevel=3)
+
+
+def _stored_units(paths: list) -> tuple[dict, list]:
+    """The verified frames of the units already stored ({index: frame}) and the corrupt paths (warned)."""
+    frames, corrupt = {}, []
+    for i, p in enumerate(paths):
+        if not p.exists():
+            continue
+        try:
+            frames[i] = read_unit(p)
+        except CorruptUnit as exc:
+            _warn_corrupt(exc)
+            corrupt.append(p)
+    return frames, corrupt
+
+
+def _stored_arrays(path: Path, settings_key: str) -> bool:
+    """Whether ``path`` holds whole arrays of these settings (a corrupt file is warned about)."""
     try:
-        return pd.read_csv(path)
-    except pd.errors.EmptyDataError:  # a unit that produced no rows and no columns
-        return pd.DataFrame()
+        return read_arrays_if_whole(path, "__settings_key__", settings_key) is not None
+    except CorruptUnit as exc:
+        _warn_corrupt(exc)
+        return False
 
 
 def run_experiment(
@@ -259,7 +289,13 @@ def run_experiment(
     registry: Mapping | None = None,
     blas_threads: int | None = 1,
 ) -> RunReport:
-    """Run experiment ``name`` into ``out``, skipping the units already stored there.
+    """Run experiment ``name`` into ``out``, reusing the units already stored there whole.
+
+    Every stored unit is read and verified (:func:`limetheory.experiments._store.read_unit`) before
+    anything is computed; one that cannot be read or does not verify is recomputed, with a
+    :class:`CorruptUnitWarning` naming its file. Nothing under ``out/results`` is written until
+    every unit of the run has been read back and verified and the tables are computed. Temporary
+    files left by a killed run are removed first.
 
     Parameters
     ----------
@@ -276,81 +312,73 @@ def run_experiment(
     from tqdm import tqdm
 
     out = Path(out)
-    mod = load_experiment(name, registry)
+    exp = load_experiment(name, registry)
     _, figure_modules = _entry(name, registry)
     t0 = time.perf_counter()
-    settings = mod.settings(bool(quick))
-    units = list(mod.units(settings))
-    paths = [unit_path(out, name, mod.VERSION, settings, u) for u in units]
+    remove_stale_temporaries(out / "units" / name, out / "results", out / "figures")
+    settings = exp.settings(bool(quick))
+    units = list(exp.units(settings))
+    paths = [unit_path(out, name, exp.version, settings, u) for u in units]
     if len(set(paths)) != len(paths):
         raise ValueError(f"experiment {name}: two units have the same key; units must differ")
-    todo = [i for i, p in enumerate(paths) if not p.exists()]
-    settings_key = unit_key(name, mod.VERSION, settings, {})
+    frames, corrupt = _stored_units(paths)
+    todo = [i for i in range(len(units)) if i not in frames]
+    settings_key = unit_key(name, exp.version, settings, {})
     arrays_path = out / "results" / f"{name}.npz"
-    need_arrays = hasattr(mod, "arrays") and not _arrays_current(arrays_path, settings_key)
+    need_arrays = exp.arrays is not None and not _stored_arrays(arrays_path, settings_key)
 
     with _blas_threads(blas_threads):
-        context = None
-        if todo or need_arrays:
-            context = mod.setup(settings)
+        context = exp.setup(settings) if todo or need_arrays else None
         bar = tqdm(total=len(units), initial=len(units) - len(todo), desc=name, unit="unit",
                    disable=not progress, leave=True)
         try:
             for i in todo:
-                frame = mod.run_unit(units[i], context)
+                frame = exp.run_unit(units[i], context)
                 if not isinstance(frame, pd.DataFrame):
                     raise TypeError(f"{name}.run_unit must return a pandas DataFrame, got {type(frame).__name__}")
-                atomic_write_csv(frame, paths[i])
+                write_unit(frame, paths[i])
+                frames[i] = read_unit(paths[i])  # what a later run will reuse, verified
                 bar.update(1)
         finally:
             bar.close()
+        arrays = None
         if need_arrays:
-            arrays = dict(mod.arrays(context))
+            arrays = dict(exp.arrays(context))
             arrays["__settings_key__"] = np.array(settings_key)
-            _write_npz(arrays_path, arrays)
+        ordered = [frames[i] for i in range(len(units))]
+        frame = pd.concat([f for f in ordered if len(f.columns)], ignore_index=True) if ordered else pd.DataFrame()
+        tables = exp.tables(frame, settings) if exp.tables is not None else {}
 
-        frames = [_read_unit(p) for p in paths]
-        frame = pd.concat([f for f in frames if len(f.columns)], ignore_index=True) if frames else pd.DataFrame()
-        results = atomic_write_csv(frame, out / "results" / f"{name}.csv")
-        tables = []
-        if hasattr(mod, "tables"):
-            for key, table in mod.tables(frame, settings).items():
-                tables.append(atomic_write_csv(table, out / "results" / f"{name}_{key}.csv"))
-                tables.append(_write_text(out / "results" / f"{name}_{key}.md", markdown_table(table)))
-    seconds = time.perf_counter() - t0
+    # every unit is verified and every table computed: only now is results/ written
+    if arrays is not None:
+        write_npz(arrays_path, arrays)
+    results = atomic_write_csv(frame, out / "results" / f"{name}.csv")
+    table_files = []
+    for key, table in tables.items():
+        table_files.append(atomic_write_csv(table, out / "results" / f"{name}_{key}.csv"))
+        table_files.append(write_text(out / "results" / f"{name}_{key}.md", markdown_table(table)))
     meta = {
         "name": name,
-        "title": mod.TITLE,
-        "version": mod.VERSION,
+        "title": exp.title,
+        "version": exp.version,
         "mode": "quick" if quick else "full",
         "settings": settings,
         "n_units": len(units),
         "computed": len(todo),
         "reused": len(units) - len(todo),
+        "recomputed_corrupt": len(corrupt),
         "n_rows": int(len(frame)),
-        "seconds": round(seconds, 3),
+        "seconds": round(time.perf_counter() - t0, 3),
         "versions": _versions(),
     }
-    _write_text(out / "results" / f"{name}.json", _canonical_pretty(meta))
-    report = RunReport(name, len(units), len(todo), len(units) - len(todo), seconds, results, tables)
-    if figures:
-        report.figures = make_figures(name, out, registry=registry, modules=figure_modules)
-    report.seconds = time.perf_counter() - t0
-    return report
+    write_text(out / "results" / f"{name}.json", _canonical_pretty(meta))
+    figure_files = make_figures(name, out, registry=registry, modules=figure_modules) if figures else []
+    return RunReport(name, len(units), len(todo), len(units) - len(todo), time.perf_counter() - t0, results,
+                     tuple(table_files), tuple(figure_files), tuple(corrupt))
 
 
 def _canonical_pretty(obj) -> str:
     return json.dumps(json.loads(_canonical(obj)), indent=2, sort_keys=True) + "\n"
-
-
-def _arrays_current(path: Path, settings_key: str) -> bool:
-    if not path.exists():
-        return False
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return "__settings_key__" in f.files and str(f["__settings_key__"]) == settings_key
-    except (OSError, ValueError):
-        return False
 
 
 def make_figures(name: str, out, *, registry: Mapping | None = None, modules: Iterable[str] | None = None) -> list:
@@ -400,6 +428,8 @@ def reproduce(
             continue
         reports.append(rep)
         if log:
-            log(f"{n}: {rep.computed} unit(s) computed, {rep.reused} reused, {rep.seconds:.1f} s -> "
-                f"{rep.results}" + (f", {len(rep.figures)} figure file(s)" if rep.figures else ""))
+            log(f"{n}: {rep.computed} unit(s) computed, {rep.reused} reused"
+                + (f" ({len(rep.recomputed)} corrupt unit(s) recomputed)" if rep.recomputed else "")
+                + f", {rep.seconds:.1f} s -> {rep.results}"
+                + (f", {len(rep.figures)} figure file(s)" if rep.figures else ""))
     return reports

@@ -1,0 +1,181 @@
+"""The experiment store's files: atomic writes, self-verifying unit files, stale temporaries.
+
+A unit file ``units/<NAME>/<label>-<hash12>.csv`` is one header line and a CSV body::
+
+    # limetheory-unit 1 {"columns": [...], "rows": R, "sha256": "<hex digest of the body>"}
+    <the unit's rows as CSV: a header line, then R rows, full float precision>
+
+The header states what makes the file whole: the SHA-256 of the body's bytes, the number of rows
+and the column names. :func:`read_unit` accepts a file only when its header parses, the digest of
+the body equals the stated one, and the parsed body has exactly the stated rows and columns;
+otherwise it raises :class:`CorruptUnit` (a truncated, emptied, NUL-filled, altered or headerless
+file, or one from an older format). Header and body are written together by one atomic replace.
+
+Temporary files are named ``.<target>.<host>.<pid>-<random>.tmp``: :func:`remove_stale_temporaries`
+removes those of this host whose process no longer runs (left by a kill), and nothing else.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import socket
+import tempfile
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["CorruptUnit", "atomic_write", "atomic_write_csv", "read_arrays_if_whole", "read_unit",
+           "remove_stale_temporaries", "write_bytes", "write_npz", "write_text", "write_unit"]
+
+UNIT_MAGIC = b"# limetheory-unit 1 "
+_HOST = re.sub(r"[^A-Za-z0-9-]", "", socket.gethostname())[:40] or "host"
+_TMP = re.compile(r"^\..*\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)-[A-Za-z0-9_]+\.tmp$")
+
+
+class CorruptUnit(ValueError):
+    """A stored file that cannot be read or does not verify; ``path`` names it."""
+
+    def __init__(self, path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = Path(path), reason
+
+
+# =========================================================================== atomic files
+def atomic_write(path, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then ``os.replace`` it.
+
+    Readers see either the old file or the complete new one, never a partial file. An exception
+    removes the temporary; a kill leaves it, named after this host and process, for
+    :func:`remove_stale_temporaries`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_HOST}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def write_bytes(path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+
+    return atomic_write(path, write)
+
+
+def write_text(path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_csv(frame: pd.DataFrame, path) -> Path:
+    """Write ``frame`` as CSV (no index, full float precision) atomically."""
+    return write_bytes(path, frame.to_csv(index=False).encode("utf-8"))
+
+
+def write_npz(path, arrays: dict) -> Path:
+    """Write ``arrays`` as a compressed ``.npz`` atomically (each member carries zip's CRC-32)."""
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+    return atomic_write(path, write)
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def remove_stale_temporaries(*folders) -> list:
+    """Remove the store's temporaries in ``folders`` whose writer (this host, that pid) is gone.
+
+    Temporaries of running processes (a concurrent run on the same folder), of other hosts and
+    files not named by :func:`atomic_write` are left alone. Returns the paths removed.
+    """
+    removed = []
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            continue
+        for p in folder.glob(".*.tmp"):
+            m = _TMP.match(p.name)
+            if m and m["host"] == _HOST and int(m["pid"]) != os.getpid() and _process_gone(int(m["pid"])):
+                try:
+                    p.unlink()
+                    removed.append(p)
+                except FileNotFoundError:  # another run removed it first
+                    pass
+    return removed
+
+
+# =========================================================================== unit files
+def write_unit(frame: pd.DataFrame, path) -> Path:
+    """Write a unit's rows with a header stating their SHA-256, row count and columns (one atomic write)."""
+    body = frame.to_csv(index=False).encode("utf-8")
+    header = {"columns": [str(c) for c in frame.columns], "rows": int(len(frame)),
+              "sha256": hashlib.sha256(body).hexdigest()}
+    return write_bytes(path, UNIT_MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + body)
+
+
+def read_unit(path) -> pd.DataFrame:
+    """The rows of a unit file written by :func:`write_unit`, verified; :class:`CorruptUnit` otherwise."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise CorruptUnit(path, f"cannot be read ({exc})") from exc
+    if not data.startswith(UNIT_MAGIC):
+        raise CorruptUnit(path, "no unit header (empty, overwritten or an older format)")
+    line, sep, body = data[len(UNIT_MAGIC):].partition(b"\n")
+    try:
+        header = json.loads(line)
+        rows, columns, digest = int(header["rows"]), list(header["columns"]), str(header["sha256"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorruptUnit(path, "unreadable unit header") from exc
+    if not sep or hashlib.sha256(body).hexdigest() != digest:
+        raise CorruptUnit(path, "content does not match its SHA-256 (truncated or altered)")
+    try:
+        frame = pd.read_csv(io.BytesIO(body))
+    except pd.errors.EmptyDataError:  # a unit that produced no rows and no columns
+        frame = pd.DataFrame()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptUnit(path, f"unparseable rows ({exc})") from exc
+    if len(frame) != rows or [str(c) for c in frame.columns] != columns:
+        raise CorruptUnit(path, f"{len(frame)} rows / {len(frame.columns)} columns where the header "
+                                f"states {rows} / {len(columns)}")
+    return frame
+
+
+def read_arrays_if_whole(path, key_name: str, key: str):
+    """The arrays of ``path`` when every member reads back (zip CRC-32 checked) and ``key_name`` holds
+    ``key``; ``None`` when the file is missing or stale. Raises :class:`CorruptUnit` when unreadable."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}  # reading every member checks its CRC-32
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+        raise CorruptUnit(path, f"unreadable arrays ({type(exc).__name__}: {exc})") from exc
+    if key_name not in arrays or str(arrays[key_name]) != key:
+        return None
+    return arrays
