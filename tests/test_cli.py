@@ -5,14 +5,18 @@ demand); one runs a real experiment (shape_detector, quick) twice.
 """
 import importlib.metadata
 import os
+import re
 import textwrap
 import uuid
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from limetheory import experiments
-from limetheory.experiments._runner import unit_path
+from limetheory.experiments import _store
+from limetheory.experiments._runner import CorruptUnitWarning, unit_path
+from limetheory.experiments._store import read_unit
 from limetheory.cli import main
 
 FAKE = '''
@@ -198,3 +202,126 @@ def test_real_experiment_resumes(tmp_path):
     meta = (out / "results" / "shape_detector.json").read_text()
     assert '"computed": 0' in meta and '"reused": 5' in meta
     assert os.listdir(out / "units") == ["shape_detector"]
+
+
+# --------------------------------------------------------------------------- the store never trusts a corrupt unit
+def _truncate(data):
+    return data[: len(data) // 2]
+
+
+def _flip_byte(data):
+    i = len(data) - 20  # inside the last row of the body
+    return data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:]
+
+
+def _alter_number(data):
+    head, body = data.split(b"\n", 1)
+    return head + b"\n" + body.replace(b"0.3333333333333333", b"0.3333333333333334", 1)
+
+
+def _drop_checksum(data):
+    head, body = data.split(b"\n", 1)
+    return re.sub(rb'"sha256": "[0-9a-f]+"', b'"sha": ""', head) + b"\n" + body
+
+
+CORRUPTIONS = {
+    "truncate": _truncate,
+    "empty": lambda data: b"",
+    "nul_fill": lambda data: b"\0" * len(data),
+    "flip_byte": _flip_byte,
+    "alter_number": _alter_number,
+    "drop_checksum": _drop_checksum,
+    "drop_header": lambda data: data.split(b"\n", 1)[1],
+    "garbage": lambda data: b"\x89PNG not a unit at all\n" * 7,
+}
+
+
+def _published(out):
+    return {p.name: p.read_bytes() for p in sorted((out / "results").iterdir()) if p.suffix in (".csv", ".md")}
+
+
+@pytest.mark.parametrize("how", sorted(CORRUPTIONS))
+def test_corrupt_unit_is_recomputed_with_a_warning(fake, tmp_path, how, capsys):
+    out = tmp_path / "out"
+    assert _run("--quick", "--only", "fake", "--out", str(out), "--no-figures") == 0
+    clean = _published(out)
+    victim = unit_path(out, "fake", fake.VERSION, fake.settings(True), {"i": 2})
+    corrupted = CORRUPTIONS[how](victim.read_bytes())
+    assert corrupted != victim.read_bytes()
+    victim.write_bytes(corrupted)
+    with pytest.warns(CorruptUnitWarning, match=re.escape(str(victim))):
+        reports = experiments.reproduce(["fake"], out, quick=True, progress=False, figures=False)
+    assert reports[0].computed == 1 and reports[0].reused == 3 and reports[0].recomputed == (victim,)
+    assert fake.CALLS == [0, 1, 2, 3, 2]  # only the corrupt unit was computed again
+    assert _published(out) == clean
+    assert read_unit(victim).equals(pd.read_csv(out / "results" / "fake.csv").iloc[4:6].reset_index(drop=True))
+
+
+def test_results_untouched_until_every_unit_verifies(fake, tmp_path):
+    out = tmp_path / "out"
+    assert _run("--quick", "--only", "fake", "--out", str(out), "--no-figures") == 0
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "results").iterdir()}
+    victim = unit_path(out, "fake", fake.VERSION, fake.settings(True), {"i": 1})
+    victim.write_bytes(b"\0" * 10)
+    fake.FAIL_AT = 1  # the recomputation fails: nothing may be published
+    with pytest.warns(CorruptUnitWarning), pytest.raises(RuntimeError, match="interrupted"):
+        experiments.reproduce(["fake"], out, quick=True, progress=False, figures=False)
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "results").iterdir()} == before
+
+
+@pytest.mark.parametrize("how", ["truncate", "garbage", "flip_byte", "empty"])
+def test_corrupt_arrays_are_rewritten(fake, tmp_path, monkeypatch, how):
+    monkeypatch.setattr(fake, "arrays", lambda ctx: {"grid": np.arange(200.0).reshape(10, 20)}, raising=False)
+    out = tmp_path / "out"
+    experiments.reproduce(["fake"], out, quick=True, progress=False, figures=False)
+    npz = out / "results" / "fake.npz"
+    clean = npz.read_bytes()
+    npz.write_bytes(CORRUPTIONS[how](clean) if how != "flip_byte" else clean[:60] + bytes([clean[60] ^ 0xFF]) + clean[61:])
+    with pytest.warns(CorruptUnitWarning, match=re.escape(str(npz))):
+        experiments.reproduce(["fake"], out, quick=True, progress=False, figures=False)
+    assert npz.read_bytes() == clean
+    assert fake.CALLS == [0, 1, 2, 3]  # the units were whole: none recomputed
+
+
+def test_stale_temporaries_of_dead_writers_are_removed(fake, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    dead_pid = int(dead.stdout)
+    folder = out / "units" / "fake"
+    folder.mkdir(parents=True)
+    host = _store._HOST
+    stale = folder / f".i=0-abc.csv.{host}.{dead_pid}-k2j4x9_q.tmp"
+    live = folder / f".i=1-abc.csv.{host}.{os.getppid()}-zz9x.tmp"  # a concurrent run's: kept
+    other_host = folder / f".i=2-abc.csv.otherhost.{dead_pid}-aaaa.tmp"  # cannot tell: kept
+    foreign = folder / ".notes.tmp"  # not the store's: kept
+    for p in (stale, live, other_host, foreign):
+        p.write_text("partial")
+    (out / "results").mkdir()
+    stale_result = out / "results" / f".fake.csv.{host}.{dead_pid}-q1w2e3r4.tmp"
+    stale_result.write_text("partial")
+    assert _run("--quick", "--only", "fake", "--out", str(out), "--no-figures") == 0
+    assert not stale.exists() and not stale_result.exists()
+    assert live.exists() and other_host.exists() and foreign.exists()
+
+
+def test_real_experiment_truncated_unit_and_arrays_give_the_clean_tables(tmp_path):
+    """The issue's case: one truncated shape_detector unit used to drop n_runs from 5 to 4."""
+    out = tmp_path / "real"
+    assert _run("--quick", "--only", "shape_detector", "--out", str(out), "--no-figures") == 0
+    clean = _published(out)
+    npz = out / "results" / "shape_detector.npz"
+    clean_npz = npz.read_bytes()
+    victim = sorted((out / "units" / "shape_detector").glob("*.csv"))[3]
+    victim.write_bytes(_truncate(victim.read_bytes()))
+    npz.write_bytes(_truncate(clean_npz))
+    with pytest.warns(CorruptUnitWarning) as record:
+        assert _run("--quick", "--only", "shape_detector", "--out", str(out), "--no-figures") == 0
+    warned = [str(w.message).split(" ")[2] for w in record if w.category is CorruptUnitWarning]
+    assert sorted(warned) == sorted([str(victim), str(npz)])
+    assert _published(out) == clean
+    assert npz.read_bytes() == clean_npz
+    assert pd.read_csv(out / "results" / "shape_detector_agreement.csv")["n_runs"].tolist() == [5, 5]

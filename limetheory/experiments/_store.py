@@ -36,6 +36,8 @@ __all__ = ["CorruptUnit", "atomic_write", "atomic_write_csv", "read_arrays_if_wh
 
 UNIT_MAGIC = b"# limetheory-unit 1 "
 _HOST = re.sub(r"[^A-Za-z0-9-]", "", socket.gethostname())[:40] or "host"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 _TMP = re.compile(r"^\..*\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)-[A-Za-z0-9_]+\.tmp$")
 
 
@@ -61,6 +63,7 @@ def atomic_write(path, write: Callable[[str], None]) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would make the results private
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -172,7 +175,7 @@ def read_arrays_if_whole(path, key_name: str, key: str):
     if not path.exists():
         return None
     try:
-        with np.load(path, allow_pickle=False) as f:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}  # reading every member checks its CRC-32
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
         raise CorruptUnit(path, f"unreadable arrays ({type(exc).__name__}: {exc})") from exc
