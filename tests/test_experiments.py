@@ -4,7 +4,6 @@ All four run once (module fixture) into a temporary folder, as ``limetheory repr
 Statistical checks use the experiments' fixed seeds and take their tolerance from the theory.
 """
 import fcntl
-import json
 import os
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 from scipy import stats
 
 from limetheory.experiments import reproduce
+from limetheory.paper_figures._common import read_meta, read_results
 from stats_bounds import assert_within, band, dn_bias, mean_band
 
 MINE = ["shape_detector", "linear_model", "convergence", "bandwidth"]
@@ -38,21 +38,13 @@ def out(tmp_path_factory):
     return path
 
 
-def _results(out, name):
-    return pd.read_csv(out / "results" / f"{name}.csv")
-
-
-def _meta(out, name):
-    return json.loads((out / "results" / f"{name}.json").read_text())
-
-
 # --------------------------------------------------------------------------- experiment 1
 def test_shape_detector_results(out):
-    frame = _results(out, "shape_detector")
+    frame = read_results(out, "shape_detector")
     expected = {"digit", "seed", "n_samples", "ridge", "superpixel", "coef", "intercept", "limit", "limit_intercept",
                 "score", "ridge_bound", "limit_enum", "in_shape", "n_pixels"}
     assert expected <= set(frame.columns)
-    s = _meta(out, "shape_detector")["settings"]
+    s = read_meta(out, "shape_detector")["settings"]
     d = frame["superpixel"].nunique()
     # one row per (seed, ridge, superpixel): 5 runs, lime's ridge and least squares
     assert len(frame) == len(s["seeds"]) * 2 * d and sorted(frame["seed"].unique()) == s["seeds"] == [0, 1, 2, 3, 4]
@@ -72,7 +64,7 @@ def test_shape_detector_lime_mean_matches_closed_form(out):
     The runs' spread estimates the O(n^-1/2) sampling error (THEORY.md section 2); for lime's ridge
     the mean may also move by the ridge shift, bounded per run by ``ridge_bound``.
     """
-    frame = _results(out, "shape_detector")
+    frame = read_results(out, "shape_detector")
     d = frame["superpixel"].nunique()
     for ridge, sub in frame.groupby("ridge"):
         g = sub.groupby("superpixel")
@@ -98,7 +90,7 @@ def test_shape_detector_exact_spread_of_one_run(out):
     O(d/n) bias of the sandwich estimator (c = 1, relative). And the runs land where the exact sd says:
     |coef - limit| / exact_sd behaves like |N(0,1)|.
     """
-    frame = _results(out, "shape_detector")
+    frame = read_results(out, "shape_detector")
     wls = frame[frame["ridge"] == 0.0]
     assert (wls["exact_sd"] > 0).all() and (wls["coef_se"] > 0).all()
     per_run = (wls["coef_se"] / wls["exact_sd"]).groupby(wls["seed"]).mean()
@@ -111,7 +103,7 @@ def test_shape_detector_exact_spread_of_one_run(out):
 
 
 def test_shape_detector_ridge_shift_within_bound(out):
-    frame = _results(out, "shape_detector")
+    frame = read_results(out, "shape_detector")
     wide = frame.pivot_table(index=["seed", "superpixel"], columns="ridge", values="coef")
     shift = (wide[1.0] - wide[0.0]).pow(2).groupby(level="seed").sum().pow(0.5)
     bound = frame[frame["ridge"] == 1.0].groupby("seed")["ridge_bound"].first()
@@ -122,7 +114,7 @@ def test_shape_detector_ridge_shift_within_bound(out):
 
 # --------------------------------------------------------------------------- experiment 2
 def test_linear_model_results(out):
-    frame = _results(out, "linear_model")
+    frame = read_results(out, "linear_model")
     assert {"seed", "ridge", "superpixel", "coef", "intercept", "limit", "limit_intercept", "ridge_bound"} <= set(frame.columns)
     scale = frame["limit"].abs().max()
     wls = frame[frame["ridge"] == 0.0]
@@ -139,8 +131,8 @@ def test_linear_model_results(out):
 
 # --------------------------------------------------------------------------- experiment 3
 def test_convergence_results(out):
-    frame = _results(out, "convergence")
-    s = _meta(out, "convergence")["settings"]
+    frame = read_results(out, "convergence")
+    s = read_meta(out, "convergence")["settings"]
     assert {"model", "sampler", "n", "seed", "d", "err", "err_all", "err_max", "limit_norm",
             "closed_form_gap"} <= set(frame.columns)
     assert len(frame) == len(s["models"]) * len(s["samplers"]) * len(s["n_samples"]) * len(s["seeds"])
@@ -173,7 +165,7 @@ def test_convergence_matches_the_exact_error_law(out):
     """E||beta_hat_n - beta^f||^2 = trace(V) / n (V: exact sandwich covariance of each sampler), runs'
     own se and 95% intervals agree: each mean over runs within a t band of its standard error (Bonferroni
     over 3 checks x the rated cells, 0.1%) + the O(d/n) bias at the smallest n (c = 1, relative)."""
-    frame = _results(out, "convergence")
+    frame = read_results(out, "convergence")
     assert {"predicted_rms", "se_norm", "covered_95"} <= set(frame.columns)
     slopes = pd.read_csv(out / "results" / "convergence_slopes.csv").set_index(["model", "sampler"])
     rated = [key for key in slopes.index if key[0] != "linear"]
@@ -215,7 +207,7 @@ def test_bandwidth_theory_tables(out):
 
 
 def test_bandwidth_lime_runs(out):
-    everything = _results(out, "bandwidth")
+    everything = read_results(out, "bandwidth")
     assert {"k", "d", "p", "nu", "sampler", "seed", "limit_beta_in", "limit_gap", "mean_in", "max_out",
             "found"} <= set(everything.columns)
     frame = everything[everything["sampler"] == "bernoulli"]  # lime's design
@@ -234,7 +226,7 @@ def test_bandwidth_weighted_sampler_sees_the_shape_where_lime_does_not(out):
     runs find E_- and land near the limit weight: the mean over R runs within a t_{R-1} band of its
     standard error sd / sqrt(R) (Bonferroni over the cells, 0.1%). No bias term: lime's ridge (1 against
     n = 1000 samples of weight 1) shifts the coefficients by O(1/n); the band claims that shift is below it."""
-    frame = _results(out, "bandwidth")
+    frame = read_results(out, "bandwidth")
     tiny = frame[(frame["nu"] == 0.05) & (frame["d"] >= 49) & (frame["sampler"] == "weighted")]
     assert len(tiny) and tiny["found"].all()
     det = pd.read_csv(out / "results" / "bandwidth_detection.csv")
@@ -246,7 +238,7 @@ def test_bandwidth_weighted_sampler_sees_the_shape_where_lime_does_not(out):
 # --------------------------------------------------------------------------- files
 @pytest.mark.parametrize("name", MINE)
 def test_files_written(out, name):
-    meta = _meta(out, name)
+    meta = read_meta(out, name)
     assert meta["mode"] == "quick" and meta["n_units"] == meta["computed"] + meta["reused"] > 0
     for ext in ("png", "pdf"):
         path = out / "figures" / f"{FIGURES[name]}.{ext}"

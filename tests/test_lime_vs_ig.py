@@ -6,7 +6,6 @@ shared by several tests may be built once per worker, and this run is the expens
 minute on 2 cores, EfficientNet compilation included). The helpers are then tested on small exact cases.
 """
 import itertools
-import json
 
 import numpy as np
 import pandas as pd
@@ -15,6 +14,7 @@ from scipy import stats
 
 from limetheory.experiments import reproduce
 from limetheory.experiments import lime_vs_ig as exp4
+from limetheory.paper_figures._common import read_meta, read_results
 from stats_bounds import assert_within, mean_band, quantile
 
 NAMES = ["lime_vs_ig", "qualitative"]
@@ -30,18 +30,10 @@ def test_quick_run(tmp_path):
     check_second_run_reuses_every_unit(tmp_path)
 
 
-def _results(out, name):
-    return pd.read_csv(out / "results" / f"{name}.csv")
-
-
-def _meta(out, name):
-    return json.loads((out / "results" / f"{name}.json").read_text())
-
-
 # --------------------------------------------------------------------------- experiment 4
 def check_lime_vs_ig_rows_and_ranges(out):
-    frame = _results(out, "lime_vs_ig")
-    s = _meta(out, "lime_vs_ig")["settings"]
+    frame = read_results(out, "lime_vs_ig")
+    s = read_meta(out, "lime_vs_ig")["settings"]
     expected = {"model", "image", "output", "comparison", "d", "target", "target_name", "prob_target",
                 "n_samples", "n_runs", "jaccard_top5", "jaccard_top10", "spearman", "ig_rel_gap",
                 "iou_top1", "iou_top3", "iou_oracle", "object_removed"}
@@ -77,7 +69,7 @@ def check_lime_vs_ig_noise_floor_above_chance(out):
     random ranking's mean Jaccard (k = 5, 10) lies within a two-sided t band of E[J] = E[I / (2k - I)]:
     four checks, Bonferroni, false-failure probability 0.1% (stats_bounds).
     """
-    frame = _results(out, "lime_vs_ig")
+    frame = read_results(out, "lime_vs_ig")
     small = frame[frame["model"].isin(["digits-cnn", "shapes-cnn"])]
     wide = small.pivot_table(index=["model", "image", "output"], columns="comparison", values="jaccard_top5")
     diff = wide["lime_vs_lime"] - wide["lime_vs_random"]
@@ -109,14 +101,14 @@ def check_lime_vs_ig_tables_and_figure(out):
     for name in ("table_lime_vs_ig", "fig_qualitative"):
         assert (out / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
         assert (out / "figures" / f"{name}.pdf").read_bytes()[:4] == b"%PDF", name
-    assert len(list((out / "units" / "lime_vs_ig").glob("*.csv"))) == _meta(out, "lime_vs_ig")["n_units"]
+    assert len(list((out / "units" / "lime_vs_ig").glob("*.csv"))) == read_meta(out, "lime_vs_ig")["n_units"]
     assert not list(out.rglob("*.tmp"))
 
 
 # --------------------------------------------------------------------------- experiment 6
 def check_qualitative_results(out):
-    frame = _results(out, "qualitative")
-    s = _meta(out, "qualitative")["settings"]
+    frame = read_results(out, "qualitative")
+    s = read_meta(out, "qualitative")["settings"]
     assert {"photo", "superpixel", "d", "lime", "limit", "limit_half1", "limit_half2", "ig", "target_name",
             "prob_target", "ig_rel_gap"} <= set(frame.columns)
     assert sorted(frame["photo"].unique()) == sorted(s["photos"])

@@ -1,12 +1,15 @@
 """Pieces the experiments share: the digit image, a bar-shaped mask, LIME runs as tidy rows."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 import limetheory as lt
 
-__all__ = ["bar_mask", "digit_image", "lime_rows", "ridge_shift_bound", "summarize_runs"]
+__all__ = ["DigitContext", "bar_mask", "digit_context", "digit_lime_rows", "digit_lime_settings", "digit_image",
+           "lime_rows", "ridge_shift_bound", "summarize_runs"]
 
 
 def digit_image(index: int, size: int = 28, split: str = "test") -> tuple[np.ndarray, int]:
@@ -21,6 +24,54 @@ def digit_image(index: int, size: int = 28, split: str = "test") -> tuple[np.nda
     images = data.test_images if split == "test" else data.train_images
     labels = data.test_labels if split == "test" else data.train_labels
     return images[index][..., 0].astype(np.float64) / 255.0, int(labels[index])
+
+
+def digit_lime_settings() -> dict:
+    """The digit, segmentation and LIME settings of experiments 1 and 2 (the paper's: 5 runs at n = 1000).
+
+    A '4' of the scikit-learn test digits (index 2, long vertical stroke) upscaled to 28 x 28,
+    quickshift with ``kernel_size=1``, black replacement, nu = 0.25, seeds 0..4, lime's ridge 1.
+    """
+    return {
+        "image": {"split": "test", "index": 2, "size": 28},
+        "segmentation": {"method": "quickshift", "kernel_size": 1},
+        "hide_color": 0.0,
+        "kernel_width": 0.25,
+        "n_samples": 1000,
+        "seeds": [0, 1, 2, 3, 4],
+        "ridge": 1.0,
+    }
+
+
+@dataclass(frozen=True, eq=False)
+class DigitContext:
+    """The state experiments 1 and 2 share: their settings, the digit (image and label), its superpixels."""
+
+    settings: dict
+    image: np.ndarray
+    digit: int
+    segments: np.ndarray
+
+
+def digit_context(s: dict) -> DigitContext:
+    """The digit of ``s["image"]`` and its segmentation ``s["segmentation"]`` (:func:`digit_lime_settings`)."""
+    image, digit = digit_image(s["image"]["index"], s["image"]["size"], s["image"]["split"])
+    seg_kw = dict(s["segmentation"])
+    return DigitContext(s, image, digit, lt.segment(image, seg_kw.pop("method"), **seg_kw))
+
+
+def digit_lime_rows(ctx: DigitContext, model, limit: np.ndarray, seed: int, per_superpixel=None) -> pd.DataFrame:
+    """:func:`lime_rows` of one seed on the digit, with the columns of ``per_superpixel`` (name -> (d,)
+    array), each superpixel's pixel count ``n_pixels`` and the ``digit`` label."""
+    s = ctx.settings
+    rows = lime_rows(ctx.image, model, ctx.segments, seed=seed, n_samples=s["n_samples"], ridge=s["ridge"],
+                     hide_color=s["hide_color"], kernel_width=s["kernel_width"], limit=limit)
+    j = rows["superpixel"].to_numpy()
+    for column, values in (per_superpixel or {}).items():
+        rows[column] = np.asarray(values)[j]
+    rows["n_pixels"] = np.bincount(ctx.segments.ravel())[j]
+    rows.insert(0, "digit", ctx.digit)
+    return rows
 
 
 def bar_mask(shape, row: int, col: int, length: int, width: int) -> np.ndarray:

@@ -22,6 +22,8 @@ rate of runs that found the shape, the gap, the run-to-run spread of the coeffic
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -86,17 +88,26 @@ def limit_values(d: int, nu: float, members: np.ndarray) -> dict:
             "alpha_ratio": ratio}
 
 
-def setup(s: dict) -> dict:
+@dataclass(frozen=True, eq=False)
+class Context:
+    """The settings, the digit and the shape detector."""
+
+    settings: dict
+    image: np.ndarray
+    model: ShapeDetector
+
+
+def setup(s: dict) -> Context:
     image, model = _image_and_model(s)
     if not model.lights(image):
         raise ValueError("the digit does not light the whole shape: choose another bar in settings()")
-    return {"settings": s, "image": image, "model": model}
+    return Context(s, image, model)
 
 
-def run_unit(unit: dict, ctx: dict) -> pd.DataFrame:
-    s = ctx["settings"]
+def run_unit(unit: dict, ctx: Context) -> pd.DataFrame:
+    s = ctx.settings
     k = unit["k"]
-    segments, members = e_minus_for_grid(ctx["image"], ctx["model"], k, s["hide_color"])
+    segments, members = e_minus_for_grid(ctx.image, ctx.model, k, s["hide_color"])
     rows = []
     for nu in s["kernel_widths"]:
         cell = {"k": k, "d": members.size, "p": int(members.sum()), "nu": nu,
@@ -108,10 +119,10 @@ def run_unit(unit: dict, ctx: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _lime_run(ctx: dict, segments, members, nu: float, seed: int, sampler: str) -> dict:
+def _lime_run(ctx: Context, segments, members, nu: float, seed: int, sampler: str) -> dict:
     """One LIME run: its mean coefficient on E_-, the largest and spread outside, and ``found``."""
-    s = ctx["settings"]
-    ex = lt.explain(ctx["image"], ctx["model"], segments=segments, n_samples=s["n_samples"], kernel_width=nu,
+    s = ctx.settings
+    ex = lt.explain(ctx.image, ctx.model, segments=segments, n_samples=s["n_samples"], kernel_width=nu,
                     ridge=s["ridge"], hide_color=s["hide_color"], seed=seed, sampler=sampler, progress=False)
     coef = ex.coef[0]
     top = np.argsort(-coef, kind="stable")[: int(members.sum())]
@@ -122,8 +133,8 @@ def _lime_run(ctx: dict, segments, members, nu: float, seed: int, sampler: str) 
     }
 
 
-def arrays(ctx: dict) -> dict:
-    return {"image": ctx["image"], "shape_mask": ctx["model"].shape_mask}
+def arrays(ctx: Context) -> dict:
+    return {"image": ctx.image, "shape_mask": ctx.model.shape_mask}
 
 
 def tables(frame: pd.DataFrame, s: dict) -> dict:

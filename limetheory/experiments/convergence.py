@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,7 @@ import pandas as pd
 import limetheory as lt
 from limetheory import theory
 from limetheory.analytic import LinearModel, ShapeDetector
-from limetheory.perturb import perturb_batch
+from limetheory.perturb import model_responses
 from limetheory.segmentation import replacement_image
 
 from ._common import bar_mask, digit_image
@@ -146,7 +147,33 @@ class EnumeratedResponses:
         return self.table(self.z_of(images))
 
 
-def _model_setup(name: str, s: dict, gray: np.ndarray, digit: int, segments: np.ndarray) -> dict:
+@dataclass(frozen=True, eq=False)
+class ModelSetup:
+    """One model of the experiment: the image it sees, the class explained (None: a scalar model),
+    its exact limit, sqrt(trace V) per sampler (0 for exact recovery), the enumerated predict served
+    to ``explain``, the gap to the closed form (NaN when there is none) and f(xi)."""
+
+    image: np.ndarray
+    label: int | None
+    limit: np.ndarray
+    rms_constant: dict
+    predict: EnumeratedResponses
+    closed_form_gap: float
+    f_xi: float
+
+
+@dataclass(frozen=True, eq=False)
+class Context:
+    """The settings, the digit (gray, label), its grid superpixels and every model's :class:`ModelSetup`."""
+
+    settings: dict
+    gray: np.ndarray
+    digit: int
+    segments: np.ndarray
+    models: dict
+
+
+def _model_setup(name: str, s: dict, gray: np.ndarray, digit: int, segments: np.ndarray) -> ModelSetup:
     """The model's responses on all 2^d perturbed images, its exact limit, and a predict for explain."""
     d = lt.segmentation.n_superpixels(segments)
     nu, hide = s["kernel_width"], s["hide_color"]
@@ -167,11 +194,13 @@ def _model_setup(name: str, s: dict, gray: np.ndarray, digit: int, segments: np.
     else:
         raise ValueError(f"unknown model {name!r}")
     rep = replacement_image(image, segments, hide)
-    responses = np.asarray(model(perturb_batch(image, rep, segments, theory.all_patterns(d))), dtype=np.float64)
-    label = None
-    if responses.ndim == 2:
+    responses = model_responses(model, image, rep, segments, theory.all_patterns(d), progress=False)
+    if name == "cnn":
         label = int(np.argmax(responses[-1]))  # the last z is all ones: the unperturbed image
-    column = theory.ResponseTable(responses if label is None else responses[:, label])
+        column = theory.ResponseTable(responses[:, label])
+    else:  # a scalar model: explain is served 1-D responses, as the model gives them
+        label, responses = None, responses[:, 0]
+        column = theory.ResponseTable(responses)
     limit = theory.exact_limit(column, d, nu)
     rms_constant = {}
     for sampler in s["samplers"]:
@@ -179,31 +208,29 @@ def _model_setup(name: str, s: dict, gray: np.ndarray, digit: int, segments: np.
         constant = float(np.sqrt(np.trace(cov[1:, 1:])))
         # f linear in z: LIME is exact and V is rounding
         rms_constant[sampler] = 0.0 if constant <= 1e-9 * np.linalg.norm(limit) else constant
-    return {
-        "image": image, "label": label, "limit": limit, "rms_constant": rms_constant,
-        "predict": EnumeratedResponses(image, rep, segments, responses),
-        "closed_form_gap": np.nan if closed is None else float(np.max(np.abs(closed - limit))),
-        "f_xi": float(column.values[-1]),
-    }
+    return ModelSetup(image=image, label=label, limit=limit, rms_constant=rms_constant,
+                      predict=EnumeratedResponses(image, rep, segments, responses),
+                      closed_form_gap=np.nan if closed is None else float(np.max(np.abs(closed - limit))),
+                      f_xi=float(column.values[-1]))
 
 
-def setup(s: dict) -> dict:
+def setup(s: dict) -> Context:
     gray, digit = digit_image(s["image"]["index"], s["image"]["size"], s["image"]["split"])
     segments = lt.segmentation.grid(gray.shape, **s["grid"])
     models = {m: _model_setup(m, s, gray, digit, segments) for m in s["models"]}
-    return {"settings": s, "gray": gray, "digit": digit, "segments": segments, "models": models}
+    return Context(s, gray, digit, segments, models)
 
 
-def run_unit(unit: dict, ctx: dict) -> pd.DataFrame:
-    s = ctx["settings"]
-    m = ctx["models"][unit["model"]]
-    limit = m["limit"]
+def run_unit(unit: dict, ctx: Context) -> pd.DataFrame:
+    s = ctx.settings
+    m = ctx.models[unit["model"]]
+    limit = m.limit
     rows = []
     sampler = unit["sampler"]
-    rms_constant = m["rms_constant"][sampler]
+    rms_constant = m.rms_constant[sampler]
     for seed in s["seeds"]:
-        ex = lt.explain(m["image"], m["predict"], segments=ctx["segments"],
-                        labels=None if m["label"] is None else [m["label"]], n_samples=unit["n"],
+        ex = lt.explain(m.image, m.predict, segments=ctx.segments,
+                        labels=None if m.label is None else [m.label], n_samples=unit["n"],
                         kernel_width=s["kernel_width"], ridge=s["ridge"], hide_color=s["hide_color"],
                         seed=np.random.default_rng([seed, unit["n"]]), sampler=sampler, progress=False)
         diff = ex.coef[0] - limit[1:]
@@ -217,15 +244,15 @@ def run_unit(unit: dict, ctx: dict) -> pd.DataFrame:
             "predicted_rms": rms_constant / np.sqrt(unit["n"]),
             "se_norm": float(np.linalg.norm(ex.coef_se[0])),
             "covered_95": np.nan if exact_fit else float(np.mean(np.abs(diff) <= Z95 * ex.coef_se[0])),
-            "closed_form_gap": m["closed_form_gap"],
+            "closed_form_gap": m.closed_form_gap,
         })
     return pd.DataFrame(rows)
 
 
-def arrays(ctx: dict) -> dict:
-    out = {"gray": ctx["gray"], "segments": ctx["segments"]}
-    for name, m in ctx["models"].items():
-        out[f"limit_{name}"] = m["limit"]
+def arrays(ctx: Context) -> dict:
+    out = {"gray": ctx.gray, "segments": ctx.segments}
+    for name, m in ctx.models.items():
+        out[f"limit_{name}"] = m.limit
     return out
 
 

@@ -14,13 +14,14 @@ Rows: one per (seed, ridge, superpixel).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-import limetheory as lt
 from limetheory.analytic import LinearModel
 
-from ._common import digit_image, lime_rows, summarize_runs
+from ._common import DigitContext, digit_context, digit_lime_rows, digit_lime_settings, summarize_runs
 
 NAME = "linear_model"
 TITLE = "Exp. 2 (Fig. 4): LIME on a linear model vs the closed form"
@@ -29,16 +30,7 @@ VERSION = 2
 
 def settings(quick: bool) -> dict:
     """The paper's setting (5 runs at n = 1000) in both modes: it takes about a second."""
-    return {
-        "image": {"split": "test", "index": 2, "size": 28},
-        "segmentation": {"method": "quickshift", "kernel_size": 1},
-        "weights": "class-template",
-        "hide_color": 0.0,
-        "kernel_width": 0.25,
-        "n_samples": 1000,
-        "seeds": [0, 1, 2, 3, 4],
-        "ridge": 1.0,
-    }
+    return {**digit_lime_settings(), "weights": "class-template"}
 
 
 def class_template(digit: int, size: int, image: np.ndarray) -> np.ndarray:
@@ -55,29 +47,30 @@ def units(s: dict) -> list:
     return [{"seed": seed} for seed in s["seeds"]]
 
 
-def setup(s: dict) -> dict:
-    image, digit = digit_image(s["image"]["index"], s["image"]["size"], s["image"]["split"])
-    seg_kw = dict(s["segmentation"])
-    segments = lt.segment(image, seg_kw.pop("method"), **seg_kw)
-    weights = class_template(digit, s["image"]["size"], image)
+@dataclass(frozen=True, eq=False)
+class Context(DigitContext):
+    """The digit and its superpixels, the linear model's weights, the model and its closed-form limit."""
+
+    weights: np.ndarray
+    model: LinearModel
+    limit: np.ndarray
+
+
+def setup(s: dict) -> Context:
+    base = digit_context(s)
+    weights = class_template(base.digit, s["image"]["size"], base.image)
     model = LinearModel(weights)
-    limit = model.limit_explanation(image, segments, hide_color=s["hide_color"], kernel_width=s["kernel_width"])
-    return {"settings": s, "image": image, "digit": digit, "segments": segments, "weights": weights,
-            "model": model, "limit": limit}
+    limit = model.limit_explanation(base.image, base.segments, hide_color=s["hide_color"],
+                                    kernel_width=s["kernel_width"])
+    return Context(**vars(base), weights=weights, model=model, limit=limit)
 
 
-def run_unit(unit: dict, ctx: dict) -> pd.DataFrame:
-    s = ctx["settings"]
-    rows = lime_rows(ctx["image"], ctx["model"], ctx["segments"], seed=unit["seed"], n_samples=s["n_samples"],
-                     ridge=s["ridge"], hide_color=s["hide_color"], kernel_width=s["kernel_width"],
-                     limit=ctx["limit"])
-    rows["n_pixels"] = np.bincount(ctx["segments"].ravel())[rows["superpixel"].to_numpy()]
-    rows.insert(0, "digit", ctx["digit"])
-    return rows
+def run_unit(unit: dict, ctx: Context) -> pd.DataFrame:
+    return digit_lime_rows(ctx, ctx.model, ctx.limit, unit["seed"])
 
 
-def arrays(ctx: dict) -> dict:
-    return {"image": ctx["image"], "segments": ctx["segments"], "weights": ctx["weights"], "limit": ctx["limit"]}
+def arrays(ctx: Context) -> dict:
+    return {"image": ctx.image, "segments": ctx.segments, "weights": ctx.weights, "limit": ctx.limit}
 
 
 def tables(frame: pd.DataFrame, s: dict) -> dict:

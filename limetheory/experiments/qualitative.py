@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -70,18 +71,27 @@ def units(s: dict) -> list:
     return [{"photo": name} for name in s["photos"]]
 
 
-def setup(s: dict) -> dict:
+@dataclass(frozen=True, eq=False)
+class Context:
+    """The settings and, per photo name, the image and its superpixels."""
+
+    settings: dict
+    images: dict
+    segments: dict
+
+
+def setup(s: dict) -> Context:
     from limetheory.data import load_photo
 
     images = {name: load_photo(name, 224) for name in s["photos"]}
     segments = {name: segment_for(images[name], s["model"], s["segmentation"]) for name in s["photos"]}
-    return {"settings": s, "images": images, "segments": segments}
+    return Context(s, images, segments)
 
 
-def run_unit(unit: dict, ctx: dict) -> pd.DataFrame:
-    s = ctx["settings"]
+def run_unit(unit: dict, ctx: Context) -> pd.DataFrame:
+    s = ctx.settings
     name = unit["photo"]
-    image, segments = ctx["images"][name], ctx["segments"][name]
+    image, segments = ctx.images[name], ctx.segments[name]
     snet = scored_net(s["model"])
     d = n_superpixels(segments)
     logits = snet.logits(image[None])[0]
@@ -113,11 +123,11 @@ def run_unit(unit: dict, ctx: dict) -> pd.DataFrame:
     })
 
 
-def arrays(ctx: dict) -> dict:
+def arrays(ctx: Context) -> dict:
     out = {}
-    for name in ctx["settings"]["photos"]:
-        out[f"image_{name}"] = ctx["images"][name]
-        out[f"segments_{name}"] = ctx["segments"][name]
+    for name in ctx.settings["photos"]:
+        out[f"image_{name}"] = ctx.images[name]
+        out[f"segments_{name}"] = ctx.segments[name]
     return out
 
 

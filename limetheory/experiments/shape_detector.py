@@ -16,6 +16,8 @@ Rows: one per (seed, ridge, superpixel).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -23,7 +25,7 @@ import limetheory as lt
 from limetheory import theory
 from limetheory.analytic import ShapeDetector
 
-from ._common import bar_mask, digit_image, lime_rows, summarize_runs
+from ._common import DigitContext, bar_mask, digit_context, digit_lime_rows, digit_lime_settings, summarize_runs
 
 NAME = "shape_detector"
 TITLE = "Exp. 1 (Fig. 3): LIME on a shape detector vs the closed-form limit"
@@ -33,15 +35,9 @@ VERSION = 2
 def settings(quick: bool) -> dict:
     """The paper's setting (5 runs at n = 1000) in both modes: it takes about a second."""
     return {
-        "image": {"split": "test", "index": 2, "size": 28},  # a '4' with a long vertical stroke
-        "segmentation": {"method": "quickshift", "kernel_size": 1},
+        **digit_lime_settings(),
         "shape": {"row": 9, "col": 8, "length": 8, "width": 2},  # on the stroke, across 3 superpixels
         "tau": 0.5,
-        "hide_color": 0.0,
-        "kernel_width": 0.25,
-        "n_samples": 1000,
-        "seeds": [0, 1, 2, 3, 4],
-        "ridge": 1.0,
     }
 
 
@@ -49,42 +45,44 @@ def units(s: dict) -> list:
     return [{"seed": seed} for seed in s["seeds"]]
 
 
-def setup(s: dict) -> dict:
-    image, digit = digit_image(s["image"]["index"], s["image"]["size"], s["image"]["split"])
-    seg_kw = dict(s["segmentation"])
-    segments = lt.segment(image, seg_kw.pop("method"), **seg_kw)
+@dataclass(frozen=True, eq=False)
+class Context(DigitContext):
+    """The digit and its superpixels, the shape detector, its limit (closed form and enumerated),
+    E_- and the exact sd of one run's coefficients."""
+
+    mask: np.ndarray
+    model: ShapeDetector
+    limit: np.ndarray
+    limit_enum: np.ndarray
+    e_minus: np.ndarray
+    exact_sd: np.ndarray
+
+
+def setup(s: dict) -> Context:
+    base = digit_context(s)
+    image, segments = base.image, base.segments
     mask = bar_mask(image.shape, **s["shape"])
     model = ShapeDetector(mask, s["tau"])
     if not model.lights(image):
         raise ValueError("the digit does not light the whole shape: choose another bar in settings()")
     d = lt.segmentation.n_superpixels(segments)
     limit = model.limit_explanation(image, segments, hide_color=s["hide_color"], kernel_width=s["kernel_width"])
-    limit_enum = theory.exact_limit(model.response_of_z(image, segments, s["hide_color"]), d, s["kernel_width"])
-    e_minus = model.destroying_superpixels(image, segments, s["hide_color"])
-    cov = theory.exact_limit_covariance(model.response_of_z(image, segments, s["hide_color"]), d, s["kernel_width"])
+    f_of_z = model.response_of_z(image, segments, s["hide_color"])
+    limit_enum = theory.exact_limit(f_of_z, d, s["kernel_width"])
+    cov = theory.exact_limit_covariance(f_of_z, d, s["kernel_width"])
     exact_sd = np.sqrt(np.diag(cov)[1:] / s["n_samples"])  # one run's sd around the limit (ridge 0)
-    return {"settings": s, "image": image, "digit": digit, "segments": segments, "mask": mask, "model": model,
-            "limit": limit, "limit_enum": limit_enum, "e_minus": e_minus, "exact_sd": exact_sd}
+    return Context(**vars(base), mask=mask, model=model, limit=limit, limit_enum=limit_enum,
+                   e_minus=model.destroying_superpixels(image, segments, s["hide_color"]), exact_sd=exact_sd)
 
 
-def run_unit(unit: dict, ctx: dict) -> pd.DataFrame:
-    s = ctx["settings"]
-    rows = lime_rows(ctx["image"], ctx["model"], ctx["segments"], seed=unit["seed"], n_samples=s["n_samples"],
-                     ridge=s["ridge"], hide_color=s["hide_color"], kernel_width=s["kernel_width"],
-                     limit=ctx["limit"])
-    j = rows["superpixel"].to_numpy()
-    rows["limit_enum"] = ctx["limit_enum"][1:][j]
-    rows["in_shape"] = ctx["e_minus"][j]
-    rows["exact_sd"] = ctx["exact_sd"][j]
-    rows["n_pixels"] = np.bincount(ctx["segments"].ravel())[j]
-    rows.insert(0, "digit", ctx["digit"])
-    return rows
+def run_unit(unit: dict, ctx: Context) -> pd.DataFrame:
+    return digit_lime_rows(ctx, ctx.model, ctx.limit, unit["seed"], {
+        "limit_enum": ctx.limit_enum[1:], "in_shape": ctx.e_minus, "exact_sd": ctx.exact_sd})
 
 
-def arrays(ctx: dict) -> dict:
-    return {"image": ctx["image"], "segments": ctx["segments"], "shape_mask": ctx["mask"],
-            "e_minus": ctx["e_minus"], "limit": ctx["limit"], "limit_enum": ctx["limit_enum"],
-            "exact_sd": ctx["exact_sd"]}
+def arrays(ctx: Context) -> dict:
+    return {"image": ctx.image, "segments": ctx.segments, "shape_mask": ctx.mask, "e_minus": ctx.e_minus,
+            "limit": ctx.limit, "limit_enum": ctx.limit_enum, "exact_sd": ctx.exact_sd}
 
 
 def tables(frame: pd.DataFrame, s: dict) -> dict:

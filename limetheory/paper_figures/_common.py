@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["figure_main", "read_arrays", "read_meta", "read_results", "save_figure"]
+__all__ = ["LimeRunsLayout", "figure_main", "lime_runs_layout", "read_arrays", "read_meta", "read_results",
+           "runs_matrix", "save_figure"]
 
 #: Resolution of the PNG files.
 DPI = 150
@@ -38,11 +40,14 @@ def read_arrays(out, name: str) -> dict:
         return {k: f[k] for k in f.files if not k.startswith("__")}
 
 
-def save_figure(fig, out, stem: str) -> list:
-    """Save ``fig`` as ``out/figures/<stem>.png`` and ``.pdf`` (atomically); close it; return the paths."""
+def save_figure(fig, out, stem: str, rect=None) -> list:
+    """Lay ``fig`` out tightly (within ``rect``, default the whole figure), save it as
+    ``out/figures/<stem>.png`` and ``.pdf`` (atomically), close it; return the paths."""
     import matplotlib.pyplot as plt
 
-    from limetheory.experiments._runner import atomic_write
+    fig.tight_layout(rect=rect)
+
+    from limetheory.experiments._store import atomic_write
 
     paths = []
     for ext, kw in (("png", {"dpi": DPI}), ("pdf", {"metadata": {"CreationDate": None}})):
@@ -69,3 +74,33 @@ def runs_matrix(frame: pd.DataFrame, ridge: float) -> tuple:
     wide = sub.pivot(index="seed", columns="superpixel", values="coef").sort_index()
     limit = sub.groupby("superpixel")["limit"].first().reindex(wide.columns).to_numpy()
     return wide.to_numpy(), limit
+
+
+@dataclass(frozen=True, eq=False)
+class LimeRunsLayout:
+    """What the figures of experiments 1 and 2 start from (:func:`lime_runs_layout`)."""
+
+    frame: pd.DataFrame
+    arrays: dict
+    settings: dict
+    coefs: np.ndarray  # (runs, d) at the settings' ridge, runs ordered by seed
+    limit: np.ndarray  # (d,)
+    fig: object
+    axes: tuple  # one row of panels, the last for the box plot
+
+    @property
+    def runs_label(self) -> str:
+        s = self.settings
+        return f"LIME, {self.coefs.shape[0]} runs (n = {s['n_samples']}, ridge = {s['ridge']:g})"
+
+
+def lime_runs_layout(out, name: str, width_ratios, figsize) -> LimeRunsLayout:
+    """Experiment ``name``'s rows, arrays and settings, its runs at the settings' ridge
+    (:func:`runs_matrix`), and one row of ``len(width_ratios)`` panels."""
+    import matplotlib.pyplot as plt
+
+    frame = read_results(out, name)
+    settings = read_meta(out, name)["settings"]
+    coefs, limit = runs_matrix(frame, settings["ridge"])
+    fig, axes = plt.subplots(1, len(width_ratios), figsize=figsize, gridspec_kw={"width_ratios": list(width_ratios)})
+    return LimeRunsLayout(frame, read_arrays(out, name), settings, coefs, limit, fig, tuple(axes))

@@ -134,7 +134,6 @@ def make(out) -> list:
     for sampler, (a_det, a_sc, l_det, l_sc, name) in panels.items():
         _detection_panel(a_det, det[det["sampler"] == sampler], s, f"{l_det} LIME, {name}")
         _scatter_panel(a_sc, runs[runs["sampler"] == sampler], f"{l_sc} LIME vs its limit on the shape ({name})")
-    fig.tight_layout()
     return save_figure(fig, out, STEM)
 
 

@@ -88,15 +88,15 @@ def make(out) -> list:
     for a in axes:
         a.set_xticks(ticks, [f"{t:,}" for t in ticks], fontsize=7)
         a.xaxis.set_minor_formatter(NullFormatter())
-    fig.tight_layout()
     paths = save_figure(fig, out, STEM)
     # the slopes table next to the figure, for the README
-    from limetheory.experiments._runner import _write_text, markdown_table
+    from limetheory.experiments._runner import markdown_table
+    from limetheory.experiments._store import write_text
 
     cols = ["d", "n_min", "n_max", "runs", "slope", "slope_se", "ci_low", "ci_high", "rms_err_at_n_min",
             "rms_err_at_n_max", "rms_over_predicted", "se_over_predicted", "coverage_95", "note"]
     table = slopes.reset_index()[["model", "sampler"] + [c for c in cols if c in slopes.columns]]
-    paths.append(_write_text(out / "figures" / "table_convergence.md", markdown_table(table)))
+    paths.append(write_text(out / "figures" / "table_convergence.md", markdown_table(table)))
     return paths
 
 

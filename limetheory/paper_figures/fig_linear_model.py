@@ -7,45 +7,33 @@ in red.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
 from limetheory.plotting import plot_coefficient_boxes, plot_superpixel_values, plot_superpixels  # noqa: E402
 
-from ._common import figure_main, read_arrays, read_meta, read_results, runs_matrix, save_figure  # noqa: E402
+from ._common import figure_main, lime_runs_layout, runs_matrix, save_figure  # noqa: E402
 
 NAME = "linear_model"
 STEM = "fig_linear_model"
 
 
 def make(out) -> list:
-    out = Path(out)
-    frame = read_results(out, NAME)
-    arr = read_arrays(out, NAME)
-    s = read_meta(out, NAME)["settings"]
-    ridge = s["ridge"]
-    coefs, limit = runs_matrix(frame, ridge)
-    d = coefs.shape[1]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), gridspec_kw={"width_ratios": [1, 1.15, 2.3]})
+    lay = lime_runs_layout(out, NAME, width_ratios=(1, 1.15, 2.3), figsize=(13, 3.6))
+    arr, s, coefs, limit, axes = lay.arrays, lay.settings, lay.coefs, lay.limit, lay.axes
     plot_superpixels(arr["image"], arr["segments"], axes[0],
-                     title=f"digit, quickshift (kernel_size=1): d = {d}")
+                     title=f"digit, quickshift (kernel_size=1): d = {coefs.shape[1]}")
     plot_superpixel_values(arr["weights"], arr["segments"], axes[1], label=r"$\lambda_u$",
                            title="weights of the linear model\n(class template, f(xi) - f(0) = 1)")
-    wls, _ = runs_matrix(frame, 0.0)
+    wls, _ = runs_matrix(lay.frame, 0.0)
     gap = abs(wls - limit).max()
-    plot_coefficient_boxes(coefs, limit, axes[2],
-                           runs_label=f"LIME, {coefs.shape[0]} runs (n = {s['n_samples']}, ridge = {ridge:g})",
+    plot_coefficient_boxes(coefs, limit, axes[2], runs_label=lay.runs_label,
                            title=f"linear model (hide colour {s['hide_color']:g}): LIME vs closed form")
     gap_ridge = abs(coefs - limit).max()
     axes[2].text(0.99, 0.02, f"max |LIME - closed form| over runs and superpixels:\n"
-                 f"ridge {ridge:g}: {gap_ridge:.1e} (ridge shrinkage);  least squares (ridge 0): {gap:.1e}",
+                 f"ridge {s['ridge']:g}: {gap_ridge:.1e} (ridge shrinkage);  least squares (ridge 0): {gap:.1e}",
                  transform=axes[2].transAxes, ha="right", va="bottom", fontsize=7)
-    fig.tight_layout()
-    return save_figure(fig, out, STEM)
+    return save_figure(lay.fig, out, STEM)
 
 
 def main(argv=None) -> int:

@@ -81,8 +81,7 @@ def make(out) -> list:
     fig.suptitle(f"EfficientNet-Lite0, probability of the top class: top-{k} superpixels of LIME, of its limit "
                  f"(ridge 0, n large) and of integrated gradients summed over superpixels (baseline: LIME's "
                  f"replacement image)", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.985 if len(photos) > 2 else 0.95))
-    return save_figure(fig, out, STEM)
+    return save_figure(fig, out, STEM, rect=(0, 0, 1, 0.985 if len(photos) > 2 else 0.95))
 
 
 def main(argv=None) -> int:

@@ -6,35 +6,26 @@ the runs (lime's default ridge, lambda = 1) per superpixel, with the closed-form
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
 from limetheory.plotting import plot_coefficient_boxes, plot_superpixels  # noqa: E402
 
-from ._common import figure_main, read_arrays, read_meta, read_results, runs_matrix, save_figure  # noqa: E402
+from ._common import figure_main, lime_runs_layout, save_figure  # noqa: E402
 
 NAME = "shape_detector"
 STEM = "fig_shape_detector"
 
 
 def make(out) -> list:
-    out = Path(out)
-    frame = read_results(out, NAME)
-    arr = read_arrays(out, NAME)
-    s = read_meta(out, NAME)["settings"]
-    ridge = s["ridge"]
-    coefs, limit = runs_matrix(frame, ridge)
-    fig, (ax_img, ax_box) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [1, 2.3]})
-    d = coefs.shape[1]
+    lay = lime_runs_layout(out, NAME, width_ratios=(1, 2.3), figsize=(10, 3.6))
+    arr, s, limit = lay.arrays, lay.settings, lay.limit
+    ax_img, ax_box = lay.axes
     plot_superpixels(arr["image"], arr["segments"], ax_img, shape_mask=arr["shape_mask"], highlight=arr["e_minus"],
-                     title=f"digit, quickshift (kernel_size=1): d = {d}\nshape S (red outline), E_- in red")
-    plot_coefficient_boxes(coefs, limit, ax_box, highlight=arr["e_minus"], spread=arr.get("exact_sd"),
-                           spread_label="limit +- 1.96 sd of one run (exact, ridge 0)",
-                           runs_label=f"LIME, {coefs.shape[0]} runs (n = {s['n_samples']}, ridge = {ridge:g})",
+                     title=f"digit, quickshift (kernel_size=1): d = {lay.coefs.shape[1]}\n"
+                           "shape S (red outline), E_- in red")
+    plot_coefficient_boxes(lay.coefs, limit, ax_box, highlight=arr["e_minus"], spread=arr.get("exact_sd"),
+                           spread_label="limit +- 1.96 sd of one run (exact, ridge 0)", runs_label=lay.runs_label,
                            title=f"shape detector (tau = {s['tau']:g}, hide colour {s['hide_color']:g}, "
                                  f"nu = {s['kernel_width']:g}): LIME vs closed form")
     e_minus = arr["e_minus"].astype(bool)
@@ -42,8 +33,7 @@ def make(out) -> list:
                 f"superpixels of E_-,\n{limit[~e_minus][0]:.4f} on the {int((~e_minus).sum())} others "
                 f"(intercept {arr['limit'][0]:.4f})", transform=ax_box.transAxes, ha="right", va="center",
                 fontsize=8)
-    fig.tight_layout()
-    return save_figure(fig, out, STEM)
+    return save_figure(lay.fig, out, STEM)
 
 
 def main(argv=None) -> int:

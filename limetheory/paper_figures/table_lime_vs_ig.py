@@ -22,6 +22,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from limetheory.experiments._store import write_text  # noqa: E402
+
 from ._common import figure_main, read_meta, read_results, save_figure  # noqa: E402
 
 NAME = "lime_vs_ig"
@@ -100,16 +102,6 @@ def _values(s: dict, get) -> str:
     return "/".join(vals) if vals else "?"
 
 
-def _write_markdown(path: Path, text: str) -> Path:
-    from limetheory.experiments._runner import atomic_write
-
-    def write(tmp):
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-
-    return atomic_write(path, write)
-
-
 def _bars(ax, table: pd.DataFrame, groups, comparisons, value, se, *, chance=None, group_labels=None):
     width = 0.8 / len(comparisons)
     x = np.arange(len(groups))
@@ -142,7 +134,7 @@ def make(out) -> list:
         meta["models_summary"] = read_results(out, f"{NAME}_models").to_dict("records")
     except FileNotFoundError:
         meta["models_summary"] = []
-    md_path = _write_markdown(out / "figures" / f"{STEM}.md", markdown(jac, iou, meta))
+    md_path = write_text(out / "figures" / f"{STEM}.md", markdown(jac, iou, meta))
 
     s = meta["settings"]
     ks = s["ks"]
@@ -199,8 +191,7 @@ def make(out) -> list:
                  f"{_values(s, lambda m: m['n_samples'])}, lime's defaults) against integrated gradients summed "
                  f"over superpixels (baseline: LIME's replacement image; "
                  f"{_values(s, lambda m: m['ig']['n_steps'])}-point Gauss-Legendre); {meta['mode']} run", fontsize=10)
-    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
-    return [md_path] + save_figure(fig, out, STEM)
+    return [md_path] + save_figure(fig, out, STEM, rect=(0, 0.05, 1, 0.97))
 
 
 def main(argv=None) -> int:
