@@ -2,14 +2,16 @@
 
 Adding an experiment takes three steps:
 
-1. ``experiments/<name>.py`` defining the interface described in :mod:`experiments._runner`
-   (``NAME, TITLE, VERSION, settings(quick), units(settings), setup(settings),
-   run_unit(unit, context)`` and optionally ``arrays(context)``, ``tables(frame, settings)``);
-2. ``paper_figures/fig_<name>.py`` defining ``make(out) -> list[Path]`` (reads
+1. ``limetheory/experiments/<name>.py`` meeting the contract :class:`Experiment` described in
+   :mod:`limetheory.experiments._runner` (``NAME, TITLE, VERSION, settings(quick),
+   units(settings), setup(settings), run_unit(unit, context)`` and optionally ``arrays(context)``,
+   ``tables(frame, settings)``; the context is best a small frozen dataclass);
+2. ``limetheory/paper_figures/fig_<name>.py`` defining ``make(out) -> list[Path]`` (reads
    ``out/results``, writes ``out/figures``);
 3. one line in :data:`REGISTRY` below.
 """
-from ._runner import RunReport, experiment_names, load_experiment, make_figures, reproduce, run_experiment
+from ._runner import (CorruptUnitWarning, Experiment, RunReport, experiment_names, load_experiment, make_figures,
+                      reproduce, run_experiment)
 
 #: name -> (experiment module, paper_figures scripts), in the order ``reproduce`` runs them.
 REGISTRY = {
@@ -21,5 +23,5 @@ REGISTRY = {
     "qualitative": ("limetheory.experiments.qualitative", ("limetheory.paper_figures.fig_qualitative",)),
 }
 
-__all__ = ["REGISTRY", "RunReport", "experiment_names", "load_experiment", "make_figures", "reproduce",
-           "run_experiment"]
+__all__ = ["REGISTRY", "CorruptUnitWarning", "Experiment", "RunReport", "experiment_names", "load_experiment",
+           "make_figures", "reproduce", "run_experiment"]
