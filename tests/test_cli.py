@@ -325,3 +325,105 @@ def test_real_experiment_truncated_unit_and_arrays_give_the_clean_tables(tmp_pat
     assert _published(out) == clean
     assert npz.read_bytes() == clean_npz
     assert pd.read_csv(out / "results" / "shape_detector_agreement.csv")["n_runs"].tolist() == [5, 5]
+
+
+# --------------------------------------------------------------------------- kills and concurrent runs (subprocesses)
+SLOW_FAKE = '''
+import os
+import time
+
+import pandas as pd
+
+NAME = "slowfake"
+TITLE = "a fake experiment that takes its time"
+VERSION = 1
+
+
+def settings(quick):
+    return {"n_units": 6}
+
+
+def units(s):
+    return [{"i": i} for i in range(s["n_units"])]
+
+
+def setup(s):
+    return s
+
+
+def run_unit(unit, ctx):
+    with open(os.environ["SLOWFAKE_LOG"], "a") as fh:
+        fh.write(f"{unit['i']}\\n")
+    time.sleep(float(os.environ["SLOWFAKE_SLEEP"]))
+    return pd.DataFrame({"i": [unit["i"]] * 3, "x": [unit["i"] / 7, 1 / 3, 2.0 ** -unit["i"]]})
+
+
+def tables(frame, s):
+    return {"sum": frame.groupby("i", as_index=False)["x"].sum()}
+'''
+RUN_SLOW_FAKE = ("import sys; from limetheory.experiments import reproduce; "
+                 "reproduce(['slowfake'], sys.argv[1], quick=True, progress=False, figures=False, "
+                 "registry={'slowfake': ('slowfake_experiment', ())})")
+
+
+def _start_slow_fake(tmp_path, out, sleep, log="log"):
+    import subprocess
+    import sys
+
+    mods = tmp_path / "slowmods"
+    mods.mkdir(exist_ok=True)
+    (mods / "slowfake_experiment.py").write_text(SLOW_FAKE)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, str(mods)]), "SLOWFAKE_SLEEP": str(sleep),
+           "SLOWFAKE_LOG": str(tmp_path / log)}
+    return subprocess.Popen([sys.executable, "-c", RUN_SLOW_FAKE, str(out)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _logged(tmp_path, log="log"):
+    path = tmp_path / log
+    return sorted(int(line) for line in path.read_text().split()) if path.exists() else []
+
+
+@pytest.fixture(scope="module")
+def slow_fake_clean(tmp_path_factory):
+    """The published files of one uninterrupted run of the slow fake experiment."""
+    tmp = tmp_path_factory.mktemp("clean")
+    proc = _start_slow_fake(tmp, tmp / "out", 0)
+    assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()
+    return _published(tmp / "out")
+
+
+@pytest.mark.parametrize("sig", ["SIGKILL", pytest.param("SIGINT", marks=pytest.mark.slow),
+                                 pytest.param("SIGTERM", marks=pytest.mark.slow)])
+def test_killed_run_resumes_with_exactly_the_finished_units(tmp_path, sig, slow_fake_clean):
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    folder = out / "units" / "slowfake"
+    proc = _start_slow_fake(tmp_path, out, 0.5)
+    deadline = time.monotonic() + 120
+    while len(list(folder.glob("*.csv"))) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(getattr(signal, sig))
+    assert proc.wait(timeout=60) != 0
+    finished = {int(re.match(r"i=(\d+)-", p.name)[1]) for p in folder.glob("*.csv")}
+    assert 2 <= len(finished) < 6
+    for p in folder.glob("*.csv"):
+        read_unit(p)  # every file the killed run left is whole
+    proc = _start_slow_fake(tmp_path, out, 0, log="log2")
+    assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()
+    assert _logged(tmp_path, "log2") == sorted(set(range(6)) - finished)  # exactly the missing units
+    assert _published(out) == slow_fake_clean
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_two_concurrent_runs_on_one_folder_agree(tmp_path, slow_fake_clean):
+    out = tmp_path / "out"
+    procs = [_start_slow_fake(tmp_path, out, 0.1, log=f"log{k}") for k in range(2)]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()
+    assert _published(out) == slow_fake_clean
+    assert sorted(read_unit(p)["i"].iloc[0] for p in (out / "units" / "slowfake").glob("*.csv")) == list(range(6))
+    assert not list(out.rglob("*.tmp"))
