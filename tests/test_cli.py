@@ -427,3 +427,22 @@ def test_two_concurrent_runs_on_one_folder_agree(tmp_path, slow_fake_clean):
     assert _published(out) == slow_fake_clean
     assert sorted(read_unit(p)["i"].iloc[0] for p in (out / "units" / "slowfake").glob("*.csv")) == list(range(6))
     assert not list(out.rglob("*.tmp"))
+
+
+def test_experiment_contract_is_checked_once_with_a_clear_error(fake, monkeypatch):
+    monkeypatch.delattr(fake, "run_unit")
+    monkeypatch.setattr(fake, "VERSION", True)  # a bool is not a version number
+    with pytest.raises(TypeError, match=r"does not define the experiment contract: missing or wrong "
+                                        r"VERSION \(int\), run_unit\(\) \(a function\)"):
+        experiments.load_experiment("fake")
+    with pytest.raises(TypeError, match="experiment contract"):
+        experiments.reproduce(["fake"], "unused", quick=True, progress=False)
+
+
+def test_run_report_is_frozen(fake, tmp_path):
+    import dataclasses
+
+    report = experiments.reproduce(["fake"], tmp_path, quick=True, progress=False, figures=False)[0]
+    assert (report.n_units, report.computed, report.reused, report.recomputed) == (4, 4, 0, ())
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign"):
+        report.computed = 0
