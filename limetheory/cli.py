@@ -1,13 +1,27 @@
-"""The ``limetheory`` command.
+"""The ``limetheory`` command: argument parsing and printing only.
 
     limetheory reproduce [--quick] [--only NAME [NAME ...]] [--out DIR] [--no-progress] [--no-figures]
     limetheory list
+    limetheory explain IMAGE [--model M] [--n-samples N] [--out FILE] [--seed S] [--label K]
+                             [--output {prob,logit}] [--top-k K] [--ig-steps M]
 
-``reproduce`` runs the registered experiments (``experiments.REGISTRY``), writes their tidy
-results to ``DIR/results`` and their figures to ``DIR/figures``, and skips the units already
+``reproduce`` runs the registered experiments (``limetheory.experiments.REGISTRY``), writes their
+tidy results to ``DIR/results`` and their figures to ``DIR/figures``, and skips the units already
 stored under ``DIR/units`` (an interrupted run resumes where it stopped). ``--quick`` runs the
-small version of every experiment (minutes in all); the default folder is ``results/quick``
-with ``--quick`` and ``results/full`` without.
+small version of every experiment; the default folder is ``results/quick`` with ``--quick`` and
+``results/full`` without.
+
+``explain`` reads an image file, prints the network's top classes, explains one class with
+empirical LIME (lime's defaults) and with integrated gradients summed over the same superpixels
+(baseline: LIME's replacement image, THEORY.md section 5), prints LIME's top superpixels with
+their 95% intervals, and writes one figure (:func:`limetheory.plotting.explanation_figure`).
+The work is done by :mod:`limetheory.compare`, :mod:`limetheory.nets.scored` and
+:mod:`limetheory.data`.
+
+Every argument that can be checked before the computation is checked first (numbers, the image
+file, whether the output folder can be written); a bad one ends the command with one line on
+stderr naming it and exit status 2. Ctrl-C ends it with one line and exit status 130. Figures
+are written atomically.
 
 Adding a subcommand: write ``_add_<name>(subparsers)`` that builds its parser ``p`` and calls
 ``p.set_defaults(func=<function of the parsed arguments returning the exit status>, parser=p)``
@@ -16,14 +30,80 @@ Adding a subcommand: write ``_add_<name>(subparsers)`` that builds its parser ``
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
+#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr (no usage block), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+# --------------------------------------------------------------------------- argument checks
+def _integer(text: str) -> int:
+    """An integer written as ``1000``, ``1_000`` or ``1e3`` (a float that is a whole number)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not value.is_integer():
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+    return int(value)
+
+
+def _check(args, flag: str, check, value, *bounds):
+    """``check(value, flag, *bounds)`` (a checker of :mod:`limetheory.validation` or one with its
+    signature); its TypeError or ValueError ends the command as ``argument FLAG: ...``."""
+    try:
+        return check(value, flag, *bounds)
+    except (TypeError, ValueError) as exc:
+        args.parser.error(f"argument {flag}: {str(exc).removeprefix(flag + ' ').removeprefix(flag + ': ')}")
+
+
+def _physical_memory() -> int:
+    """Bytes of physical memory of this machine (a large number where the OS will not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return 2**60
+
+
+def _check_can_write_in(args, flag: str, folder: Path) -> None:
+    """Error unless files can be created in ``folder`` or, if it does not exist yet, in its nearest
+    existing ancestor (which must be a folder). Probes with a temporary file, removed at once."""
+    folder = Path(os.path.abspath(folder))
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        args.parser.error(f"argument {flag}: {existing} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".limetheory-probe-", dir=existing)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        args.parser.error(f"argument {flag}: cannot write in {existing} ({exc.strerror or exc})")
 
 
 # --------------------------------------------------------------------------- reproduce
@@ -57,6 +137,7 @@ def _cmd_reproduce(args) -> int:
     out = args.out if args.out is not None else Path("results/quick" if args.quick else "results/full")
     if out.exists() and not out.is_dir():
         args.parser.error(f"argument --out: {out} exists and is not a folder")
+    _check_can_write_in(args, "--out", out)
     names = list(dict.fromkeys(args.only)) if args.only else None
     mode = "quick" if args.quick else "full"
     _log(f"limetheory reproduce ({mode}) -> {out}")
@@ -92,9 +173,149 @@ def _cmd_list(args) -> int:
 
 # --------------------------------------------------------------------------- explain
 def _add_explain(subparsers) -> None:
-    from .explain_cli import add_parser  # the implementation lives in limetheory/explain_cli.py
+    from .compare import IG_DEFAULTS, OUTPUTS
+    from .nets import NETWORKS
 
-    add_parser(subparsers)
+    p = subparsers.add_parser(
+        "explain",
+        help="explain one image with LIME and integrated gradients",
+        description="Explain one image file with a pretrained network: print its top classes, run "
+        "LIME (quickshift superpixels, lime's defaults) and integrated gradients summed over the "
+        "same superpixels (baseline: LIME's replacement image), and write a figure with both.",
+    )
+    p.add_argument("image", metavar="IMAGE", type=Path, help="an image file (PNG, JPEG, ...; any size)")
+    p.add_argument("--model", default="efficientnet-lite0", choices=sorted(NETWORKS),
+                   help="network (default efficientnet-lite0, ImageNet)")
+    p.add_argument("--n-samples", type=_integer, default=1000, metavar="N", help="LIME samples (default 1000)")
+    p.add_argument("--out", type=Path, default=None, metavar="FILE",
+                   help="figure file, .png, .pdf, .svg or .jpg (default: IMAGE's name + _explained.png "
+                        "in the current folder)")
+    p.add_argument("--seed", type=_integer, default=0, metavar="S", help="LIME's random seed (default 0)")
+    p.add_argument("--label", type=_integer, default=None, metavar="K",
+                   help="class index to explain (default: the most probable class)")
+    p.add_argument("--output", choices=OUTPUTS, default="prob",
+                   help="explain the class's probability (default, as lime) or its logit")
+    p.add_argument("--top-k", type=_integer, default=5, metavar="K", help="superpixels highlighted (default 5)")
+    p.add_argument("--ig-steps", type=_integer, default=IG_DEFAULTS["n_steps"], metavar="M",
+                   help=f"Gauss-Legendre points of integrated gradients (default {IG_DEFAULTS['n_steps']})")
+    p.set_defaults(func=_cmd_explain, parser=p)
+
+
+def _interval_lines(coef, se, k: int) -> list:
+    """The top-k coefficients with 95% intervals, and whether rank k is separated from rank k + 1."""
+    import numpy as np
+
+    half = 1.959963984540054 * np.asarray(se)
+    order = np.argsort(-np.asarray(coef), kind="stable")
+    lines = [f"superpixel {j}: {coef[j]:+.4f} +- {half[j]:.4f} (95% interval from this run's samples)"
+             for j in order[:k]]
+    if k < len(order):
+        a, b = order[k - 1], order[k]
+        if coef[a] - half[a] > coef[b] + half[b]:
+            lines.append(f"rank {k} and rank {k + 1} (superpixel {b}) are separated: the top-{k} set is settled")
+        else:
+            lines.append(f"rank {k} and rank {k + 1} (superpixel {b}, {coef[b]:+.4f} +- {half[b]:.4f}) overlap: "
+                         f"another seed may change the top-{k} set; more samples (--n-samples) narrow the intervals")
+    return lines
+
+
+def _check_explain_arguments(args) -> tuple:
+    """Every check that needs no network: numbers, the output file, the image. Returns (out, image)."""
+    from . import compare
+    from .data import read_image
+    from .gradients import MAX_N_STEPS
+    from .plotting import FIGURE_FORMATS
+    from .validation import check_int, check_seed
+
+    _check(args, "--n-samples", check_int, args.n_samples, 2)
+    _check(args, "--n-samples", compare.check_lime_memory, args.n_samples, 1, _physical_memory())  # d >= 1
+    _check(args, "--top-k", check_int, args.top_k, 1)
+    _check(args, "--ig-steps", check_int, args.ig_steps, 1, MAX_N_STEPS["gausslegendre"])
+    _check(args, "--seed", check_seed, args.seed)
+    if args.label is not None:
+        _check(args, "--label", check_int, args.label, 0)
+    out = args.out if args.out is not None else Path(f"{args.image.stem}_explained.png")
+    if out.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
+        args.parser.error(f"argument --out: {out} must end in .png, .pdf, .svg or .jpg")
+    if out.is_dir():
+        args.parser.error(f"argument --out: {out} is a folder, not a file")
+    _check_can_write_in(args, "--out", out.parent)
+    if not args.image.exists():
+        args.parser.error(f"argument IMAGE: {args.image} does not exist")
+    if not args.image.is_file():
+        args.parser.error(f"argument IMAGE: {args.image} is not a file")
+    try:
+        image = read_image(args.image)
+    except (OSError, ValueError) as exc:
+        args.parser.error(f"argument IMAGE: {exc}")
+    return out, image
+
+
+def _cmd_explain(args) -> int:
+    """Run ``limetheory explain`` on parsed arguments; returns the exit status."""
+    import time
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from . import compare
+    from .data import resize_image
+    from .metrics import jaccard_topk
+    from .nets import scored
+    from .plotting import explanation_figure, save_figure
+
+    out, raw = _check_explain_arguments(args)
+    t0 = time.perf_counter()
+    snet = scored.scored_net(args.model)
+    image = resize_image(raw, snet.input_size)
+    n_classes = len(snet.net.class_names)
+    if args.label is not None and not 0 <= args.label < n_classes:
+        args.parser.error(f"argument --label: class index must be in [0, {n_classes - 1}] for {args.model}, "
+                          f"got {args.label}")
+
+    top = compare.top_classes(snet, image, k=min(5, n_classes))
+    _say(f"{args.image} -> {args.model} ({image.shape[0]} x {image.shape[1]}): top classes")
+    for rank, (idx, name, prob) in enumerate(top, start=1):
+        _say(f"  {rank}. {name} (class {idx}): p = {prob:.4f}")
+    target = top[0][0] if args.label is None else int(args.label)
+    name = str(snet.net.class_names[target])
+    prob = float(snet.probabilities(image[None])[0, target])
+
+    segments = compare.segment_for(image, args.model)
+    d = int(segments.max()) + 1
+    _check(args, "--n-samples", compare.check_lime_memory, args.n_samples, d, _physical_memory())
+    out_index = compare.OUTPUTS.index(args.output)
+    coefs, ses = compare.lime_coefficients(image, snet, segments, target, [int(args.seed)],
+                                           n_samples=args.n_samples, with_se=True)
+    lime, lime_se = coefs[0, out_index], ses[0, out_index]
+    sums, ig = compare.ig_superpixel_sums(image, snet, segments, target, args.output, n_steps=args.ig_steps)
+    k = min(int(args.top_k), d)
+    jac = jaccard_topk(lime, sums, k)
+    lime_top = np.argsort(-lime, kind="stable")[:k]
+    ig_top = np.argsort(-sums, kind="stable")[:k]
+    _say(f"explained: {name} (class {target}, p = {prob:.4f}), output {args.output}; d = {d} superpixels")
+    _say(f"  LIME (n = {args.n_samples}, seed {args.seed}) top {k}: {lime_top.tolist()}")
+    for line in _interval_lines(lime, lime_se, k):
+        _say("    " + line)
+    _say(f"  IG sums ({args.ig_steps}-point Gauss-Legendre) top {k}: {ig_top.tolist()}; "
+         f"completeness gap {ig.completeness_gap:+.3g} ({100 * ig.relative_gap():.2g}% of f(x) - f(baseline))")
+    _say(f"  Jaccard of the two top-{k} sets: {jac:.3f}")
+
+    fig = explanation_figure(image, segments, lime, sums, ig.attributions, k=k, output=args.output,
+                             title=f"{args.image.name}\n{args.model}: {name} (p = {prob:.3f})",
+                             lime_label=f"LIME (n = {args.n_samples}, seed {args.seed})")
+    try:
+        save_figure(fig, out, dpi=120)
+    except OSError as exc:
+        _log(f"limetheory explain: error: cannot write {out}: {exc.strerror or exc}")
+        return 1
+    finally:
+        plt.close(fig)
+    _say(f"wrote {out} ({time.perf_counter() - t0:.1f} s)")
+    return 0
 
 
 #: Builders of the subcommands, in the order ``limetheory --help`` lists them.
@@ -105,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``limetheory`` argument parser with every subcommand of :data:`SUBCOMMANDS`."""
     from . import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="limetheory",
         description="Image LIME, its closed-form limit (Garreau & Mardaoui, ICML 2021), and the "
         "experiments that check it.",
@@ -118,10 +339,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Entry point of the ``limetheory`` console script; returns the exit status."""
+    """Entry point of the ``limetheory`` console script; returns the exit status.
+
+    Ctrl-C (KeyboardInterrupt) prints one line and returns 130; outputs are written atomically,
+    so nothing half-written is left (``reproduce`` resumes from the units already stored).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        resume = " (finished units are kept: run the same command to resume)" if args.command == "reproduce" else ""
+        _log(f"limetheory {args.command}: interrupted{resume}")
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,12 +1,15 @@
-"""Images that ship with installed packages, and data sets made by the project.
+"""Images that ship with installed packages, image files, and data sets made by the project.
 
 Nothing is downloaded: the photos and the digits come from scikit-image and scikit-learn
-wheels; the shapes are drawn here with :mod:`skimage.draw`.
+wheels; the shapes are drawn here with :mod:`skimage.draw`. :func:`read_image` reads a user's
+image file (PNG, JPEG, TIFF, ...) as RGB.
 """
 from __future__ import annotations
 
 import numbers
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from skimage.transform import resize
@@ -22,6 +25,8 @@ __all__ = [
     "load_photos",
     "make_shapes",
     "load_digits_rgb",
+    "read_image",
+    "resize_image",
 ]
 
 #: Real photos bundled with installed packages: name -> (package, loader name).
@@ -72,6 +77,87 @@ def load_photo(name: str, size: int | tuple | None = 224) -> np.ndarray:
 def load_photos(size: int | tuple | None = 224) -> dict:
     """Every bundled photo: {name: uint8 (H, W, 3)}."""
     return {name: load_photo(name, size) for name in PHOTOS}
+
+
+# --------------------------------------------------------------------------- image files
+#: Pillow modes that are not RGB, grey or RGBA samples; Pillow converts them to RGB with the
+#: file's own conventions (an Adobe CMYK JPEG stores inverted ink values, a palette image indices).
+_CONVERT_MODES = {"CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB", "P": "RGBA", "PA": "RGBA"}
+
+
+def _read_pixels(path: Path) -> np.ndarray:
+    """The pixel array of an image file: through Pillow where it must convert the colour space,
+    through :func:`skimage.io.imread` otherwise (any format its plugins read)."""
+    from PIL import Image, UnidentifiedImageError
+    from skimage import io
+
+    try:
+        with Image.open(path) as im:
+            if im.mode in _CONVERT_MODES:
+                return np.asarray(im.convert(_CONVERT_MODES[im.mode]))
+    except (UnidentifiedImageError, OSError):
+        pass  # not a Pillow format: skimage's plugins may still read it
+    with warnings.catch_warnings():  # imageio's plugin probing warns about its own deprecations
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return np.asarray(io.imread(str(path)))
+
+
+def resize_image(image, size) -> np.ndarray:
+    """A uint8 RGB image resized to ``size`` = (H, W): anti-aliased bilinear, rounded to uint8.
+
+    The aspect ratio is not kept (as :func:`load_photo`); an image already of that size is
+    returned unchanged.
+    """
+    shape = (check_int(size[0], "size[0]", 1), check_int(size[1], "size[1]", 1))
+    arr = np.asarray(image)
+    if arr.shape[:2] == shape:
+        return arr
+    out = resize(arr.astype(np.float64), shape, order=1, anti_aliasing=True, preserve_range=True)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def read_image(path, size=None) -> np.ndarray:
+    """Read an image file as uint8 RGB (H, W, 3), resized to ``size`` = (H, W) unless None.
+
+    Grayscale is repeated over three channels, an alpha channel dropped, the first frame of an
+    animation kept; CMYK, YCbCr, Lab and palette images are converted to RGB by Pillow; uint16
+    is scaled by 255/65535, floats in [0, 1] by 255 (other floats clipped to [0, 255]).
+    Resizing: :func:`resize_image` of the pixels rounded to uint8.
+
+    Raises
+    ------
+    FileNotFoundError : no such file;  ValueError : not an image that can be read.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        img = _read_pixels(path)
+    except Exception as exc:  # skimage raises many kinds, depending on the plugin
+        raise ValueError(f"{path}: cannot read it as an image ({type(exc).__name__}: {exc})") from exc
+    if img.ndim == 4:  # animation: first frame
+        img = img[0]
+    if img.ndim == 3 and img.shape[2] in (1, 2):  # gray (+ alpha)
+        img = img[:, :, 0]
+    if img.ndim == 2:
+        img = np.stack([img] * 3, axis=-1)
+    if img.ndim != 3 or img.shape[2] < 3 or img.shape[0] < 2 or img.shape[1] < 2:
+        raise ValueError(f"{path}: expected a 2-D grayscale or RGB(A) image, got an array of shape {img.shape}")
+    img = img[:, :, :3]
+    if img.dtype == np.uint8:
+        arr = img.astype(np.float64)
+    elif img.dtype == np.uint16:
+        arr = img.astype(np.float64) * (255.0 / 65535.0)
+    elif img.dtype == bool:
+        arr = img.astype(np.float64) * 255.0
+    elif np.issubdtype(img.dtype, np.number):
+        arr = img.astype(np.float64)
+        if np.isfinite(arr).all() and arr.max() <= 1.0:
+            arr = arr * 255.0
+    else:
+        raise ValueError(f"{path}: unsupported pixel type {img.dtype}")
+    pixels = np.clip(np.rint(np.nan_to_num(arr)), 0, 255).astype(np.uint8)
+    return pixels if size is None else resize_image(pixels, size)
 
 
 # --------------------------------------------------------------------------- drawn shapes

@@ -58,14 +58,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from limetheory.explain_cli import (
-    OUTPUTS,
-    SEGMENTATION,
-    ig_superpixel_sums,
-    lime_coefficients,
-    scored_net,
-    segment_for,
-)
+from limetheory.compare import OUTPUTS, SEGMENTATION, ig_superpixel_sums, lime_coefficients, segment_for
+from limetheory.nets.scored import scored_net
 from limetheory.metrics import iou_topk, jaccard_topk, rank_correlation
 from limetheory.segmentation import n_superpixels
 

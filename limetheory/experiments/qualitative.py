@@ -33,7 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from limetheory.explain_cli import OUTPUTS, SEGMENTATION, ig_superpixel_sums, lime_coefficients, scored_net, segment_for
+from limetheory.compare import OUTPUTS, SEGMENTATION, ig_superpixel_sums, lime_coefficients, segment_for
+from limetheory.nets.scored import scored_net
 from limetheory.metrics import jaccard_topk, rank_correlation
 from limetheory.segmentation import n_superpixels
 

@@ -17,7 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from limetheory.explain_cli import plot_top_superpixels  # noqa: E402
+from limetheory.plotting import plot_top_superpixels  # noqa: E402
 from limetheory.metrics import jaccard_topk  # noqa: E402
 
 from ._common import figure_main, read_arrays, read_meta, read_results, save_figure  # noqa: E402
