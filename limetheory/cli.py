@@ -235,10 +235,10 @@ def _check_explain_arguments(args) -> tuple:
     if args.label is not None:
         _check(args, "--label", check_int, args.label, 0)
     out = args.out if args.out is not None else Path(f"{args.image.stem}_explained.png")
-    if out.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
-        args.parser.error(f"argument --out: {out} must end in .png, .pdf, .svg or .jpg")
     if out.is_dir():
         args.parser.error(f"argument --out: {out} is a folder, not a file")
+    if out.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
+        args.parser.error(f"argument --out: {out} must end in .png, .pdf, .svg or .jpg")
     _check_can_write_in(args, "--out", out.parent)
     if not args.image.exists():
         args.parser.error(f"argument IMAGE: {args.image} does not exist")

@@ -446,3 +446,34 @@ def test_run_report_is_frozen(fake, tmp_path):
     assert (report.n_units, report.computed, report.reused, report.recomputed) == (4, 4, 0, ())
     with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign"):
         report.computed = 0
+@pytest.mark.parametrize("out, phrase", [
+    ("AFILE/deeper", "is a file, not a folder"),
+    ("/proc/results", "cannot write in /proc"),
+])
+def test_out_that_cannot_be_written_is_refused_before_any_experiment(out, phrase, fake, tmp_path, monkeypatch,
+                                                                     capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "AFILE").write_text("x")
+    with pytest.raises(SystemExit) as exc:
+        _run("--quick", "--only", "fake", "--out", out)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and "argument --out" in err and phrase in err, err
+    assert "Traceback" not in err and fake.CALLS == []  # nothing computed
+
+
+def test_ctrl_c_in_reproduce_prints_one_line_and_exits_130(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiments, "reproduce", interrupted)
+    assert _run("--quick", "--only", "shape_detector", "--out", str(tmp_path / "o")) == 130
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == "limetheory reproduce: interrupted (finished units are kept: run the same command to resume)"
+    assert not any("Traceback" in line for line in err)
+
+
+def test_parser_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "--only", "no_such_experiment"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and "argument --only: invalid choice" in err

@@ -179,3 +179,68 @@ def test_digits_size():
 def test_digits_validation(kwargs, exc):
     with pytest.raises(exc):
         load_digits_rgb(**kwargs)
+
+
+# --------------------------------------------------------------------------- image files
+def test_read_image_converts_any_file(tmp_path):
+    from skimage import io
+
+    from limetheory.data import read_image
+
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, size=(40, 60, 4), dtype=np.uint8)
+    io.imsave(tmp_path / "a.png", rgba, check_contrast=False)
+    img = read_image(tmp_path / "a.png", (20, 30))
+    assert img.shape == (20, 30, 3) and img.dtype == np.uint8
+    gray16 = (rng.random((16, 16)) * 65535).astype(np.uint16)
+    io.imsave(tmp_path / "g.png", gray16, check_contrast=False)
+    g = read_image(tmp_path / "g.png", (16, 16))
+    assert g.shape == (16, 16, 3) and np.array_equal(g[..., 0], g[..., 2])
+    np.testing.assert_allclose(g[..., 0], gray16 * 255.0 / 65535.0, atol=0.5 + 1e-9)
+    same = read_image(tmp_path / "a.png", (40, 60))
+    np.testing.assert_array_equal(same, rgba[..., :3])  # no resize, alpha dropped
+    np.testing.assert_array_equal(read_image(tmp_path / "a.png"), rgba[..., :3])  # size=None: as stored
+    with pytest.raises(FileNotFoundError, match="missing.png: no such file"):
+        read_image(tmp_path / "missing.png", (4, 4))
+    (tmp_path / "notes.png").write_text("not a picture")
+    with pytest.raises(ValueError, match="cannot read it as an image"):
+        read_image(tmp_path / "notes.png")
+
+
+@pytest.mark.parametrize("mode", ["CMYK", "P"])
+def test_read_image_converts_other_colour_spaces_to_rgb(tmp_path, mode):
+    """A CMYK JPEG (Pillow writes Adobe's inverted ink values) and a palette PNG read as the RGB original.
+
+    Tolerance: JPEG quality 95 moves smooth photo pixels by a few levels (mean |error| about 1,
+    a few pixels up to about 10 at sharp edges), so the mean must be below 2 and the correlation
+    with the original above 0.999; read as raw ink values, the correlation is about -0.998.
+    """
+    from PIL import Image
+
+    from limetheory.data import load_photo, read_image
+
+    rgb = load_photo("chelsea", size=(120, 180))
+    path = tmp_path / ("photo.jpg" if mode != "P" else "photo.png")
+    converted = Image.fromarray(rgb).convert(mode) if mode != "P" else Image.fromarray(rgb).quantize(256)
+    converted.save(path, **({"quality": 95} if mode != "P" else {}))
+    assert Image.open(path).mode == mode
+    img = read_image(path).astype(float)
+    assert img.shape == rgb.shape
+    err = np.abs(img - rgb)
+    if mode == "P":  # a 256-colour palette: the error is the quantization's, not the reader's
+        np.testing.assert_array_equal(img, np.asarray(converted.convert("RGB")))
+    else:
+        assert err.mean() < 2.0, err.mean()
+    assert np.corrcoef(img.ravel(), rgb.ravel().astype(float))[0, 1] > 0.99
+
+
+def test_resize_image_matches_read_image_and_validates_size():
+    from limetheory.data import load_photo, resize_image
+
+    rgb = load_photo("coffee", size=None)
+    small = resize_image(rgb, (50, 70))
+    assert small.shape == (50, 70, 3) and small.dtype == np.uint8
+    np.testing.assert_array_equal(small, load_photo("coffee", size=(50, 70)))  # the same resampling
+    assert resize_image(rgb, rgb.shape[:2]) is rgb
+    with pytest.raises(ValueError, match=r"size\[0\] must be >= 1"):
+        resize_image(rgb, (0, 5))

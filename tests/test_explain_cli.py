@@ -1,10 +1,16 @@
-"""``limetheory explain IMAGE``: a bundled photo explained end to end, other networks, image files, errors."""
+"""``limetheory explain IMAGE``: a bundled photo explained end to end, other networks, errors.
+
+Bad arguments are checked before any computation: the corpus below runs with the network
+loader replaced by one that fails, so every case must end before a network is loaded.
+"""
+import os
+import time
+
 import numpy as np
 import pytest
 from skimage import io
 
-from limetheory.cli import main
-from limetheory.explain_cli import read_image
+from limetheory.cli import _interval_lines, main
 
 
 @pytest.fixture(scope="module")
@@ -16,28 +22,46 @@ def photo(tmp_path_factory):
     return path
 
 
+def _top_class(path, model):
+    """The network's own most probable class on the image as the command reads it: (index, name)."""
+    from limetheory.compare import top_classes
+    from limetheory.data import read_image
+    from limetheory.nets.scored import scored_net
+
+    snet = scored_net(model)
+    (index, name, _), = top_classes(snet, read_image(path, snet.input_size), k=1)
+    return index, name
+
+
 def test_explain_bundled_photo_writes_png(photo, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # no --out: IMAGE's name + _explained.png in the current folder
     code = main(["explain", str(photo), "--n-samples", "32", "--ig-steps", "8", "--seed", "1"])
     assert code == 0
     out = tmp_path / "cat_explained.png"
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20_000
+    assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left no temporary file
     text = capsys.readouterr().out
-    assert "1. Egyptian cat (class 285)" in text  # EfficientNet-Lite0's top class for this photo
-    assert "explained: Egyptian cat (class 285" in text and "Jaccard of the two top-5 sets" in text
+    index, name = _top_class(photo, "efficientnet-lite0")
+    assert f"1. {name} (class {index})" in text  # the network's own top class for this file
+    assert f"explained: {name} (class {index}" in text and "Jaccard of the two top-5 sets" in text
     assert "wrote cat_explained.png" in text
     assert "(95% interval from this run's samples)" in text  # 32 samples <= d + 1: intervals are infinite
     assert "+- inf" in text and "overlap: another seed may change the top-5 set" in text
 
 
-def test_explain_small_network_label_and_logit(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def digit(tmp_path_factory):
     from limetheory.data import load_digits_rgb
 
     digits = load_digits_rgb(32)
-    path = tmp_path / "digit.png"
+    path = tmp_path_factory.mktemp("digit") / "digit.png"
     io.imsave(path, digits.test_images[0][..., 0], check_contrast=False)  # grayscale file
+    return path, int(digits.test_labels[0])
+
+
+def test_explain_small_network_label_and_logit(digit, tmp_path, capsys):
+    path, label = digit
     out = tmp_path / "new" / "folder" / "digit.pdf"
-    label = int(digits.test_labels[0])
     assert main(["explain", str(path), "--model", "digits-cnn", "--n-samples", "200", "--label", str(label),
                  "--output", "logit", "--top-k", "3", "--out", str(out)]) == 0
     assert out.read_bytes()[:4] == b"%PDF"
@@ -64,26 +88,131 @@ def test_errors_exit_2_with_a_message(argv, message, photo, tmp_path, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_read_image_converts_any_file(tmp_path):
-    rng = np.random.default_rng(0)
-    rgba = rng.integers(0, 256, size=(40, 60, 4), dtype=np.uint8)
-    io.imsave(tmp_path / "a.png", rgba, check_contrast=False)
-    img = read_image(tmp_path / "a.png", (20, 30))
-    assert img.shape == (20, 30, 3) and img.dtype == np.uint8
-    gray16 = (rng.random((16, 16)) * 65535).astype(np.uint16)
-    io.imsave(tmp_path / "g.png", gray16, check_contrast=False)
-    g = read_image(tmp_path / "g.png", (16, 16))
-    assert g.shape == (16, 16, 3) and np.array_equal(g[..., 0], g[..., 2])
-    np.testing.assert_allclose(g[..., 0], gray16 * 255.0 / 65535.0, atol=0.5 + 1e-9)
-    same = read_image(tmp_path / "a.png", (40, 60))
-    np.testing.assert_array_equal(same, rgba[..., :3])  # no resize, alpha dropped
-    with pytest.raises(FileNotFoundError):
-        read_image(tmp_path / "missing.png", (4, 4))
+# --------------------------------------------------------------------------- bad-input corpus
+class _LoaderCalled(Exception):
+    """Raised by the replaced network loader: the command got past its argument checks."""
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Replace the network loader by one that fails, so a case that loads a network cannot pass."""
+    from limetheory import nets
+    from limetheory.nets import scored
+
+    def refuse(*args, **kwargs):
+        raise _LoaderCalled("the network was loaded")
+
+    monkeypatch.setattr(scored, "scored_net", refuse)
+    monkeypatch.setattr(nets, "load", refuse)
+
+
+@pytest.fixture
+def small_png(tmp_path):
+    path = tmp_path / "small.png"
+    io.imsave(path, np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8), check_contrast=False)
+    return path
+
+
+_AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+BAD = [  # (extra arguments, the argument named, a phrase of the message)
+    (["--seed", "-1"], "--seed", "must be >= 0, got -1"),
+    (["--seed", str(2**70)], "--seed", "must be <= 18446744073709551615"),
+    (["--seed", "1.5"], "--seed", "expected an integer, got '1.5'"),
+    (["--n-samples", "1e12"], "--n-samples", "GiB"),  # refused with the memory it would need
+    (["--n-samples", "0"], "--n-samples", "must be >= 2"),
+    (["--n-samples", "many"], "--n-samples", "expected an integer"),
+    (["--ig-steps", "1e6"], "--ig-steps", "must be <= 1024, got 1000000"),
+    (["--ig-steps", "0"], "--ig-steps", "must be >= 1"),
+    (["--top-k", "0"], "--top-k", "must be >= 1"),
+    (["--label", "-1"], "--label", "must be >= 0"),
+    (["--output", "odds"], "--output", "invalid choice"),
+    (["--model", "resnet-9000"], "--model", "invalid choice"),
+    (["--out", "figure.txt"], "--out", "must end in .png"),
+    (["--out", "FOLDER"], "--out", "is a folder, not a file"),
+    (["--out", "AFILE/fig.png"], "--out", "is a file, not a folder"),
+    (["--out", "AFILE/deeper/fig.png"], "--out", "is a file, not a folder"),
+    (["--out", "/proc/fig.png"], "--out", "cannot write in /proc"),
+    pytest.param(["--out", "READONLY/fig.png"], "--out", "cannot write in",
+                 marks=pytest.mark.skipif(_AS_ROOT, reason="root may write into a read-only folder")),
+    (["IMAGE=missing.png"], "IMAGE", "does not exist"),
+    (["IMAGE=FOLDER"], "IMAGE", "is not a file"),
+    (["IMAGE=AFILE"], "IMAGE", "cannot read it as an image"),
+]
+
+
+@pytest.mark.parametrize("extra, argument, phrase", BAD)
+def test_bad_input_corpus(extra, argument, phrase, small_png, tmp_path, no_network, monkeypatch, capsys):
+    """Each bad argument: exit 2, one line on stderr naming it, no traceback, no network loaded."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "FOLDER").mkdir()
+    (tmp_path / "AFILE").write_text("a file, not a folder, and not an image")
+    (tmp_path / "READONLY").mkdir(mode=0o555)
+    image = str(small_png)
+    args = []
+    for a in extra:
+        if a.startswith("IMAGE="):
+            image = a.removeprefix("IMAGE=")
+        else:
+            args.append(a)
+    t0 = time.perf_counter()
+    with pytest.raises(SystemExit) as exc:
+        main(["explain", image, *args])
+    elapsed = time.perf_counter() - t0
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert err.count("\n") == 1 and err.startswith("limetheory explain: error: "), err
+    assert argument in err and phrase in err, err
+    assert "Traceback" not in err
+    assert elapsed < 10.0, elapsed  # no network, no LIME: only parsing, a file probe and the image
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["AFILE", "FOLDER", "READONLY", "small.png"]  # nothing new
+
+
+def test_good_arguments_reach_the_network(small_png, tmp_path, no_network):
+    """The corpus's control: with valid arguments the command gets as far as loading the network."""
+    with pytest.raises(_LoaderCalled):
+        main(["explain", str(small_png), "--out", str(tmp_path / "f.png"), "--n-samples", "1e3"])
+
+
+# --------------------------------------------------------------------------- interrupts and full disks
+def test_ctrl_c_prints_one_line_and_exits_130(digit, tmp_path, monkeypatch, capsys):
+    from limetheory import compare
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compare, "lime_coefficients", interrupted)
+    out = tmp_path / "digit.png"
+    assert main(["explain", str(digit[0]), "--model", "digits-cnn", "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert err == "limetheory explain: interrupted\n"
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_a_failed_write_keeps_the_old_figure(digit, tmp_path, monkeypatch, capsys):
+    """A full disk mid-write: exit 1 with one line, the earlier figure intact, no temporary file."""
+    import errno
+
+    from matplotlib.figure import Figure
+
+    out = tmp_path / "digit.png"
+    out.write_bytes(b"an earlier figure")
+
+    def disk_full(self, fname, **kwargs):
+        with open(fname, "wb") as fh:
+            fh.write(b"\x89PNG\r\n\x1a\n truncated")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", disk_full)
+    assert main(["explain", str(digit[0]), "--model", "digits-cnn", "--n-samples", "50", "--ig-steps", "4",
+                 "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"limetheory explain: error: cannot write {out}: No space left on device\n"
+    assert out.read_bytes() == b"an earlier figure"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digit.png"]
 
 
 def test_interval_lines_say_whether_the_top_k_is_settled():
-    from limetheory.explain_cli import _interval_lines
-
     coef = np.array([0.5, 0.1, 0.3, 0.29])
     wide = _interval_lines(coef, np.full(4, 0.01), 2)
     assert wide[0].startswith("superpixel 0: +0.5000 +- 0.0196") and wide[1].startswith("superpixel 2:")
