@@ -33,7 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from limetheory import data, segment
-from limetheory.gradients import compare_lime_ig, integrated_gradients
+from limetheory.compare import CompareSettings, compare_empirical, compare_limit
+from limetheory.gradients import integrated_gradients
 from limetheory.segmentation import grid, replacement_image
 
 
@@ -174,7 +175,7 @@ def agreement_rows(quick: bool):
     rows = []
     for name, (make, params) in sweeps.items():
         for p in params[:3] if quick else params:
-            c = compare_lime_ig(img, make(p), seg, limit="exact", n_steps=32, ks=(3, 5))
+            c = compare_limit(img, make(p), seg, settings=CompareSettings(n_steps=32, ks=(3, 5)))
             rows.append(
                 {
                     "model": name,
@@ -202,10 +203,9 @@ def photo_agreement(clf, photo: str, n_runs: int, n_samples: int):
         return jax.nn.softmax(clf.logits(im))
 
     t0 = time.perf_counter()
-    c = compare_lime_ig(
-        img, prob, seg, target=target, limit="empirical", n_samples=n_samples, n_runs=n_runs, seed=0,
-        n_steps=20, method="riemann_trapezoid", ks=(5, 10), batch_size=32, dtype="float32",
-    )
+    settings = CompareSettings(n_samples=n_samples, n_runs=n_runs, n_steps=20, method="riemann_trapezoid",
+                               ks=(5, 10), batch_size=32, dtype="float32")
+    c = compare_empirical(img, prob, seg, target=target, settings=settings, seed=0)
     return {
         "photo": photo,
         "class": clf.class_names[target],

@@ -35,10 +35,11 @@ import limetheory as lt
 from limetheory import theory
 from limetheory.analytic import LinearModel
 from limetheory.data import make_shapes
-from limetheory.gradients import (batched_predict, compare_lime_ig, integrated_gradients,
-                                  superpixel_sums)
+from limetheory.compare import CompareSettings, compare_limit
+from limetheory.gradients import integrated_gradients, superpixel_sums
 from limetheory.metrics import jaccard_topk, rank_correlation
 from limetheory.nets import load
+from limetheory.nets.scored import batched_predict
 from limetheory.perturb import perturb_batch
 from limetheory.plotting import plot_superpixel_values, plot_superpixels
 
@@ -92,8 +93,8 @@ print("completeness gap        =", ig.completeness_gap)
 # $3 \times 3$ grid ($d = 9$, $2^9 = 512$ network calls), which splits the shape over several
 # superpixels.
 #
-# We explain the logit of the true class. `compare_lime_ig` computes both explanations with the
-# same segmentation and baseline and the usual agreement measures.
+# We explain the logit of the true class. `compare_limit` computes both explanations (LIME's exact
+# limit and the IG sums) with the same segmentation and baseline, and the usual agreement measures.
 
 # %%
 net = load("shapes-cnn")
@@ -104,7 +105,7 @@ grid = lt.segment(xi, "grid", n_rows=3)
 d = int(grid.max()) + 1
 print("class", net.class_names[target], " p =", net.predict(images[i : i + 1])[0, target].round(3))
 
-cmp = compare_lime_ig(xi, net.logits, grid, target=target, limit="exact", n_steps=32, dtype="float32")
+cmp = compare_limit(xi, net.logits, grid, target=target, settings=CompareSettings(n_steps=32, dtype="float32"))
 print(f"IG completeness gap {cmp.ig.completeness_gap:+.1e} "
       f"(f(xi) - f(xi_bar) = {cmp.ig.f_x - cmp.ig.f_baseline:.2f})")
 print(f"Spearman {cmp.spearman:.2f}, top-3 Jaccard {cmp.jaccard[3]:.2f}, "
@@ -254,12 +255,13 @@ plt.show()
 #   kernel width) when it changes it a lot, as LIME usually does.
 #
 # ```python
-# from limetheory.gradients import compare_lime_ig, integrated_gradients, superpixel_sums
+# from limetheory.compare import CompareSettings, compare_empirical, compare_limit
+# from limetheory.gradients import integrated_gradients, superpixel_sums
 #
 # # f: a JAX function of ONE image returning scores (e.g. net.logits), target: the class
-# cmp = compare_lime_ig(image, f, segments, target=target, limit="exact")   # d <= 16
-# cmp = compare_lime_ig(image, f, segments, target=target, limit="empirical",
-#                       n_samples=1000, n_runs=5, seed=0)                   # any d (the paper's setting)
+# cmp = compare_limit(image, f, segments, target=target)                     # d <= 16
+# cmp = compare_empirical(image, f, segments, target=target, seed=0,
+#                         settings=CompareSettings(n_samples=1000, n_runs=5))  # any d (the paper's setting)
 # cmp.jaccard, cmp.spearman, cmp.to_frame()
 #
 # baseline = lt.replacement_image(image, segments)       # IG's baseline = LIME's replacement
