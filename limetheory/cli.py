@@ -78,7 +78,12 @@ def _check(args, flag: str, check, value, *bounds):
     try:
         return check(value, flag, *bounds)
     except (TypeError, ValueError) as exc:
-        args.parser.error(f"argument {flag}: {str(exc).removeprefix(flag + ' ').removeprefix(flag + ': ')}")
+        message = str(exc)
+        for prefix in (f"{flag} = ", f"{flag} "):  # the checker names the argument: say it once
+            if message.startswith(prefix):
+                message = message[len(prefix):]
+                break
+        args.parser.error(f"argument {flag}: {message}")
 
 
 def _physical_memory() -> int:

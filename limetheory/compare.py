@@ -330,7 +330,8 @@ def check_lime_memory(n_samples: int, name: str, d: int, available: int) -> int:
     need = lime_memory_bytes(n_samples, d)
     if need > available:
         raise ValueError(f"{name} = {n_samples} needs at least {need / 2**30:.3g} GiB for LIME's samples "
-                         f"(d = {d} superpixels), more than the {available / 2**30:.3g} GiB of memory here")
+                         f"(n (d + {need // n_samples - d}) bytes with d = {d}), more than the {available / 2**30:.3g} GiB of "
+                         "memory here")
     return n_samples
 
 

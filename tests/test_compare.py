@@ -198,3 +198,13 @@ def test_cnn_lime_limit_close_to_ig_sums_when_nearly_linear(rng):
                           lambda im: jnp.dot(jnp.mean(conv(im) ** 3, axis=(0, 1, 2)), w2) / 3)
     _assert_drift([r.relative_error for r in res], per_a2 * scales[0] ** 2, remainder=10 * scales[0] ** 2)
     assert res[0].spearman > 0.98
+
+
+def test_lime_memory_is_checked_before_a_run():
+    from limetheory.compare import check_lime_memory, lime_memory_bytes
+
+    # z (n x d bytes), two outputs, weights and distances (float64 each)
+    assert lime_memory_bytes(1000, 10) == 1000 * 10 + 1000 * 8 * (2 + 2)
+    assert check_lime_memory(1000, "n_samples", 10, 42_000) == 1000
+    with pytest.raises(ValueError, match=r"n_samples = 1001 needs at least .* GiB .*\(n \(d \+ 32\) bytes with d = 10\)"):
+        check_lime_memory(1001, "n_samples", 10, 42_000)
