@@ -259,7 +259,7 @@ plt.show()
 # from limetheory.gradients import integrated_gradients, superpixel_sums
 #
 # # f: a JAX function of ONE image returning scores (e.g. net.logits), target: the class
-# cmp = compare_limit(image, f, segments, target=target)                     # d <= 16
+# cmp = compare_limit(image, f, segments, target=target)                     # d <= 24
 # cmp = compare_empirical(image, f, segments, target=target, seed=0,
 #                         settings=CompareSettings(n_samples=1000, n_runs=5))  # any d (the paper's setting)
 # cmp.jaccard, cmp.spearman, cmp.to_frame()
