@@ -30,6 +30,7 @@ Adding a subcommand: write ``_add_<name>(subparsers)`` that builds its parser ``
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import tempfile
@@ -133,7 +134,25 @@ def _add_reproduce(subparsers) -> None:
     p.add_argument("--no-figures", action="store_true", help="write results only, no figures")
     p.add_argument("--fail-fast", action="store_true",
                    help="stop at the first failing experiment (default: run the others, exit 1)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_integer, default=None, metavar="N",
+                       help="run the units on a local Dask cluster of N worker processes (one thread each)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run the units on an existing Dask cluster, e.g. tcp://host:8786")
     p.set_defaults(func=_cmd_reproduce, parser=p)
+
+
+def _check_dask_arguments(args) -> None:
+    """--workers / --scheduler: checked, and Dask importable, before any experiment runs."""
+    if args.workers is None and args.scheduler is None:
+        return
+    if args.workers is not None:
+        from .validation import check_int
+
+        _check(args, "--workers", check_int, args.workers, 1, 4096)
+    if importlib.util.find_spec("distributed") is None:
+        flag = "--workers" if args.workers is not None else "--scheduler"
+        args.parser.error(f"argument {flag}: needs Dask: pip install 'limetheory[dask]'")
 
 
 def _cmd_reproduce(args) -> int:
@@ -143,12 +162,16 @@ def _cmd_reproduce(args) -> int:
     if out.exists() and not out.is_dir():
         args.parser.error(f"argument --out: {out} exists and is not a folder")
     _check_can_write_in(args, "--out", out)
+    _check_dask_arguments(args)
     names = list(dict.fromkeys(args.only)) if args.only else None
     mode = "quick" if args.quick else "full"
-    _log(f"limetheory reproduce ({mode}) -> {out}")
+    where = (f", {args.workers} Dask worker(s)" if args.workers else "") + (
+        f", Dask scheduler {args.scheduler}" if args.scheduler else "")
+    _log(f"limetheory reproduce ({mode}{where}) -> {out}")
     reports = reproduce(
         names, out, quick=args.quick, progress=not args.no_progress, figures=not args.no_figures,
-        on_error="raise" if args.fail_fast else "continue", log=_log,
+        on_error="raise" if args.fail_fast else "continue", log=_log, workers=args.workers,
+        scheduler=args.scheduler,
     )
     failed = [r for r in reports if isinstance(r, Exception)]
     if failed:

@@ -1,14 +1,27 @@
-"""Experiment units as Dask tasks (limetheory.experiments._executors): the same rows as in process,
-the context built once per worker, failures reported while the others go on, a killed worker's
-units moved elsewhere."""
+"""Experiment units as Dask tasks (limetheory.experiments._executors, `reproduce --workers/--scheduler`):
+the same stored results as in process bit for bit, the context built once per worker, failures
+reported while the others go on, a killed worker's units moved elsewhere, a killed client resumed."""
+import os
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 import uuid
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-pytest.importorskip("distributed")
+from oracles import require
 
+require("distributed")
+
+from distributed import LocalCluster  # noqa: E402
+
+from limetheory import experiments  # noqa: E402
+from limetheory.cli import main  # noqa: E402
+from limetheory.experiments import UnitsFailed, reproduce  # noqa: E402
 from limetheory.experiments._executors import InProcess, executor  # noqa: E402
 
 FAKE = '''
@@ -18,10 +31,12 @@ import numpy as np
 import pandas as pd
 
 NAME = "fake"
-MARKS = Path(os.environ["LT_FAKE_MARKS"])
+TITLE = "fake experiment"
+VERSION = 1
+MARKS = Path(MARKS_FOLDER)
 
 def settings(quick):
-    return {"n": 6, "sleep": 0.0}
+    return {"n": 6}
 
 def units(s):
     return [{"i": i, "seed": 10 + i} for i in range(s["n"])]
@@ -31,7 +46,7 @@ def setup(s):
     return {"scale": np.pi}
 
 def run_unit(unit, ctx):
-    if unit["i"] == 4 and os.environ.get("LT_FAKE_FAIL"):
+    if unit["i"] == 4 and (MARKS / "fail-4").exists():
         raise RuntimeError("unit 4 fails")
     kill = MARKS / "kill-once"
     if unit["i"] == 2 and kill.exists():
@@ -41,79 +56,149 @@ def run_unit(unit, ctx):
     rng = np.random.default_rng(unit["seed"])
     x = rng.normal(size=50) @ rng.normal(size=(50, 3)) * ctx["scale"]
     return pd.DataFrame({"i": unit["i"], "k": range(3), "x": x})
+
+def tables(frame, s):
+    return {"summary": frame.groupby("i", as_index=False)["x"].sum()}
 '''
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One local cluster of 2 single-threaded worker processes for the tests that share it."""
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      silence_logs=50) as c:
+        yield c.scheduler_address
 
 
 @pytest.fixture
 def fake(tmp_path, monkeypatch):
+    """A fresh fake experiment registered as "fake"; ``marks`` records setups and computed units."""
     name = f"lt_fake_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{name}.py").write_text(textwrap.dedent(FAKE))
     marks = tmp_path / "marks"
     marks.mkdir()
-    monkeypatch.setenv("LT_FAKE_MARKS", str(marks))
+    (tmp_path / f"{name}.py").write_text(f"MARKS_FOLDER = {str(marks)!r}\n" + textwrap.dedent(FAKE))
     monkeypatch.syspath_prepend(str(tmp_path))
-    mod = __import__(name)
-    return name, mod, marks
+    monkeypatch.setitem(experiments.REGISTRY, "fake", (name, ()))
+    return name, __import__(name), marks
+
+
+def _units_computed(marks):
+    return sorted(int(p.name.split("-")[1]) for p in marks.glob("unit-*"))
 
 
 def _collect(outcomes):
     frames, errors = {}, {}
     for o in outcomes:
-        if o.error is None:
-            frames[o.index] = o.frame
-        else:
-            errors[o.index] = o.error
+        (frames if o.error is None else errors)[o.index] = o.frame if o.error is None else o.error
     return frames, errors
 
 
-def _in_process(name, mod):
-    s = mod.settings(True)
-    return _collect(InProcess().run(name, s, mod.units(s), lambda: mod.setup(s)))
+def _results(out):
+    return {p.name: p.read_bytes() for p in sorted((out / "results").glob("*.csv"))}
 
 
-def test_same_rows_on_two_workers_and_setup_once_per_worker(fake):
+def test_executor_rows_equal_in_process_rows_and_setup_once_per_worker(fake, cluster):
     name, mod, marks = fake
-    expected, _ = _in_process(name, mod)
-    assert len(list(marks.glob("setup-*"))) == 1
     s = mod.settings(True)
-    with executor(workers=2) as ex:
+    expected, _ = _collect(InProcess().run(name, s, mod.units(s), lambda: mod.setup(s)))
+    with executor(scheduler=cluster) as ex:
         frames, errors = _collect(ex.run(name, s, mod.units(s)))
     assert not errors and sorted(frames) == list(range(6))
     for i in frames:
         pd.testing.assert_frame_equal(frames[i], expected[i], check_exact=True)
-    setups = list(marks.glob("setup-*"))
-    assert 2 <= len(setups) <= 3  # once in process, at most once on each of the two workers
-    assert len(list(marks.glob("unit-*"))) == 12  # each unit once in process, once on Dask
+    assert 2 <= len(list(marks.glob("setup-*"))) <= 3  # once in process, at most once per worker
+    assert _units_computed(marks) == sorted(2 * list(range(6)))
 
 
-def test_a_failing_unit_is_reported_and_the_others_go_on(fake, monkeypatch):
+def test_reproduce_on_dask_stores_the_in_process_results_bit_for_bit(fake, cluster, tmp_path):
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    reproduce(["fake"], local, quick=True, progress=False, figures=False)
+    reproduce(["fake"], remote, quick=True, progress=False, figures=False, scheduler=cluster)
+    assert _results(local) == _results(remote) and len(_results(local)) == 2
+    units = lambda out: {p.name: p.read_bytes() for p in (out / "units" / "fake").iterdir()}  # noqa: E731
+    assert units(local) == units(remote)
+
+
+def test_real_experiment_on_two_workers_equals_in_process(tmp_path):
+    """The `--workers 2` command line on a real quick experiment: the same files, byte for byte."""
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    assert main(["reproduce", "--quick", "--only", "shape_detector", "--out", str(local), "--no-progress",
+                 "--no-figures"]) == 0
+    assert main(["reproduce", "--quick", "--only", "shape_detector", "--out", str(remote), "--no-progress",
+                 "--no-figures", "--workers", "2"]) == 0
+    assert _results(local) == _results(remote) and _results(local)
+
+
+def test_a_failing_unit_is_reported_the_others_stored_and_the_rerun_computes_only_it(fake, cluster, tmp_path):
     name, mod, marks = fake
-    monkeypatch.setenv("LT_FAKE_FAIL", "1")
-    s = mod.settings(True)
-    with executor(workers=2) as ex:
-        frames, errors = _collect(ex.run(name, s, mod.units(s)))
-    assert sorted(frames) == [0, 1, 2, 3, 5]
-    assert list(errors) == [4] and "RuntimeError: unit 4 fails" in errors[4]
-    in_frames, in_errors = _in_process(name, mod)
-    assert sorted(in_frames) == sorted(frames) and in_errors == errors
+    out = tmp_path / "out"
+    (marks / "fail-4").touch()
+    with pytest.raises(UnitsFailed, match=r"1 unit\(s\) of fake failed.*RuntimeError: unit 4 fails") as info:
+        reproduce(["fake"], out, quick=True, progress=False, figures=False, scheduler=cluster)
+    assert list(info.value.errors.values()) == ["RuntimeError: unit 4 fails"]
+    assert _units_computed(marks) == [0, 1, 2, 3, 5]
+    assert len(list((out / "units" / "fake").glob("*.csv"))) == 5
+    assert not (out / "results").exists() or not list((out / "results").glob("fake*.csv"))
+    (marks / "fail-4").unlink()
+    reproduce(["fake"], out, quick=True, progress=False, figures=False, scheduler=cluster)
+    assert _units_computed(marks) == [0, 1, 2, 3, 4, 5]  # only unit 4 the second time
+    clean = tmp_path / "clean"
+    reproduce(["fake"], clean, quick=True, progress=False, figures=False)
+    assert _results(out) == _results(clean)
 
 
-def test_killed_worker_units_move_elsewhere(fake):
+def test_killed_worker_units_move_elsewhere(fake, cluster, tmp_path):
     name, mod, marks = fake
-    expected, _ = _in_process(name, mod)
     (marks / "kill-once").touch()
-    s = mod.settings(True)
-    with executor(workers=2) as ex:
-        frames, errors = _collect(ex.run(name, s, mod.units(s)))
-    assert not (marks / "kill-once").exists()  # a worker did die
-    assert not errors and sorted(frames) == list(range(6))
-    for i in frames:
-        pd.testing.assert_frame_equal(frames[i], expected[i], check_exact=True)
+    out, clean = tmp_path / "out", tmp_path / "clean"
+    reproduce(["fake"], out, quick=True, progress=False, figures=False, scheduler=cluster)
+    assert not (marks / "kill-once").exists()  # a worker did die mid-unit
+    reproduce(["fake"], clean, quick=True, progress=False, figures=False)
+    assert _results(out) == _results(clean)
 
 
-def test_executor_arguments():
+def test_killed_client_resumes_without_recomputing_what_was_stored(tmp_path):
+    """Kill the whole client (and its local cluster) mid-run with SIGKILL; the rerun computes exactly
+    the units that were not stored, and the results equal an uninterrupted in-process run."""
+    out, clean = tmp_path / "out", tmp_path / "clean"
+    cmd = [sys.executable, "-m", "limetheory.cli", "reproduce", "--quick", "--only", "convergence", "--no-figures",
+           "--no-progress", "--workers", "2", "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    units_dir = out / "units" / "convergence"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if units_dir.exists() and len(list(units_dir.glob("*.csv"))) >= 3:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stored = {p.name for p in units_dir.glob("*.csv")}
+    before = {p.name: p.stat().st_mtime_ns for p in units_dir.glob("*.csv")}
+    assert main(["reproduce", "--quick", "--only", "convergence", "--no-figures", "--no-progress", "--workers", "2",
+                 "--out", str(out)]) == 0
+    n_units = len(list(units_dir.glob("*.csv")))
+    assert {p.name: p.stat().st_mtime_ns for p in units_dir.glob("*.csv") if p.name in stored} == before
+    import json
+
+    meta = json.loads((out / "results" / "convergence.json").read_text())
+    assert meta["reused"] == len(stored) and meta["computed"] == n_units - len(stored)
+    assert main(["reproduce", "--quick", "--only", "convergence", "--no-figures", "--no-progress",
+                 "--out", str(clean)]) == 0
+    assert _results(out) == _results(clean)
+
+
+def test_bad_dask_arguments(capsys, tmp_path):
+    for args, message in ((["--workers", "0"], "argument --workers: must be >= 1"),
+                          (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "not allowed with argument"),
+                          (["--workers", "two"], "expected an integer")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["reproduce", "--quick", "--out", str(tmp_path / "o"), *args])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
     with pytest.raises(ValueError, match="workers or scheduler"):
         with executor(workers=2, scheduler="tcp://127.0.0.1:1"):
             pass
     with executor() as ex:
         assert isinstance(ex, InProcess)
+    assert not Path(tmp_path / "o").exists()

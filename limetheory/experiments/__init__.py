@@ -10,6 +10,7 @@ Adding an experiment takes three steps:
    ``out/results``, writes ``out/figures``);
 3. one line in :data:`REGISTRY` below.
 """
+from ._executors import UnitsFailed
 from ._runner import (CorruptUnitWarning, Experiment, RunReport, experiment_names, load_experiment, make_figures,
                       reproduce, run_experiment)
 
@@ -23,5 +24,5 @@ REGISTRY = {
     "qualitative": ("limetheory.experiments.qualitative", ("limetheory.paper_figures.fig_qualitative",)),
 }
 
-__all__ = ["REGISTRY", "CorruptUnitWarning", "Experiment", "RunReport", "experiment_names", "load_experiment",
+__all__ = ["REGISTRY", "CorruptUnitWarning", "Experiment", "RunReport", "UnitsFailed", "experiment_names", "load_experiment",
            "make_figures", "reproduce", "run_experiment"]

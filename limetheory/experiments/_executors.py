@@ -3,9 +3,9 @@
 Both executors take the same inputs (an experiment module's name, its settings, the units to
 compute) and yield the same outcomes, one per unit as it completes: ``(index, frame, error)``,
 with ``frame`` the unit's tidy rows (a DataFrame) or ``error`` a one-line description of why it
-failed. The runner stores each frame atomically as it arrives (on the client: no shared file
-system is assumed) and reports the errors; the units that failed are computed again by the next
-run, and only they.
+failed (on Dask; in process a failing unit raises). The runner stores each frame atomically as it
+arrives (on the client: no shared file system is assumed) and reports the errors; the units that
+failed are computed again by the next run, and only they.
 
 On Dask every unit is one task, a pure function of (module, settings, unit). The heavy context
 (``setup(settings)``: networks, images) is built once per worker process and kept there for the
@@ -23,7 +23,7 @@ from typing import Iterator, NamedTuple
 
 import pandas as pd
 
-__all__ = ["UnitOutcome", "InProcess", "OnDask", "executor"]
+__all__ = ["UnitOutcome", "UnitsFailed", "InProcess", "OnDask", "executor"]
 
 
 class UnitOutcome(NamedTuple):
@@ -32,6 +32,16 @@ class UnitOutcome(NamedTuple):
     index: int
     frame: pd.DataFrame | None
     error: str | None
+
+
+class UnitsFailed(RuntimeError):
+    """Some units of an experiment failed on Dask; the others were stored. ``errors``: label -> error."""
+
+    def __init__(self, name: str, errors: dict):
+        self.errors = dict(errors)
+        lines = "; ".join(f"{label}: {err}" for label, err in self.errors.items())
+        super().__init__(f"{len(self.errors)} unit(s) of {name} failed (the others are stored; a rerun "
+                         f"computes only what is missing): {lines}")
 
 
 def _describe(exc: BaseException) -> str:
@@ -45,18 +55,17 @@ def _checked_frame(module_name: str, frame) -> pd.DataFrame:
 
 
 class InProcess:
-    """Run the units one after the other in this process; ``setup`` once, when there is work."""
+    """Run the units one after the other in this process, ``context()`` built once when there is work.
 
-    def run(self, module_name: str, settings: dict, units: list, context_factory) -> Iterator[UnitOutcome]:
+    A unit that raises stops the run there (the exception propagates): the units finished before it
+    are stored, and the next run starts from them.
+    """
+
+    def run(self, module_name: str, settings: dict, units: list, context=None) -> Iterator[UnitOutcome]:
         mod = importlib.import_module(module_name)
-        context = context_factory() if units else None
+        ctx = context() if units else None
         for i, unit in enumerate(units):
-            try:
-                frame = _checked_frame(module_name, mod.run_unit(unit, context))
-            except Exception as exc:  # reported by the runner; the other units go on
-                yield UnitOutcome(i, None, _describe(exc))
-                continue
-            yield UnitOutcome(i, frame, None)
+            yield UnitOutcome(i, _checked_frame(module_name, mod.run_unit(unit, ctx)), None)
 
 
 # --------------------------------------------------------------------------- worker side
@@ -85,7 +94,11 @@ def run_unit_task(module_name: str, settings_json: str, unit: dict) -> pd.DataFr
 
 # --------------------------------------------------------------------------- client side
 class OnDask:
-    """Run the units as tasks on a ``dask.distributed`` client; outcomes in order of completion."""
+    """Run the units as tasks on a ``dask.distributed`` client; outcomes in order of completion.
+
+    A unit that raises is reported as an outcome with its error and the others go on; a worker
+    process that dies is replaced and its units are run elsewhere (Dask's own retries).
+    """
 
     def __init__(self, client):
         self.client = client
@@ -96,7 +109,7 @@ class OnDask:
         if not module_name.startswith("limetheory.") and getattr(mod, "__file__", None):
             self.client.upload_file(mod.__file__)
 
-    def run(self, module_name: str, settings: dict, units: list, context_factory=None) -> Iterator[UnitOutcome]:
+    def run(self, module_name: str, settings: dict, units: list, context=None) -> Iterator[UnitOutcome]:
         from distributed import as_completed
 
         if not units:

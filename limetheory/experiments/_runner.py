@@ -46,6 +46,7 @@ after every unit has been verified.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import json
@@ -61,6 +62,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from ._executors import InProcess, UnitsFailed, executor
 from ._store import (CorruptUnit, atomic_write, atomic_write_csv, read_arrays_if_whole, read_unit,
                      remove_stale_temporaries, write_npz, write_text, write_unit)
 
@@ -288,6 +290,7 @@ def run_experiment(
     figures: bool = True,
     registry: Mapping | None = None,
     blas_threads: int | None = 1,
+    executor=None,
 ) -> RunReport:
     """Run experiment ``name`` into ``out``, reusing the units already stored there whole.
 
@@ -308,6 +311,10 @@ def run_experiment(
         deliberate: the linear algebra here is small (d <= a few hundred) and repeated many times,
         where a multithreaded OpenBLAS on a shared machine was measured up to 100x slower
         (a 196 x 196 solve: 0.5 s instead of 1 ms on 2 busy cores).
+    executor : where the units run: None (this process) or an executor of
+        :func:`limetheory.experiments._executors.executor` (e.g. Dask workers). The stored results
+        are the same bit for bit; on Dask a failing unit does not stop the others, and
+        :class:`UnitsFailed` lists the failures after the others are stored.
     """
     from tqdm import tqdm
 
@@ -327,23 +334,29 @@ def run_experiment(
     arrays_path = out / "results" / f"{name}.npz"
     need_arrays = exp.arrays is not None and not _stored_arrays(arrays_path, settings_key)
 
+    module_name, _ = _entry(name, registry)
+    runner = InProcess() if executor is None else executor
     with _blas_threads(blas_threads):
-        context = exp.setup(settings) if todo or need_arrays else None
+        context = functools.cache(lambda: exp.setup(settings))  # built once, only if needed here
         bar = tqdm(total=len(units), initial=len(units) - len(todo), desc=name, unit="unit",
                    disable=not progress, leave=True)
+        failed = {}
         try:
-            for i in todo:
-                frame = exp.run_unit(units[i], context)
-                if not isinstance(frame, pd.DataFrame):
-                    raise TypeError(f"{name}.run_unit must return a pandas DataFrame, got {type(frame).__name__}")
-                write_unit(frame, paths[i])
+            for outcome in runner.run(module_name, settings, [units[i] for i in todo], context):
+                i = todo[outcome.index]
+                if outcome.error is not None:
+                    failed[_label(units[i])] = outcome.error
+                    continue
+                write_unit(outcome.frame, paths[i])
                 frames[i] = read_unit(paths[i])  # what a later run will reuse, verified
                 bar.update(1)
         finally:
             bar.close()
+        if failed:
+            raise UnitsFailed(name, failed)
         arrays = None
         if need_arrays:
-            arrays = dict(exp.arrays(context))
+            arrays = dict(exp.arrays(context()))
             arrays["__settings_key__"] = np.array(settings_key)
         ordered = [frames[i] for i in range(len(units))]
         frame = pd.concat([f for f in ordered if len(f.columns)], ignore_index=True) if ordered else pd.DataFrame()
@@ -403,11 +416,16 @@ def reproduce(
     on_error: str = "raise",
     log: Callable[[str], None] | None = None,
     blas_threads: int | None = 1,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> list:
     """Run several experiments (default: all registered, in registry order).
 
     ``on_error="raise"`` stops at the first failing experiment; ``"continue"`` runs the others
     and returns the exception in place of that experiment's :class:`RunReport`.
+    ``workers=N`` runs the units on a local Dask cluster of N single-threaded worker processes,
+    ``scheduler=ADDRESS`` on an existing Dask cluster (:func:`limetheory.experiments._executors.executor`);
+    neither: in this process.
     """
     if on_error not in ("raise", "continue"):
         raise ValueError(f"on_error must be 'raise' or 'continue', got {on_error!r}")
@@ -415,21 +433,22 @@ def reproduce(
     for n in names:
         _entry(n, registry)  # validate every name before running anything
     reports = []
-    for n in names:
-        try:
-            rep = run_experiment(n, out, quick=quick, progress=progress, figures=figures, registry=registry,
-                                 blas_threads=blas_threads)
-        except Exception as exc:
-            if on_error == "raise":
-                raise
-            reports.append(exc)
+    with executor(workers, scheduler) as runner:
+        for n in names:
+            try:
+                rep = run_experiment(n, out, quick=quick, progress=progress, figures=figures, registry=registry,
+                                     blas_threads=blas_threads, executor=runner)
+            except Exception as exc:
+                if on_error == "raise":
+                    raise
+                reports.append(exc)
+                if log:
+                    log(f"{n}: FAILED: {type(exc).__name__}: {exc}")
+                continue
+            reports.append(rep)
             if log:
-                log(f"{n}: FAILED: {type(exc).__name__}: {exc}")
-            continue
-        reports.append(rep)
-        if log:
-            log(f"{n}: {rep.computed} unit(s) computed, {rep.reused} reused"
-                + (f" ({len(rep.recomputed)} corrupt unit(s) recomputed)" if rep.recomputed else "")
-                + f", {rep.seconds:.1f} s -> {rep.results}"
-                + (f", {len(rep.figures)} figure file(s)" if rep.figures else ""))
+                log(f"{n}: {rep.computed} unit(s) computed, {rep.reused} reused"
+                    + (f" ({len(rep.recomputed)} corrupt unit(s) recomputed)" if rep.recomputed else "")
+                    + f", {rep.seconds:.1f} s -> {rep.results}"
+                    + (f", {len(rep.figures)} figure file(s)" if rep.figures else ""))
     return reports
