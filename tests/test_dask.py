@@ -1,6 +1,7 @@
 """Experiment units as Dask tasks (limetheory.experiments._executors, `reproduce --workers/--scheduler`):
 the same stored results as in process bit for bit, the context built once per worker, failures
 reported while the others go on, a killed worker's units moved elsewhere, a killed client resumed."""
+import json
 import os
 import signal
 import subprocess
@@ -52,6 +53,8 @@ def run_unit(unit, ctx):
     if unit["i"] == 2 and kill.exists():
         kill.unlink()
         os._exit(1)  # the worker process dies mid-unit
+    if (MARKS / "slow").exists():
+        time.sleep(0.5)
     (MARKS / f"unit-{unit['i']}-{time.monotonic_ns()}").touch()
     rng = np.random.default_rng(unit["seed"])
     x = rng.normal(size=50) @ rng.normal(size=(50, 3)) * ctx["scale"]
@@ -157,35 +160,68 @@ def test_killed_worker_units_move_elsewhere(fake, cluster, tmp_path):
     assert _results(out) == _results(clean)
 
 
-def test_killed_client_resumes_without_recomputing_what_was_stored(tmp_path):
-    """Kill the whole client (and its local cluster) mid-run with SIGKILL; the rerun computes exactly
-    the units that were not stored, and the results equal an uninterrupted in-process run."""
-    out, clean = tmp_path / "out", tmp_path / "clean"
-    cmd = [sys.executable, "-m", "limetheory.cli", "reproduce", "--quick", "--only", "convergence", "--no-figures",
-           "--no-progress", "--workers", "2", "--out", str(out)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    units_dir = out / "units" / "convergence"
+def _kill_client_mid_run(cmd, env, units_dir, at_least):
+    """Start ``cmd`` (a `reproduce --workers 2` client), SIGKILL it and its local cluster once
+    ``at_least`` units are stored; return the stored unit files' names and mtimes."""
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
-        if units_dir.exists() and len(list(units_dir.glob("*.csv"))) >= 3:
+        if units_dir.exists() and len(list(units_dir.glob("*.csv"))) >= at_least:
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
     assert proc.poll() is None, "the run finished before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    stored = {p.name for p in units_dir.glob("*.csv")}
-    before = {p.name: p.stat().st_mtime_ns for p in units_dir.glob("*.csv")}
-    assert main(["reproduce", "--quick", "--only", "convergence", "--no-figures", "--no-progress", "--workers", "2",
-                 "--out", str(out)]) == 0
-    n_units = len(list(units_dir.glob("*.csv")))
-    assert {p.name: p.stat().st_mtime_ns for p in units_dir.glob("*.csv") if p.name in stored} == before
-    import json
+    return {p.name: p.stat().st_mtime_ns for p in units_dir.glob("*.csv")}
 
+
+CLIENT = """
+import sys
+from limetheory import experiments
+from limetheory.cli import main
+if __name__ == "__main__":  # the local cluster's worker processes re-import this file
+    experiments.REGISTRY["fake"] = ({name!r}, ())
+    sys.exit(main(["reproduce", "--quick", "--only", "fake", "--no-figures", "--no-progress", "--workers", "2",
+                   "--out", {out!r}]))
+"""
+
+
+def test_killed_client_resumes_without_recomputing_what_was_stored(fake, tmp_path):
+    """SIGKILL the client (and its local cluster) mid-run; the rerun computes exactly the units that
+    were not stored, and the results equal an uninterrupted in-process run."""
+    name, mod, marks = fake
+    (marks / "slow").touch()  # units take 0.5 s each, so the kill lands mid-run
+    out, clean = tmp_path / "out", tmp_path / "clean"
+    script = tmp_path / "client.py"
+    script.write_text(CLIENT.format(name=name, out=str(out)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    units_dir = out / "units" / "fake"
+    before = _kill_client_mid_run([sys.executable, str(script)], env, units_dir, at_least=2)
+    assert 2 <= len(before) < 6
+    (marks / "slow").unlink()
+    reproduce(["fake"], out, quick=True, progress=False, figures=False, workers=2)
+    after = {p.name: p.stat().st_mtime_ns for p in units_dir.glob("*.csv")}
+    assert len(after) == 6 and {k: after[k] for k in before} == before  # stored units untouched
+    reproduce(["fake"], clean, quick=True, progress=False, figures=False)
+    assert _results(out) == _results(clean)
+
+
+@pytest.mark.slow
+def test_killed_client_resumes_a_real_experiment(tmp_path):
+    """The same with a real experiment (convergence, quick: 30 units) through the command line."""
+    out, clean = tmp_path / "out", tmp_path / "clean"
+    args = ["reproduce", "--quick", "--only", "convergence", "--no-figures", "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    units_dir = out / "units" / "convergence"
+    before = _kill_client_mid_run([sys.executable, "-m", "limetheory.cli", *args, "--workers", "2", "--out", str(out)],
+                                  env, units_dir, at_least=3)
+    assert main([*args, "--workers", "2", "--out", str(out)]) == 0
     meta = json.loads((out / "results" / "convergence.json").read_text())
-    assert meta["reused"] == len(stored) and meta["computed"] == n_units - len(stored)
-    assert main(["reproduce", "--quick", "--only", "convergence", "--no-figures", "--no-progress",
-                 "--out", str(clean)]) == 0
+    after = {p.name: p.stat().st_mtime_ns for p in units_dir.glob("*.csv")}
+    assert {k: after[k] for k in before} == before
+    assert meta["reused"] == len(before) and meta["computed"] == len(after) - len(before)
+    assert main([*args, "--out", str(clean)]) == 0
     assert _results(out) == _results(clean)
 
 
