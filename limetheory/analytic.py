@@ -17,7 +17,8 @@ from typing import Callable
 import numpy as np
 
 from . import theory
-from .perturb import auto_batch_size, perturb_batch
+from .perturb import model_responses
+from .validation import check_int
 from .segmentation import check_image, check_segments, n_superpixels, replacement_image
 from .validation import check_kernel_width
 
@@ -78,17 +79,15 @@ def response_of_z(predict: Callable, image, segments, hide_color=None, *, batch_
     seg = check_segments(segments, img.shape)
     rep = replacement_image(img, seg, hide_color)
     d = n_superpixels(seg)
-    batch_size = batch_size or auto_batch_size(img.shape)
+    if batch_size is not None:
+        batch_size = check_int(batch_size, "batch_size", 1)
 
     def f_of_z(z):
         z = np.asarray(z)
-        if z.ndim != 2 or z.shape[1] != d:
-            raise ValueError(f"z must be an (m, {d}) array of 0/1, got shape {z.shape}")
-        parts = [
-            np.asarray(predict(perturb_batch(img, rep, seg, z[start : start + batch_size])), dtype=np.float64)
-            for start in range(0, z.shape[0], batch_size)
-        ]
-        return np.concatenate(parts, axis=0) if parts else np.empty(0)
+        if z.ndim != 2 or z.shape[1] != d or z.shape[0] == 0:
+            raise ValueError(f"z must be a non-empty (m, {d}) array of 0/1, got shape {z.shape}")
+        y = model_responses(predict, img, rep, seg, z, batch_size, progress=False)
+        return y[:, 0] if y.shape[1] == 1 else y
 
     return f_of_z
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 from skimage.color import gray2rgb
 
-from .empirical import Explanation, _check_settings, fit_explanation, model_responses
+from .empirical import Explanation, check_fit_size, check_settings, fit_explanation, model_responses
+from .validation import check_int, check_seed
 from .sampling import kernel_weights, lime_samples
 from .segmentation import check_image, check_segments, n_superpixels
 
@@ -79,22 +80,36 @@ def lime_explain(
         raise ValueError(f"image must be grayscale or RGB for lime, got {img.shape[2]} channels")
     seg = check_segments(segments, img.shape)
     d = n_superpixels(seg)
-    n = _check_settings(n_samples, kernel_width, 1.0, d)
+    n = check_settings(n_samples, kernel_width, 1.0, d)
+    if top_labels is not None:
+        top_labels = check_int(top_labels, "top_labels", 1)
+    else:
+        labs = np.atleast_1d(np.asarray(labels))
+        if labs.ndim != 1 or labs.size == 0 or labs.dtype == bool or not np.issubdtype(labs.dtype, np.integer):
+            raise TypeError(f"labels must be a non-empty sequence of class indices, got {labels!r}")
+    if batch_size is not None:
+        batch_size = check_int(batch_size, "batch_size", 1)
+    check_fit_size(n, d)
+    if isinstance(random_state, np.random.Generator):
+        raise TypeError("random_state must be an int in [0, 2**32) or numpy RandomState (lime's stream), got Generator")
+    random_state = check_seed(random_state, "random_state")
+    if random_state is None:
+        raise TypeError("random_state must be an int in [0, 2**32) or numpy RandomState (lime's stream), got None")
     if isinstance(random_state, np.random.RandomState):
         rs = random_state
-    elif isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
-        rs = np.random.RandomState(int(random_state))
     else:
-        raise TypeError(f"random_state must be an int or numpy RandomState, got {type(random_state).__name__}")
+        rs = np.random.RandomState(check_int(random_state, "random_state", 0, 2**32 - 1))
     if segmentation_seed is None:
         rs.randint(0, high=1000)  # lime's segmentation seed draw
     rep = lime_replacement_image(img, seg, hide_color)
     z = lime_samples(n, d, rs)
     y = model_responses(predict, img, rep, seg, z, batch_size=batch_size, dtype=img.dtype, progress=False)
-    if top_labels:
-        labs = np.argsort(y[0])[-int(top_labels):][::-1]
+    if top_labels is not None:
+        if top_labels > y.shape[1]:
+            raise ValueError(f"top_labels must be <= the number of classes {y.shape[1]}, got {top_labels}")
+        labs = np.argsort(y[0])[-top_labels:][::-1]
     else:
-        labs = np.atleast_1d(np.asarray(labels, dtype=np.int64))
+        labs = labs.astype(np.int64)
         if labs.min() < 0 or labs.max() >= y.shape[1]:
             raise ValueError(f"labels must be class indices in [0, {y.shape[1] - 1}], got {labs.tolist()}")
     # lime: sqrt(exp(-d^2 / w^2)) == exp(-d^2 / (2 w^2)) with d the cosine distance to z_0.

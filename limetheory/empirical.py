@@ -6,7 +6,6 @@ The data flow of THEORY.md section 1::
 """
 from __future__ import annotations
 
-import numbers
 import warnings
 from dataclasses import dataclass
 from typing import Callable
@@ -15,11 +14,14 @@ import numpy as np
 
 from .perturb import check_responses, jax_perturb_batch, model_responses
 from .sampling import SAMPLERS, samples_and_weights
-from .validation import as_generator, check_int
-from .segmentation import check_image, check_segments, n_superpixels, replacement_image
+from .validation import as_generator, check_bool, check_choice, check_int, check_real
+from .segmentation import QUICKSHIFT_DEFAULTS, check_image, check_segments, n_superpixels, replacement_image, segment
 from .surrogate import fit_weighted_ridge, predict_linear, sandwich_standard_errors, weighted_r2
 
-__all__ = ["Explanation", "explain", "fit_explanation", "model_responses"]
+__all__ = [
+    "Explanation", "explain", "fit_explanation", "model_responses", "check_settings", "check_fit_size",
+    "check_identifiable", "fit_bytes",
+]
 
 
 # --------------------------------------------------------------------------- result
@@ -64,6 +66,13 @@ class Explanation:
     weights: np.ndarray | None = None
     responses: np.ndarray | None = None
 
+    def __repr__(self) -> str:
+        return (
+            f"Explanation(labels={self.labels.tolist()}, d={self.n_superpixels}, image={self.image.shape}, "
+            f"n_samples={self.n_samples}, kernel_width={self.kernel_width:g}, ridge={self.ridge:g}, "
+            f"sampler={self.sampler!r}, samples_kept={self.samples is not None})"
+        )
+
     @property
     def n_superpixels(self) -> int:
         return self.coef.shape[1]
@@ -88,8 +97,7 @@ class Explanation:
         """
         from scipy.stats import norm
 
-        if not 0 < level < 1:
-            raise ValueError(f"level must be in (0, 1), got {level!r}")
+        level = check_real(level, "level", low=0, high=1, low_open=True, high_open=True)
         row = self._row(label)
         half = norm.ppf(0.5 + level / 2) * self._se()[row]
         return np.stack([self.coef[row] - half, self.coef[row] + half], axis=1)
@@ -99,8 +107,7 @@ class Explanation:
 
         Uses se ~ 1/sqrt(n): n * (max_j se_j / target_se)^2, from this run's own estimate.
         """
-        if not isinstance(target_se, numbers.Real) or not np.isfinite(target_se) or target_se <= 0:
-            raise ValueError(f"target_se must be a finite number > 0, got {target_se!r}")
+        target_se = check_real(target_se, "target_se", low=0, low_open=True)
         worst = float(np.max(self._se()[self._row(label)]))
         if not np.isfinite(worst):
             raise ValueError("this explanation has no finite standard errors (n_samples <= d + 1)")
@@ -117,6 +124,8 @@ class Explanation:
         ``sign``: "positive" (largest first, only coefficients > 0), "negative" (most negative
         first, only < 0) or "abs" (largest |coef| first).
         """
+        k = check_int(k, "k", 0)
+        check_choice(sign, "sign", ("positive", "negative", "abs"))
         beta = self.coef_for(label)
         if sign == "positive":
             order = np.argsort(-beta, kind="stable")
@@ -170,17 +179,88 @@ class Explanation:
 
 
 # --------------------------------------------------------------------------- validation
-def _check_settings(n_samples, kernel_width, ridge, d):
+def check_settings(n_samples, kernel_width, ridge, d) -> int:
+    """Check LIME's settings (n >= 2, kernel width > 0, ridge >= 0, n >= d + 1 for ridge 0); return n."""
     n = check_int(n_samples, "n_samples", 2)
-    if not isinstance(kernel_width, numbers.Real) or not np.isfinite(kernel_width) or kernel_width <= 0:
-        raise ValueError(f"kernel_width must be a finite number > 0, got {kernel_width!r}")
-    if not isinstance(ridge, numbers.Real) or not np.isfinite(ridge) or ridge < 0:
-        raise ValueError(f"ridge must be a finite number >= 0, got {ridge!r}")
+    check_real(kernel_width, "kernel_width", low=0, low_open=True)
+    ridge = check_real(ridge, "ridge", low=0)
     if ridge == 0 and n < d + 1:
         raise ValueError(
             f"ridge=0 (weighted least squares) needs n_samples >= d + 1 = {d + 1} samples, got {n}"
         )
     return n
+
+
+#: Share of the available memory the fit may plan to use.
+MEMORY_SHARE = 0.8
+
+
+def fit_bytes(n: int, d: int, n_classes: int = 1) -> int:
+    """Bytes the surrogate needs: z (n, d) as uint8, two float64 copies of it (centred and weighted,
+    :func:`limetheory.surrogate.fit_weighted_ridge`), the responses (n, n_classes) and three (d + 1)^2
+    float64 blocks (the Hessian and its eigendecomposition, :func:`~limetheory.surrogate.sandwich_standard_errors`)."""
+    return n * d * (1 + 2 * 8) + n * n_classes * 8 + 3 * (d + 1) ** 2 * 8
+
+
+def check_fit_size(n: int, d: int, n_classes: int = 1, available: int | None = None) -> None:
+    """Refuse, before any model call, a fit that needs more than ``MEMORY_SHARE`` of the available memory.
+
+    Raises
+    ------
+    ValueError
+        Naming ``n_samples`` and the number of superpixels, with the bytes needed and available.
+    """
+    if available is None:
+        import psutil
+
+        available = psutil.virtual_memory().available
+    need = fit_bytes(n, d, n_classes)
+    if need > MEMORY_SHARE * available:
+        raise ValueError(
+            f"n_samples={n} with d={d} superpixels needs about {need / 2**30:.3g} GiB for the surrogate fit, "
+            f"more than {MEMORY_SHARE:.0%} of the {available / 2**30:.3g} GiB available: use fewer samples "
+            "or fewer superpixels"
+        )
+
+
+#: The ridge "decides" the fit when the data's mean curvature falls below this share of lambda.
+RIDGE_DOMINANCE = 0.01
+
+
+def check_identifiable(z, weights, ridge: float) -> None:
+    """Refuse samples whose weights cannot identify the coefficients, before any model call.
+
+    Only for n > d + 1 (below, the standard errors are already infinite). Two signs, either one refuses: the effective sample size n_eff = (sum_i pi_i)^2 / sum_i pi_i^2 is
+    below 2 (one sample carries all the weight), or the ridge penalty dominates the weighted design,
+    mean_j sum_i pi_i (z_ij - zbar_j)^2 < ``RIDGE_DOMINANCE`` * lambda (zbar: the pi-weighted mean).
+    Either happens e.g. for a tiny kernel width under lime's Bernoulli sampler, where every sample but
+    z = 1 weighs ~0: the coefficients are then the ridge's, ~0, with falsely tiny standard errors.
+
+    Raises
+    ------
+    ValueError
+        Saying which sign was seen and suggesting ``sampler="weighted"``, a larger kernel_width or n.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    n, d = np.shape(z)
+    if n <= d + 1:  # the standard errors are inf then (no degrees of freedom): no false confidence to refuse
+        return
+    total = w.sum()
+    n_eff = total**2 / np.sum(w**2) if total > 0 else 0.0
+    advice = 'Use sampler="weighted", a larger kernel_width or a larger n_samples'
+    if not n_eff >= 2:
+        raise ValueError(
+            f"the kernel weights leave an effective sample size (sum pi)^2 / sum pi^2 = {n_eff:.3g} < 2: one "
+            f"sample carries all the weight and the coefficients are not identified. {advice}"
+        )
+    zf = np.asarray(z, dtype=np.float64)
+    z_bar = w @ zf / total
+    curvature = float(np.mean(w @ (zf - z_bar) ** 2))
+    if ridge > 0 and curvature < RIDGE_DOMINANCE * ridge:
+        raise ValueError(
+            f"the ridge penalty {ridge:g} dominates the weighted design (mean curvature sum pi (z - zbar)^2 = "
+            f"{curvature:.3g}): the coefficients would be the ridge's, not the model's. {advice}"
+        )
 
 
 def _check_label_request(labels, top_labels):
@@ -190,7 +270,7 @@ def _check_label_request(labels, top_labels):
     if labels is None:
         return "top", check_int(1 if top_labels is None else top_labels, "top_labels", 1)
     labs = np.atleast_1d(np.asarray(labels))
-    if labs.ndim != 1 or labs.size == 0 or not np.issubdtype(labs.dtype, np.integer):
+    if labs.ndim != 1 or labs.size == 0 or labs.dtype == bool or not np.issubdtype(labs.dtype, np.integer):
         raise TypeError(f"labels must be a non-empty sequence of class indices, got {labels!r}")
     if labs.min() < 0:
         raise ValueError(f"labels must be class indices >= 0, got {labs.tolist()}")
@@ -285,7 +365,7 @@ def explain(
     image,
     predict: Callable,
     *,
-    segments,
+    segments=None,
     labels=None,
     top_labels=None,
     n_samples: int = 1000,
@@ -306,7 +386,8 @@ def explain(
     ----------
     image : (H, W) or (H, W, C) array, finite.
     predict : callable mapping a batch of images (N, H, W[, C]) to scores (N, n_classes) or (N,).
-    segments : (H, W) integer superpixel labels (see :func:`limetheory.segment`), >= 2 superpixels.
+    segments : (H, W) integer superpixel labels (see :func:`limetheory.segment`), >= 2 superpixels;
+        None (default): quickshift with lime's defaults (``segmentation.QUICKSHIFT_DEFAULTS``).
     labels : class indices to explain. ``top_labels``: explain the K classes with the highest
         score on the unperturbed image instead. Neither: the top class (or the only score).
     n_samples : n >= 2 samples z ~ Bernoulli(1/2)^d; sample 0 is the unperturbed image (z = 1).
@@ -314,7 +395,8 @@ def explain(
     ridge : lambda of the surrogate (lime uses 1). ``ridge=0`` is weighted least squares, the
         estimator whose limit is the closed form of :mod:`limetheory.theory`.
     hide_color : None (superpixel mean colour), a scalar or one value per channel.
-    seed : int, None or ``numpy.random.Generator`` (same seed, same bits).
+    seed : int in [0, 2**64), None or ``numpy.random.Generator`` (same seed, same bits). A
+        ``RandomState`` is refused (TypeError): it is lime's stream, see :mod:`limetheory.compat`.
     batch_size : images built and predicted at a time (default: as many as fit in 16 MiB).
     dtype : dtype of the images passed to ``predict`` (float64 by default; float32 halves memory).
     keep_samples : keep z, pi and y on the result for diagnostics.
@@ -328,18 +410,31 @@ def explain(
     Returns
     -------
     Explanation
+
+    Raises
+    ------
+    ValueError
+        Before any model call, when the fit would not fit in memory (:func:`check_fit_size`) or the
+        kernel weights cannot identify the coefficients (:func:`check_identifiable`).
     """
     img = check_image(image)
-    seg = check_segments(segments, img.shape)
     if not callable(predict):
         raise TypeError(f"predict must be callable, got {type(predict).__name__}")
+    n = check_int(n_samples, "n_samples", 2)
+    seg = segment(img, "quickshift", **QUICKSHIFT_DEFAULTS) if segments is None else check_segments(segments, img.shape)
     d = n_superpixels(seg)
-    n = _check_settings(n_samples, kernel_width, ridge, d)
+    n = check_settings(n, kernel_width, ridge, d)
     label_request = _check_label_request(labels, top_labels)
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {list(SAMPLERS)}, got {sampler!r}")
+    check_choice(sampler, "sampler", SAMPLERS)
+    if batch_size is not None:
+        batch_size = check_int(batch_size, "batch_size", 1)
+    check_bool(keep_samples, "keep_samples")
+    check_bool(fused, "fused")
+    check_fit_size(n, d)
+    gen = as_generator(seed)
     rep = replacement_image(img, seg, hide_color)
-    z, weights = samples_and_weights(n, d, kernel_width, as_generator(seed), sampler)
+    z, weights = samples_and_weights(n, d, kernel_width, gen, sampler)
+    check_identifiable(z, weights, ridge)
     if fused:
         y = fused_jax_responses(predict, img, rep, seg, z, batch_size)
     else:

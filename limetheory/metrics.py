@@ -10,11 +10,12 @@ Every function takes per-superpixel scores as a (d,) array (LIME coefficients, I
 """
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
+from .perturb import model_responses
+from .validation import check_choice, check_int
 from .segmentation import check_image, check_segments, n_superpixels, replacement_image
 
 __all__ = [
@@ -50,9 +51,14 @@ def _pair(a, b):
 
 
 def _check_k(k, d) -> int:
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= d:
-        raise ValueError(f"k must be an integer in [1, {d}], got {k!r}")
-    return int(k)
+    return check_int(k, "k", 1, d)
+
+
+def _index_set(a, name) -> set:
+    arr = np.asarray(a)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or (arr.size == 0 and arr.dtype == np.float64)):
+        raise TypeError(f"{name} must be a collection of integer indices, got {a!r}")
+    return set(arr.ravel().tolist())
 
 
 # --------------------------------------------------------------------------- agreement
@@ -70,7 +76,7 @@ def top_k(scores, k: int, positive_only: bool = False) -> np.ndarray:
 
 def jaccard(a_set, b_set) -> float:
     """``|A & B| / |A | B|`` of two collections of indices; NaN when both are empty."""
-    a, b = set(np.asarray(a_set).ravel().tolist()), set(np.asarray(b_set).ravel().tolist())
+    a, b = _index_set(a_set, "a_set"), _index_set(b_set, "b_set")
     union = a | b
     return float(len(a & b) / len(union)) if union else float("nan")
 
@@ -96,8 +102,7 @@ def rank_correlation(a, b, method: str = "spearman") -> float:
     from scipy import stats
 
     a, b = _pair(a, b)
-    if method not in ("spearman", "kendall"):
-        raise ValueError(f"method must be 'spearman' or 'kendall', got {method!r}")
+    check_choice(method, "method", ("spearman", "kendall"))
     if a.shape[0] < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
     if method == "spearman":
@@ -160,24 +165,20 @@ class CurveResult:
 
 
 def _predict_z(image, predict, segments, z, hide_color, target):
-    """``f(x(z))`` for every row of z, x(z) as LIME builds it (THEORY.md section 1, step 4)."""
-    from .perturb import perturb_batch
-
+    """``f(x(z))`` of class ``target`` for every row of z, x(z) as LIME builds it (THEORY.md section 1, step 4),
+    through :func:`limetheory.perturb.model_responses`."""
     arr = check_image(image)
     seg = check_segments(segments, arr.shape)
+    if not callable(predict):
+        raise TypeError(f"predict must be callable, got {type(predict).__name__}")
     x = arr.astype(np.float64)
     xbar = replacement_image(x, seg, hide_color)
-    imgs = np.asarray(perturb_batch(x, xbar, seg, z)).reshape((z.shape[0],) + x.shape)
-    y = np.asarray(predict(imgs), dtype=np.float64)
-    if y.ndim == 2:
-        if target is None:
-            if y.shape[1] != 1:
-                raise ValueError(f"predict returns {y.shape[1]} scores per image: pass target=<class index>")
-            target = 0
-        y = y[:, target]
-    elif y.ndim != 1:
-        raise ValueError(f"predict must return (m,) or (m, K) values, got shape {y.shape}")
-    return y
+    y = model_responses(predict, x, xbar, seg, z, progress=False)
+    if target is None:
+        if y.shape[1] != 1:
+            raise ValueError(f"predict returns {y.shape[1]} scores per image: pass target=<class index>")
+        target = 0
+    return y[:, check_int(target, "target", 0, y.shape[1] - 1)]
 
 
 def _curve(kind, image, predict, segments, scores, target, hide_color):

@@ -88,6 +88,8 @@ def check_responses(raw, n_images: int, start: int, n_classes: int | None) -> np
     """A model's outputs for a batch of ``n_images`` as (n_images, n_classes) float64, checked: shape,
     finite real values (naming the first bad sample, counted from ``start``), the same number of classes
     as earlier batches."""
+    if np.iscomplexobj(raw):
+        raise TypeError(f"predict must return real numbers, got complex values for samples from {start}")
     try:
         y = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError) as exc:
