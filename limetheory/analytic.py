@@ -11,14 +11,13 @@ real perturbed images, so :func:`limetheory.theory.exact_limit` can check the cl
 """
 from __future__ import annotations
 
-import numbers
 from typing import Callable
 
 import numpy as np
 
 from . import theory
 from .perturb import model_responses
-from .validation import check_int
+from .validation import check_int, check_real
 from .segmentation import check_image, check_segments, n_superpixels, replacement_image
 from .validation import check_kernel_width
 
@@ -113,8 +112,7 @@ class ShapeDetector(_ImageModel):
             raise ValueError(f"shape_mask must be 2-D (H, W), got shape {mask.shape}")
         if not mask.any():
             raise ValueError("shape_mask must contain at least one pixel")
-        if isinstance(tau, bool) or not isinstance(tau, numbers.Real) or not np.isfinite(tau):
-            raise ValueError(f"tau must be a finite real number, got {tau!r}")
+        tau = check_real(tau, "tau")
         self.shape_mask = mask.copy()
         self.shape_mask.setflags(write=False)
         self.tau = float(tau)

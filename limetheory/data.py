@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from skimage.transform import resize
 
-from .validation import check_int
+from .validation import check_choice, check_int, check_real
 
 __all__ = [
     "PHOTOS",
@@ -55,21 +55,27 @@ def _raw_photo(name: str) -> np.ndarray:
     return load_sample_image(key)
 
 
+#: Largest side load_photo resizes to (a 8192 x 8192 RGB float64 resize needs ~1.6 GB).
+MAX_PHOTO_SIDE = 8192
+
+
 def load_photo(name: str, size: int | tuple | None = 224) -> np.ndarray:
     """A bundled RGB photo as a uint8 array (H, W, 3), resized to ``size`` (None: original).
 
-    ``size`` is an int (square) or (H, W). Resizing uses anti-aliased bilinear interpolation
-    and rounds back to uint8, so the result is a genuine 8-bit image.
+    ``size`` is an int (square) or (H, W), each side in [1, ``MAX_PHOTO_SIDE``]. Resizing uses
+    anti-aliased bilinear interpolation and rounds back to uint8, so the result is a genuine 8-bit image.
     """
-    if name not in PHOTOS:
-        raise ValueError(f"name must be one of {sorted(PHOTOS)}, got {name!r}")
+    check_choice(name, "name", sorted(PHOTOS))
     img = _raw_photo(name)
     if img.ndim == 2:
         img = np.stack([img] * 3, axis=-1)
     img = img[:, :, :3]
     if size is None:
         return np.ascontiguousarray(img, dtype=np.uint8)
-    shape = (size, size) if np.isscalar(size) else tuple(size)
+    sides = (size, size) if isinstance(size, numbers.Integral) else tuple(size) if isinstance(size, (tuple, list)) else None
+    if sides is None or len(sides) != 2:
+        raise TypeError(f"size must be an int, a pair (H, W) or None, got {size!r}")
+    shape = tuple(check_int(side, "size", 1, MAX_PHOTO_SIDE) for side in sides)
     out = resize(img, shape, order=1, anti_aliasing=True, preserve_range=True)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
@@ -307,10 +313,9 @@ def make_shapes(n: int, size: int = 64, seed: int = 0, *, max_distractors: int =
     """
     n = check_int(n, "n", 1)
     size = check_int(size, "size", 32)
-    seed = check_int(seed, "seed", 0)
+    seed = check_int(seed, "seed", 0, 2**64 - 1)
     max_distractors = check_int(max_distractors, "max_distractors", 0)
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not np.isfinite(noise) or noise < 0:
-        raise ValueError(f"noise must be a finite non-negative number, got {noise!r}")
+    noise = check_real(noise, "noise", low=0)
     images = np.empty((n, size, size, 3), dtype=np.uint8)
     labels = np.empty(n, dtype=np.int64)
     masks = np.empty((n, size, size), dtype=bool)
@@ -361,9 +366,8 @@ def load_digits_rgb(size: int = 32, *, test_size: float = 0.25, seed: int = 0) -
         ``test_labels``: int64 (N,); ``class_names``: ``("0", ..., "9")``.
     """
     size = check_int(size, "size", 8)
-    seed = check_int(seed, "seed", 0)
-    if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real) or not 0.0 < test_size < 1.0:
-        raise ValueError(f"test_size must be a number in (0, 1), got {test_size!r}")
+    seed = check_int(seed, "seed", 0, 2**64 - 1)
+    test_size = check_real(test_size, "test_size", low=0, high=1, low_open=True, high_open=True)
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 

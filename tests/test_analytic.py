@@ -161,20 +161,21 @@ def test_response_of_z_of_any_model_multi_output():
 
 # =========================================================================== validation
 @pytest.mark.parametrize(
-    "make,exc",
+    "make,exc,match",
     [
-        (lambda: ShapeDetector(np.ones((3, 3)), 0.5), TypeError),
-        (lambda: ShapeDetector(np.zeros((3, 3), dtype=bool), 0.5), ValueError),
-        (lambda: ShapeDetector(np.ones((3, 3, 1), dtype=bool), 0.5), ValueError),
-        (lambda: ShapeDetector(np.ones((3, 3), dtype=bool), float("nan")), ValueError),
-        (lambda: ShapeDetector(np.ones((3, 3), dtype=bool), "0.5"), ValueError),
-        (lambda: LinearModel(np.ones(5)), ValueError),
-        (lambda: LinearModel(np.array([[1.0, np.inf]])), ValueError),
-        (lambda: LinearModel(np.array([["a"]])), TypeError),
+        (lambda: ShapeDetector(np.ones((3, 3)), 0.5), TypeError, "shape_mask"),
+        (lambda: ShapeDetector(np.zeros((3, 3), dtype=bool), 0.5), ValueError, "shape_mask"),
+        (lambda: ShapeDetector(np.ones((3, 3, 1), dtype=bool), 0.5), ValueError, "shape_mask"),
+        (lambda: ShapeDetector(np.ones((3, 3), dtype=bool), float("nan")), ValueError, "tau"),
+        (lambda: ShapeDetector(np.ones((3, 3), dtype=bool), "0.5"), TypeError, "tau"),
+        (lambda: ShapeDetector(np.ones((3, 3), dtype=bool), True), TypeError, "tau"),
+        (lambda: LinearModel(np.ones(5)), ValueError, "weights"),
+        (lambda: LinearModel(np.array([[1.0, np.inf]])), ValueError, "weights"),
+        (lambda: LinearModel(np.array([["a"]])), TypeError, "weights"),
     ],
 )
-def test_constructor_validation(make, exc):
-    with pytest.raises(exc):
+def test_constructor_validation(make, exc, match):
+    with pytest.raises(exc, match=match):
         make()
 
 
@@ -193,11 +194,11 @@ def test_call_and_limit_validation():
         lm.limit_explanation(np.ones((4, 4)), seg)
     with pytest.raises(ValueError, match="kernel_width"):
         sd.limit_explanation(np.ones((4, 4)), seg, kernel_width=0.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="image must have"):
         sd.limit_explanation(np.ones((5, 4)), grid((5, 4), 2, 2))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="z must be"):
         sd.response_of_z(np.ones((4, 4)), seg)(np.ones((3, 5)))
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="predict must be callable"):
         response_of_z("model", np.ones((4, 4)), seg)
 
 

@@ -119,7 +119,7 @@ def test_outside_the_mask_is_independent_of_the_label(clean_shapes):
     ],
 )
 def test_shapes_validation(kwargs, exc):
-    with pytest.raises(exc):
+    with pytest.raises(exc, match=list(kwargs)[-1]):
         make_shapes(**kwargs)
 
 
@@ -177,7 +177,7 @@ def test_digits_size():
      ({"test_size": 1.5}, ValueError), ({"seed": -2}, ValueError)],
 )
 def test_digits_validation(kwargs, exc):
-    with pytest.raises(exc):
+    with pytest.raises(exc, match=list(kwargs)[-1]):
         load_digits_rgb(**kwargs)
 
 
