@@ -9,7 +9,6 @@ mis-handles anything else, e.g. SLIC labels that start at 1).
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 from skimage.color import gray2rgb
@@ -43,7 +42,8 @@ def check_image(image, name: str = "image") -> np.ndarray:
     Raises
     ------
     TypeError
-        If ``image`` is not array-like of real numbers.
+        If ``image`` is not array-like of real numbers, or is int8 (whose values cannot be the pixel
+        values 0..255 of an 8-bit image; wider integer types are taken as they are).
     ValueError
         If it is not (H, W) or (H, W, C), is empty, or holds NaN / infinite values.
     """
@@ -55,6 +55,8 @@ def check_image(image, name: str = "image") -> np.ndarray:
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     if np.iscomplexobj(arr):
         raise TypeError(f"{name} must hold real numbers, got complex dtype {arr.dtype}")
+    if arr.dtype == np.int8:  # 8-bit pixels 128..255 wrap to negatives in int8: refused, not guessed
+        raise TypeError(f"{name} has dtype int8, which cannot hold 8-bit pixel values 0..255: use uint8 or a float dtype")
     if arr.ndim not in (2, 3):
         raise ValueError(f"{name} must be 2-D (H, W) or 3-D (H, W, C), got shape {arr.shape}")
     if arr.size == 0 or (arr.ndim == 3 and arr.shape[2] == 0):
@@ -109,9 +111,7 @@ def grid(image_shape, n_rows: int = 8, n_cols: int | None = None) -> np.ndarray:
     """A regular grid of ``n_rows x n_cols`` rectangular superpixels (row-major labels)."""
     n_cols = n_rows if n_cols is None else n_cols
     h, w = int(image_shape[0]), int(image_shape[1])
-    for arg, val, size in (("n_rows", n_rows, h), ("n_cols", n_cols, w)):
-        if not isinstance(val, numbers.Integral) or val < 1 or val > size:
-            raise ValueError(f"{arg} must be an integer between 1 and {size}, got {val!r}")
+    n_rows, n_cols = check_int(n_rows, "n_rows", 1, h), check_int(n_cols, "n_cols", 1, w)
     rows = (np.arange(h) * n_rows) // h
     cols = (np.arange(w) * n_cols) // w
     return (rows[:, None] * n_cols + cols[None, :]).astype(np.int64)

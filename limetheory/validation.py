@@ -138,12 +138,15 @@ def check_bool(value, name: str) -> bool:
 
 
 def check_seed(seed, name: str = "seed"):
-    """A seed as NumPy accepts it, checked: None, an int in [0, 2**64), or a Generator / RandomState.
+    """A seed as NumPy accepts it, checked: None, an int in [0, 2**64), a non-empty sequence of such
+    ints (entropy for ``numpy.random.SeedSequence``, e.g. ``[seed, run]``), or a Generator / RandomState.
 
-    Returns the value unchanged (an int as a Python int).
+    Returns the value unchanged (ints as Python ints, a sequence as a list).
     """
     if seed is None or isinstance(seed, (np.random.Generator, np.random.RandomState)):
         return seed
+    if isinstance(seed, (list, tuple)) and seed:
+        return [check_int(s, f"{name}[{i}]", 0, 2**64 - 1) for i, s in enumerate(seed)]
     return check_int(seed, name, 0, 2**64 - 1)
 
 
