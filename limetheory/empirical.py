@@ -379,6 +379,7 @@ def explain(
     fused: bool = False,
     progress: bool | None = None,
     sampler: str = "bernoulli",
+    refuse_unidentified: bool = True,
 ) -> Explanation:
     """Explain ``predict`` at ``image`` with image LIME (THEORY.md section 1).
 
@@ -406,6 +407,9 @@ def explain(
         drawn from the pi-weighted law, equal weights): the same limit explanation, another
         spread around it (:func:`limetheory.sampling.weighted_samples`); ``"weighted"`` needs far
         fewer samples for small kernel widths.
+    refuse_unidentified : refuse (ValueError, before any model call) samples whose weights cannot
+        identify the coefficients (:func:`check_identifiable`). False fits them anyway, as lime does
+        (for studies of that failure); the standard errors are then not to be trusted.
 
     Returns
     -------
@@ -434,7 +438,8 @@ def explain(
     gen = as_generator(seed)
     rep = replacement_image(img, seg, hide_color)
     z, weights = samples_and_weights(n, d, kernel_width, gen, sampler)
-    check_identifiable(z, weights, ridge)
+    if check_bool(refuse_unidentified, "refuse_unidentified"):
+        check_identifiable(z, weights, ridge)
     if fused:
         y = fused_jax_responses(predict, img, rep, seg, z, batch_size)
     else:

@@ -73,6 +73,7 @@ CASES = [
     (lambda: explain(batch_size=2.0), TypeError, "batch_size"),
     (lambda: explain(sampler="uniform"), ValueError, "sampler"),
     (lambda: explain(keep_samples=1), TypeError, "keep_samples"),
+    (lambda: explain(refuse_unidentified=None), TypeError, "refuse_unidentified"),
     (lambda: explain(labels=[1.7]), TypeError, "labels"),
     (lambda: explain(labels=[True]), TypeError, "labels"),
     (lambda: explain(labels=[-1]), ValueError, "labels"),
@@ -167,6 +168,8 @@ def test_tiny_kernel_is_refused_not_answered_with_false_confidence():
         explain(kernel_width=1e-3)
     ex = explain(kernel_width=0.25)
     assert np.all(np.isfinite(ex.coef_se)) and np.all(ex.coef_se > 1e-6)
+    lime_like = explain(kernel_width=1e-3, refuse_unidentified=False)  # fitted anyway, as lime does
+    assert np.max(np.abs(lime_like.coef)) < 1e-20  # the ridge's answer, not the model's
 
 
 # ---------------------------------------------------------------- valid edge cases still work
