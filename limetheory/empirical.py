@@ -7,7 +7,7 @@ The data flow of THEORY.md section 1::
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -16,6 +16,7 @@ from .perturb import check_responses, jax_perturb_batch, model_responses
 from .sampling import SAMPLERS, samples_and_weights
 from .validation import as_generator, check_bool, check_choice, check_int, check_real
 from .segmentation import QUICKSHIFT_DEFAULTS, check_image, check_segments, n_superpixels, replacement_image, segment
+from .stopping import StoppingRule, run_rounds
 from .surrogate import fit_weighted_ridge, predict_linear, sandwich_standard_errors, weighted_r2
 
 __all__ = [
@@ -45,6 +46,9 @@ class Explanation:
         how far another run with another seed would typically land, i.e. the spread of this
         estimate around the limit explanation it converges to. Shrinks like 1/sqrt(n).
     samples, weights, responses : z (n, d), pi (n,), y (n, n_classes) when kept, else None.
+    settled : with ``n_samples="auto"``, whether the top-k set was separated from the rest
+        (:mod:`limetheory.stopping`) before ``max_samples``; None for a fixed n.
+    n_rounds : the rounds of sampling it took (1 for a fixed n).
     """
 
     coef: np.ndarray
@@ -65,6 +69,8 @@ class Explanation:
     samples: np.ndarray | None = None
     weights: np.ndarray | None = None
     responses: np.ndarray | None = None
+    settled: bool | None = None
+    n_rounds: int = 1
 
     def __repr__(self) -> str:
         return (
@@ -368,7 +374,10 @@ def explain(
     segments=None,
     labels=None,
     top_labels=None,
-    n_samples: int = 1000,
+    n_samples: int | str = 1000,
+    top_k: int | None = None,
+    confidence: float | None = None,
+    max_samples: int | None = None,
     kernel_width: float = 0.25,
     ridge: float = 1.0,
     hide_color=None,
@@ -392,6 +401,13 @@ def explain(
     labels : class indices to explain. ``top_labels``: explain the K classes with the highest
         score on the unperturbed image instead. Neither: the top class (or the only score).
     n_samples : n >= 2 samples z ~ Bernoulli(1/2)^d; sample 0 is the unperturbed image (z = 1).
+        ``"auto"``: draw samples in rounds and stop as soon as the ``top_k`` largest coefficients of
+        every explained label are separated from the rest at ``confidence``, valid under repeated
+        looks (alpha spending over rounds, Bonferroni over superpixels and labels:
+        :mod:`limetheory.stopping`), or at ``max_samples``; the result's ``settled``, ``n_samples``
+        and ``n_rounds`` say which and when.
+    top_k, confidence, max_samples : the stopping rule of ``n_samples="auto"`` (defaults 5, 0.95,
+        20000); only with ``"auto"``.
     kernel_width : bandwidth nu of pi(z) = exp(-d_cos(1, z)^2 / (2 nu^2)).
     ridge : lambda of the surrogate (lime uses 1). ``ridge=0`` is weighted least squares, the
         estimator whose limit is the closed form of :mod:`limetheory.theory`.
@@ -424,10 +440,13 @@ def explain(
     img = check_image(image)
     if not callable(predict):
         raise TypeError(f"predict must be callable, got {type(predict).__name__}")
-    n = check_int(n_samples, "n_samples", 2)
+    n = n_samples if isinstance(n_samples, str) else check_int(n_samples, "n_samples", 2)
     seg = segment(img, "quickshift", **QUICKSHIFT_DEFAULTS) if segments is None else check_segments(segments, img.shape)
     d = n_superpixels(seg)
-    n = check_settings(n, kernel_width, ridge, d)
+    rule = _stopping_rule(n_samples, top_k, confidence, max_samples)
+    if rule is not None:
+        rule.check_for(d, min_samples=d + 1 if ridge == 0 else 2)
+    n = check_settings(rule.max_samples if rule else n, kernel_width, ridge, d)
     label_request = _check_label_request(labels, top_labels)
     check_choice(sampler, "sampler", SAMPLERS)
     if batch_size is not None:
@@ -437,15 +456,46 @@ def explain(
     check_fit_size(n, d)
     gen = as_generator(seed)
     rep = replacement_image(img, seg, hide_color)
-    z, weights = samples_and_weights(n, d, kernel_width, gen, sampler)
-    if check_bool(refuse_unidentified, "refuse_unidentified"):
-        check_identifiable(z, weights, ridge)
-    if fused:
-        y = fused_jax_responses(predict, img, rep, seg, z, batch_size)
-    else:
-        y = model_responses(predict, img, rep, seg, z, batch_size, dtype, progress)
-    labs = _resolve_labels(label_request, y[0])
-    return fit_explanation(
-        z, y, weights, labs, ridge, segments=seg, image=img, replacement=rep,
-        kernel_width=kernel_width, keep_samples=keep_samples, sampler=sampler,
+    refuse = check_bool(refuse_unidentified, "refuse_unidentified")
+
+    def draw(m, first):
+        z, weights = samples_and_weights(m, d, kernel_width, gen, sampler, first_row_ones=first)
+        if refuse and first:
+            check_identifiable(z, weights, ridge)
+        return z, weights
+
+    def evaluate(z):
+        if fused:
+            return fused_jax_responses(predict, img, rep, seg, z, batch_size)
+        return model_responses(predict, img, rep, seg, z, batch_size, dtype, progress)
+
+    def fit(z, y, weights):
+        return fit_explanation(
+            z, y, weights, _resolve_labels(label_request, y[0]), ridge, segments=seg, image=img,
+            replacement=rep, kernel_width=kernel_width, keep_samples=keep_samples, sampler=sampler,
+        )
+
+    if rule is None:
+        z, weights = draw(n, True)
+        return fit(z, evaluate(z), weights)
+    rounds = run_rounds(
+        rule, d, draw=draw, evaluate=evaluate, fit=fit, coef_and_se=lambda ex: (ex.coef, ex.coef_se),
+        min_samples=d + 1 if ridge == 0 else 2,
     )
+    return replace(rounds.fit, settled=rounds.settled, n_rounds=rounds.n_rounds)
+
+
+def _stopping_rule(n_samples, top_k, confidence, max_samples) -> StoppingRule | None:
+    """The rule of ``n_samples="auto"``, or None for a fixed n (then the rule's arguments must be unset)."""
+    if isinstance(n_samples, str):
+        check_choice(n_samples, "n_samples", ("auto",))
+        return StoppingRule(
+            top_k=5 if top_k is None else top_k,
+            confidence=0.95 if confidence is None else confidence,
+            max_samples=20000 if max_samples is None else max_samples,
+        )
+    given = [name for name, v in (("top_k", top_k), ("confidence", confidence), ("max_samples", max_samples))
+             if v is not None]
+    if given:
+        raise ValueError(f"{', '.join(given)} apply only to n_samples='auto', got n_samples={n_samples!r}")
+    return None

@@ -84,17 +84,20 @@ def weighted_samples(n: int, d: int, kernel_width: float, rng, first_row_ones: b
     return z
 
 
-def samples_and_weights(n: int, d: int, kernel_width: float, rng, sampler: str = "bernoulli") -> tuple:
+def samples_and_weights(n: int, d: int, kernel_width: float, rng, sampler: str = "bernoulli",
+                        first_row_ones: bool = True) -> tuple:
     """LIME's design for ``sampler`` (see :data:`SAMPLERS`): z (n, d) uint8 with z_0 = 1, weights (n,).
+
+    ``first_row_ones=False`` draws every row (for further rounds of the same run).
 
     ``"bernoulli"``: z ~ Bernoulli(1/2)^d, weights pi(z) (lime). ``"weighted"``: z from the
     pi-weighted law (:func:`weighted_samples`), weights 1.
     """
     if sampler == "bernoulli":
-        z = bernoulli_samples(n, d, rng)
+        z = bernoulli_samples(n, d, rng, first_row_ones)
         return z, kernel_weights(z, kernel_width)
     if sampler == "weighted":
-        return weighted_samples(n, d, kernel_width, rng), np.ones(n)
+        return weighted_samples(n, d, kernel_width, rng, first_row_ones), np.ones(n)
     raise ValueError(f"sampler must be one of {list(SAMPLERS)}, got {sampler!r}")
 
 
