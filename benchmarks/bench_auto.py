@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 import limetheory as lt
-from limetheory.compare import load_scored_net, segment_for
+from limetheory.compare import segment_for
+from limetheory.nets.scored import scored_net as load_scored_net
 from limetheory.data import PHOTOS, load_photo
 from limetheory.nets.small_cnn import load_heldout
 

@@ -2,7 +2,7 @@
 
     limetheory reproduce [--quick] [--only NAME [NAME ...]] [--out DIR] [--no-progress] [--no-figures]
     limetheory list
-    limetheory explain IMAGE [--model M] [--n-samples N] [--out FILE] [--seed S] [--label K]
+    limetheory explain IMAGE [--model M] [--n-samples N|auto] [--out FILE] [--seed S] [--label K]
                              [--output {prob,logit}] [--top-k K] [--ig-steps M]
 
 ``reproduce`` runs the registered experiments (``limetheory.experiments.REGISTRY``), writes their
@@ -71,6 +71,11 @@ def _integer(text: str) -> int:
     if not value.is_integer():
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
     return int(value)
+
+
+def _integer_or_auto(text: str):
+    """``auto`` or an integer as :func:`_integer` reads it."""
+    return "auto" if text.strip().lower() == "auto" else _integer(text)
 
 
 def _check(args, flag: str, check, value, *bounds):
@@ -214,7 +219,11 @@ def _add_explain(subparsers) -> None:
     p.add_argument("image", metavar="IMAGE", type=Path, help="an image file (PNG, JPEG, ...; any size)")
     p.add_argument("--model", default="efficientnet-lite0", choices=sorted(NETWORKS),
                    help="network (default efficientnet-lite0, ImageNet)")
-    p.add_argument("--n-samples", type=_integer, default=1000, metavar="N", help="LIME samples (default 1000)")
+    p.add_argument("--n-samples", type=_integer_or_auto, default=1000, metavar="N|auto",
+                   help="LIME samples (default 1000); auto: draw in rounds until the top-k superpixels are "
+                        "settled at 95%% confidence (limetheory.stopping), at most --max-samples")
+    p.add_argument("--max-samples", type=_integer, default=20000, metavar="N",
+                   help="the most samples --n-samples auto draws (default 20000)")
     p.add_argument("--out", type=Path, default=None, metavar="FILE",
                    help="figure file, .png, .pdf, .svg or .jpg (default: IMAGE's name + _explained.png "
                         "in the current folder)")
@@ -255,8 +264,10 @@ def _check_explain_arguments(args) -> tuple:
     from .plotting import FIGURE_FORMATS
     from .validation import check_int, check_seed
 
-    _check(args, "--n-samples", check_int, args.n_samples, 2)
-    _check(args, "--n-samples", compare.check_lime_memory, args.n_samples, 1, _physical_memory())  # d >= 1
+    _check(args, "--max-samples", check_int, args.max_samples, 2)
+    if args.n_samples != "auto":
+        _check(args, "--n-samples", check_int, args.n_samples, 2)
+    _check(args, "--n-samples", compare.check_lime_memory, _most_samples(args), 1, _physical_memory())  # d >= 1
     _check(args, "--top-k", check_int, args.top_k, 1)
     _check(args, "--ig-steps", check_int, args.ig_steps, 1, MAX_N_STEPS["gausslegendre"])
     _check(args, "--seed", check_seed, args.seed)
@@ -277,6 +288,30 @@ def _check_explain_arguments(args) -> tuple:
     except (OSError, ValueError) as exc:
         args.parser.error(f"argument IMAGE: {exc}")
     return out, image
+
+
+def _most_samples(args) -> int:
+    return args.max_samples if args.n_samples == "auto" else args.n_samples
+
+
+def _lime(args, image, snet, segments, target: int, k: int):
+    """LIME's coefficients and standard errors of the explained output, and a line saying how."""
+    import numpy as np
+
+    from . import compare
+    from .empirical import explain
+
+    out_index = compare.OUTPUTS.index(args.output)
+    if args.n_samples != "auto":
+        coefs, ses = compare.lime_coefficients(image, snet, segments, target, [int(args.seed)],
+                                               n_samples=args.n_samples, with_se=True)
+        return coefs[0, out_index], ses[0, out_index], f"LIME (n = {args.n_samples}, seed {args.seed})"
+    ex = explain(image, snet.predict_for(target), segments=segments, labels=[out_index], n_samples="auto",
+                 top_k=k, max_samples=args.max_samples, seed=int(args.seed), batch_size=snet.batch_size,
+                 dtype=np.float32, progress=False)
+    how = "settled" if ex.settled else f"NOT settled at --max-samples {args.max_samples}"
+    return (np.asarray(ex.coef[0], dtype=np.float64), ex.coef_se[0],
+            f"LIME (auto: n = {ex.n_samples} in {ex.n_rounds} round(s), top-{k} {how}, seed {args.seed})")
 
 
 def _cmd_explain(args) -> int:
@@ -314,18 +349,17 @@ def _cmd_explain(args) -> int:
 
     segments = compare.segment_for(image, args.model)
     d = int(segments.max()) + 1
-    _check(args, "--n-samples", compare.check_lime_memory, args.n_samples, d, _physical_memory())
-    out_index = compare.OUTPUTS.index(args.output)
-    coefs, ses = compare.lime_coefficients(image, snet, segments, target, [int(args.seed)],
-                                           n_samples=args.n_samples, with_se=True)
-    lime, lime_se = coefs[0, out_index], ses[0, out_index]
-    sums, ig = compare.ig_superpixel_sums(image, snet, segments, target, args.output, n_steps=args.ig_steps)
+    _check(args, "--n-samples", compare.check_lime_memory, _most_samples(args), d, _physical_memory())
     k = min(int(args.top_k), d)
+    if args.n_samples == "auto" and k >= d:
+        args.parser.error(f"argument --top-k: --n-samples auto needs top-k < d = {d} superpixels, got {args.top_k}")
+    lime, lime_se, lime_label = _lime(args, image, snet, segments, target, k)
+    sums, ig = compare.ig_superpixel_sums(image, snet, segments, target, args.output, n_steps=args.ig_steps)
     jac = jaccard_topk(lime, sums, k)
     lime_top = np.argsort(-lime, kind="stable")[:k]
     ig_top = np.argsort(-sums, kind="stable")[:k]
     _say(f"explained: {name} (class {target}, p = {prob:.4f}), output {args.output}; d = {d} superpixels")
-    _say(f"  LIME (n = {args.n_samples}, seed {args.seed}) top {k}: {lime_top.tolist()}")
+    _say(f"  {lime_label} top {k}: {lime_top.tolist()}")
     for line in _interval_lines(lime, lime_se, k):
         _say("    " + line)
     _say(f"  IG sums ({args.ig_steps}-point Gauss-Legendre) top {k}: {ig_top.tolist()}; "
@@ -334,7 +368,7 @@ def _cmd_explain(args) -> int:
 
     fig = explanation_figure(image, segments, lime, sums, ig.attributions, k=k, output=args.output,
                              title=f"{args.image.name}\n{args.model}: {name} (p = {prob:.3f})",
-                             lime_label=f"LIME (n = {args.n_samples}, seed {args.seed})")
+                             lime_label=lime_label.replace(", top-", "\ntop-"))
     try:
         save_figure(fig, out, dpi=120)
     except OSError as exc:
