@@ -22,22 +22,11 @@ import numpy as np
 
 from .sampling import kernel_weights
 from .surrogate import fit_weighted_ridge, predict_linear
+from .theory import ResponseTable, exact_limit
+from .theory.enumeration import all_patterns
 from .validation import as_generator, check_int, check_real
 
 __all__ = ["nonadditive_share_exact", "nonadditive_share"]
-
-#: The largest d whose 2^d patterns :func:`nonadditive_share_exact` enumerates (2^20 rows of f).
-MAX_ENUMERATION_D = 20
-
-
-def _share(z, y, weights, intercept, coef) -> np.ndarray:
-    w = weights / weights.sum()
-    resid = y - predict_linear(z, intercept, coef)
-    centred = y - w @ y
-    total = w @ centred**2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, (w @ resid**2) / np.where(total > 0, total, 1.0), 0.0)
-
 
 def _as_2d(y) -> np.ndarray:
     y = np.asarray(y)
@@ -49,32 +38,45 @@ def _as_2d(y) -> np.ndarray:
     return y[:, None] if y.ndim == 1 else y
 
 
-def nonadditive_share_exact(f_of_z: Callable, d: int, kernel_width: float = 0.25) -> np.ndarray:
+def nonadditive_share_exact(f_of_z: Callable, d: int, kernel_width: float = 0.25, *,
+                            chunk: int = 1 << 16) -> np.ndarray:
     """R, the share of g's pi-weighted variance that LIME's limit leaves unexplained, exactly.
 
     Parameters
     ----------
     f_of_z : callable mapping an (m, d) 0/1 array to (m,) or (m, k) outputs
-        (e.g. :func:`limetheory.analytic.response_of_z`); called once, on all 2^d patterns.
-    d : number of superpixels, 1 <= d <= ``MAX_ENUMERATION_D``.
+        (e.g. :func:`limetheory.analytic.response_of_z`), or a
+        :class:`~limetheory.theory.ResponseTable`; evaluated once on each of the 2^d patterns.
+    d : number of superpixels, 1 <= d <= ``theory.MAX_EXACT_D``.
     kernel_width : nu of pi(z) = exp(-d_cos(1, z)^2 / (2 nu^2)).
+    chunk : patterns per block of the residual sums (memory).
 
     Returns
     -------
-    (k,) float64 in [0, 1] (0 where g is constant): R for each output.
+    (k,) float64 in [0, 1] (0 where g is constant under the kernel): R for each output. The
+    residuals g - beta_0 - z^T beta are summed directly (no difference of large sums), so an
+    additive response gives R at rounding level, not at the level of g's variance times 1e-16.
     """
-    d = check_int(d, "d", 1, MAX_ENUMERATION_D)
     kernel_width = check_real(kernel_width, "kernel_width", low=0.0, low_open=True)
-    if not callable(f_of_z):
-        raise TypeError(f"f_of_z must be callable, got {type(f_of_z).__name__}")
-    idx = np.arange(1 << d, dtype=np.int64)
-    z = ((idx[:, None] >> np.arange(d)) & 1).astype(np.uint8)
-    y = _as_2d(f_of_z(z))
-    if y.shape[0] != z.shape[0]:
-        raise ValueError(f"f_of_z must return one row per pattern ({z.shape[0]}), got {y.shape[0]}")
-    weights = kernel_weights(z, kernel_width)  # uniform z times pi(z): the pi-weighted law
-    intercept, coef = fit_weighted_ridge(z, y, weights, ridge=0.0)
-    return _share(z, y, weights, intercept, coef)
+    table = ResponseTable.from_function(f_of_z, d)  # checks d and f; one call per pattern
+    chunk = check_int(chunk, "chunk", 1)
+    values = table.values[:, None] if table.values.ndim == 1 else table.values
+    beta = np.atleast_2d(exact_limit(table, table.d, kernel_width))  # (k, d + 1), intercept first
+    sums = np.zeros((3, values.shape[1]))  # sum w, sum w g, sum w r^2
+    blocks = range(0, values.shape[0], chunk)
+    for start in blocks:
+        z = all_patterns(table.d, start, min(start + chunk, values.shape[0]))
+        w = kernel_weights(z, kernel_width)
+        g = values[start : start + len(z)]
+        r = g - predict_linear(z, beta[:, 0], beta[:, 1:])
+        sums += [np.full(g.shape[1], w.sum()), w @ g, w @ r**2]
+    mean = sums[1] / sums[0]
+    spread = np.zeros(values.shape[1])
+    for start in blocks:
+        z = all_patterns(table.d, start, min(start + chunk, values.shape[0]))
+        spread += kernel_weights(z, kernel_width) @ (values[start : start + len(z)] - mean) ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(spread > 0, sums[2] / np.where(spread > 0, spread, 1.0), 0.0)
 
 
 def nonadditive_share(z, y, weights, *, seed=0) -> tuple[np.ndarray, np.ndarray]:

@@ -108,7 +108,7 @@ def test_linear_model_is_additive():
 
 
 @pytest.mark.parametrize("call,exc,match", [
-    (lambda: nonadditive_share_exact(lambda z: z[:, 0], 25), ValueError, "d must be <="),
+    (lambda: nonadditive_share_exact(lambda z: z[:, 0], 25), ValueError, "d must be <= 24"),
     (lambda: nonadditive_share_exact(lambda z: z[:, 0], 4, kernel_width=0), ValueError, "kernel_width"),
     (lambda: nonadditive_share_exact(lambda z: z[:, 0], True), TypeError, "d must be an integer"),
     (lambda: nonadditive_share_exact(3, 4), TypeError, "f_of_z must be callable"),
