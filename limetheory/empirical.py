@@ -183,6 +183,44 @@ class Explanation:
 
         return plot_coefficient_intervals(self, label=label, k=k, ax=ax, level=level)
 
+    def to_html(self, path, label=None, **kwargs):
+        """Write a self-contained interactive HTML viewer of this explanation; returns the path.
+
+        See :func:`limetheory.viewer.write_html` for the options (``limit``, ``ig_sums``,
+        ``class_names``, ``top_classes``, ``seed``, ``k``, ``title``).
+        """
+        from .viewer import write_html
+
+        return write_html(self, path, label=label, **kwargs)
+
+    # lime's ImageExplanation interface (limetheory.lime_helpers); ``intercept`` stays the array.
+    @property
+    def local_exp(self) -> dict:
+        """lime's ``local_exp``: {label: [(superpixel, coef), ...] sorted by |coef| descending}."""
+        from .lime_helpers import local_exp
+
+        return local_exp(self)
+
+    @property
+    def lime_intercept(self) -> dict:
+        """lime's ``intercept``: {label: intercept} (the array ``intercept`` is row-aligned with coef)."""
+        from .lime_helpers import lime_intercept
+
+        return lime_intercept(self)
+
+    def get_image_and_mask(self, label, positive_only=True, negative_only=False, hide_rest=False,
+                           num_features=5, min_weight=0.0):
+        """lime's ``get_image_and_mask`` -> (image, mask); see :func:`limetheory.lime_helpers.get_image_and_mask`."""
+        from .lime_helpers import get_image_and_mask
+
+        return get_image_and_mask(self, label, positive_only, negative_only, hide_rest, num_features, min_weight)
+
+    def as_lime(self):
+        """A stand-in for lime's ImageExplanation (``intercept`` a dict, as lime has it)."""
+        from .lime_helpers import LimeImageExplanation
+
+        return LimeImageExplanation(self)
+
 
 # --------------------------------------------------------------------------- validation
 def check_settings(n_samples, kernel_width, ridge, d) -> int:
