@@ -27,6 +27,7 @@ __all__ = [
     "check_kernel_width",
     "check_real",
     "check_seed",
+    "check_vector",
     "renamed_keywords",
 ]
 
@@ -162,3 +163,24 @@ def as_generator(seed, name: str = "seed") -> np.random.Generator:
     if isinstance(seed, np.random.RandomState):
         raise TypeError(f"{name} must be an int, None or a numpy Generator; use limetheory.compat for RandomState")
     return np.random.default_rng(seed)
+
+
+def check_vector(value, name: str, length: int) -> np.ndarray:
+    """``value`` as a finite float64 array of shape (length,).
+
+    Raises
+    ------
+    TypeError
+        If ``value`` does not hold real numbers (bools included).
+    ValueError
+        If its shape is not (length,) or it holds NaN or infinite values.
+    """
+    arr = np.asarray(value)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
+    if arr.shape != (length,):
+        raise ValueError(f"{name} must have shape ({length},), got {arr.shape}")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite, got {int(np.sum(~np.isfinite(arr)))} NaN or infinite values")
+    return arr
