@@ -121,7 +121,7 @@
       var q = 4 * p, r = base[q], g = base[q + 1], b = base[q + 2], a = st.alpha, c = col[j];
       if (dimRest && !hl[j]) {  // the rest: half the overlay, a washed-out photo
         a *= 0.5; var grey = 0.3 * r + 0.59 * g + 0.11 * b;
-        r = 0.45 * r + 0.3 * grey + 50; g = 0.45 * g + 0.3 * grey + 50; b = 0.45 * b + 0.3 * grey + 50;
+        r = 0.55 * r + 0.25 * grey + 40; g = 0.55 * g + 0.25 * grey + 40; b = 0.55 * b + 0.25 * grey + 40;
       }
       r += a * (c[0] - r); g += a * (c[1] - g); b += a * (c[2] - b);
       if (hatch[j] && (x + y) % 10 < 2) { r *= 0.35; g *= 0.35; b *= 0.35; }
@@ -144,6 +144,7 @@
     document.getElementById("vmin").textContent = fmt(-vmax);
     document.getElementById("vmax").textContent = fmt(vmax);
     document.getElementById("mode-name").textContent = MODE_NAME[st.mode];
+    document.getElementById("top-value-head").textContent = st.mode === "lime" && se ? "value (\u00b1 1.96 se)" : "value";
     fillTop(top, vals, st.mode);
     document.body.setAttribute("data-mode", st.mode);
   }
