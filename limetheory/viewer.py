@@ -163,7 +163,7 @@ def _asset(name: str) -> str:
 
 
 def explanation_html(explanation, *, label=None, limit=None, ig_sums=None, class_names=None,
-                     top_classes: int = 5, seed=None, k: int = 5, title: str | None = None) -> str:
+                     top_classes: int = 5, seed=None, k: int | None = None, title: str | None = None) -> str:
     """The viewer page of ``explanation`` as one HTML string (see :func:`write_html`)."""
     row = explanation._row(label)
     explained = int(explanation.labels[row])
@@ -173,7 +173,7 @@ def explanation_html(explanation, *, label=None, limit=None, ig_sums=None, class
     prediction = np.asarray(explanation.prediction, dtype=np.float64).ravel()
     names = _check_class_names(class_names, prediction.size)
     top_classes = min(check_int(top_classes, "top_classes", 0), prediction.size)
-    k = check_int(k, "k", 0, d)
+    k = min(5, d) if k is None else check_int(k, "k", 0, d)
     if seed is not None:
         seed = check_int(seed, "seed", 0)
     if title is not None and not isinstance(title, str):
@@ -214,7 +214,7 @@ def explanation_html(explanation, *, label=None, limit=None, ig_sums=None, class
 
 
 def write_html(explanation, path, *, label=None, limit=None, ig_sums=None, class_names=None,
-               top_classes: int = 5, seed=None, k: int = 5, title: str | None = None) -> Path:
+               top_classes: int = 5, seed=None, k: int | None = None, title: str | None = None) -> Path:
     """Write the self-contained viewer of ``explanation`` to ``path`` (atomically); return the path.
 
     Parameters
@@ -229,7 +229,7 @@ def write_html(explanation, path, *, label=None, limit=None, ig_sums=None, class
     class_names : a name per class (sequence of length n_classes, or {index: name}), or None.
     top_classes : how many of the model's top classes to list (by the score on the image).
     seed : the seed of the run, shown with the settings (the Explanation does not record it).
-    k : the slider's starting value, 0..d.
+    k : the slider's starting value, 0..d (default: min(5, d)).
     title : the page's heading (default: "LIME explanation of class ...").
     """
     out = _check_path(path)

@@ -91,6 +91,17 @@ def test_page_contract_and_self_contained(explanation, extras, page):
     assert re.search(r'<img id="photo"[^>]+src="data:image/png;base64,', text)
 
 
+def test_page_without_standard_errors_or_colour(explanation, tmp_path):
+    import dataclasses
+
+    grey = dataclasses.replace(explanation, coef_se=None, image=explanation.image.mean(axis=2))
+    path = grey.to_html(tmp_path / "grey.html", k=0)
+    records = [a for _, a in _parse(path) if "data-superpixel" in a]
+    assert len(records) == grey.n_superpixels and all(a["data-se"] == "NaN" for a in records)
+    assert not any("data-limit" in a or "data-ig" in a for a in records)
+    assert 'name="mode"' not in path.read_text(encoding="utf-8")  # nothing to toggle
+
+
 def test_label_map_round_trips(explanation, page):
     text = page.read_text(encoding="utf-8")
     payload = json.loads(re.search(r'<script type="application/json" id="viewer-data">(.*?)</script>', text).group(1))

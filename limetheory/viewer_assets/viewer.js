@@ -23,7 +23,8 @@
     return out;
   }
   var values = {lime: column("coef"), limit: column("limit"), ig: column("ig")};
-  var se = column("se");
+  var se = column("se");  // all NaN when the explanation carries no standard errors
+  if (se !== null && !Array.prototype.some.call(se, isFinite)) se = null;
   var sizes = column("pixels");
   var byIndex = new Array(d);
   items.forEach(function (li) { byIndex[+li.getAttribute("data-superpixel")] = li; });
@@ -126,7 +127,7 @@
       r += a * (c[0] - r); g += a * (c[1] - g); b += a * (c[2] - b);
       if (hatch[j] && (x + y) % 10 < 2) { r *= 0.35; g *= 0.35; b *= 0.35; }
       var e = dist[p];
-      if (hl[j] && e < 3 * Math.max(1, S / 2)) { c = hl[j] > 0 ? POS_EDGE : NEG_EDGE; r = c[0]; g = c[1]; b = c[2]; }
+      if (hl[j] && e < 3) { c = hl[j] > 0 ? POS_EDGE : NEG_EDGE; r = c[0]; g = c[1]; b = c[2]; }
       else if (st.outlines && e < 1) { r = 0.4 * r + 153; g = 0.4 * g + 153; b = 0.4 * b + 153; }
       if (j === hover && e < 2) { c = HOVER_EDGE; r = c[0]; g = c[1]; b = c[2]; }
       o[q] = r; o[q + 1] = g; o[q + 2] = b; o[q + 3] = 255;
@@ -154,7 +155,7 @@
     while (body.firstChild) body.removeChild(body.firstChild);
     top.pos.concat(top.neg).forEach(function (j) {
       var tr = document.createElement("tr");
-      var cells = [String(j), fmt(vals[j]) + (mode === "lime" && se ? " \u00b1 " + fmt(Z95 * se[j]) : ""),
+      var cells = [String(j), fmt(vals[j]) + (mode === "lime" && se && isFinite(se[j]) ? " \u00b1 " + fmt(Z95 * se[j]) : ""),
                    mode === "lime" && uncertain(j) ? "contains 0" : ""];
       cells.forEach(function (text, i) {
         var td = document.createElement("td");
@@ -205,6 +206,11 @@
     form.addEventListener("change", render);
     canvas.addEventListener("pointermove", function (ev) { setHover(pointed(ev)); });
     canvas.addEventListener("pointerleave", function () { setHover(-1); });
+    if (se === null) {  // nothing to hatch
+      form.elements.hatch.checked = false;
+      form.elements.hatch.disabled = true;
+      document.getElementById("hatch-legend").hidden = true;
+    }
     showReadout(-1);
     render();
     document.body.setAttribute("data-ready", "true");
