@@ -1,13 +1,9 @@
 """Oracle tests: lime's ImageExplanation helpers on Explanation against the installed lime 0.2.0.1."""
-import os
-
 import numpy as np
 import pytest
+from oracles import require
 
-if os.environ.get("CI") == "true":  # in CI a missing oracle is a failure, not a skip
-    import lime.lime_image as lime_image
-else:
-    lime_image = pytest.importorskip("lime.lime_image")
+lime_image = require("lime.lime_image")  # skipped locally when missing, a failure in CI
 
 import limetheory as lt
 from limetheory.compat import lime_explain

@@ -1,7 +1,7 @@
 """The HTML viewer (Explanation.to_html): the page's contract, its arguments, and a real headless browser.
 
 The browser tests drive Debian's chromium through selenium and the system chromedriver. Outside
-CI a missing browser skips them; in CI (CI=true) it fails them.
+CI a missing browser or selenium skips them; in CI (CI=true) it fails them.
 """
 import base64
 import json
@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 import limetheory as lt
 from limetheory.data import load_photo
 from limetheory.viewer import encode_labels, interior_pixels
-
-IN_CI = os.environ.get("CI") == "true"
+from oracles import in_ci, require
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -172,17 +171,12 @@ def test_arguments_validated(explanation, tmp_path):
 
 # --------------------------------------------------------------------------- a real browser
 def _browser():
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        if IN_CI:
-            pytest.fail("selenium is not installed (pip install -e .[test])")
-        pytest.skip("selenium is not installed")
+    webdriver = require("selenium.webdriver")
+    Service = require("selenium.webdriver.chrome.service").Service
     binary = shutil.which("chromium") or "/usr/bin/chromium"
     driver = shutil.which("chromedriver") or "/usr/bin/chromedriver"
     if not (os.path.exists(binary) and os.path.exists(driver)):
-        if IN_CI:
+        if in_ci():
             pytest.fail("chromium and chromium-driver are missing (apt-get install chromium chromium-driver)")
         pytest.skip("chromium / chromedriver not installed")
     opts = webdriver.ChromeOptions()
