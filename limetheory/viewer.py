@@ -165,7 +165,7 @@ def _asset(name: str) -> str:
 def explanation_html(explanation, *, label=None, limit=None, ig_sums=None, class_names=None,
                      top_classes: int = 5, seed=None, k: int | None = None, title: str | None = None) -> str:
     """The viewer page of ``explanation`` as one HTML string (see :func:`write_html`)."""
-    row = explanation._row(label)
+    row = explanation._row(None if label is None else check_int(label, "label", 0))
     explained = int(explanation.labels[row])
     d = int(explanation.n_superpixels)
     limit = None if limit is None else check_vector(limit, "limit", d)

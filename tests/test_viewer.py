@@ -149,6 +149,7 @@ def test_arguments_validated(explanation, tmp_path):
         (ValueError, "is a folder", dict(path=tmp_path / "dir.html")),
         (ValueError, "not writable", dict(path=tmp_path / "file.txt" / "x.html")),
         (ValueError, "not explained", dict(label=99)),
+        (TypeError, "label must be an integer", dict(label=True)),
         (ValueError, r"limit must have shape \(%d,\)" % d, dict(limit=np.zeros(d + 1))),
         (TypeError, "ig_sums must be an array of real numbers", dict(ig_sums=["a"] * d)),
         (ValueError, "ig_sums must be finite", dict(ig_sums=np.full(d, np.nan))),
