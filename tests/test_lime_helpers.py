@@ -1,6 +1,8 @@
 """Oracle tests: lime's ImageExplanation helpers on Explanation against the installed lime 0.2.0.1."""
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from oracles import require
 
 lime_image = require("lime.lime_image")  # skipped locally when missing, a failure in CI
@@ -105,3 +107,30 @@ def test_grayscale_explanation_needs_channels_for_signed_mask():
     assert image.shape == img.shape and set(np.unique(mask)) <= {0, 1}
     with pytest.raises(ValueError, match="C >= 2"):
         ex.get_image_and_mask(int(ex.labels[0]), positive_only=False)
+
+
+@given(
+    st.lists(st.sampled_from([-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0]), min_size=6, max_size=6),
+    st.sampled_from([(True, False), (False, True), (False, False)]),
+    st.booleans(),
+    st.integers(0, 7),
+    st.sampled_from([0.0, 0.5, 1.0, 1.5]),
+)
+def test_image_and_mask_any_weights(weights, signs, hide_rest, num_features, min_weight):
+    """Ties, zeros and thresholds on the weights: lime's method on lime's object, given our local_exp."""
+    import dataclasses
+
+    img = (np.arange(4 * 6 * 3).reshape(4, 6, 3) * 3 % 251).astype(np.uint8)
+    seg = np.repeat(np.arange(6)[None, :], 4, axis=0)
+    base = lt.explain(img, BlockSoftmax(img.shape), segments=seg, n_samples=20, seed=0, progress=False)
+    ours = dataclasses.replace(base, coef=np.array([weights]), labels=np.array([2]))
+    ref = lime_image.ImageExplanation(img, seg)
+    ref.local_exp = ours.local_exp
+    kw = dict(positive_only=signs[0], negative_only=signs[1], hide_rest=hide_rest, num_features=num_features,
+              min_weight=min_weight)
+    want_img, want_mask = ref.get_image_and_mask(2, **kw)
+    got_img, got_mask = ours.get_image_and_mask(2, **kw)
+    assert got_img.dtype == want_img.dtype and np.array_equal(got_img, want_img)
+    assert got_mask.dtype == want_mask.dtype and np.array_equal(got_mask, want_mask)
+    # the order lime's local_exp promises: |weight| descending, ties by superpixel
+    assert ours.local_exp[2] == sorted(enumerate(weights), key=lambda t: -abs(t[1]))
