@@ -235,6 +235,9 @@ def _add_explain(subparsers) -> None:
     p.add_argument("--top-k", type=_integer, default=5, metavar="K", help="superpixels highlighted (default 5)")
     p.add_argument("--ig-steps", type=_integer, default=IG_DEFAULTS["n_steps"], metavar="M",
                    help=f"Gauss-Legendre points of integrated gradients (default {IG_DEFAULTS['n_steps']})")
+    p.add_argument("--html", type=Path, default=None, metavar="OUT.html",
+                   help="also write a self-contained interactive page (LIME with its 95%% intervals, the IG "
+                        "sums, the top classes) to OUT.html")
     p.set_defaults(func=_cmd_explain, parser=p)
 
 
@@ -279,6 +282,12 @@ def _check_explain_arguments(args) -> tuple:
     if out.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
         args.parser.error(f"argument --out: {out} must end in .png, .pdf, .svg or .jpg")
     _check_can_write_in(args, "--out", out.parent)
+    if args.html is not None:
+        if args.html.is_dir():
+            args.parser.error(f"argument --html: {args.html} is a folder, not a file")
+        if args.html.suffix.lower() not in (".html", ".htm"):
+            args.parser.error(f"argument --html: {args.html} must end in .html or .htm")
+        _check_can_write_in(args, "--html", args.html.parent)
     if not args.image.exists():
         args.parser.error(f"argument IMAGE: {args.image} does not exist")
     if not args.image.is_file():
@@ -295,23 +304,20 @@ def _most_samples(args) -> int:
 
 
 def _lime(args, image, snet, segments, target: int, k: int):
-    """LIME's coefficients and standard errors of the explained output, and a line saying how."""
+    """LIME of class ``target`` (its outputs as labels, see :func:`compare.lime_run`) and a line saying how."""
     import numpy as np
 
     from . import compare
     from .empirical import explain
 
-    out_index = compare.OUTPUTS.index(args.output)
     if args.n_samples != "auto":
-        coefs, ses = compare.lime_coefficients(image, snet, segments, target, [int(args.seed)],
-                                               n_samples=args.n_samples, with_se=True)
-        return coefs[0, out_index], ses[0, out_index], f"LIME (n = {args.n_samples}, seed {args.seed})"
-    ex = explain(image, snet.predict_for(target), segments=segments, labels=[out_index], n_samples="auto",
-                 top_k=k, max_samples=args.max_samples, seed=int(args.seed), batch_size=snet.batch_size,
-                 dtype=np.float32, progress=False)
-    how = "settled" if ex.settled else f"NOT settled at --max-samples {args.max_samples}"
-    return (np.asarray(ex.coef[0], dtype=np.float64), ex.coef_se[0],
-            f"LIME (auto: n = {ex.n_samples} in {ex.n_rounds} round(s), top-{k} {how}, seed {args.seed})")
+        run = compare.lime_run(image, snet, segments, target, int(args.seed), n_samples=args.n_samples)
+        return run, f"LIME (n = {args.n_samples}, seed {args.seed})"
+    run = explain(image, snet.predict_for(target), segments=segments, labels=[compare.OUTPUTS.index(args.output)],
+                  n_samples="auto", top_k=k, max_samples=args.max_samples, seed=int(args.seed),
+                  batch_size=snet.batch_size, dtype=np.float32, progress=False)
+    how = "settled" if run.settled else f"NOT settled at --max-samples {args.max_samples}"
+    return run, f"LIME (auto: n = {run.n_samples} in {run.n_rounds} round(s), top-{k} {how}, seed {args.seed})"
 
 
 def _cmd_explain(args) -> int:
@@ -353,7 +359,9 @@ def _cmd_explain(args) -> int:
     k = min(int(args.top_k), d)
     if args.n_samples == "auto" and k >= d:
         args.parser.error(f"argument --top-k: --n-samples auto needs top-k < d = {d} superpixels, got {args.top_k}")
-    lime, lime_se, lime_label = _lime(args, image, snet, segments, target, k)
+    run, lime_label = _lime(args, image, snet, segments, target, k)
+    lime_run = compare.class_explanation(run, args.output, target, snet.probabilities(image[None])[0])
+    lime, lime_se = np.asarray(lime_run.coef[0], dtype=np.float64), lime_run.coef_se[0]
     sums, ig = compare.ig_superpixel_sums(image, snet, segments, target, args.output, n_steps=args.ig_steps)
     jac = jaccard_topk(lime, sums, k)
     lime_top = np.argsort(-lime, kind="stable")[:k]
@@ -377,6 +385,14 @@ def _cmd_explain(args) -> int:
     finally:
         plt.close(fig)
     _say(f"wrote {out} ({time.perf_counter() - t0:.1f} s)")
+    if args.html is not None:
+        try:
+            lime_run.to_html(args.html, ig_sums=sums, class_names=snet.net.class_names, seed=int(args.seed), k=k,
+                         title=f"{args.image.name}, {args.model}: {name} ({args.output})")
+        except OSError as exc:
+            _log(f"limetheory explain: error: cannot write {args.html}: {exc.strerror or exc}")
+            return 1
+        _say(f"wrote {args.html}")
     return 0
 
 

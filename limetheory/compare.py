@@ -34,8 +34,10 @@ __all__ = [
     "compare_empirical",
     "compare_limit",
     "check_lime_memory",
+    "class_explanation",
     "ig_superpixel_sums",
     "lime_coefficients",
+    "lime_run",
     "lime_memory_bytes",
     "segment_for",
     "top_classes",
@@ -335,27 +337,58 @@ def check_lime_memory(n_samples: int, name: str, d: int, available: int) -> int:
     return n_samples
 
 
+def lime_run(image, snet: ScoredNet, segments, target: int, seed, *, n_samples: int = 1000,
+             kernel_width: float = 0.25, ridge: float = 1.0, hide_color=None):
+    """One empirical LIME run of class ``target`` for both outputs on the same samples.
+
+    :func:`limetheory.explain` with ``predict = snet.predict_for(target)`` (columns probability
+    and logit of the class), so the two surrogates share z, pi and the perturbed images. The
+    returned Explanation's labels are those columns, in :data:`OUTPUTS` order (0: ``"prob"``,
+    1: ``"logit"``); :func:`class_explanation` turns one of them into an explanation of the class.
+    """
+    from .empirical import explain
+
+    return explain(image, snet.predict_for(target), segments=segments, labels=[0, 1], n_samples=int(n_samples),
+                   kernel_width=kernel_width, ridge=ridge, hide_color=hide_color, seed=seed,
+                   batch_size=snet.batch_size, dtype=np.float32, progress=False)
+
+
+def class_explanation(run, output: str, target: int, scores):
+    """Output ``output`` of a :func:`lime_run` (or of any run whose labels are :data:`OUTPUTS` indices)
+    as an Explanation of class ``target``.
+
+    The row of ``output`` (coefficients, intercept, their standard errors, R^2, local prediction),
+    labelled with the class index ``target``, with ``scores`` (the model's scores for every class
+    on the image) as ``prediction``: what :meth:`Explanation.to_html` and lime's helpers expect.
+    """
+    import dataclasses
+
+    row = list(np.asarray(run.labels)).index(OUTPUTS.index(output))
+
+    def pick(values):
+        return None if values is None else np.asarray(values)[row : row + 1]
+
+    return dataclasses.replace(
+        run, coef=pick(run.coef), intercept=pick(run.intercept), score=pick(run.score),
+        local_pred=pick(run.local_pred), coef_se=pick(run.coef_se), intercept_se=pick(run.intercept_se),
+        labels=np.array([int(target)]), prediction=np.asarray(scores, dtype=np.float64),
+        samples=None, weights=None, responses=None,
+    )
+
+
 def lime_coefficients(image, snet: ScoredNet, segments, target: int, seeds, *, n_samples: int = 1000,
                       kernel_width: float = 0.25, ridge: float = 1.0, hide_color=None, with_se: bool = False):
-    """Empirical LIME of class ``target``, one run per seed, for both outputs on the same samples.
-
-    Each run is :func:`limetheory.explain` with ``predict = snet.predict_for(target)`` (columns
-    probability and logit of the class), so the two surrogates of a run share z, pi and the
-    perturbed images.
+    """Empirical LIME of class ``target``, one :func:`lime_run` per seed (both outputs on the same samples).
 
     Returns
     -------
     (n_runs, len(OUTPUTS), d) float64 coefficients beta_hat_j; with ``with_se``, also their
     standard errors (same shape, :attr:`limetheory.Explanation.coef_se`).
     """
-    from .empirical import explain
-
-    predict = snet.predict_for(target)
     coefs, ses = [], []
     for seed in seeds:
-        ex = explain(image, predict, segments=segments, labels=[0, 1], n_samples=int(n_samples),
-                     kernel_width=kernel_width, ridge=ridge, hide_color=hide_color, seed=seed,
-                     batch_size=snet.batch_size, dtype=np.float32, progress=False)
+        ex = lime_run(image, snet, segments, target, seed, n_samples=n_samples, kernel_width=kernel_width,
+                      ridge=ridge, hide_color=hide_color)
         coefs.append(np.asarray(ex.coef, dtype=np.float64))
         ses.append(ex.coef_se)
     return (np.stack(coefs), np.stack(ses)) if with_se else np.stack(coefs)

@@ -235,7 +235,7 @@ def write_html(explanation, path, *, label=None, limit=None, ig_sums=None, class
     out = _check_path(path)
     page = explanation_html(explanation, label=label, limit=limit, ig_sums=ig_sums, class_names=class_names,
                             top_classes=top_classes, seed=seed, k=k, title=title)
-    from .experiments._runner import atomic_write
+    from .experiments._store import atomic_write
 
     def write(tmp):
         with open(tmp, "w", encoding="utf-8") as fh:

@@ -61,11 +61,17 @@ def digit(tmp_path_factory):
 def test_explain_small_network_label_and_logit(digit, tmp_path, capsys):
     path, label = digit
     out = tmp_path / "new" / "folder" / "digit.pdf"
+    page = tmp_path / "pages" / "digit.html"
     assert main(["explain", str(path), "--model", "digits-cnn", "--n-samples", "200", "--label", str(label),
-                 "--output", "logit", "--top-k", "3", "--out", str(out)]) == 0
+                 "--output", "logit", "--top-k", "3", "--out", str(out), "--html", str(page)]) == 0
     assert out.read_bytes()[:4] == b"%PDF"
     text = capsys.readouterr().out
     assert f"explained: {label} (class {label}" in text and "output logit" in text and "top 3:" in text
+    assert f"wrote {page}" in text
+    html = page.read_text(encoding="utf-8")  # the viewer: the logit's LIME of the class, IG sums, top 3
+    assert "LIME explanation of class" not in html and f"digit.png, digits-cnn: {label} (logit)" in html
+    d = html.count("<li data-superpixel=")
+    assert d > 1 and html.count(" data-ig=") == d and 'name="k" min="0" max="%d" step="1" value="3"' % d in html
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -136,6 +142,9 @@ BAD = [  # (extra arguments, the argument named, a phrase of the message)
     (["--out", "/proc/fig.png"], "--out", "cannot write in /proc"),
     pytest.param(["--out", "READONLY/fig.png"], "--out", "cannot write in",
                  marks=pytest.mark.skipif(_AS_ROOT, reason="root may write into a read-only folder")),
+    (["--html", "page.txt"], "--html", "must end in .html or .htm"),
+    (["--html", "FOLDER"], "--html", "is a folder, not a file"),
+    (["--html", "AFILE/page.html"], "--html", "is a file, not a folder"),
     (["IMAGE=missing.png"], "IMAGE", "does not exist"),
     (["IMAGE=FOLDER"], "IMAGE", "is not a file"),
     (["IMAGE=AFILE"], "IMAGE", "cannot read it as an image"),
@@ -179,7 +188,7 @@ def test_ctrl_c_prints_one_line_and_exits_130(digit, tmp_path, monkeypatch, caps
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(compare, "lime_coefficients", interrupted)
+    monkeypatch.setattr(compare, "lime_run", interrupted)
     out = tmp_path / "digit.png"
     assert main(["explain", str(digit[0]), "--model", "digits-cnn", "--out", str(out)]) == 130
     err = capsys.readouterr().err
