@@ -199,7 +199,7 @@
     var off = document.createElement("canvas");
     off.width = DW; off.height = DH;
     var octx = off.getContext("2d");
-    octx.imageSmoothingEnabled = true;
+    octx.imageSmoothingEnabled = S < 4;  // small images (digits) stay crisp pixels
     octx.drawImage(document.getElementById("photo"), 0, 0, DW, DH);
     photo = octx.getImageData(0, 0, DW, DH);
     form.addEventListener("input", render);
