@@ -1,8 +1,11 @@
-"""EfficientNet-Lite0 in JAX: the restricted checkpoint reader, the network, the Classifier.
+"""EfficientNet-Lite0/1/2 in JAX: the restricted checkpoint reader, the network, the Classifier.
 
 The oracle tests (PyTorch reference written here with torch.nn, weights via torch.load) are
-skipped when torch is absent. Everything else runs without torch. One Classifier is built per
-module and only three programs are compiled (predict on 7 photos, logits, grad of a logit).
+skipped when torch is absent (and fail in CI, env CI=true: ``oracles.require``). Everything else runs without torch.
+Lite0 gets the full set of Classifier tests (three compiled programs: predict on 7 photos,
+logits, grad of a logit); Lite1 and Lite2 share its code and get one compiled program each:
+the logits of the 7 photos at their own resolution, checked against the PyTorch reference and
+for sensible top classes.
 """
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ from limetheory.nets.imagenet import imagenet_class_names
 from oracles import require
 
 CAT_CLASSES = {281, 282, 283, 284, 285}  # tabby, tiger cat, Persian, Siamese, Egyptian cat
+MOTORBIKE_CLASSES = {665, 670}  # moped, motor scooter (ImageNet has no "motorcycle")
+ESPRESSO = 967
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +40,10 @@ def clf(cache):
     old = os.environ.get("LIMETHEORY_CACHE")
     os.environ["LIMETHEORY_CACHE"] = str(cache)
     try:
-        eff.load_efficientnet_lite0.cache_clear()
+        eff.load_efficientnet_lite.cache_clear()
         yield load("efficientnet-lite0")
     finally:
-        eff.load_efficientnet_lite0.cache_clear()
+        eff.load_efficientnet_lite.cache_clear()
         if old is None:
             os.environ.pop("LIMETHEORY_CACHE", None)
         else:
@@ -150,7 +155,7 @@ def test_depthwise_shift_equals_grouped_conv(k, s, n):
 
 
 def test_block_specs_and_params_shapes(cache):
-    specs = eff.lite0_block_specs()
+    specs = eff.block_specs("lite0")
     assert len(specs) == 16
     assert [s.stride for s in specs].count(2) == 4 and sum(s.residual for s in specs) == 9
     params = eff.load_params(cache=cache)
@@ -162,6 +167,26 @@ def test_block_specs_and_params_shapes(cache):
     assert params["fc"]["w"].shape == (1280, 1000)
     n = sum(leaf.size for leaf in jax.tree_util.tree_leaves(params))
     assert 4_600_000 < n < 4_700_000  # EfficientNet-Lite0: 4.65M parameters
+
+
+@pytest.mark.parametrize("c, w, expected", [(32, 1.1, 32), (16, 1.1, 16), (40, 1.1, 48), (80, 1.1, 88),
+                                            (112, 1.1, 120), (192, 1.1, 208), (320, 1.1, 352),
+                                            (24, 1.0, 24), (10, 1.0, 16), (12, 0.5, 8)])
+def test_round_filters(c, w, expected):
+    # nearest multiple of 8 of c w, at least 8, bumped by 8 when below 0.9 c w (10 -> 8 < 9: 16)
+    assert eff.round_filters(c, w) == expected
+
+
+@pytest.mark.parametrize("variant, repeats, out", [
+    ("lite0", (1, 2, 2, 3, 3, 4, 1), (16, 24, 40, 80, 112, 192, 320)),
+    ("lite1", (1, 3, 3, 4, 4, 5, 1), (16, 24, 40, 80, 112, 192, 320)),
+    ("lite2", (1, 3, 3, 4, 4, 5, 1), (16, 24, 48, 88, 120, 208, 352)),
+])
+def test_stages_of_each_variant(variant, repeats, out):
+    st = eff.stages(variant)
+    assert tuple(s[0] for s in st) == repeats and tuple(s[5] for s in st) == out
+    assert all(a[5] == b[4] for a, b in zip(st, st[1:])) and st[0][4] == 32  # stem fixed at 32
+    assert len(eff.block_specs(variant)) == sum(repeats)
 
 
 def test_params_from_state_dict_is_strict(cache):
@@ -261,14 +286,73 @@ def test_loader_validates_arguments():
         eff.load_efficientnet_lite0(preprocessing="caffe")
     with pytest.raises(ValueError, match="batch_size"):
         eff.load_efficientnet_lite0(batch_size=0)
+    with pytest.raises(TypeError, match="batch_size"):
+        eff.load_efficientnet_lite0(batch_size=True)
+    with pytest.raises(ValueError, match="variant"):
+        eff.load_efficientnet_lite("lite4")
+    with pytest.raises(ValueError, match="depthwise"):
+        eff.load_efficientnet_lite1(depthwise="fft")
+
+
+# --------------------------------------------------------------------------- Lite1 and Lite2
+
+
+@pytest.fixture(scope="module", params=["lite1", "lite2"])
+def scaled(request, cache):
+    """(variant, Classifier, photos at its resolution, their logits by one jit of batch_logits)."""
+    variant = request.param
+    old = os.environ.get("LIMETHEORY_CACHE")
+    os.environ["LIMETHEORY_CACHE"] = str(cache)
+    try:
+        net = load(f"efficientnet-{variant}")
+    finally:
+        if old is None:
+            os.environ.pop("LIMETHEORY_CACHE", None)
+        else:
+            os.environ["LIMETHEORY_CACHE"] = old
+    x = np.stack([load_photo(n, net.input_size) for n in PHOTOS])
+    return variant, net, x, np.asarray(jax.jit(net.batch_logits)(x.astype(np.float32)))
+
+
+def test_scaled_variant_fields_and_parameter_count(scaled, cache):
+    variant, net, _, logits = scaled
+    size = {"lite1": 240, "lite2": 260}[variant]
+    assert net.name == f"efficientnet-{variant}" and net.input_size == (size, size)
+    assert logits.shape == (len(PHOTOS), 1000) and np.all(np.isfinite(logits))
+    n = sum(leaf.size for leaf in jax.tree_util.tree_leaves(eff.load_params(variant, cache=cache)))
+    # 5.4M and 6.1M parameters with batch norm folded (the PyTorch state dict counts BN twice more)
+    assert {"lite1": 5_300_000 < n < 5_500_000, "lite2": 6_000_000 < n < 6_200_000}[variant], n
+    with pytest.raises(ValueError, match=f"{size}, {size}, 3"):
+        net.predict(np.zeros((1, 224, 224, 3)))
+
+
+def test_scaled_variant_top_classes_are_sensible(scaled):
+    _, _, _, logits = scaled
+    top1 = dict(zip(PHOTOS, logits.argmax(1).tolist()))
+    assert top1["chelsea"] in CAT_CLASSES
+    assert top1["coffee"] == ESPRESSO
+    assert top1["motorcycle"] in MOTORBIKE_CLASSES
 
 
 # --------------------------------------------------------------------------- PyTorch oracle
 
 
-def _torch_reference(torch):
-    """EfficientNet-Lite0 in torch.nn, written independently of the JAX code: TF "SAME"
-    padding done by F.pad from the input size, BatchNorm2d(eps=1e-3) in eval mode."""
+#: (repeats, kernel, stride, expand, in, out) per stage, written out from the published
+#: EfficientNet-Lite configurations (not computed by the code under test).
+REFERENCE_STAGES = {
+    "lite0": [(1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
+              (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320)],
+    "lite1": [(1, 3, 1, 1, 32, 16), (3, 3, 2, 6, 16, 24), (3, 5, 2, 6, 24, 40), (4, 3, 2, 6, 40, 80),
+              (4, 5, 1, 6, 80, 112), (5, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320)],
+    "lite2": [(1, 3, 1, 1, 32, 16), (3, 3, 2, 6, 16, 24), (3, 5, 2, 6, 24, 48), (4, 3, 2, 6, 48, 88),
+              (4, 5, 1, 6, 88, 120), (5, 5, 2, 6, 120, 208), (1, 3, 1, 6, 208, 352)],
+}
+
+
+def _torch_reference(torch, variant="lite0"):
+    """EfficientNet-Lite in torch.nn, written independently of the JAX code: TF "SAME"
+    padding done by F.pad from the input size, BatchNorm2d(eps=1e-3) in eval mode, the stage
+    table of REFERENCE_STAGES, weights by torch.load and a strict load_state_dict."""
     nn, F = torch.nn, torch.nn.functional
 
     class SameConv(nn.Conv2d):
@@ -309,14 +393,11 @@ def _torch_reference(torch):
             self._conv_stem = SameConv(3, 32, 3, stride=2, bias=False)
             self._bn0 = bn(32)
             blocks = []
-            for repeats, k, s, e, cin, cout in [(1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24),
-                                                (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
-                                                (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192),
-                                                (1, 3, 1, 6, 192, 320)]:
+            for repeats, k, s, e, cin, cout in REFERENCE_STAGES[variant]:
                 for r in range(repeats):
                     blocks.append(MBConv(cin if r == 0 else cout, cout, k, s if r == 0 else 1, e))
             self._blocks = nn.ModuleList(blocks)
-            self._conv_head = SameConv(320, 1280, 1, bias=False)
+            self._conv_head = SameConv(REFERENCE_STAGES[variant][-1][-1], 1280, 1, bias=False)
             self._bn1 = bn(1280)
             self._fc = nn.Linear(1280, 1000)
 
@@ -328,20 +409,35 @@ def _torch_reference(torch):
             return self._fc(x.mean(dim=(2, 3)))
 
     net = Net()
-    net.load_state_dict(torch.load(eff.weights_path(), map_location="cpu", weights_only=True), strict=True)
+    net.load_state_dict(torch.load(eff.weights_path(variant), map_location="cpu", weights_only=True),
+                        strict=True)
     return net.eval()
+
+
+def _reference_logits(torch, variant, images):
+    net = _torch_reference(torch, variant)
+    x = torch.from_numpy(images.astype(np.float32)).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        return net((x - 127.0) / 128.0).numpy()
 
 
 @pytest.mark.oracle
 def test_logits_match_pytorch_reference(photos, photo_logits):
-    torch = require("torch")
-    net = _torch_reference(torch)
-    x = torch.from_numpy(photos[1].astype(np.float32)).permute(0, 3, 1, 2)
-    with torch.no_grad():
-        ref = net((x - 127.0) / 128.0).numpy()
+    ref = _reference_logits(require("torch"), "lite0", photos[1])
     diff = np.abs(ref - photo_logits).max()
     assert diff < 1e-3, diff
     np.testing.assert_array_equal(ref.argmax(1), photo_logits.argmax(1))
+
+
+@pytest.mark.oracle
+def test_scaled_variant_logits_match_pytorch_reference(scaled):
+    """Lite1 / Lite2 against the PyTorch reference on the 7 photos at 240 / 260 pixels:
+    float32 agreement (measured max |difference| 1.3e-5 and 9.3e-6, logits up to 9.3)."""
+    variant, _, x, logits = scaled
+    ref = _reference_logits(require("torch"), variant, x)
+    diff = np.abs(ref - logits).max()
+    assert diff < 1e-3, diff
+    np.testing.assert_array_equal(ref.argmax(1), logits.argmax(1))
 
 
 @pytest.mark.oracle

@@ -38,14 +38,19 @@ class Classifier:
 #: name -> "module:function" building the Classifier (imported lazily).
 NETWORKS = {
     "efficientnet-lite0": "limetheory.nets.efficientnet:load_efficientnet_lite0",
+    "efficientnet-lite1": "limetheory.nets.efficientnet:load_efficientnet_lite1",
+    "efficientnet-lite2": "limetheory.nets.efficientnet:load_efficientnet_lite2",
     "shapes-cnn": "limetheory.nets.small_cnn:load_shapes_cnn",
     "digits-cnn": "limetheory.nets.small_cnn:load_digits_cnn",
 }
+#: The paper's Table 1 networks trained here (limetheory.nets.vgg): "module:function:argument".
+NETWORKS.update({f"{data}-{arch}": f"limetheory.nets.vgg:load_table1_net:{data}-{arch}"
+                 for data in ("digits", "shapes32") for arch in ("1layer", "vgg1", "vgg2", "vgg3")})
 
 
 def load(name: str, **kwargs) -> Classifier:
     """Load a network by name (see ``NETWORKS``); extra keyword arguments go to its loader."""
     if name not in NETWORKS:
         raise ValueError(f"name must be one of {sorted(NETWORKS)}, got {name!r}")
-    module, func = NETWORKS[name].split(":")
-    return getattr(importlib.import_module(module), func)(**kwargs)
+    module, func, *args = NETWORKS[name].split(":")
+    return getattr(importlib.import_module(module), func)(*args, **kwargs)

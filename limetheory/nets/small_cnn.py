@@ -37,6 +37,7 @@ bits.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -51,7 +52,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ..validation import check_int
 from . import Classifier
+from .batching import batched_jit
 
 __all__ = [
     "SPECS",
@@ -59,8 +62,11 @@ __all__ = [
     "NetSpec",
     "apply",
     "init_params",
+    "load_data",
     "load_heldout",
     "load_training_data",
+    "batched_logits",
+    "library_versions",
     "train",
     "train_net",
     "evaluate",
@@ -216,13 +222,21 @@ def load_training_data(which):
 
 def _load_part(which, part: str):
     """``(images, labels)`` of the "train" or "test" part of ``which``'s data, rebuilt from its spec."""
+    return load_data(_spec(which).data, part)
+
+
+def load_data(spec: dict, part: str):
+    """``(images, labels)`` of the "train" or "test" part of the data described by ``spec``.
+
+    ``spec["kind"] == "shapes"``: ``make_shapes(spec["n_<part>"], size, seed=spec["<part>_seed"])``;
+    ``"digits"``: that part of ``load_digits_rgb(size, test_size=..., seed=split_seed)``.
+    """
     from .. import data
 
-    d = _spec(which).data
-    if d["kind"] == "shapes":
-        images, labels, _ = data.make_shapes(d[f"n_{part}"], size=d["size"], seed=d[f"{part}_seed"])
+    if spec["kind"] == "shapes":
+        images, labels, _ = data.make_shapes(spec[f"n_{part}"], size=spec["size"], seed=spec[f"{part}_seed"])
         return images, labels
-    split = data.load_digits_rgb(d["size"], test_size=d["test_size"], seed=d["split_seed"])
+    split = data.load_digits_rgb(spec["size"], test_size=spec["test_size"], seed=spec["split_seed"])
     return getattr(split, f"{part}_images"), getattr(split, f"{part}_labels")
 
 
@@ -288,8 +302,7 @@ def train(spec, images, labels, *, seed: int = 0, epochs: int | None = None,
     from tqdm import tqdm
 
     spec = _spec(spec)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = check_int(seed, "seed", minimum=0)
     images = np.asarray(images)
     labels = np.asarray(labels, dtype=np.int32)
     if images.ndim != 4 or images.shape[1:] != tuple(spec.input_size) + (3,):
@@ -297,10 +310,9 @@ def train(spec, images, labels, *, seed: int = 0, epochs: int | None = None,
                          f"got {images.shape}")
     if labels.shape != images.shape[:1]:
         raise ValueError(f"labels must have shape ({images.shape[0]},), got {labels.shape}")
-    epochs = spec.epochs if epochs is None else epochs
-    for name, value in (("epochs", epochs), ("max_steps", 1 if max_steps is None else max_steps)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    epochs = check_int(spec.epochs if epochs is None else epochs, "epochs", minimum=1)
+    if max_steps is not None:
+        max_steps = check_int(max_steps, "max_steps", minimum=1)
     n = images.shape[0]
     bs = min(spec.batch_size, n)
     per_epoch = n // bs
@@ -330,36 +342,26 @@ def train(spec, images, labels, *, seed: int = 0, epochs: int | None = None,
     return jax.tree_util.tree_map(np.asarray, params), np.asarray(losses)
 
 
-@jax.jit
-def _apply_jit(params, images):
-    return apply(params, images)
+@functools.lru_cache(maxsize=None)
+def _logits_runner(forward, batch_size: int):
+    """One :func:`~limetheory.nets.batching.batched_jit` runner per (network function, batch size)."""
+    return batched_jit(lambda x, params: forward(params, x), batch_size, pad="pow2")
 
 
-def _batched_logits(params, images, batch_size: int = 256) -> np.ndarray:
-    """NumPy logits in chunks of ``batch_size``; each chunk is padded to a power of two (at
-    most ``batch_size``) so that only a handful of shapes are ever compiled."""
-    images = np.asarray(images, dtype=np.float32)
-    n = images.shape[0]
-    out = []
-    for start in range(0, n, batch_size):
-        chunk = images[start:start + batch_size]
-        m = chunk.shape[0]
-        padded = min(batch_size, 1 << (m - 1).bit_length())
-        if padded > m:
-            chunk = np.concatenate([chunk, np.zeros((padded - m,) + chunk.shape[1:], np.float32)])
-        out.append(np.asarray(_apply_jit(params, chunk))[:m])
-    if not out:
-        return np.zeros((0, params["dense"]["b"].shape[0]), np.float32)
-    return np.concatenate(out)
+def batched_logits(params, images, batch_size: int = 256, forward=apply) -> np.ndarray:
+    """NumPy float32 logits ``forward(params, images)`` in jit-compiled chunks of ``batch_size``;
+    the last chunk is padded to a power of two, so only a handful of shapes are ever compiled."""
+    return _logits_runner(forward, batch_size)(np.asarray(images, dtype=np.float32), params)
 
 
-def evaluate(params, images, labels, batch_size: int = 256) -> float:
+def evaluate(params, images, labels, batch_size: int = 256, forward=apply) -> float:
     """Accuracy: the fraction of images whose arg-max logit equals the label."""
-    logits = _batched_logits(params, images, batch_size)
+    logits = batched_logits(params, images, batch_size, forward)
     return float(np.mean(np.argmax(logits, axis=1) == np.asarray(labels)))
 
 
-def _versions() -> dict:
+def library_versions() -> dict:
+    """Versions of Python and of the libraries a training run depends on, and the machine."""
     import skimage
     import sklearn
 
@@ -405,7 +407,7 @@ def train_net(which, *, seed: int = 0, progress: bool = True, out: str | os.Path
         "weight_decay": spec.weight_decay,
         "warmup_steps": spec.warmup_steps,
         "data": spec.data,
-        "versions": _versions(),
+        "versions": library_versions(),
     }
     if out is not False:
         save_weights(WEIGHTS_DIR / f"{spec.name}.npz" if out is None else out, params, meta)
@@ -413,11 +415,12 @@ def train_net(which, *, seed: int = 0, progress: bool = True, out: str | os.Path
 
 
 # --------------------------------------------------------------------------- storage
-def save_weights(path, params: dict, meta: dict) -> Path:
-    """Write ``params`` (float32) and ``meta`` (JSON, key ``__meta__``) to an .npz, atomically."""
+def save_weights(path, params: dict, meta: dict, dtype=np.float32) -> Path:
+    """Write ``params`` (as ``dtype``: float32 or float16) and ``meta`` (JSON, key ``__meta__``)
+    to a compressed .npz, atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {f"{layer}/{k}": np.asarray(v, np.float32) for layer, d in params.items() for k, v in d.items()}
+    arrays = {f"{layer}/{k}": np.asarray(v, dtype) for layer, d in params.items() for k, v in d.items()}
     arrays["__meta__"] = np.array(json.dumps(meta, sort_keys=True))
     fd, tmp = tempfile.mkstemp(suffix=".npz", dir=path.parent)
     os.close(fd)
@@ -432,7 +435,8 @@ def save_weights(path, params: dict, meta: dict) -> Path:
 
 
 def load_weights(path) -> tuple[dict, dict]:
-    """Read ``(params, meta)`` written by :func:`save_weights` (no pickle involved)."""
+    """Read ``(params, meta)`` written by :func:`save_weights` (no pickle involved); the
+    parameters come back as float32 JAX arrays whatever their stored precision."""
     with np.load(Path(path), allow_pickle=False) as f:
         meta = json.loads(str(f["__meta__"]))
         params: dict = {}
@@ -440,14 +444,15 @@ def load_weights(path) -> tuple[dict, dict]:
             if key == "__meta__":
                 continue
             layer, name = key.split("/")
-            params.setdefault(layer, {})[name] = jnp.asarray(f[key])
+            params.setdefault(layer, {})[name] = jnp.asarray(f[key], jnp.float32)
     return params, meta
 
 
 # --------------------------------------------------------------------------- Classifier
 def make_classifier(params: dict, *, name: str, class_names, input_size, info: dict | None = None,
-                    batch_size: int = 256) -> Classifier:
-    """Wrap a parameter pytree as a :class:`limetheory.nets.Classifier`.
+                    batch_size: int = 256, forward=apply) -> Classifier:
+    """Wrap a parameter pytree and its network function ``forward(params, images) -> logits``
+    (default: this module's :func:`apply`) as a :class:`limetheory.nets.Classifier`.
 
     ``predict(images)``: NumPy (N, H, W, 3) in [0, 255] -> NumPy float64 (N, K)
     probabilities ``softmax(logits)`` (jit-compiled, in chunks of ``batch_size``).
@@ -463,7 +468,7 @@ def make_classifier(params: dict, *, name: str, class_names, input_size, info: d
             raise TypeError(f"images must hold real numbers, got dtype {arr.dtype}")
         if arr.ndim != 4 or arr.shape[1:] != (h, w, 3):
             raise ValueError(f"images must have shape (N, {h}, {w}, 3) (RGB in [0, 255]), got {arr.shape}")
-        logits = _batched_logits(params, arr, batch_size).astype(np.float64)
+        logits = batched_logits(params, arr, batch_size, forward).astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         return p / p.sum(axis=1, keepdims=True)
@@ -471,11 +476,11 @@ def make_classifier(params: dict, *, name: str, class_names, input_size, info: d
     @jax.jit
     def logits(image):
         """Logits of ONE image (H, W, 3) in [0, 255]: a differentiable (jitted) JAX function."""
-        return apply(params, jnp.asarray(image)[None])[0]
+        return forward(params, jnp.asarray(image)[None])[0]
 
     def batch_logits(images):
         """Logits of a batch (N, H, W, 3) in [0, 255]: a traceable, differentiable JAX function."""
-        return apply(params, images)
+        return forward(params, images)
 
     info = dict(info or {})
     info["params"] = params
