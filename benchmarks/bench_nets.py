@@ -1,19 +1,20 @@
-"""EfficientNet-Lite0 in JAX: top-5 on the bundled photos, the preprocessing measurement, speed.
+"""EfficientNet-Lite0/1/2 in JAX: top-5 on the bundled photos, the preprocessing measurement, speed.
 
 Usage::
 
-    python benchmarks/bench_nets.py                      # everything
-    python benchmarks/bench_nets.py --what speed --repeats 7
+    python benchmarks/bench_nets.py                      # everything, all three variants
+    python benchmarks/bench_nets.py --what speed --repeats 7 --variants lite1
 
 Writes (atomically) into ``--out`` (default ``results/``):
 
 - ``efficientnet_top5.md``: top-5 classes and probabilities for every photo in ``limetheory.data.PHOTOS``
-  (default preprocessing);
+  at each variant's resolution (default preprocessing), one section per variant;
 - ``efficientnet_preprocessing.md`` / ``.json``: ``"tf"`` ``(x - 127) / 128`` against ``"imagenet"``
   ``(x / 255 - mean) / std``: top-1/top-5 hits against plausible classes per photo, confidence,
   entropy, agreement, and how well each matches the stem batch-norm's running statistics;
-- ``bench_nets.json``: images/s at batch 32 on this machine (CPU), single-image logits and
-  gradient latency. The machine may be shared: the load average is recorded with the timings.
+- ``bench_nets.json`` (Lite0), ``bench_nets_lite1.json``, ``bench_nets_lite2.json``: images/s at
+  batch 32 on this machine, single-image logits and gradient latency. The machine may be
+  shared: the load average is recorded with the timings. The preprocessing measurement is Lite0's.
 """
 from __future__ import annotations
 
@@ -54,28 +55,33 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _photos():
+def _photos(size=224):
     names = list(PHOTOS)
-    return names, np.stack([load_photo(n) for n in names])
+    return names, np.stack([load_photo(n, size) for n in names])
 
 
-def top5(out: Path) -> str:
-    clf = eff.load_efficientnet_lite0()
-    names, x = _photos()
-    probs = clf.predict(x)
+def top5(out: Path, variants=("lite0",)) -> str:
     lines = [
-        "# EfficientNet-Lite0 (JAX): top-5 on the bundled photos",
+        "# EfficientNet-Lite (JAX): top-5 on the bundled photos",
         "",
-        f"Preprocessing `{clf.info['preprocessing']}`; photos from `limetheory.data.load_photo(name)` "
-        "(224 x 224). Written by `benchmarks/bench_nets.py`.",
+        "Default preprocessing (`tf`); photos from `limetheory.data.load_photo(name, size)` at each "
+        "network's resolution. Written by `benchmarks/bench_nets.py`.",
         "",
     ]
-    for name, p in zip(names, probs):
-        order = np.argsort(p)[::-1][:5]
-        lines += [f"## {name}", "", "| rank | class id | class | probability |", "|---:|---:|---|---:|"]
-        for r, c in enumerate(order, 1):
-            mark = " *" if c in PLAUSIBLE[name] else ""
-            lines.append(f"| {r} | {c} | {clf.class_names[c]}{mark} | {p[c]:.4f} |")
+    for variant in variants:
+        clf = eff.load_efficientnet_lite(variant)
+        names, x = _photos(clf.input_size)
+        probs = clf.predict(x)
+        top1 = sum(int(np.argmax(p)) in PLAUSIBLE[n] for n, p in zip(names, probs))
+        top5_ = sum(bool(set(np.argsort(p)[::-1][:5].tolist()) & set(PLAUSIBLE[n])) for n, p in zip(names, probs))
+        lines += [f"## {clf.name} ({clf.input_size[0]} x {clf.input_size[1]})", "",
+                  f"Top-1 plausible on {top1} of {len(names)} photos, top-5 on {top5_}.", "",
+                  "| photo | top-5 (probability) |", "|---|---|"]
+        for name, p in zip(names, probs):
+            order = np.argsort(p)[::-1][:5]
+            cells = [f"{clf.class_names[c].split(',')[0]}{'*' if c in PLAUSIBLE[name] else ''} {p[c]:.3f}"
+                     for c in order]
+            lines.append(f"| {name} | {', '.join(cells)} |")
         lines.append("")
     lines.append("`*`: a class judged plausible for the photo (see `PLAUSIBLE` in the script).")
     text = "\n".join(lines) + "\n"
@@ -177,18 +183,18 @@ def _time(fn, repeats: int) -> list:
     return times
 
 
-def speed(out: Path, repeats: int = 5, batch: int = 32) -> dict:
+def speed(out: Path, repeats: int = 5, batch: int = 32, variant: str = "lite0") -> dict:
     load0 = os.getloadavg()
     t0 = time.perf_counter()
-    eff.load_efficientnet_lite0.cache_clear()
-    clf = eff.load_efficientnet_lite0(batch_size=batch)
+    eff.load_efficientnet_lite.cache_clear()
+    clf = eff.load_efficientnet_lite(variant, batch_size=batch)
     load_s = time.perf_counter() - t0
-    _, photos = _photos()
+    _, photos = _photos(clf.input_size)
     x = np.concatenate([photos] * (-(-batch // len(photos))))[:batch]
     t0 = time.perf_counter()
     clf.predict(x)
     first_s = time.perf_counter() - t0
-    res = {"batch_size": batch, "load_s": load_s, "first_predict_s_incl_compile": first_s}
+    res = {"variant": variant, "batch_size": batch, "load_s": load_s, "first_predict_s_incl_compile": first_s}
     t = _time(lambda: clf.predict(x), repeats)
     res["predict"] = {"times_s": t, "images_per_s_median": batch / float(np.median(t)),
                       "images_per_s_best": batch / min(t)}
@@ -198,7 +204,7 @@ def speed(out: Path, repeats: int = 5, batch: int = 32) -> dict:
     grad = jax.jit(jax.grad(lambda im: clf.logits(im)[285]))
     t = _time(lambda: grad(xi).block_until_ready(), repeats)
     res["grad_one_image_ms_median"] = 1e3 * float(np.median(t))
-    conv = eff.load_efficientnet_lite0(batch_size=batch, depthwise="conv")
+    conv = eff.load_efficientnet_lite(variant, batch_size=batch, depthwise="conv")
     t = _time(lambda: conv.predict(x), max(2, repeats // 2))
     res["predict_depthwise_conv"] = {"times_s": t, "images_per_s_median": batch / float(np.median(t))}
     res["machine"] = {
@@ -212,7 +218,8 @@ def speed(out: Path, repeats: int = 5, batch: int = 32) -> dict:
         "loadavg_after": os.getloadavg(),
         "note": "shared, noisy machine: other jobs ran at the same time (see loadavg)",
     }
-    _write(out / "bench_nets.json", json.dumps(res, indent=2) + "\n")
+    _write(out / ("bench_nets.json" if variant == "lite0" else f"bench_nets_{variant}.json"),
+           json.dumps(res, indent=2) + "\n")
     return res
 
 
@@ -221,15 +228,18 @@ def main(argv=None):
     ap.add_argument("--what", default="top5,preprocessing,speed")
     ap.add_argument("--out", default="results")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--variants", default="lite0,lite1,lite2", help="EfficientNet-Lite variants (top5, speed)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     what = set(args.what.split(","))
+    variants = tuple(args.variants.split(","))
     if "top5" in what:
-        print(top5(out))
+        print(top5(out, variants))
     if "preprocessing" in what:
         print(json.dumps(preprocessing(out), indent=2))
     if "speed" in what:
-        print(json.dumps(speed(out, args.repeats), indent=2))
+        for variant in variants:
+            print(json.dumps(speed(out, args.repeats, variant=variant), indent=2))
 
 
 if __name__ == "__main__":

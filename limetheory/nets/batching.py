@@ -4,13 +4,12 @@
 chunks of at most ``batch_size`` rows. How the last, shorter chunk is handled decides how
 many programs XLA compiles and how much work is wasted on padding rows:
 
-========  ==============================================  ==================  ============
-``pad``   rows the compiled program sees                  compilations        wasted work
-========  ==============================================  ==================  ============
-"full"    always ``batch_size``                           1                   < batch_size rows per call
-"pow2"    ``min(batch_size, 2^ceil(log2 m))`` for m rows  <= log2(batch_size) + 2   < m rows (< 2x)
-"none"    m (each chunk at its own size)                  one per distinct m  none
-========  ==============================================  ==================  ============
+- ``"full"``: the program always sees ``batch_size`` rows. One compilation; fewer than
+  ``batch_size`` wasted rows per call.
+- ``"pow2"``: a chunk of ``m`` rows is padded to ``min(batch_size, 2^ceil(log2 m))``. At most
+  ``log2(batch_size) + 2`` compilations; fewer than ``m`` wasted rows (less than 2x the work).
+- ``"none"``: every chunk runs at its own size. One compilation per distinct chunk size; no
+  wasted work (best when a caller always sends the same number of rows, as lime does).
 
 Padding rows are copies of the chunk's last row, so they stay in the model's input domain
 (no NaN or out-of-range activations); their outputs are dropped. Rows never interact in the
