@@ -138,7 +138,7 @@ def round_filters(channels: int, width: float, divisor: int = 8) -> int:
 
 def stages(variant: str = "lite0") -> tuple:
     """``(repeats, kernel, stride, expand, in, out)`` per stage of ``variant`` (see module docstring)."""
-    v = VARIANTS[variant]
+    v = VARIANTS[check_choice(variant, "variant", VARIANTS)]
     last = len(BASE_STAGES) - 1
     return tuple(
         (r if i in (0, last) else math.ceil(r * v.depth), k, s, e,
@@ -161,7 +161,7 @@ def weights_path(variant: str = "lite0") -> Path:
     """Path of the variant's ``.pth`` file inside its installed weights package."""
     from importlib import resources
 
-    v = VARIANTS[variant]
+    v = VARIANTS[check_choice(variant, "variant", VARIANTS)]
     return Path(str(resources.files(v.package) / "models" / v.filename))
 
 
