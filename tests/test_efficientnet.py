@@ -1,7 +1,8 @@
 """EfficientNet-Lite0/1/2 in JAX: the restricted checkpoint reader, the network, the Classifier.
 
 The oracle tests (PyTorch reference written here with torch.nn, weights via torch.load) are
-skipped when torch is absent (and fail in CI, env CI=true: ``oracles.require``). Everything else runs without torch.
+skipped when torch is absent (and fail in CI, env CI=true: ``oracles.require``). Everything
+else runs without torch.
 Lite0 gets the full set of Classifier tests (three compiled programs: predict on 7 photos,
 logits, grad of a logit); Lite1 and Lite2 share its code and get one compiled program each:
 the logits of the 7 photos at their own resolution, checked against the PyTorch reference and
