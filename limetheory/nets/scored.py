@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from ..validation import check_choice, check_int
+from .batching import batched_jit
 
 __all__ = ["OUTPUTS", "ScoredNet", "batched_predict", "scored_net", "softmax"]
 
@@ -35,24 +36,6 @@ def softmax(logits) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _in_batches(compiled: Callable, images: np.ndarray, batch_size: int) -> np.ndarray:
-    """``compiled`` on chunks of exactly ``batch_size`` images, outputs concatenated as float64.
-
-    The last chunk is padded with copies of its first image and the padding's outputs dropped.
-    """
-    import jax.numpy as jnp
-
-    out = []
-    for start in range(0, images.shape[0], batch_size):
-        chunk = images[start : start + batch_size]
-        m = chunk.shape[0]
-        if m < batch_size:
-            pad = np.broadcast_to(chunk[:1], (batch_size - m,) + chunk.shape[1:])
-            chunk = np.concatenate([chunk, pad])
-        out.append(np.asarray(compiled(jnp.asarray(chunk)), dtype=np.float64)[:m])
-    return np.concatenate(out, axis=0)
-
-
 def batched_predict(f, target: int | None = None, batch_size: int = 256, dtype: str = "float64"):
     """NumPy batch predictor from a single-image JAX function: ``jit(vmap(f))`` in chunks.
 
@@ -67,12 +50,12 @@ def batched_predict(f, target: int | None = None, batch_size: int = 256, dtype: 
     batch_size = check_int(batch_size, "batch_size", 1)
     check_choice(dtype, "dtype", tuple(_DTYPES))
     np_dtype = _DTYPES[dtype]
-    vf = jax.jit(jax.vmap(f))
+    run = batched_jit(jax.vmap(f), batch_size, pad="full")
 
     def predict(images):
         images = np.asarray(images, dtype=np_dtype)
         with jax.enable_x64(dtype == "float64"):
-            out = _in_batches(vf, images, batch_size)
+            out = run(images).astype(np.float64)
         if target is not None:
             out = out[:, target]
         elif out.ndim > 1 and int(np.prod(out.shape[1:])) == 1:
@@ -110,7 +93,7 @@ class ScoredNet:
     batch_size: int
     output_fns: dict
     ig_chunk: int
-    _batch_logits: Callable = field(repr=False)
+    _batch_logits: Callable = field(repr=False)  # batching.batched_jit runner: chunks of batch_size
 
     @property
     def name(self) -> str:
@@ -123,7 +106,7 @@ class ScoredNet:
     def logits(self, images) -> np.ndarray:
         """Logits (N, n_classes), float64, of images (N, H, W, 3) in [0, 255]."""
         x = np.asarray(images, dtype=np.float32)
-        return _in_batches(self._batch_logits, x[None] if x.ndim == 3 else x, self.batch_size)
+        return self._batch_logits(x[None] if x.ndim == 3 else x).astype(np.float64)
 
     def probabilities(self, images) -> np.ndarray:
         """Softmax probabilities (N, n_classes), float64, computed from :meth:`logits`."""
@@ -169,4 +152,4 @@ def scored_net(name: str) -> ScoredNet:
 
     on_cpu = jax.default_backend() == "cpu"
     return ScoredNet(net=net, batch_size=_batch_size(h * w), output_fns={"prob": prob_fn, "logit": logit_fn},
-                     ig_chunk=8 if on_cpu else 32, _batch_logits=jax.jit(batch))
+                     ig_chunk=8 if on_cpu else 32, _batch_logits=batched_jit(batch, _batch_size(h * w), pad="full"))
