@@ -68,7 +68,7 @@ def image_row(model_name: str, image_name: str, image, snet, max_samples: int) -
 
 def images_for(model_name: str, args):
     if model_name == "efficientnet-lite0":
-        for name in PHOTOS[: args.photos]:
+        for name in list(PHOTOS)[: args.photos]:
             yield name, load_photo(name)
     else:
         images, _ = load_heldout(model_name.split("-")[0])
@@ -124,7 +124,7 @@ def markdown(rows: list, summ: list, meta: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 held-out images per small CNN, no EfficientNet")
-    parser.add_argument("--heldout", type=int, default=20)
+    parser.add_argument("--heldout", type=int, default=20, help="held-out images per small CNN (0: none)")
     parser.add_argument("--photos", type=int, default=len(PHOTOS))
     parser.add_argument("--max-samples", type=int, default=20000)
     parser.add_argument("--no-efficientnet", action="store_true")
@@ -132,7 +132,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.heldout, args.no_efficientnet, args.max_samples = 2, True, 2000
-    models = ["shapes-cnn", "digits-cnn"] + ([] if args.no_efficientnet else ["efficientnet-lite0"])
+    models = (["shapes-cnn", "digits-cnn"] if args.heldout > 0 else []) + (
+        [] if args.no_efficientnet else ["efficientnet-lite0"])
     rows = []
     for model_name in models:
         snet = load_scored_net(model_name)
