@@ -1,7 +1,10 @@
 import os
+import zlib
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import numpy as np
+import pytest
 from hypothesis import HealthCheck, settings
 
 # The default run is deterministic (same examples every time, as CI needs);
@@ -13,3 +16,9 @@ settings.register_profile(
     "explore", deadline=None, max_examples=400, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture
+def rng(request):
+    """A generator seeded by the test's name: the same draws whatever tests run, in any order."""
+    return np.random.default_rng(zlib.crc32(request.node.name.encode()))

@@ -5,7 +5,6 @@ for a linear f the limit equals the IG superpixel sums, for smooth f they drift 
 """
 from __future__ import annotations
 
-import zlib
 
 import jax
 import jax.numpy as jnp
@@ -16,18 +15,7 @@ from scipy import stats
 from limetheory.compare import CompareSettings, compare_empirical, compare_limit
 from limetheory.gradients import integrated_gradients, superpixel_sums
 from limetheory.segmentation import grid, replacement_image
-
-
-@pytest.fixture
-def rng(request):
-    """A generator seeded by the test's name: the same draws whatever tests run, in any order."""
-    return np.random.default_rng(zlib.crc32(request.node.name.encode()))
-
-
-def f64(a):
-    """A float64 JAX array (models close over these, not over NumPy arrays: see the docs)."""
-    with jax.enable_x64(True):
-        return jnp.asarray(a, dtype=jnp.float64)
+from jax_helpers import f64
 
 
 def _small_image(rng, h=12, w=12, rows=3, cols=4):

@@ -6,7 +6,6 @@ f = exp(w.x), scipy.integrate.quad on a hand-derived gradient. LIME next to IG: 
 from __future__ import annotations
 
 import math
-import zlib
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -23,20 +22,9 @@ from limetheory.gradients import (
 )
 from limetheory.segmentation import grid
 from stats_bounds import quantile
+from jax_helpers import f64
 
 RNG = np.random.default_rng(20210607)  # module-level constants only; tests use the `rng` fixture
-
-
-@pytest.fixture
-def rng(request):
-    """A generator seeded by the test's name: the same draws whatever tests run, in any order."""
-    return np.random.default_rng(zlib.crc32(request.node.name.encode()))
-
-
-def f64(a):
-    """A float64 JAX array (models close over these, not over NumPy arrays: see the docs)."""
-    with jax.enable_x64(True):
-        return jnp.asarray(a, dtype=jnp.float64)
 
 
 # --------------------------------------------------------------------------- quadrature
