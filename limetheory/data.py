@@ -1,8 +1,8 @@
 """Images that ship with installed packages, image files, and data sets made by the project.
 
-Nothing is downloaded: the photos and the digits come from scikit-image and scikit-learn
-wheels; the shapes are drawn here with :mod:`skimage.draw`. :func:`read_image` reads a user's
-image file (PNG, JPEG, TIFF, ...) as RGB.
+Nothing is downloaded: the photos and the digits come from the scikit-image, scikit-learn
+and matplotlib wheels; the shapes are drawn here with :mod:`skimage.draw`. :func:`read_image`
+reads a user's image file (PNG, JPEG, TIFF, ...) as RGB.
 """
 from __future__ import annotations
 
@@ -29,7 +29,14 @@ __all__ = [
     "resize_image",
 ]
 
-#: Real photos bundled with installed packages: name -> (package, loader name).
+#: Real photographs bundled with installed packages: name -> (package, loader or file name).
+#: Every one that the installed scikit-image, scikit-learn and matplotlib ship in their wheels
+#: (checked offline): scikit-image's loaders that need a download (``eagle``, ``lily``, ``skin``,
+#: ...) and its synthetic or drawn images (``colorwheel``, ``logo``, ``horse``, ``checkerboard``,
+#: the phantom, ``binary_blobs``) are left out, as are scikit-image's ``cat`` (the same photo as
+#: ``chelsea``), the scanned ``page``, the 25 x 25 face crops, and matplotlib's drawn
+#: ``Minduka_Present_Blue_Pack.png``. The grayscale photographs (``camera`` to ``microaneurysms``)
+#: are repeated over the three channels by :func:`load_photo`.
 PHOTOS = {
     "chelsea": ("skimage", "chelsea"),
     "coffee": ("skimage", "coffee"),
@@ -38,6 +45,20 @@ PHOTOS = {
     "motorcycle": ("skimage", "stereo_motorcycle"),
     "china": ("sklearn", "china.jpg"),
     "flower": ("sklearn", "flower.jpg"),
+    "grace_hopper": ("matplotlib", "grace_hopper.jpg"),
+    "hubble_deep_field": ("skimage", "hubble_deep_field"),
+    "immunohistochemistry": ("skimage", "immunohistochemistry"),
+    "retina": ("skimage", "retina"),
+    "camera": ("skimage", "camera"),
+    "coins": ("skimage", "coins"),
+    "moon": ("skimage", "moon"),
+    "clock": ("skimage", "clock"),
+    "text": ("skimage", "text"),
+    "brick": ("skimage", "brick"),
+    "grass": ("skimage", "grass"),
+    "gravel": ("skimage", "gravel"),
+    "cell": ("skimage", "cell"),
+    "microaneurysms": ("skimage", "microaneurysms"),
 }
 
 
@@ -50,6 +71,11 @@ def _raw_photo(name: str) -> np.ndarray:
         if key == "stereo_motorcycle":  # stereo pair loader: (left, right, disparity)
             img = img[0]
         return img
+    if package == "matplotlib":
+        from matplotlib import cbook
+        from matplotlib.image import imread
+
+        return imread(cbook.get_sample_data(key, asfileobj=False))
     from sklearn.datasets import load_sample_image
 
     return load_sample_image(key)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .perturb import model_responses
-from .validation import check_choice, check_int
+from .validation import check_choice, check_int, check_real
 from .segmentation import check_image, check_segments, n_superpixels, replacement_image
 
 __all__ = [
@@ -74,23 +74,25 @@ def top_k(scores, k: int, positive_only: bool = False) -> np.ndarray:
     return idx[s[idx] > 0] if positive_only else idx
 
 
-def jaccard(a_set, b_set) -> float:
-    """``|A & B| / |A | B|`` of two collections of indices; NaN when both are empty."""
+def jaccard(a_set, b_set, empty: float = float("nan")) -> float:
+    """``|A & B| / |A | B|`` of two collections of indices; ``empty`` (default NaN) when both are empty."""
     a, b = _index_set(a_set, "a_set"), _index_set(b_set, "b_set")
     union = a | b
-    return float(len(a & b) / len(union)) if union else float("nan")
+    return float(len(a & b) / len(union)) if union else float(empty)
 
 
-def jaccard_topk(a, b, k: int, positive_only: bool = False) -> float:
+def jaccard_topk(a, b, k: int, positive_only: bool = False, empty: float = float("nan")) -> float:
     """Jaccard index of the top-``k`` superpixels of two explanations.
 
     ``J = |T_k(a) & T_k(b)| / |T_k(a) | T_k(b)|`` with ``T_k`` the indices of the k largest
     scores (see :func:`top_k`; ``positive_only`` keeps only positive scores). 1 means the
     same k superpixels, 0 none in common; with ``positive_only`` and no positive score on
-    either side the index is undefined (NaN).
+    either side the index is undefined: ``empty`` (default NaN; the paper's scripts count 1).
     """
     a, b = _pair(a, b)
-    return jaccard(top_k(a, k, positive_only), top_k(b, k, positive_only))
+    if not (isinstance(empty, float) and np.isnan(empty)):
+        empty = check_real(empty, "empty", low=0.0, high=1.0)
+    return jaccard(top_k(a, k, positive_only), top_k(b, k, positive_only), empty)
 
 
 def rank_correlation(a, b, method: str = "spearman") -> float:

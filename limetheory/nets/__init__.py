@@ -8,7 +8,10 @@ One way in: :func:`load` returns a :class:`Classifier` with
   -> (n_classes,) logits, for integrated gradients;
 - ``batch_logits(images)``: the same as a traceable JAX function of a batch (N, H, W, 3) ->
   (N, n_classes), not jitted, so it can sit inside a caller's ``jax.jit`` (LIME's fused path);
-- ``class_names`` and ``input_size`` (H, W).
+- ``class_names`` and ``input_size`` (H, W);
+- ``preprocess(images)``: the network's own preprocessing, (N, H, W, 3) in [0, 255] -> its first
+  layer's input (NumPy float64), or None when unknown. The paper's scripts segment this array
+  (experiment 4's ``protocol="paper"``).
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ class Classifier:
     input_size: tuple
     batch_logits: Callable | None = None
     info: dict = field(default_factory=dict)
+    preprocess: Callable | None = None
 
     def __call__(self, images):
         return self.predict(images)

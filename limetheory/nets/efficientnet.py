@@ -291,8 +291,14 @@ def _mbconv(x, block, spec: BlockSpec, depthwise="shift", precision=None):
 
 
 def preprocess(images, preprocessing: str = "tf"):
-    """[0, 255] RGB -> network input, ``(x - shift_c) / scale_c`` per channel (PREPROCESSING)."""
+    """[0, 255] RGB -> network input, ``(x - shift_c) / scale_c`` per channel (PREPROCESSING).
+
+    NumPy in (float64 for any other dtype), NumPy out; JAX in, JAX out.
+    """
     shift, scale = PREPROCESSING[preprocessing]
+    if not isinstance(images, jax.Array):
+        images = np.asarray(images, dtype=np.float64)
+        return (images - np.asarray(shift)) / np.asarray(scale)
     return (images - jnp.asarray(shift, images.dtype)) / jnp.asarray(scale, images.dtype)
 
 
@@ -413,6 +419,7 @@ def load_efficientnet_lite(variant: str = "lite0", preprocessing: str = "tf", ba
         class_names=imagenet_class_names("original"),
         input_size=v.input_size,
         batch_logits=batch_logits,
+        preprocess=functools.partial(preprocess, preprocessing=preprocessing),
         info={
             "variant": variant,
             "preprocessing": preprocessing,

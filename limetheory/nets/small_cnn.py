@@ -63,6 +63,7 @@ __all__ = [
     "apply",
     "init_params",
     "load_data",
+    "preprocess",
     "load_heldout",
     "load_training_data",
     "batched_logits",
@@ -126,6 +127,20 @@ def _lse_pool(x, sharpness: float = LSE_SHARPNESS):
     return (jax.nn.logsumexp(sharpness * x, axis=(1, 2)) - np.log(hw)) / sharpness
 
 
+def preprocess(images):
+    """The network's input: ``x = images / 127.5`` minus its per-image, per-channel mean.
+
+    NumPy in (any real dtype), NumPy float64 out; JAX in, JAX out. LIME's mean-colour replacement
+    keeps every superpixel's pixel sum, so the image mean, and with it this map, is the same for
+    every perturbed image x(z).
+    """
+    if not isinstance(images, jax.Array):
+        x = np.asarray(images, dtype=np.float64) / 127.5
+    else:
+        x = images / 127.5
+    return x - x.mean(axis=(-3, -2), keepdims=True)
+
+
 def apply(params: dict, images):
     """Logits of a batch: images (N, H, W, 3) with values in [0, 255] -> (N, n_classes).
 
@@ -134,8 +149,7 @@ def apply(params: dict, images):
     freely); ``H`` and ``W`` must be divisible by ``2 ** (number of conv layers - 1)``.
     """
     n_conv = sum(1 for k in params if k.startswith("conv"))
-    x = jnp.asarray(images) / 127.5
-    x = x - x.mean(axis=(1, 2), keepdims=True)
+    x = preprocess(jnp.asarray(images))
     for i in range(n_conv):
         x = jax.nn.gelu(_conv(x, params[f"conv{i}"]["w"], params[f"conv{i}"]["b"]))
         if i < n_conv - 1:
@@ -450,9 +464,10 @@ def load_weights(path) -> tuple[dict, dict]:
 
 # --------------------------------------------------------------------------- Classifier
 def make_classifier(params: dict, *, name: str, class_names, input_size, info: dict | None = None,
-                    batch_size: int = 256, forward=apply) -> Classifier:
+                    batch_size: int = 256, forward=apply, preprocess=preprocess) -> Classifier:
     """Wrap a parameter pytree and its network function ``forward(params, images) -> logits``
-    (default: this module's :func:`apply`) as a :class:`limetheory.nets.Classifier`.
+    (default: this module's :func:`apply`, whose first step is ``preprocess``, this module's
+    :func:`preprocess`) as a :class:`limetheory.nets.Classifier`.
 
     ``predict(images)``: NumPy (N, H, W, 3) in [0, 255] -> NumPy float64 (N, K)
     probabilities ``softmax(logits)`` (jit-compiled, in chunks of ``batch_size``).
@@ -485,7 +500,7 @@ def make_classifier(params: dict, *, name: str, class_names, input_size, info: d
     info = dict(info or {})
     info["params"] = params
     return Classifier(name=name, predict=predict, logits=logits, class_names=tuple(class_names),
-                      input_size=(h, w), batch_logits=batch_logits, info=info)
+                      input_size=(h, w), batch_logits=batch_logits, info=info, preprocess=preprocess)
 
 
 def load_small_cnn(which, path=None, batch_size: int = 256) -> Classifier:

@@ -44,7 +44,7 @@ from . import Classifier
 from .small_cnn import (WEIGHTS_DIR, evaluate, library_versions, load_data,
                         load_weights, make_classifier, save_weights)
 
-__all__ = ["ARCHITECTURES", "DATASETS", "NAMES", "TrainSettings", "PAPER", "init_params", "apply",
+__all__ = ["ARCHITECTURES", "DATASETS", "NAMES", "TrainSettings", "PAPER", "init_params", "apply", "preprocess",
            "train", "train_net", "load_table1_net", "main"]
 
 #: architecture -> filters of its VGG blocks (two convolutions each); "1layer" has none.
@@ -130,13 +130,20 @@ def _max_pool2(x):
     return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
 
 
+def preprocess(images):
+    """The networks' input ``x = images / 255``: NumPy in, NumPy float64 out; JAX in, JAX out."""
+    if not isinstance(images, jax.Array):
+        return np.asarray(images, dtype=np.float64) / 255.0
+    return images / 255.0
+
+
 def apply(params: dict, images):
     """Logits (N, n_classes) of images (N, H, W, 3) in [0, 255]; pure, jit/grad/vmap-able.
 
-    ``x = images / 255``; the architecture is read from the parameter names (see the module
-    docstring). Flattening is row-major over (H, W, C), as Keras' ``Flatten`` on NHWC.
+    ``x = images / 255`` (:func:`preprocess`); the architecture is read from the parameter names
+    (see the module docstring). Flattening is row-major over (H, W, C), as Keras' ``Flatten`` on NHWC.
     """
-    x = jnp.asarray(images) / 255.0
+    x = preprocess(jnp.asarray(images))
     if "pixel" in params:
         x = jax.nn.sigmoid(x @ params["pixel"]["w"] + params["pixel"]["b"])
     else:
@@ -275,7 +282,7 @@ def load_table1_net(name: str, path=None, batch_size: int = 256) -> Classifier:
                                 f"`python -m limetheory.nets.vgg --train {name}`")
     params, meta = load_weights(path)
     return make_classifier(params, name=name, class_names=meta["class_names"], input_size=meta["input_size"],
-                           info=meta, batch_size=batch_size, forward=apply)
+                           info=meta, batch_size=batch_size, forward=apply, preprocess=preprocess)
 
 
 # --------------------------------------------------------------------------- CLI
