@@ -338,19 +338,20 @@ def check_lime_memory(n_samples: int, name: str, d: int, available: int) -> int:
 
 
 def lime_run(image, snet: ScoredNet, segments, target: int, seed, *, n_samples: int = 1000,
-             kernel_width: float = 0.25, ridge: float = 1.0, hide_color=None):
+             kernel_width: float = 0.25, ridge: float = 1.0, hide_color=None, keep_samples: bool = False):
     """One empirical LIME run of class ``target`` for both outputs on the same samples.
 
     :func:`limetheory.explain` with ``predict = snet.predict_for(target)`` (columns probability
     and logit of the class), so the two surrogates share z, pi and the perturbed images. The
     returned Explanation's labels are those columns, in :data:`OUTPUTS` order (0: ``"prob"``,
     1: ``"logit"``); :func:`class_explanation` turns one of them into an explanation of the class.
+    ``keep_samples``: keep z, pi and y on it (:func:`limetheory.explain`).
     """
     from .empirical import explain
 
     return explain(image, snet.predict_for(target), segments=segments, labels=[0, 1], n_samples=int(n_samples),
                    kernel_width=kernel_width, ridge=ridge, hide_color=hide_color, seed=seed,
-                   batch_size=snet.batch_size, dtype=np.float32, progress=False)
+                   batch_size=snet.batch_size, dtype=np.float32, progress=False, keep_samples=keep_samples)
 
 
 def class_explanation(run, output: str, target: int, scores):
@@ -377,21 +378,27 @@ def class_explanation(run, output: str, target: int, scores):
 
 
 def lime_coefficients(image, snet: ScoredNet, segments, target: int, seeds, *, n_samples: int = 1000,
-                      kernel_width: float = 0.25, ridge: float = 1.0, hide_color=None, with_se: bool = False):
+                      kernel_width: float = 0.25, ridge: float = 1.0, hide_color=None, with_se: bool = False,
+                      with_samples: bool = False):
     """Empirical LIME of class ``target``, one :func:`lime_run` per seed (both outputs on the same samples).
 
     Returns
     -------
     (n_runs, len(OUTPUTS), d) float64 coefficients beta_hat_j; with ``with_se``, also their
-    standard errors (same shape, :attr:`limetheory.Explanation.coef_se`).
+    standard errors (same shape, :attr:`limetheory.Explanation.coef_se`); with ``with_samples``,
+    last, every run's samples stacked: ``(z (n_runs n, d), pi (n_runs n,), y (n_runs n, 2))``.
     """
-    coefs, ses = [], []
+    coefs, ses, samples = [], [], []
     for seed in seeds:
         ex = lime_run(image, snet, segments, target, seed, n_samples=n_samples, kernel_width=kernel_width,
-                      ridge=ridge, hide_color=hide_color)
+                      ridge=ridge, hide_color=hide_color, keep_samples=with_samples)
         coefs.append(np.asarray(ex.coef, dtype=np.float64))
         ses.append(ex.coef_se)
-    return (np.stack(coefs), np.stack(ses)) if with_se else np.stack(coefs)
+        samples.append((ex.samples, ex.weights, ex.responses))
+    out = (np.stack(coefs),) + ((np.stack(ses),) if with_se else ())
+    if with_samples:
+        out += (tuple(np.concatenate(part, axis=0) for part in zip(*samples)),)
+    return out if len(out) > 1 else out[0]
 
 
 def ig_superpixel_sums(image, snet: ScoredNet, segments, target: int, output: str = "prob", *,

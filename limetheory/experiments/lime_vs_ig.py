@@ -1,34 +1,49 @@
 """Experiment 4, the paper's Tables 1 and 2: does LIME pick the superpixels that integrated gradients picks?
 
 THEORY.md section 5: with IG's baseline equal to LIME's replacement image xi_bar, the LIME limit
-of a function linear along the path is ``beta_j = sum_{u in J_j} IG_u``, and approximately so for
-a smooth one. The paper measures the agreement of the two rankings of superpixels on trained
-networks by the Jaccard index of their top-5 and top-10 superpixels. Here, for every network and
-image:
+of a model without interactions between superpixels is ``beta_j = sum_{u in J_j} IG_u``, and
+approximately so for a nearly additive one. The paper measures the agreement of the two rankings
+of superpixels on trained networks by the Jaccard index of their top-5 and top-10 superpixels.
 
-- the class explained is the network's top class on the image; what is explained is either its
-  softmax probability (``output = "prob"``, what lime explains) or its logit
-  (``output = "logit"``); LIME and IG always explain the same output;
-- LIME: ``2 R`` runs of :func:`limetheory.explain` (lime's defaults: n = 1000, nu = 0.25, ridge 1,
+Protocols (``protocol`` column; :mod:`limetheory.experiments._protocols`): ``paper`` runs the
+authors' scripts' protocol exactly (quickshift of the network's preprocessed image, IG by the
+20-step trapezoid rule, top-k *positive* coefficients, the probability); ``corrected`` segments
+the uint8 image, integrates with 128-point Gauss-Legendre, ranks signed coefficients and explains
+the probability and the logit; ``paper_signed_topk``, ``paper_gauss_legendre`` and
+``paper_raw_segmentation`` switch one difference alone. ``settings(quick, protocol)`` with
+``protocol`` in ``"paper"``, ``"corrected"``, ``"both"`` (all five; the default) selects them
+(``limetheory reproduce --protocol``).
+
+For every network, image and segmentation (one unit; the protocols that share a segmentation share
+its LIME runs and IG integrals):
+
+- the class explained is the network's top class on the image;
+- LIME: ``2 R`` runs of :func:`limetheory.explain` (lime's defaults: nu = 0.25, ridge 1,
   superpixels replaced by their mean colour), both outputs fitted on the same samples; the
-  paper's estimate is the mean of R = 5 runs (group A: runs 0..R-1);
-- IG: :func:`limetheory.gradients.integrated_gradients` of the same output, baseline xi_bar,
-  Gauss-Legendre quadrature (128 points in the full run; the relative completeness gap
-  ``|sum IG - (f(xi) - f(xi_bar))| / |f(xi) - f(xi_bar)|`` is recorded: it measures the
-  quadrature error), summed over every superpixel;
-- superpixels: quickshift, lime's defaults on the 224 x 224 photos, finer parameters on the
-  small images (:data:`limetheory.explain_cli.SEGMENTATION`).
+  estimate is the mean of runs 0..R-1 (the paper's R = 5), runs R..2R-1 are the second estimate
+  of the noise floor;
+- IG: :func:`limetheory.gradients.integrated_gradients` of the same output from xi_bar by the
+  protocol's rule, summed over every superpixel; every row records its rule's relative
+  completeness gap ``|sum IG - (f(xi) - f(xi_bar))| / |f(xi) - f(xi_bar)|`` (``ig_rel_gap``);
+- why they disagree (THEORY.md section 5), per image, segmentation and output:
+  ``nonadditive_share``, the share R of the pi-weighted variance of g(z) = f(x(z)) that LIME's
+  limit (the best affine function of z) leaves unexplained (:mod:`limetheory.additivity`; exact by
+  enumerating {0,1}^d when d <= ``EXACT_ADDITIVITY_D``, ``additivity_exact`` True; otherwise
+  estimated from the unit's own LIME samples by cross-fitting, with ``nonadditive_share_se``),
+  and ``path_curvature``, the relative completeness gap of the one-point midpoint rule along the
+  IG path (0 for an f linear along the path; the larger, the more curved f is between xi_bar
+  and xi).
 
-Comparisons (``comparison``; Jaccard of the top-k superpixels by value, k = 5 and 10, and
-Spearman's rank correlation over all d superpixels):
+Comparisons (``comparison``; Jaccard of the top-k superpixels, k = 5 and 10, by the protocol's
+rule, and Spearman's rank correlation over all d superpixels):
 
 ``lime_vs_ig``      mean of LIME's runs 0..R-1 against the IG sums (the paper's number);
 ``lime_vs_lime``    mean of runs 0..R-1 against the mean of runs R..2R-1: the noise floor of the
                     paper's estimate (two independent estimates of the same LIME explanation);
 ``run_vs_run``      run 0 against run R: the noise floor of one LIME run;
 ``lime_vs_random``  mean of runs 0..R-1 against a random ranking (a seeded permutation): what
-                    agreement by chance looks like (its expectation for top-k of d superpixels is
-                    ``E[I / (2k - I)]``, I hypergeometric, tabulated as ``chance_top<k>``).
+                    agreement by chance looks like (its expectation for the signed top-k of d
+                    superpixels is ``E[I / (2k - I)]``, I hypergeometric, ``chance_top<k>``).
 
 For the shapes CNN, whose images come with the pixel mask of the object that decides the class,
 also ``lime_vs_mask``, ``ig_vs_mask``, ``random_vs_mask``: the IoU of the pixels of the top-1 and
@@ -43,9 +58,10 @@ Networks: ``digits-cnn`` (100 held-out 32 x 32 digits), ``shapes-cnn`` (100 held
 drawn shapes), ``efficientnet-lite0`` (every bundled photo, :data:`limetheory.data.PHOTOS`).
 A network whose weights are missing is skipped with a warning.
 
-Rows: one per (model, image, output, comparison). Units: one per (model, image).
-Tables: ``jaccard`` (mean and standard error over images of every comparison), ``iou`` (shapes),
-``models`` (d, accuracy, IG completeness gap, seconds per image).
+Rows: one per (protocol, model, image, output, comparison). Units: one per (model, image,
+segmentation). Tables: ``jaccard`` (mean and standard error over images of every comparison, per
+protocol), ``iou`` (shapes), ``models`` (d, accuracy, IG completeness gaps, additivity, seconds
+per image, per model and segmentation).
 """
 from __future__ import annotations
 
@@ -58,20 +74,26 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from limetheory.compare import OUTPUTS, SEGMENTATION, ig_superpixel_sums, lime_coefficients, segment_for
+from limetheory.compare import OUTPUTS, SEGMENTATION, ig_superpixel_sums, lime_coefficients
+from limetheory.metrics import iou_topk
 from limetheory.nets.scored import scored_net
-from limetheory.metrics import iou_topk, jaccard_topk, rank_correlation
-from limetheory.segmentation import n_superpixels
+from limetheory.segmentation import n_superpixels, segment
+
+from ._protocols import PAPER_IG, PROTOCOLS, paper_segmentation, protocols_for, segment_kinds, topk_agreement
 
 NAME = "lime_vs_ig"
-TITLE = "Exp. 4 (Tables 1-2): top-k Jaccard of LIME vs integrated gradients summed over superpixels"
-VERSION = 2  # 2: full float32 products on GPUs (limetheory.explain_cli.scored_net)
+TITLE = "Exp. 4 (Tables 1-2): top-k Jaccard of LIME vs integrated gradients, paper and corrected protocols"
+VERSION = 3  # 3: protocols (paper, corrected, one switch each), additivity and path curvature
 
 #: Comparisons between two rankings of the superpixels, in table order.
 PAIR_COMPARISONS = ("lime_vs_ig", "lime_vs_lime", "run_vs_run", "lime_vs_random")
 #: Comparisons of one ranking with the ground-truth mask (shapes only).
 MASK_COMPARISONS = ("lime_vs_mask", "ig_vs_mask", "random_vs_mask")
 MODEL_ORDER = ("digits-cnn", "shapes-cnn", "efficientnet-lite0")
+#: The largest d for which the non-additive share is computed exactly (2^d network evaluations).
+EXACT_ADDITIVITY_D = 16
+#: Fewest LIME samples per affine parameter (d + 2) for the cross-fitted non-additive share.
+MIN_SAMPLES_PER_PARAMETER = 20
 
 
 # =========================================================================== settings
@@ -108,49 +130,54 @@ def _digits_heldout() -> dict:
             "split_seed": int(d["split_seed"])}
 
 
-def settings(quick: bool) -> dict:
-    """Full: 100 held-out images per small CNN and all 7 photos, 2 x 5 LIME runs of n = 1000, IG with
-    128 Gauss-Legendre points. Quick (about a minute on 2 CPU cores; a smoke test, too small for the
-    photo's numbers to mean anything): 6 images per small CNN with 2 x 2 runs of n = 200 and 32 IG
-    points; one photo with 2 x 1 runs of n = 32 and 8 IG points, probability only.
+def settings(quick: bool, protocol: str = "both") -> dict:
+    """Full: 100 held-out images per small CNN and every bundled photo, 2 x 5 LIME runs of n = 1000,
+    IG by the paper's 21-point trapezoid and by 128-point Gauss-Legendre. Quick (a smoke test, too
+    small for the numbers to mean anything): 6 images per small CNN with 2 x 2 runs of n = 200 and
+    32 Gauss-Legendre points; one photo with 2 x 1 runs of n = 64 and 7 points (one compiled chunk with the trapezoid's
+    3 x 7), probability only.
 
-    Why 128 points: the path integrand of a ReLU6 network is rough. On EfficientNet (chelsea,
-    logit of the top class) the relative completeness gap was 36% with the paper's 20-point
-    trapezoid rule, 16% with the 64-point midpoint rule, 2.8% with 64 Gauss-Legendre points and
-    0.9% with 128. Every unit records its gap (``ig_rel_gap``).
+    ``protocol``: ``"paper"``, ``"corrected"`` or ``"both"`` (every protocol of
+    :data:`~limetheory.experiments._protocols.PROTOCOLS`).
+
+    Why 128 points in the corrected protocol: the path integrand of a ReLU6 network is rough. On
+    EfficientNet (chelsea, logit of the top class) the relative completeness gap was 36% with the
+    paper's 20-step trapezoid rule, 16% with the 64-point midpoint rule, 2.8% with 64
+    Gauss-Legendre points and 0.9% with 128. Every row records its rule's gap (``ig_rel_gap``).
     """
     from limetheory.data import PHOTOS
 
+    protocols = list(protocols_for(protocol))
     small_count, small_n, runs = (6, 200, 2) if quick else (100, 1000, 5)
-    small_ig = {"method": "gausslegendre", "n_steps": 32 if quick else 128}
     models = []
-    for name, images in (
-        ("digits-cnn", {**_digits_heldout(), "count": small_count}),
-        ("shapes-cnn", {**_shapes_heldout(), "count": small_count}),
+    for name, images, side in (
+        ("digits-cnn", {**_digits_heldout(), "count": small_count}, _digits_heldout()["size"]),
+        ("shapes-cnn", {**_shapes_heldout(), "count": small_count}, _shapes_heldout()["size"]),
     ):
         ident = _net_identity(name)
         if ident is not None:
-            models.append({"model": name, "identity": ident, "images": images,
-                           "segmentation": SEGMENTATION[name], "n_samples": small_n, "n_runs": runs,
-                           "ig": small_ig})
+            models.append({"model": name, "identity": ident, "images": images, "n_samples": small_n,
+                           "n_runs": runs, "gl_steps": 32 if quick else 128,
+                           "segmentations": {"preprocessed": paper_segmentation(side), "raw": SEGMENTATION[name]}})
     ident = _net_identity("efficientnet-lite0")
     if ident is not None:
         models.append({
             "model": "efficientnet-lite0", "identity": ident,
             "images": {"kind": "photos", "names": ["chelsea"] if quick else list(PHOTOS)},
-            "segmentation": SEGMENTATION["efficientnet-lite0"],
-            "n_samples": 32 if quick else 1000, "n_runs": 1 if quick else runs,
-            "ig": {"method": "gausslegendre", "n_steps": 8 if quick else 128},
-            "outputs": ["prob"] if quick else list(OUTPUTS),
+            "n_samples": 64 if quick else 1000, "n_runs": 1 if quick else runs, "gl_steps": 7 if quick else 128,
+            "segmentations": {"preprocessed": paper_segmentation(224), "raw": SEGMENTATION["efficientnet-lite0"]},
+            **({"outputs": ["prob"]} if quick else {}),
         })
     return {
+        "protocol": protocol,
+        "protocols": protocols,
         "models": models,
-        "outputs": list(OUTPUTS),
         "kernel_width": 0.25,
         "ridge": 1.0,
         "hide_color": None,
         "ks": [5, 10],
         "iou_ks": [1, 3],
+        "paper_ig": dict(PAPER_IG),
         "seed": 20210706,
     }
 
@@ -162,7 +189,9 @@ def _image_keys(images: dict) -> list:
 
 
 def units(s: dict) -> list:
-    return [{"model": m["model"], "image": key} for m in s["models"] for key in _image_keys(m["images"])]
+    kinds = segment_kinds(s["protocols"])
+    return [{"model": m["model"], "image": key, "segmentation": kind}
+            for m in s["models"] for key in _image_keys(m["images"]) for kind in kinds]
 
 
 # =========================================================================== images
@@ -251,65 +280,123 @@ def _iou(segments, mask, chosen) -> float:
     return float(np.count_nonzero(pred & mask) / np.count_nonzero(pred | mask))
 
 
-def _pair_metrics(a, b, d: int, ks) -> dict:
-    out = {f"jaccard_top{k}": (jaccard_topk(a, b, k) if k < d else np.nan) for k in ks}
-    out["spearman"] = rank_correlation(a, b, "spearman")
-    return out
+def segment_unit(image, snet, kind: str, params: dict) -> np.ndarray:
+    """Superpixels of ``image`` (uint8) for segmentation ``kind``: ``"raw"`` segments the image,
+    ``"preprocessed"`` the network's input ``snet.net.preprocess(image)`` (the paper's scripts)."""
+    kw = dict(params)
+    if kind == "preprocessed":
+        if snet.net.preprocess is None:
+            raise ValueError(f"network {snet.name} does not document its preprocessing (Classifier.preprocess "
+                             "is None): the paper protocol's segmentation cannot be run")
+        image = snet.net.preprocess(np.asarray(image, dtype=np.float64)[None])[0]
+    return segment(image, kw.pop("method", "quickshift"), **kw)
+
+
+def additivity(image, snet, segments, target: int, samples, *, kernel_width: float, hide_color, seed) -> dict:
+    """Non-additive share R of g(z) = f(x(z)) for both outputs (OUTPUTS order), with its standard error.
+
+    Exact (:func:`limetheory.additivity.nonadditive_share_exact`, 2^d evaluations of the network,
+    se 0) when d <= :data:`EXACT_ADDITIVITY_D`; otherwise cross-fitted on LIME's own samples
+    ``(z, pi, y)`` (:func:`limetheory.additivity.nonadditive_share`), NaN when there are fewer
+    than ``MIN_SAMPLES_PER_PARAMETER (d + 2)`` of them: each half's affine fit has d + 1
+    parameters, and its excess prediction error, which biases the estimate upwards, is about
+    (d + 1) / (n / 2 - d - 2) times the residual variance: at most about 1/9 at that bound.
+    """
+    from limetheory.additivity import nonadditive_share, nonadditive_share_exact
+    from limetheory.analytic import response_of_z
+
+    d = n_superpixels(segments)
+    if d <= EXACT_ADDITIVITY_D:
+        f_of_z = response_of_z(snet.predict_for(target), image, segments, hide_color)
+        share = nonadditive_share_exact(f_of_z, d, kernel_width)
+        return {"share": share, "se": np.zeros_like(share), "exact": True}
+    z, w, y = samples
+    if z.shape[0] < MIN_SAMPLES_PER_PARAMETER * (d + 2):
+        nan = np.full(len(OUTPUTS), np.nan)
+        return {"share": nan, "se": nan, "exact": False}
+    share, se = nonadditive_share(z, y, w, seed=seed)
+    return {"share": share, "se": se, "exact": False}
+
+
+def _ig_rules(spec: dict, s: dict) -> dict:
+    return {"trapezoid": dict(s["paper_ig"]), "gausslegendre": {"method": "gausslegendre", "n_steps": spec["gl_steps"]},
+            "midpoint1": {"method": "riemann_middle", "n_steps": 1}}
 
 
 def run_unit(unit: dict, ctx: _Context) -> pd.DataFrame:
     s = ctx.settings
-    model, key = unit["model"], unit["image"]
+    model, key, kind = unit["model"], unit["image"], unit["segmentation"]
     spec = ctx.specs[model]
     image, true_label, mask = ctx.image(model, key)
     snet = scored_net(model)
-    segments = segment_for(image, model, spec["segmentation"])
+    segments = segment_unit(image, snet, kind, spec["segmentations"][kind])
     d = n_superpixels(segments)
     logits = snet.logits(image[None])[0]
     target = int(np.argmax(logits))
     prob = float(np.exp(logits[target] - logits.max()) / np.exp(logits - logits.max()).sum())
-    entropy = unit_seed(s, model, key)
+    entropy = unit_seed(s, model, key) + [("preprocessed", "raw").index(kind)]
     r = int(spec["n_runs"])
+    protocols = [p for p in s["protocols"] if PROTOCOLS[p].segmentation == kind]
+    allowed = spec.get("outputs", list(OUTPUTS))
+    outputs = [o for o in OUTPUTS if o in allowed and any(o in PROTOCOLS[p].outputs for p in protocols)]
 
     t0 = time.perf_counter()
     seeds = [np.random.default_rng(entropy + [run]) for run in range(2 * r)]
-    coefs = lime_coefficients(image, snet, segments, target, seeds, n_samples=spec["n_samples"],
-                              kernel_width=s["kernel_width"], ridge=s["ridge"], hide_color=s["hide_color"])
+    coefs, samples = lime_coefficients(image, snet, segments, target, seeds, n_samples=spec["n_samples"],
+                                       kernel_width=s["kernel_width"], ridge=s["ridge"],
+                                       hide_color=s["hide_color"], with_samples=True)
     lime_seconds = time.perf_counter() - t0
+    add = additivity(image, snet, segments, target, samples, kernel_width=s["kernel_width"],
+                     hide_color=s["hide_color"], seed=np.random.default_rng(entropy + [20_000]))
     random_scores = np.random.default_rng(entropy + [10_000]).permutation(d).astype(np.float64)
 
+    rules = _ig_rules(spec, s)
+    needed = {(PROTOCOLS[p].ig_rule, o) for p in protocols for o in PROTOCOLS[p].outputs if o in outputs}
+    needed |= {("midpoint1", o) for o in outputs}
+    igs = {}
+    for rule, output in sorted(needed):
+        t1 = time.perf_counter()
+        sums, ig = ig_superpixel_sums(image, snet, segments, target, output, hide_color=s["hide_color"], **rules[rule])
+        igs[rule, output] = (sums, ig, time.perf_counter() - t1)
+
     common = {
-        "model": model, "image": str(key), "d": d, "target": target,
+        "model": model, "image": str(key), "segmentation": kind, "d": d, "target": target,
         "target_name": str(snet.net.class_names[target]), "true_label": true_label,
         "correct": bool(target == true_label) if true_label >= 0 else np.nan, "prob_target": prob,
-        "n_samples": int(spec["n_samples"]), "n_runs": r,
+        "n_samples": int(spec["n_samples"]), "n_runs": r, "lime_seconds": lime_seconds,
+        "additivity_exact": add["exact"],
     }
+    if mask is not None:
+        oracle = _iou(segments, mask, oracle_superpixels(segments, mask))
+        removed = object_removed(image, segments, mask, s["hide_color"])
     rows = []
-    for output in spec.get("outputs", s["outputs"]):
-        t1 = time.perf_counter()
-        sums, ig = ig_superpixel_sums(image, snet, segments, target, output, n_steps=spec["ig"]["n_steps"],
-                                      method=spec["ig"]["method"], hide_color=s["hide_color"])
-        ig_seconds = time.perf_counter() - t1
-        lime_a = coefs[:r, OUTPUTS.index(output)].mean(axis=0)
-        lime_b = coefs[r:, OUTPUTS.index(output)].mean(axis=0)
-        per_output = {**common, "output": output, "ig_f_x": ig.f_x, "ig_f_baseline": ig.f_baseline,
-                      "ig_rel_gap": ig.relative_gap(), "lime_seconds": lime_seconds, "ig_seconds": ig_seconds}
-        pairs = {
-            "lime_vs_ig": (lime_a, sums),
-            "lime_vs_lime": (lime_a, lime_b),
-            "run_vs_run": (coefs[0, OUTPUTS.index(output)], coefs[r, OUTPUTS.index(output)]),
-            "lime_vs_random": (lime_a, random_scores),
-        }
-        for name in PAIR_COMPARISONS:
-            a, b = pairs[name]
-            rows.append({**per_output, "comparison": name, **_pair_metrics(a, b, d, s["ks"])})
-        if mask is not None:
-            oracle = _iou(segments, mask, oracle_superpixels(segments, mask))
-            removed = object_removed(image, segments, mask, s["hide_color"])
-            for name, scores in zip(MASK_COMPARISONS, (lime_a, sums, random_scores)):
-                iou = {f"iou_top{k}": iou_topk(scores, segments, mask, k) for k in s["iou_ks"] if k <= d}
-                rows.append({**per_output, "comparison": name, **iou, "iou_oracle": oracle,
-                             "object_removed": removed})
+    for p in protocols:
+        proto = PROTOCOLS[p]
+        for output in [o for o in proto.outputs if o in outputs]:
+            oi = OUTPUTS.index(output)
+            sums, ig, ig_seconds = igs[proto.ig_rule, output]
+            lime_a, lime_b = coefs[:r, oi].mean(axis=0), coefs[r:, oi].mean(axis=0)
+            per_output = {
+                "protocol": p, **common, "output": output, "ig_rule": proto.ig_rule,
+                "ig_n_steps": rules[proto.ig_rule]["n_steps"], "ig_f_x": ig.f_x, "ig_f_baseline": ig.f_baseline,
+                "ig_rel_gap": ig.relative_gap(), "ig_seconds": ig_seconds,
+                "path_curvature": igs["midpoint1", output][1].relative_gap(),
+                "nonadditive_share": float(add["share"][oi]), "nonadditive_share_se": float(add["se"][oi]),
+            }
+            pairs = {
+                "lime_vs_ig": (lime_a, sums),
+                "lime_vs_lime": (lime_a, lime_b),
+                "run_vs_run": (coefs[0, oi], coefs[r, oi]),
+                "lime_vs_random": (lime_a, random_scores),
+            }
+            for name in PAIR_COMPARISONS:
+                rows.append({**per_output, "comparison": name, **topk_agreement(*pairs[name], s["ks"], proto.topk)})
+            if mask is not None:
+                positive = proto.topk == "positive"
+                for name, scores in zip(MASK_COMPARISONS, (lime_a, sums, random_scores)):
+                    iou = {f"iou_top{k}": iou_topk(scores, segments, mask, k, positive) for k in s["iou_ks"] if k <= d}
+                    rows.append({**per_output, "comparison": name, **iou, "iou_oracle": oracle,
+                                 "object_removed": removed})
     return pd.DataFrame(rows)
 
 
@@ -322,25 +409,68 @@ def _mean_se(values: pd.Series) -> tuple:
     return float(v.mean()), se, int(v.size)
 
 
-def _ordered_models(frame: pd.DataFrame) -> list:
-    present = list(dict.fromkeys(frame["model"]))
-    return [m for m in MODEL_ORDER if m in present] + [m for m in present if m not in MODEL_ORDER]
+def _ordered(values, order) -> list:
+    present = list(dict.fromkeys(values))
+    return [m for m in order if m in present] + [m for m in present if m not in order]
 
 
 def summarize(frame: pd.DataFrame, comparisons, metrics) -> pd.DataFrame:
-    """Mean and standard error (sd / sqrt(n), ddof = 1) over images per (model, output, comparison)."""
+    """Mean and standard error (sd / sqrt(n), ddof = 1) over images per (protocol, model, output, comparison)."""
     rows = []
-    for model in _ordered_models(frame):
-        for output in [o for o in OUTPUTS if o in set(frame["output"])]:
-            for comp in comparisons:
-                sub = frame[(frame["model"] == model) & (frame["output"] == output) & (frame["comparison"] == comp)]
-                if sub.empty:
+    for (protocol, model, output, comp), sub in frame.groupby(["protocol", "model", "output", "comparison"], sort=False):
+        if comp not in comparisons:
+            continue
+        row = {"protocol": protocol, "model": model, "output": output, "comparison": comp,
+               "n_images": int(sub["image"].nunique())}
+        for m in metrics:
+            if m in sub.columns:
+                row[m], row[f"{m}_se"], _ = _mean_se(sub[m])
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    keys = {
+        "protocol": {p: i for i, p in enumerate(_ordered(out["protocol"], tuple(PROTOCOLS)))},
+        "model": {m: i for i, m in enumerate(_ordered(out["model"], MODEL_ORDER))},
+        "output": {o: i for i, o in enumerate(OUTPUTS)},
+        "comparison": {c: i for i, c in enumerate(tuple(comparisons))},
+    }
+    order = out.assign(**{f"_{k}": out[k].map(v) for k, v in keys.items()})
+    return order.sort_values([f"_{k}" for k in keys], kind="stable").drop(columns=[f"_{k}" for k in keys]).reset_index(
+        drop=True)
+
+
+def _models_table(frame: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for model in _ordered(frame["model"], MODEL_ORDER):
+        for kind in _ordered(frame.loc[frame["model"] == model, "segmentation"], ("preprocessed", "raw")):
+            sub = frame[(frame["model"] == model) & (frame["segmentation"] == kind)]
+            img = sub.drop_duplicates("image")
+            row = {"model": model, "segmentation": kind, "n_images": len(img), "d_median": float(img["d"].median()),
+                   "d_min": int(img["d"].min()), "d_max": int(img["d"].max()),
+                   "accuracy": float(img["correct"].astype(float).mean()) if img["correct"].notna().any() else np.nan,
+                   "prob_target_median": float(img["prob_target"].median()),
+                   "lime_seconds_per_image": float(img["lime_seconds"].mean()),
+                   "n_samples": int(img["n_samples"].iloc[0]), "lime_runs": 2 * int(img["n_runs"].iloc[0]),
+                   "additivity_exact_share": float(img["additivity_exact"].astype(float).mean())}
+            for output in OUTPUTS:
+                o = sub[sub["output"] == output]
+                if o.empty:
                     continue
-                row = {"model": model, "output": output, "comparison": comp, "n_images": int(sub["image"].nunique())}
-                for m in metrics:
-                    if m in sub.columns:
-                        row[m], row[f"{m}_se"], _ = _mean_se(sub[m])
-                rows.append(row)
+                per_image = o.drop_duplicates("image")
+                # |f(xi) - f(xi_bar)|: tiny for a saturated probability, where the relative gap
+                # (undefined when it is 0 in float32) says nothing about the quadrature
+                row[f"f_change_median_{output}"] = float((per_image["ig_f_x"] - per_image["ig_f_baseline"]).abs().median())
+                row[f"nonadditive_share_median_{output}"] = float(per_image["nonadditive_share"].median())
+                row[f"path_curvature_median_{output}"] = float(
+                    per_image["path_curvature"].replace(np.inf, np.nan).median())
+                for rule in _ordered(o["ig_rule"], ("trapezoid", "gausslegendre")):
+                    g = o[o["ig_rule"] == rule].drop_duplicates("image")
+                    gap = g["ig_rel_gap"].replace(np.inf, np.nan)
+                    row[f"ig_rel_gap_median_{rule}_{output}"] = float(gap.median())
+                    row[f"ig_rel_gap_p90_{rule}_{output}"] = float(gap.quantile(0.9))
+                    row[f"ig_seconds_{rule}_{output}"] = float(g["ig_seconds"].mean())
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -349,10 +479,11 @@ def tables(frame: pd.DataFrame, s: dict) -> dict:
         return {}
     ks = s["ks"]
     jac = summarize(frame, PAIR_COMPARISONS, [f"jaccard_top{k}" for k in ks] + ["spearman"])
-    per_image = frame.drop_duplicates(["model", "image"])[["model", "image", "d"]]
+    per_image = frame.drop_duplicates(["protocol", "model", "image"])[["protocol", "model", "image", "d"]]
     for k in ks:
-        chance = per_image.assign(c=[chance_jaccard(int(d), k) for d in per_image["d"]]).groupby("model")["c"].mean()
-        jac[f"chance_top{k}"] = jac["model"].map(chance)
+        chance = per_image.assign(c=[chance_jaccard(int(d), k) for d in per_image["d"]]).groupby(
+            ["protocol", "model"])["c"].mean()
+        jac[f"chance_top{k}"] = [chance.get((p, m), np.nan) for p, m in zip(jac["protocol"], jac["model"])]
     out = {"jaccard": jac}
     if frame["comparison"].isin(MASK_COMPARISONS).any():
         metrics = [f"iou_top{k}" for k in s["iou_ks"]] + ["iou_oracle"]
@@ -363,27 +494,5 @@ def tables(frame: pd.DataFrame, s: dict) -> dict:
             parts.append(summarize(seen, MASK_COMPARISONS, metrics).assign(subset="object_removed"))
         iou = pd.concat(parts, ignore_index=True)
         out["iou"] = iou[["subset"] + [c for c in iou.columns if c != "subset"]]
-    models = []
-    for model in _ordered_models(frame):
-        sub = frame[frame["model"] == model]
-        img = sub.drop_duplicates("image")
-        row = {"model": model, "n_images": len(img), "d_median": float(img["d"].median()),
-               "d_min": int(img["d"].min()), "d_max": int(img["d"].max()),
-               "accuracy": float(img["correct"].astype(float).mean()) if img["correct"].notna().any() else np.nan,
-               "prob_target_median": float(img["prob_target"].median()),
-               "lime_seconds_per_image": float(img["lime_seconds"].mean()),
-               "n_samples": int(img["n_samples"].iloc[0]), "lime_runs": 2 * int(img["n_runs"].iloc[0])}
-        for output in OUTPUTS:
-            o = sub[sub["output"] == output].drop_duplicates("image")
-            if len(o):
-                # |f(xi) - f(xi_bar)|: tiny for a saturated probability, where the relative gap
-                # (undefined when it is 0 in float32) says nothing about the quadrature
-                change = (o["ig_f_x"] - o["ig_f_baseline"]).abs()
-                gap = o["ig_rel_gap"].replace(np.inf, np.nan)
-                row[f"f_change_median_{output}"] = float(change.median())
-                row[f"ig_rel_gap_median_{output}"] = float(gap.median())
-                row[f"ig_rel_gap_p90_{output}"] = float(gap.quantile(0.9))
-                row[f"ig_seconds_{output}"] = float(o["ig_seconds"].mean())
-        models.append(row)
-    out["models"] = pd.DataFrame(models)
+    out["models"] = _models_table(frame)
     return out
