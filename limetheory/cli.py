@@ -1,6 +1,7 @@
 """The ``limetheory`` command: argument parsing and printing only.
 
     limetheory reproduce [--quick] [--only NAME [NAME ...]] [--out DIR] [--no-progress] [--no-figures]
+                         [--protocol {paper,corrected,both}]
     limetheory list
     limetheory explain IMAGE [--model M] [--n-samples N|auto] [--out FILE] [--seed S] [--label K]
                              [--output {prob,logit}] [--top-k K] [--ig-steps M]
@@ -144,6 +145,9 @@ def _add_reproduce(subparsers) -> None:
                        help="run the units on a local Dask cluster of N worker processes (one thread each)")
     where.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="run the units on an existing Dask cluster, e.g. tcp://host:8786")
+    p.add_argument("--protocol", choices=("paper", "corrected", "both"), default="both",
+                   help="lime_vs_ig: the paper's protocol, the corrected one, or both with each difference "
+                        "switched alone (default both)")
     p.set_defaults(func=_cmd_reproduce, parser=p)
 
 
@@ -177,6 +181,7 @@ def _cmd_reproduce(args) -> int:
         names, out, quick=args.quick, progress=not args.no_progress, figures=not args.no_figures,
         on_error="raise" if args.fail_fast else "continue", log=_log, workers=args.workers,
         scheduler=args.scheduler,
+        options={"lime_vs_ig": {"protocol": args.protocol}},
     )
     failed = [r for r in reports if isinstance(r, Exception)]
     if failed:

@@ -20,7 +20,8 @@ REGISTRY = {
     "linear_model": ("limetheory.experiments.linear_model", ("limetheory.paper_figures.fig_linear_model",)),
     "convergence": ("limetheory.experiments.convergence", ("limetheory.paper_figures.fig_convergence",)),
     "bandwidth": ("limetheory.experiments.bandwidth", ("limetheory.paper_figures.fig_bandwidth",)),
-    "lime_vs_ig": ("limetheory.experiments.lime_vs_ig", ("limetheory.paper_figures.table_lime_vs_ig",)),
+    "lime_vs_ig": ("limetheory.experiments.lime_vs_ig", ("limetheory.paper_figures.table_lime_vs_ig",
+                                                         "limetheory.paper_figures.fig_lime_vs_ig_additivity")),
     "qualitative": ("limetheory.experiments.qualitative", ("limetheory.paper_figures.fig_qualitative",)),
 }
 

@@ -291,6 +291,7 @@ def run_experiment(
     registry: Mapping | None = None,
     blas_threads: int | None = 1,
     executor=None,
+    options: Mapping | None = None,
 ) -> RunReport:
     """Run experiment ``name`` into ``out``, reusing the units already stored there whole.
 
@@ -315,6 +316,8 @@ def run_experiment(
         :func:`limetheory.experiments._executors.executor` (e.g. Dask workers). The stored results
         are the same bit for bit; on Dask a failing unit does not stop the others, and
         :class:`UnitsFailed` lists the failures after the others are stored.
+    options : keyword arguments of the experiment's ``settings(quick, **options)`` (e.g.
+        ``{"protocol": "paper"}`` for lime_vs_ig); part of the settings, so of every unit's key.
     """
     from tqdm import tqdm
 
@@ -323,7 +326,7 @@ def run_experiment(
     _, figure_modules = _entry(name, registry)
     t0 = time.perf_counter()
     remove_stale_temporaries(out / "units" / name, out / "results", out / "figures")
-    settings = exp.settings(bool(quick))
+    settings = exp.settings(bool(quick), **dict(options or {}))
     units = list(exp.units(settings))
     paths = [unit_path(out, name, exp.version, settings, u) for u in units]
     if len(set(paths)) != len(paths):
@@ -418,11 +421,13 @@ def reproduce(
     blas_threads: int | None = 1,
     workers: int | None = None,
     scheduler: str | None = None,
+    options: Mapping | None = None,
 ) -> list:
     """Run several experiments (default: all registered, in registry order).
 
     ``on_error="raise"`` stops at the first failing experiment; ``"continue"`` runs the others
-    and returns the exception in place of that experiment's :class:`RunReport`.
+    and returns the exception in place of that experiment's :class:`RunReport`. ``options``:
+    {experiment name: keyword arguments of its ``settings``} (see :func:`run_experiment`).
     ``workers=N`` runs the units on a local Dask cluster of N single-threaded worker processes,
     ``scheduler=ADDRESS`` on an existing Dask cluster (:func:`limetheory.experiments._executors.executor`);
     neither: in this process.
@@ -437,7 +442,8 @@ def reproduce(
         for n in names:
             try:
                 rep = run_experiment(n, out, quick=quick, progress=progress, figures=figures, registry=registry,
-                                     blas_threads=blas_threads, executor=runner)
+                                     blas_threads=blas_threads, executor=runner,
+                                     options=(options or {}).get(n))
             except Exception as exc:
                 if on_error == "raise":
                     raise

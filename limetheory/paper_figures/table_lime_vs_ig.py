@@ -3,13 +3,14 @@
 Reads ``out/results/lime_vs_ig_jaccard.csv`` (and ``_iou.csv``), written by
 ``experiments/lime_vs_ig.py``, and writes
 
-- ``figures/table_lime_vs_ig.md``: mean ± standard error over images of the top-5 and top-10
-  Jaccard indices of LIME (mean of R runs) against the IG superpixel sums, beside the two noise
-  floors (two independent LIME estimates; two single runs), a random ranking and the exact
-  chance level; for the shapes CNN, the IoU of the top superpixels with the object's mask;
-- ``figures/table_lime_vs_ig.png`` / ``.pdf``: the same numbers as bars (rows: explained output,
-  probability or logit; columns: top-5 Jaccard, top-10 Jaccard, IoU with the mask), error bars
-  one standard error, black ticks the chance level.
+- ``figures/table_lime_vs_ig.md``: per protocol (the paper's, each difference switched alone, the
+  corrected one), mean ± standard error over images of the top-5 and top-10 Jaccard indices of
+  LIME (mean of R runs) against the IG superpixel sums, beside the two noise floors (two
+  independent LIME estimates; two single runs), a random ranking and the exact chance level of
+  the signed top-k; for the shapes CNN, the IoU of the top superpixels with the object's mask;
+- ``figures/table_lime_vs_ig.png`` / ``.pdf``: the same numbers as bars (rows: protocol and
+  explained output; columns: top-5 Jaccard, top-10 Jaccard, IoU with the mask), error bars one
+  standard error, black ticks the chance level.
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from limetheory.experiments._store import write_text  # noqa: E402
+
+from limetheory.experiments._protocols import PROTOCOLS  # noqa: E402
 
 from ._common import figure_main, read_meta, read_results, save_figure  # noqa: E402
 
@@ -57,16 +60,16 @@ def markdown(jac: pd.DataFrame, iou: pd.DataFrame | None, meta: dict) -> str:
     """The pretty markdown tables (mean ± standard error over images)."""
     s = meta["settings"]
     ks = s["ks"]
-    head = ["model", "output", "images", "d (median)"]
+    head = ["protocol", "model", "output", "images", "d (median)"]
     for k in ks:
         head += [f"LIME vs IG top-{k}", f"LIME vs LIME top-{k}", f"run vs run top-{k}", f"random top-{k}",
                  f"chance top-{k}"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|"]
-    d_median = {m["model"]: m.get("d_median") for m in meta.get("models_summary", [])}
-    for (model, output), g in jac.groupby(["model", "output"], sort=False):
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * (len(head) - 3)) + "|"]
+    d_median = {(m["model"], m.get("segmentation")): m.get("d_median") for m in meta.get("models_summary", [])}
+    for (protocol, model, output), g in jac.groupby(["protocol", "model", "output"], sort=False):
         g = g.set_index("comparison")
-        dm = d_median.get(model)
-        cells = [model, output, str(int(g["n_images"].max())), "" if dm is None else f"{dm:g}"]
+        dm = d_median.get((model, PROTOCOLS[protocol].segmentation if protocol in PROTOCOLS else None))
+        cells = [protocol, model, output, str(int(g["n_images"].max())), "" if dm is None else f"{dm:g}"]
         for k in ks:
             col = f"jaccard_top{k}"
             for comp in ("lime_vs_ig", "lime_vs_lime", "run_vs_run", "lime_vs_random"):
@@ -77,12 +80,13 @@ def markdown(jac: pd.DataFrame, iou: pd.DataFrame | None, meta: dict) -> str:
     if iou is not None and len(iou):
         iks = s["iou_ks"]
         masks = ("lime_vs_mask", "ig_vs_mask", "random_vs_mask")
-        head = ["model", "output", "images"] + [f"{LABELS[c]} IoU top-{k}" for k in iks for c in masks] + ["best IoU"]
-        rows = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * (len(head) - 3)) + "|"]
-        for (subset, model, output), g in iou.groupby(["subset", "model", "output"], sort=False):
+        head = ["protocol", "model", "output", "images"] + [f"{LABELS[c]} IoU top-{k}" for k in iks for c in masks] + [
+            "best IoU"]
+        rows = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 4 + ["---:"] * (len(head) - 4)) + "|"]
+        for (subset, protocol, model, output), g in iou.groupby(["subset", "protocol", "model", "output"], sort=False):
             g = g.set_index("comparison")
             what = "all" if subset == "all" else "object removed by the replacement"
-            cells = [model, output, f"{int(g['n_images'].max())} ({what})"]
+            cells = [protocol, model, output, f"{int(g['n_images'].max())} ({what})"]
             for k in iks:
                 col = f"iou_top{k}"
                 for comp in ("lime_vs_mask", "ig_vs_mask", "random_vs_mask"):
@@ -138,27 +142,30 @@ def make(out) -> list:
 
     s = meta["settings"]
     ks = s["ks"]
-    outputs = [o for o in ("prob", "logit") if o in set(jac["output"])]
+    panels = list(dict.fromkeys(zip(jac["protocol"], jac["output"])))
     models = list(dict.fromkeys(jac["model"]))
     n_img = jac.groupby("model")["n_images"].max()
     has_iou = iou is not None and len(iou) > 0
     ncols = len(ks) + (1 if has_iou else 0)
-    fig, axes = plt.subplots(len(outputs), ncols, figsize=(4.6 * ncols, 3.3 * len(outputs)), squeeze=False)
+    fig, axes = plt.subplots(len(panels), ncols, figsize=(4.6 * ncols, 3.3 * len(panels)), squeeze=False)
     comps = ["lime_vs_ig", "lime_vs_lime", "run_vs_run", "lime_vs_random"]
     labels = [f"{m}\n({int(n_img[m])} images)" for m in models]
-    for r, output in enumerate(outputs):
-        tab = jac[jac["output"] == output].assign(group=lambda f: f["model"])
+    for r, (protocol, output) in enumerate(panels):
+        tab = jac[(jac["protocol"] == protocol) & (jac["output"] == output)].assign(group=lambda f: f["model"])
         for c, k in enumerate(ks):
             ax = axes[r, c]
-            first = jac.groupby("model")[f"chance_top{k}"].first()
-            chance = [float(first[m]) for m in models]
+            first = tab.groupby("model")[f"chance_top{k}"].first()
+            chance = [float(first.get(m, np.nan)) for m in models]
             _bars(ax, tab, models, comps, f"jaccard_top{k}", f"jaccard_top{k}_se", chance=chance, group_labels=labels)
-            ax.set_title(f"top-{k} Jaccard, explaining the {OUTPUT_LABELS[output]}", fontsize=9)
+            ax.set_title(f"{protocol}: top-{k} Jaccard, {OUTPUT_LABELS[output]}", fontsize=9)
             if c == 0:
                 ax.set_ylabel("Jaccard index (mean ± s.e.)")
         if has_iou:
             ax = axes[r, -1]
-            sub = iou[iou["output"] == output]
+            sub = iou[(iou["protocol"] == protocol) & (iou["output"] == output)]
+            if sub.empty:
+                ax.set_axis_off()
+                continue
             long, groups, oracle = [], [], []
             for k in s["iou_ks"]:
                 for subset in dict.fromkeys(sub["subset"]):
@@ -185,12 +192,12 @@ def make(out) -> list:
     from matplotlib.lines import Line2D
 
     handles.append(Line2D([], [], color="black", linestyle="--"))
-    leg_labels.append("chance (two random top-k sets)")
+    leg_labels.append("chance (two random signed top-k sets)")
     fig.legend(handles, leg_labels, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     fig.suptitle(f"LIME (mean of {_values(s, lambda m: m['n_runs'])} runs of n = "
                  f"{_values(s, lambda m: m['n_samples'])}, lime's defaults) against integrated gradients summed "
-                 f"over superpixels (baseline: LIME's replacement image; "
-                 f"{_values(s, lambda m: m['ig']['n_steps'])}-point Gauss-Legendre); {meta['mode']} run", fontsize=10)
+                 f"over superpixels (baseline: LIME's replacement image; trapezoid {s['paper_ig']['n_steps']} points "
+                 f"or Gauss-Legendre {_values(s, lambda m: m['gl_steps'])}); {meta['mode']} run", fontsize=10)
     return [md_path] + save_figure(fig, out, STEM, rect=(0, 0.05, 1, 0.97))
 
 
