@@ -244,3 +244,20 @@ def test_resize_image_matches_read_image_and_validates_size():
     assert resize_image(rgb, rgb.shape[:2]) is rgb
     with pytest.raises(ValueError, match=r"size\[0\] must be >= 1"):
         resize_image(rgb, (0, 5))
+
+
+def test_bundled_photos_load_offline_at_full_size():
+    """Every real photograph of PHOTOS loads from the installed wheels (no download), as 8-bit RGB;
+    the grayscale ones (camera, coins, moon, ...) repeat their grey level over the three channels."""
+    from limetheory.data import PHOTOS, load_photo
+
+    grey = {"camera", "coins", "moon", "clock", "text", "brick", "grass", "gravel", "cell", "microaneurysms"}
+    assert grey | {"grace_hopper", "hubble_deep_field", "retina", "immunohistochemistry", "chelsea", "china"} <= set(
+        PHOTOS)
+    for name in PHOTOS:
+        img = load_photo(name, size=None)
+        assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3 and min(img.shape[:2]) >= 100, name
+        same = (img[..., 0] == img[..., 1]).all() and (img[..., 1] == img[..., 2]).all()
+        assert same == (name in grey), name
+    with pytest.raises(ValueError, match="name must be one of"):
+        load_photo("lena")

@@ -14,6 +14,7 @@ from scipy import stats
 
 from limetheory.experiments import reproduce
 from limetheory.experiments import lime_vs_ig as exp4
+from limetheory.experiments._protocols import PROTOCOLS
 from limetheory.paper_figures._common import read_meta, read_results
 from stats_bounds import assert_within, mean_band, quantile
 
@@ -34,23 +35,48 @@ def test_quick_run(tmp_path):
 def check_lime_vs_ig_rows_and_ranges(out):
     frame = read_results(out, "lime_vs_ig")
     s = read_meta(out, "lime_vs_ig")["settings"]
-    expected = {"model", "image", "output", "comparison", "d", "target", "target_name", "prob_target",
-                "n_samples", "n_runs", "jaccard_top5", "jaccard_top10", "spearman", "ig_rel_gap",
-                "iou_top1", "iou_top3", "iou_oracle", "object_removed"}
+    expected = {"protocol", "model", "image", "segmentation", "output", "comparison", "d", "target", "target_name",
+                "prob_target", "n_samples", "n_runs", "jaccard_top5", "jaccard_top10", "spearman", "ig_rule",
+                "ig_n_steps", "ig_rel_gap", "path_curvature", "nonadditive_share", "nonadditive_share_se",
+                "additivity_exact", "iou_top1", "iou_top3", "iou_oracle", "object_removed"}
     assert expected <= set(frame.columns)
     assert [m["model"] for m in s["models"]] == ["digits-cnn", "shapes-cnn", "efficientnet-lite0"]
-    # one row per (model, image, output, comparison); 4 comparisons, +3 against the mask for shapes
-    assert not frame.duplicated(["model", "image", "output", "comparison"]).any()
+    assert s["protocols"] == list(PROTOCOLS) and list(dict.fromkeys(frame["protocol"])) == list(PROTOCOLS)
+    # one row per (protocol, model, image, output, comparison); 4 comparisons, +3 against the mask for shapes
+    assert not frame.duplicated(["protocol", "model", "image", "output", "comparison"]).any()
     n_images = {m["model"]: (len(m["images"]["names"]) if "names" in m["images"] else m["images"]["count"])
                 for m in s["models"]}
-    per_model = frame.groupby("model").size()
-    for m in s["models"]:
-        per_image = len(m.get("outputs", s["outputs"])) * (4 + (3 if m["model"] == "shapes-cnn" else 0))
-        assert per_model[m["model"]] == n_images[m["model"]] * per_image, m["model"]
+    per_model = frame.groupby(["protocol", "model"]).size()
+    for p, proto in PROTOCOLS.items():
+        for m in s["models"]:
+            outputs = [o for o in proto.outputs if o in m.get("outputs", ["prob", "logit"])]
+            per_image = len(outputs) * (4 + (3 if m["model"] == "shapes-cnn" else 0))
+            assert per_model[p, m["model"]] == n_images[m["model"]] * per_image, (p, m["model"])
+    # each protocol's segmentation, rule and quadrature as defined
+    for p, proto in PROTOCOLS.items():
+        sub = frame[frame["protocol"] == p]
+        assert set(sub["segmentation"]) == {proto.segmentation} and set(sub["ig_rule"]) == {proto.ig_rule}, p
+    assert set(frame.loc[frame["ig_rule"] == "trapezoid", "ig_n_steps"]) == {21}
     pair = frame[frame["comparison"].isin(exp4.PAIR_COMPARISONS)]
+    signed = pair[pair["protocol"].map(lambda p: PROTOCOLS[p].topk) == "signed"]
+    positive = pair[pair["protocol"].map(lambda p: PROTOCOLS[p].topk) == "positive"]
     for col in ("jaccard_top5", "jaccard_top10"):
-        assert pair[col].notna().all() and pair[col].between(0, 1).all(), col
+        # the paper's positive top-k is defined for every d (two empty sets count 1); the signed one for k < d
+        assert positive[col].notna().all() and positive[col].between(0, 1).all(), col
+        assert signed.loc[signed["d"] > int(col[11:]), col].between(0, 1).all(), col
     assert pair["spearman"].between(-1, 1).all()
+    # protocols on the same segmentation share their LIME runs: the same LIME-vs-LIME ranks (Spearman)
+    same = pair[(pair["comparison"] == "lime_vs_lime") & (pair["output"] == "prob")]
+    wide = same.pivot_table(index=["model", "image"], columns="protocol", values="spearman")
+    np.testing.assert_array_equal(wide["paper"], wide["paper_signed_topk"])
+    np.testing.assert_array_equal(wide["paper_raw_segmentation"], wide["corrected"])
+    # additivity: a share of a variance, exact (se 0) when d <= 16; curvature a relative gap
+    first = frame.drop_duplicates(["model", "image", "segmentation", "output"])
+    ok = first["nonadditive_share"].notna()
+    assert (first.loc[first["d"] <= exp4.EXACT_ADDITIVITY_D, "additivity_exact"]).all()
+    assert (first.loc[first["additivity_exact"], "nonadditive_share_se"] == 0).all()
+    assert first.loc[ok & first["additivity_exact"], "nonadditive_share"].between(0, 1).all()
+    assert (first["path_curvature"] >= 0).all()
     mask = frame[frame["comparison"].isin(exp4.MASK_COMPARISONS)]
     assert (mask["model"] == "shapes-cnn").all() and len(mask)
     for col in ("iou_top1", "iou_top3", "iou_oracle", "object_removed"):
@@ -70,6 +96,7 @@ def check_lime_vs_ig_noise_floor_above_chance(out):
     four checks, Bonferroni, false-failure probability 0.1% (stats_bounds).
     """
     frame = read_results(out, "lime_vs_ig")
+    frame = frame[frame["protocol"] == "corrected"]  # signed top-k: the chance level is E[I / (2k - I)]
     small = frame[frame["model"].isin(["digits-cnn", "shapes-cnn"])]
     wide = small.pivot_table(index=["model", "image", "output"], columns="comparison", values="jaccard_top5")
     diff = wide["lime_vs_lime"] - wide["lime_vs_random"]
@@ -80,6 +107,7 @@ def check_lime_vs_ig_noise_floor_above_chance(out):
     lig = wide["lime_vs_ig"] - wide["lime_vs_random"]
     assert lig.mean() > q_one_sided * lig.std(ddof=1) / np.sqrt(len(lig)), lig.describe()
     table = pd.read_csv(out / "results" / "lime_vs_ig_jaccard.csv")
+    table = table[table["protocol"] == "corrected"]
     for k in (5, 10):
         rnd = table[table["comparison"] == "lime_vs_random"]
         rows = small[small["comparison"] == "lime_vs_random"]
@@ -89,16 +117,19 @@ def check_lime_vs_ig_noise_floor_above_chance(out):
 
 def check_lime_vs_ig_tables_and_figure(out):
     jac = pd.read_csv(out / "results" / "lime_vs_ig_jaccard.csv")
-    assert {"model", "output", "comparison", "n_images", "jaccard_top5", "jaccard_top5_se", "jaccard_top10",
-            "jaccard_top10_se", "chance_top5", "chance_top10"} <= set(jac.columns)
-    assert len(jac) == (2 * 2 + 1) * 4  # small CNNs: prob and logit; EfficientNet (quick): prob
+    assert {"protocol", "model", "output", "comparison", "n_images", "jaccard_top5", "jaccard_top5_se",
+            "jaccard_top10", "jaccard_top10_se", "chance_top5", "chance_top10"} <= set(jac.columns)
+    # 4 paper protocols: 3 models x prob; corrected: small CNNs prob and logit, EfficientNet (quick) prob
+    assert len(jac) == (4 * 3 + 2 * 2 + 1) * 4
+    assert list(dict.fromkeys(jac["protocol"])) == list(PROTOCOLS)
     iou = pd.read_csv(out / "results" / "lime_vs_ig_iou.csv")
     assert set(iou["comparison"]) == set(exp4.MASK_COMPARISONS) and "all" in set(iou["subset"])
     models = pd.read_csv(out / "results" / "lime_vs_ig_models.csv")
-    assert list(models["model"]) == ["digits-cnn", "shapes-cnn", "efficientnet-lite0"]
+    assert list(models["model"]) == [m for m in ["digits-cnn", "shapes-cnn", "efficientnet-lite0"] for _ in range(2)]
+    assert list(models["segmentation"]) == ["preprocessed", "raw"] * 3
     md = (out / "figures" / "table_lime_vs_ig.md").read_text()
-    assert md.startswith("| model | output |") and "±" in md and "IoU" in md
-    for name in ("table_lime_vs_ig", "fig_qualitative"):
+    assert md.startswith("| protocol | model | output |") and "±" in md and "IoU" in md
+    for name in ("table_lime_vs_ig", "fig_lime_vs_ig_additivity", "fig_qualitative"):
         assert (out / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
         assert (out / "figures" / f"{name}.pdf").read_bytes()[:4] == b"%PDF", name
     assert len(list((out / "units" / "lime_vs_ig").glob("*.csv"))) == read_meta(out, "lime_vs_ig")["n_units"]

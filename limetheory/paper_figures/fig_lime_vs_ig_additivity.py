@@ -76,7 +76,11 @@ def make(out) -> list:
             ax.set_title(f"{protocol} protocol", fontsize=9)
             if c == 0:
                 ax.set_ylabel(f"top-{k} Jaccard, LIME vs IG sums", fontsize=8)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
+    legend = {}
+    for ax in axes.ravel():
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    labels, handles = list(legend), list(legend.values())
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=8, frameon=False)
     fig.suptitle(f"LIME against the IG sums, per image: where the response to switching superpixels off is "
                  f"additive and f straight along the path, and where not ({meta['mode']} run; dashed: median "
