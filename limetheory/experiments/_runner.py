@@ -9,9 +9,10 @@ An experiment is a module in ``limetheory/experiments/`` that meets the contract
     One line for ``limetheory list`` and the progress bar.
 ``VERSION`` : int
     Part of every unit key: bump it when the computation changes, so stored units are not reused.
-``settings(quick: bool) -> dict``
+``settings(quick: bool, **options) -> dict``
     Every setting of the run (JSON-serialisable). ``quick=True`` is the small version that
-    runs in seconds (tests, ``make reproduce``).
+    runs in seconds (tests, ``make reproduce``). Optional keyword options (e.g. lime_vs_ig's
+    ``protocol``) come from ``run_experiment(..., options=)``; they are part of the settings.
 ``units(settings) -> list[dict]``
     The independent pieces of work (JSON-serialisable dicts, e.g. ``{"seed": 3, "n": 1000}``).
 ``setup(settings) -> context``

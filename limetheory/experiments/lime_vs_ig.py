@@ -55,7 +55,9 @@ baseline can see it. The ``iou`` table gives all images and those whose object i
 (``object_removed >= 0.5``).
 
 Networks: ``digits-cnn`` (100 held-out 32 x 32 digits), ``shapes-cnn`` (100 held-out 64 x 64
-drawn shapes), ``efficientnet-lite0`` (every bundled photo, :data:`limetheory.data.PHOTOS`).
+drawn shapes), the pretrained EfficientNet-Lite networks of :data:`IMAGENET_NETS` that
+:data:`limetheory.nets.NETWORKS` registers (every bundled photo, :data:`limetheory.data.PHOTOS`, at
+the network's input size; quick: Lite0 only).
 A network whose weights are missing is skipped with a warning.
 
 Rows: one per (protocol, model, image, output, comparison). Units: one per (model, image,
@@ -76,6 +78,7 @@ from scipy import stats
 
 from limetheory.compare import OUTPUTS, SEGMENTATION, ig_superpixel_sums, lime_coefficients
 from limetheory.metrics import iou_topk
+from limetheory.nets import NETWORKS
 from limetheory.nets.scored import scored_net
 from limetheory.segmentation import n_superpixels, segment
 
@@ -89,7 +92,9 @@ VERSION = 3  # 3: protocols (paper, corrected, one switch each), additivity and 
 PAIR_COMPARISONS = ("lime_vs_ig", "lime_vs_lime", "run_vs_run", "lime_vs_random")
 #: Comparisons of one ranking with the ground-truth mask (shapes only).
 MASK_COMPARISONS = ("lime_vs_mask", "ig_vs_mask", "random_vs_mask")
-MODEL_ORDER = ("digits-cnn", "shapes-cnn", "efficientnet-lite0")
+#: The pretrained ImageNet networks, those registered in limetheory.nets.NETWORKS (quick: the first).
+IMAGENET_NETS = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
+MODEL_ORDER = ("digits-cnn", "shapes-cnn") + IMAGENET_NETS
 #: The largest d for which the non-additive share is computed exactly (2^d network evaluations).
 EXACT_ADDITIVITY_D = 16
 #: Fewest LIME samples per affine parameter (d + 2) for the cross-fitted non-additive share.
@@ -104,8 +109,9 @@ def _net_identity(name: str) -> dict | None:
     except (FileNotFoundError, ImportError, OSError) as exc:
         warnings.warn(f"{NAME}: network {name} unavailable ({exc}); it is skipped", stacklevel=3)
         return None
-    if name == "efficientnet-lite0":
-        return {"weights": snet.net.info.get("weights", "?"), "preprocessing": snet.net.info.get("preprocessing")}
+    if name.startswith("efficientnet"):
+        return {"weights": snet.net.info.get("weights", "?"), "preprocessing": snet.net.info.get("preprocessing"),
+                "input_size": list(snet.input_size)}
     h = hashlib.sha256()
     params = snet.net.info.get("params", {})
     for layer in sorted(params):
@@ -159,13 +165,16 @@ def settings(quick: bool, protocol: str = "both") -> dict:
             models.append({"model": name, "identity": ident, "images": images, "n_samples": small_n,
                            "n_runs": runs, "gl_steps": 32 if quick else 128,
                            "segmentations": {"preprocessed": paper_segmentation(side), "raw": SEGMENTATION[name]}})
-    ident = _net_identity("efficientnet-lite0")
-    if ident is not None:
+    for name in [n for n in IMAGENET_NETS if n in NETWORKS][: 1 if quick else None]:
+        ident = _net_identity(name)
+        if ident is None:
+            continue
         models.append({
-            "model": "efficientnet-lite0", "identity": ident,
-            "images": {"kind": "photos", "names": ["chelsea"] if quick else list(PHOTOS)},
+            "model": name, "identity": ident,
+            "images": {"kind": "photos", "names": ["chelsea"] if quick else list(PHOTOS), "size": ident["input_size"]},
             "n_samples": 64 if quick else 1000, "n_runs": 1 if quick else runs, "gl_steps": 7 if quick else 128,
-            "segmentations": {"preprocessed": paper_segmentation(224), "raw": SEGMENTATION["efficientnet-lite0"]},
+            "segmentations": {"preprocessed": paper_segmentation(min(ident["input_size"])),
+                              "raw": SEGMENTATION.get(name, {"method": "quickshift"})},
             **({"outputs": ["prob"]} if quick else {}),
         })
     return {
@@ -201,7 +210,7 @@ def load_images(images: dict) -> dict:
 
     kind = images["kind"]
     if kind == "photos":
-        return {name: (data.load_photo(name, 224), -1, None) for name in images["names"]}
+        return {name: (data.load_photo(name, tuple(images["size"])), -1, None) for name in images["names"]}
     if kind == "digits":
         split = data.load_digits_rgb(images["size"], test_size=images["test_size"], seed=images["split_seed"])
         return {i: (split.test_images[i], int(split.test_labels[i]), None) for i in range(images["count"])}
@@ -417,7 +426,8 @@ def _ordered(values, order) -> list:
 def summarize(frame: pd.DataFrame, comparisons, metrics) -> pd.DataFrame:
     """Mean and standard error (sd / sqrt(n), ddof = 1) over images per (protocol, model, output, comparison)."""
     rows = []
-    for (protocol, model, output, comp), sub in frame.groupby(["protocol", "model", "output", "comparison"], sort=False):
+    by = ["protocol", "model", "output", "comparison"]
+    for (protocol, model, output, comp), sub in frame.groupby(by, sort=False):
         if comp not in comparisons:
             continue
         row = {"protocol": protocol, "model": model, "output": output, "comparison": comp,
@@ -429,15 +439,14 @@ def summarize(frame: pd.DataFrame, comparisons, metrics) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     if out.empty:
         return out
-    keys = {
-        "protocol": {p: i for i, p in enumerate(_ordered(out["protocol"], tuple(PROTOCOLS)))},
-        "model": {m: i for i, m in enumerate(_ordered(out["model"], MODEL_ORDER))},
-        "output": {o: i for i, o in enumerate(OUTPUTS)},
-        "comparison": {c: i for i, c in enumerate(tuple(comparisons))},
+    rank = {  # table order: protocols, models, outputs and comparisons as listed in this module
+        "protocol": _ordered(out["protocol"], tuple(PROTOCOLS)),
+        "model": _ordered(out["model"], MODEL_ORDER),
+        "output": list(OUTPUTS),
+        "comparison": list(comparisons),
     }
-    order = out.assign(**{f"_{k}": out[k].map(v) for k, v in keys.items()})
-    return order.sort_values([f"_{k}" for k in keys], kind="stable").drop(columns=[f"_{k}" for k in keys]).reset_index(
-        drop=True)
+    order = [out[k].map({v: i for i, v in enumerate(values)}) for k, values in rank.items()]
+    return out.iloc[np.lexsort(order[::-1])].reset_index(drop=True)
 
 
 def _models_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -460,7 +469,8 @@ def _models_table(frame: pd.DataFrame) -> pd.DataFrame:
                 per_image = o.drop_duplicates("image")
                 # |f(xi) - f(xi_bar)|: tiny for a saturated probability, where the relative gap
                 # (undefined when it is 0 in float32) says nothing about the quadrature
-                row[f"f_change_median_{output}"] = float((per_image["ig_f_x"] - per_image["ig_f_baseline"]).abs().median())
+                change = (per_image["ig_f_x"] - per_image["ig_f_baseline"]).abs()
+                row[f"f_change_median_{output}"] = float(change.median())
                 row[f"nonadditive_share_median_{output}"] = float(per_image["nonadditive_share"].median())
                 row[f"path_curvature_median_{output}"] = float(
                     per_image["path_curvature"].replace(np.inf, np.nan).median())

@@ -30,7 +30,8 @@ from ._common import figure_main, read_meta, read_results, save_figure  # noqa: 
 
 NAME = "lime_vs_ig"
 STEM = "fig_lime_vs_ig_additivity"
-COLOURS = {"digits-cnn": "tab:blue", "shapes-cnn": "tab:orange", "efficientnet-lite0": "tab:green"}
+COLOURS = {"digits-cnn": "tab:blue", "shapes-cnn": "tab:orange", "efficientnet-lite0": "tab:green",
+           "efficientnet-lite1": "tab:red", "efficientnet-lite2": "tab:purple"}
 #: Values below this are drawn at it on the log axes (an exactly additive response has R = 0).
 FLOOR = 1e-6
 X_AXES = (("nonadditive_share", "non-additive share R of g(z) = f(x(z))"),
