@@ -17,7 +17,8 @@ compute_approx.py, compare_exp.py, utils/aux_functions.py) run Tables 1 and 2 as
   the first and keeps the second's means (every superpixel keeps its pixel sum);
 - IG: the straight path between LIME's replacement image and the image, the gradient of the
   probability averaged by the trapezoid rule over 20 steps (21 points, ``riemann_trapezoid`` with
-  ``n_steps = 21``), times ``xi - xi_bar``, summed over every superpixel;
+  ``n_steps = 21``), times ``xi - xi_bar``, summed over every superpixel (the script lays the 21
+  points from xi to xi_bar; the trapezoid average over the same points is the same either way);
 - metric: the Jaccard index of the top-5 and top-10 *positive* coefficients (fewer than k when
   fewer are positive, the two empty sets counting 1).
 
