@@ -75,15 +75,17 @@ def test_papers_trapezoid_is_21_points():
 
 
 # --------------------------------------------------------------------------- preprocessing
-@pytest.mark.parametrize("which", ["efficientnet", "small_cnn"])
+@pytest.mark.parametrize("which", ["efficientnet", "small_cnn", "vgg"])
 def test_lime_on_raw_image_equals_lime_on_preprocessed_image(which):
     """preprocess(x(z)) = x'(z), x' built from the preprocessed image: the same function of z."""
     if which == "efficientnet":
         from limetheory.nets.efficientnet import preprocess
 
         pre = preprocess
-    else:
+    elif which == "small_cnn":
         from limetheory.nets.small_cnn import preprocess as pre
+    else:
+        from limetheory.nets.vgg import preprocess as pre
     rng = np.random.default_rng(1)
     image = rng.integers(0, 256, size=(12, 10, 3)).astype(np.float64)
     segments = grid(image.shape, 3, 2)
