@@ -31,3 +31,4 @@ reproduce-full: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_explain.py
 	$(BIN)/python benchmarks/bench_uncertainty.py
+	$(BIN)/python benchmarks/bench_model_overhead.py

@@ -2,17 +2,22 @@
 
     limetheory reproduce [--quick] [--only NAME [NAME ...]] [--out DIR] [--no-progress] [--no-figures]
                          [--protocol {paper,corrected,both}]
+                         [--model M [--weights FILE] [--input-size H[xW]]] [--images DIR]
     limetheory list
-    limetheory explain IMAGE [--model M] [--n-samples N|auto] [--out FILE] [--seed S] [--label K]
-                             [--output {prob,logit}] [--top-k K] [--ig-steps M]
+    limetheory explain IMAGE [--model M [--weights FILE] [--input-size H[xW]]] [--n-samples N|auto]
+                             [--out FILE] [--seed S] [--label K] [--output {prob,logit}] [--top-k K]
+                             [--ig-steps M]
 
 ``reproduce`` runs the registered experiments (``limetheory.experiments.REGISTRY``), writes their
 tidy results to ``DIR/results`` and their figures to ``DIR/figures``, and skips the units already
 stored under ``DIR/units`` (an interrupted run resumes where it stopped). ``--quick`` runs the
 small version of every experiment; the default folder is ``results/quick`` with ``--quick`` and
-``results/full`` without.
+``results/full`` without. ``--model`` (and ``--images DIR``) run experiments 4 and 6
+(``--only lime_vs_ig qualitative``) on a user's network and image folder; their rows carry the
+model's name in the ``model`` column.
 
-``explain`` reads an image file, prints the network's top classes, explains one class with
+``explain`` reads an image file, prints the network's top classes (the network: a bundled one,
+``keras:<application>`` from a weight file, or ``torch:package.module:factory``), explains one class with
 empirical LIME (lime's defaults) and with integrated gradients summed over the same superpixels
 (baseline: LIME's replacement image, THEORY.md section 5), prints LIME's top superpixels with
 their 95% intervals, and writes one figure (:func:`limetheory.plotting.explanation_figure`).
@@ -148,6 +153,12 @@ def _add_reproduce(subparsers) -> None:
     p.add_argument("--protocol", choices=("paper", "corrected", "both"), default="both",
                    help="lime_vs_ig: the paper's protocol, the corrected one, or both with each difference "
                         "switched alone (default both)")
+    from .nets import NETWORKS
+
+    _add_model_arguments(p, NETWORKS, default=None)
+    p.add_argument("--images", type=Path, default=None, metavar="DIR",
+                   help="with --only lime_vs_ig qualitative: explain the image files of DIR (read as "
+                        "`limetheory explain` reads them) instead of the bundled photos")
     p.set_defaults(func=_cmd_reproduce, parser=p)
 
 
@@ -164,6 +175,55 @@ def _check_dask_arguments(args) -> None:
         args.parser.error(f"argument {flag}: needs Dask: pip install 'limetheory[dask]'")
 
 
+#: Experiments that run on a user's model (--model, --images).
+USER_MODEL_EXPERIMENTS = ("lime_vs_ig", "qualitative")
+
+
+def _user_model(args) -> dict | None:
+    """The --model/--weights/--input-size/--images of ``reproduce``, checked, the model run once; or None."""
+    from .data import load_photo, read_image
+    from .experiments._user_model import folder_image_names
+
+    if args.model is None and args.images is None:
+        if args.weights is not None or args.input_size is not None:
+            args.parser.error("argument --weights/--input-size: only with --model")
+        return None
+    if not args.only or not set(args.only) <= set(USER_MODEL_EXPERIMENTS):
+        args.parser.error(f"argument --model/--images: only experiments {' and '.join(USER_MODEL_EXPERIMENTS)} "
+                          f"run on a user's model: add --only {' '.join(USER_MODEL_EXPERIMENTS)}")
+    args.model = args.model or "efficientnet-lite0"
+    _check_model_arguments(args)
+    names = None
+    if args.images is not None:
+        try:
+            names = folder_image_names(args.images)
+        except ValueError as exc:
+            args.parser.error(f"argument --images: {str(exc).removeprefix('images: ')}")
+    snet = _load_model(args)
+    try:  # the model runs once on one image before any long computation
+        first = load_photo("chelsea", snet.input_size) if names is None else read_image(args.images / names[0],
+                                                                                        snet.input_size)
+        snet.logits(first[None])
+    except (OSError, ValueError) as exc:
+        args.parser.error(f"argument --images: {exc}")
+    except Exception as exc:
+        args.parser.error(f"argument --model: {args.model} fails on an image of size {snet.input_size}: "
+                          f"{type(exc).__name__}: {exc}")
+    return {"model": args.model, "weights": None if args.weights is None else str(args.weights.resolve()),
+            "input_size": None if args.input_size is None else list(args.input_size),
+            "images": None if args.images is None else str(args.images.resolve())}
+
+
+def _experiment_options(protocol: str, user_model: dict | None) -> dict:
+    """Keyword arguments of the experiments' ``settings``: experiment 4's protocol, and the user's
+    model (and images) for the experiments that run on one."""
+    options = {"lime_vs_ig": {"protocol": protocol}, "qualitative": {}}
+    if user_model is not None:
+        for name in USER_MODEL_EXPERIMENTS:
+            options[name]["user_model"] = user_model
+    return {name: kw for name, kw in options.items() if kw}
+
+
 def _cmd_reproduce(args) -> int:
     from limetheory.experiments import reproduce
 
@@ -173,6 +233,7 @@ def _cmd_reproduce(args) -> int:
     _check_can_write_in(args, "--out", out)
     _check_dask_arguments(args)
     names = list(dict.fromkeys(args.only)) if args.only else None
+    user_model = _user_model(args)
     mode = "quick" if args.quick else "full"
     where = (f", {args.workers} Dask worker(s)" if args.workers else "") + (
         f", Dask scheduler {args.scheduler}" if args.scheduler else "")
@@ -180,8 +241,7 @@ def _cmd_reproduce(args) -> int:
     reports = reproduce(
         names, out, quick=args.quick, progress=not args.no_progress, figures=not args.no_figures,
         on_error="raise" if args.fail_fast else "continue", log=_log, workers=args.workers,
-        scheduler=args.scheduler,
-        options={"lime_vs_ig": {"protocol": args.protocol}},
+        scheduler=args.scheduler, options=_experiment_options(args.protocol, user_model),
     )
     failed = [r for r in reports if isinstance(r, Exception)]
     if failed:
@@ -222,8 +282,7 @@ def _add_explain(subparsers) -> None:
         "same superpixels (baseline: LIME's replacement image), and write a figure with both.",
     )
     p.add_argument("image", metavar="IMAGE", type=Path, help="an image file (PNG, JPEG, ...; any size)")
-    p.add_argument("--model", default="efficientnet-lite0", choices=sorted(NETWORKS),
-                   help="network (default efficientnet-lite0, ImageNet)")
+    _add_model_arguments(p, NETWORKS)
     p.add_argument("--n-samples", type=_integer_or_auto, default=1000, metavar="N|auto",
                    help="LIME samples (default 1000); auto: draw in rounds until the top-k superpixels are "
                         "settled at 95%% confidence (limetheory.stopping), at most --max-samples")
@@ -244,6 +303,64 @@ def _add_explain(subparsers) -> None:
                    help="also write a self-contained interactive page (LIME with its 95%% intervals, the IG "
                         "sums, the top classes) to OUT.html")
     p.set_defaults(func=_cmd_explain, parser=p)
+
+
+def _add_model_arguments(p, networks, default: str | None = "efficientnet-lite0") -> None:
+    """``--model``, ``--weights`` and ``--input-size``: a bundled network or the user's own."""
+    p.add_argument("--model", default=default, metavar="MODEL",
+                   help=f"network: {', '.join(sorted(networks))} (bundled; default "
+                        f"{default or 'the experiments own networks'}), "
+                        "keras:MobileNetV2, keras:DenseNet121 or keras:InceptionV3 (with --weights), or "
+                        "torch:package.module:factory (a function returning a torch.nn.Module or a "
+                        "limetheory Classifier; the current folder is importable)")
+    p.add_argument("--weights", type=Path, default=None, metavar="FILE",
+                   help="weight file of a keras: model (the Keras applications .h5 file; nothing is downloaded)")
+    p.add_argument("--input-size", type=_size, default=None, metavar="H[xW]",
+                   help="image size a torch: module takes, e.g. 224 or 299x299")
+
+
+def _size(text: str) -> tuple:
+    """``224`` or ``224x224`` (also ``224,224``) as (height, width)."""
+    parts = text.lower().replace(",", "x").split("x")
+    if len(parts) not in (1, 2) or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected a size such as 224 or 224x224, got {text!r}")
+    return (int(parts[0]), int(parts[-1]))
+
+
+def _check_model_arguments(args) -> None:
+    """--weights and --input-size only where the model takes them; the weight file exists."""
+    from .nets import NETWORKS
+
+    kind = args.model.partition(":")[0] if ":" in args.model else None
+    if kind not in (None, "keras", "torch"):
+        args.parser.error(f"argument --model: {args.model!r} is not one of {', '.join(sorted(NETWORKS))}, "
+                          "keras:<application> or torch:package.module:factory")
+    if kind is None and args.model not in NETWORKS:
+        args.parser.error(f"argument --model: unknown network {args.model!r}; bundled: {', '.join(sorted(NETWORKS))}; "
+                          "or keras:<application>, torch:package.module:factory")
+    if args.weights is not None and kind != "keras":
+        args.parser.error("argument --weights: only a keras: model takes a weight file")
+    if args.input_size is not None and kind != "torch":
+        args.parser.error("argument --input-size: only a torch: model takes an input size")
+    if args.weights is not None and not args.weights.is_file():
+        args.parser.error(f"argument --weights: {args.weights} is not a file")
+
+
+def _load_model(args):
+    """The :class:`~limetheory.nets.scored.ScoredNet` of --model, or a one-line error naming the argument."""
+    from .nets import scored
+
+    if args.model.startswith("torch:") and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # `limetheory` as a console script: the user's own package
+    weights = None if args.weights is None else str(args.weights)
+    try:
+        return scored.scored_net(args.model, weights, args.input_size)
+    except (TypeError, ValueError, OSError, ImportError, RuntimeError) as exc:
+        message = str(exc)  # the adapters' messages start with the argument they are about
+        flag = next((f for p, f in (("weights", "--weights"), ("input_size", "--input-size")) if message.startswith(p)),
+                    "--model")
+        head, _, rest = message.partition(": ")
+        args.parser.error(f"argument {flag}: {rest if head in ('weights', 'input_size', 'model') else message}")
 
 
 def _interval_lines(coef, se, k: int) -> list:
@@ -279,6 +396,7 @@ def _check_explain_arguments(args) -> tuple:
     _check(args, "--top-k", check_int, args.top_k, 1)
     _check(args, "--ig-steps", check_int, args.ig_steps, 1, MAX_N_STEPS["gausslegendre"])
     _check(args, "--seed", check_seed, args.seed)
+    _check_model_arguments(args)
     if args.label is not None:
         _check(args, "--label", check_int, args.label, 0)
     out = args.out if args.out is not None else Path(f"{args.image.stem}_explained.png")
@@ -338,19 +456,22 @@ def _cmd_explain(args) -> int:
     from . import compare
     from .data import resize_image
     from .metrics import jaccard_topk
-    from .nets import scored
     from .plotting import explanation_figure, save_figure
 
     out, raw = _check_explain_arguments(args)
     t0 = time.perf_counter()
-    snet = scored.scored_net(args.model)
+    snet = _load_model(args)
     image = resize_image(raw, snet.input_size)
     n_classes = len(snet.net.class_names)
     if args.label is not None and not 0 <= args.label < n_classes:
         args.parser.error(f"argument --label: class index must be in [0, {n_classes - 1}] for {args.model}, "
                           f"got {args.label}")
 
-    top = compare.top_classes(snet, image, k=min(5, n_classes))
+    try:  # the model runs once on the image before any long computation
+        top = compare.top_classes(snet, image, k=min(5, n_classes))
+    except Exception as exc:
+        args.parser.error(f"argument --model: {args.model} fails on IMAGE resized to {image.shape}: "
+                          f"{type(exc).__name__}: {exc}")
     _say(f"{args.image} -> {args.model} ({image.shape[0]} x {image.shape[1]}): top classes")
     for rank, (idx, name, prob) in enumerate(top, start=1):
         _say(f"  {rank}. {name} (class {idx}): p = {prob:.4f}")

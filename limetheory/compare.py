@@ -15,11 +15,13 @@ samples), :func:`ig_superpixel_sums` and :func:`top_classes`.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .gradients import IGResult, METHODS, integrated_gradients, superpixel_sums
+from .nets import Classifier
 from .nets.scored import OUTPUTS, ScoredNet, batched_predict
 from .segmentation import check_image, check_segments, n_superpixels, replacement_image
 from .theory.enumeration import MAX_EXACT_D
@@ -75,8 +77,12 @@ class CompareSettings:
         The k of the top-k Jaccard indices reported (values k > d are skipped).
     batch_size : int, default 256
         Images per model call when evaluating f on perturbed images.
-    dtype : {"float64", "float32"}
-        Floating type in which f and its gradients are computed.
+    dtype : {"float64", "float32"} or None
+        Floating type in which f and its gradients are computed (None: float64 for a function,
+        :func:`~limetheory.gradients.integrated_gradients`' default for a Classifier).
+    output : {"logit", "prob"}, default "logit"
+        When ``f`` is a :class:`~limetheory.nets.Classifier` (any backend): the class score both
+        LIME and IG explain, its logit or its softmax probability.
     n_samples : int, default 1000;  n_runs : int, default 1;  ridge : float, default 1.0
         :func:`compare_empirical` only: samples per LIME run, number of runs averaged, and
         the surrogate's ridge penalty (the paper: 5 runs of n = 1000, lime's ridge 1).
@@ -88,7 +94,8 @@ class CompareSettings:
     method: str = "gausslegendre"
     ks: tuple = (3, 5)
     batch_size: int = 256
-    dtype: str = "float64"
+    dtype: str | None = None
+    output: str = "logit"
     n_samples: int = 1000
     n_runs: int = 1
     ridge: float = 1.0
@@ -99,7 +106,8 @@ class CompareSettings:
         check_choice(self.method, "method", METHODS)
         object.__setattr__(self, "ks", tuple(check_int(k, "ks", 1) for k in self.ks))
         check_int(self.batch_size, "batch_size", 1)
-        check_choice(self.dtype, "dtype", ("float64", "float32"))
+        check_choice(self.dtype, "dtype", ("float64", "float32", None))
+        check_choice(self.output, "output", OUTPUTS)
         check_int(self.n_samples, "n_samples", 2)
         check_int(self.n_runs, "n_runs", 1)
         check_real(self.ridge, "ridge", low=0.0)
@@ -186,8 +194,11 @@ def _prepare(image, f, segments, target, settings: CompareSettings) -> _Problem:
     x = arr.astype(np.float64)
     baseline = replacement_image(x, seg, settings.hide_color)
     ig = integrated_gradients(f, x, baseline, n_steps=settings.n_steps, method=settings.method, target=target,
-                              dtype=settings.dtype)
-    predict = batched_predict(f, batch_size=settings.batch_size, dtype=settings.dtype)
+                              dtype=settings.dtype, output=settings.output)
+    if isinstance(f, Classifier):
+        predict = functools.partial(f.scores, output=settings.output)
+    else:
+        predict = batched_predict(f, batch_size=settings.batch_size, dtype=ig.dtype)
     return _Problem(x, seg, baseline, predict, ig, superpixel_sums(ig.attributions, seg))
 
 
@@ -225,11 +236,13 @@ def compare_limit(image, f, segments, *, target: int | None = None, settings: Co
     Parameters
     ----------
     image : (H, W) or (H, W, C) array
-    f : callable
-        Single-image JAX function returning a scalar, or scores with ``target`` picking one.
+    f : callable or Classifier
+        Single-image JAX function returning a scalar, or scores with ``target`` picking one; or
+        a :class:`~limetheory.nets.Classifier` of any backend (PyTorch, Keras, a bundled
+        network), whose ``settings.output`` is explained.
     segments : (H, W) int array, d superpixels.
     target : int or None
-        Class explained (required when ``f`` returns a vector).
+        Class explained (required when ``f`` returns a vector, and for a Classifier).
     settings : CompareSettings or None (defaults)
     max_exact_d : int, default :data:`limetheory.theory.enumeration.MAX_EXACT_D`
         Largest d enumerated (2^d model evaluations); a larger d raises a ValueError.
@@ -417,9 +430,11 @@ def ig_superpixel_sums(image, snet: ScoredNet, segments, target: int, output: st
     check_choice(output, "output", OUTPUTS)
     x = np.asarray(image, dtype=np.float64)
     baseline = replacement_image(x, segments, hide_color)
-    ig = integrated_gradients(snet.output_fns[output], x.astype(np.float32), baseline.astype(np.float32),
+    # a JAX network: its compiled single-image output function; any other: the Classifier itself
+    f, how = (snet.output_fns[output], {}) if snet.output_fns else (snet.net, {"output": output})
+    ig = integrated_gradients(f, x.astype(np.float32), baseline.astype(np.float32),
                               n_steps=int(n_steps), method=method, target=int(target),
-                              internal_batch_size=min(snet.ig_chunk, int(n_steps)), dtype="float32")
+                              internal_batch_size=min(snet.ig_chunk, int(n_steps)), dtype="float32", **how)
     return superpixel_sums(ig.attributions, segments), ig
 
 

@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 
+from .nets import Classifier
 from .perturb import check_responses, jax_perturb_batch, model_responses
 from .sampling import SAMPLERS, samples_and_weights
 from .validation import as_generator, check_bool, check_choice, check_int, check_real
@@ -421,7 +422,7 @@ def explain(
     hide_color=None,
     seed=None,
     batch_size: int | None = None,
-    dtype=np.float64,
+    dtype=None,
     keep_samples: bool = False,
     fused: bool = False,
     progress: bool | None = None,
@@ -452,8 +453,10 @@ def explain(
     hide_color : None (superpixel mean colour), a scalar or one value per channel.
     seed : int in [0, 2**64), None or ``numpy.random.Generator`` (same seed, same bits). A
         ``RandomState`` is refused (TypeError): it is lime's stream, see :mod:`limetheory.compat`.
-    batch_size : images built and predicted at a time (default: as many as fit in 16 MiB).
-    dtype : dtype of the images passed to ``predict`` (float64 by default; float32 halves memory).
+    batch_size : images built and predicted at a time (default: a Classifier's own ``batch_size``,
+        otherwise :func:`limetheory.perturb.model_batch_size`: 32 images of 224 x 224 x 3).
+    dtype : dtype of the images passed to ``predict`` (default float64; float32 for a
+        :class:`limetheory.nets.Classifier`, which computes in float32: half the memory traffic).
     keep_samples : keep z, pi and y on the result for diagnostics.
     fused : ``predict`` is a JAX function of a batch; build x(z) and run the model in one jit.
     progress : show a progress bar (None: only on an interactive terminal).
@@ -493,6 +496,10 @@ def explain(
     check_bool(fused, "fused")
     check_fit_size(n, d)
     gen = as_generator(seed)
+    if isinstance(predict, Classifier):  # its preferred batch, and the precision it computes in
+        batch_size = predict.batch_size if batch_size is None else batch_size
+        dtype = np.float32 if dtype is None else dtype
+    dtype = np.float64 if dtype is None else dtype
     rep = replacement_image(img, seg, hide_color)
     refuse = check_bool(refuse_unidentified, "refuse_unidentified")
 

@@ -24,6 +24,7 @@ shows that for a linear f the LIME limit coefficients are exactly the superpixel
 """
 from __future__ import annotations
 
+import functools
 import numbers
 from dataclasses import dataclass
 from functools import partial
@@ -283,23 +284,26 @@ def integrated_gradients(
     method: str = "gausslegendre",
     target: int | None = None,
     internal_batch_size: int | None = None,
-    dtype: str = "float64",
+    dtype: str | None = None,
+    output: str = "logit",
 ) -> IGResult:
-    """Integrated gradients of a JAX-differentiable ``f`` at ``x`` with ``baseline``.
+    """Integrated gradients of a differentiable ``f`` at ``x`` with ``baseline``.
 
     ``IG_u ~ (x_u - b_u) sum_k w_k d f/d x_u (b + alpha_k (x - b))`` with the rule
-    ``(alpha_k, w_k)`` of :func:`quadrature`. Jit-compiled; the gradients at the path points
-    are computed ``internal_batch_size`` at a time (one compiled ``vmap`` per chunk, chunks
-    of equal size, padded with zero-weight points), so memory is bounded by one chunk
-    whatever ``n_steps``.
+    ``(alpha_k, w_k)`` of :func:`quadrature`. The gradients at the path points are computed
+    ``internal_batch_size`` at a time, so memory is bounded by one chunk whatever ``n_steps``.
+    For a JAX function (or a JAX-backed Classifier) each chunk is one jit-compiled ``vmap``
+    (chunks of equal size, padded with zero-weight points); for a PyTorch Classifier each chunk
+    is one batched ``torch.autograd`` pass (:attr:`limetheory.nets.Classifier.value_and_grad`).
 
     Parameters
     ----------
-    f : callable
+    f : callable or :class:`limetheory.nets.Classifier`
         A pure JAX function of ONE input of ``x``'s shape returning a scalar, or a vector of
-        scores from which ``target`` picks one (e.g. ``limetheory.nets.load(...).logits``).
-        The compiled program is cached per ``f`` object: pass the same function object to
-        reuse it (a fresh lambda at every call compiles again).
+        scores from which ``target`` picks one; or a Classifier of any backend, whose
+        ``output`` of class ``target`` is explained. The compiled program is cached per ``f``
+        object: pass the same function object to reuse it (a fresh lambda at every call
+        compiles again).
     x, baseline : arrays of the same shape
         The input explained and the path's start (for comparisons with LIME, LIME's
         replacement image :func:`limetheory.segmentation.replacement_image`).
@@ -308,18 +312,25 @@ def integrated_gradients(
         forward+backward passes, plus two forward passes for ``f(x)`` and ``f(baseline)``.
     method : {"gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid"}
     target : int or None
-        Index of the output to explain when ``f`` returns a vector; None for scalar ``f``.
+        Index of the output to explain when ``f`` returns a vector (required for a
+        Classifier); None for scalar ``f``.
     internal_batch_size : int or None
-        Path points per vectorised chunk (default ``min(n_steps, DEFAULT_INTERNAL_BATCH_SIZE)``).
-        Chunks are balanced: ``n_steps=50, internal_batch_size=16`` runs 4 chunks of 13.
-    dtype : {"float64", "float32"}
-        Floating type of the computation. ``"float64"`` casts ``x`` and ``baseline`` to float64
-        and enables JAX's 64-bit mode inside this call only; float32 parameters of a network
-        are then promoted by ``jnp`` operations (``lax`` primitives that demand equal dtypes,
-        such as ``lax.conv_general_dilated``, need ``dtype="float32"`` or parameters cast by
-        the model). ``"float32"`` computes in single precision: the completeness gap then has
-        a rounding floor of roughly ``1e-7 * sqrt(x.size) * max|IG_u|`` on top of the
-        quadrature error.
+        Path points per chunk (default ``min(n_steps, DEFAULT_INTERNAL_BATCH_SIZE)``, or the
+        Classifier's ``batch_size``). Chunks are balanced: ``n_steps=50,
+        internal_batch_size=16`` runs 4 chunks of 13.
+    dtype : {"float64", "float32"} or None
+        Floating type of the computation; None: float64 for a function and for a PyTorch
+        Classifier (a float64 copy of the module), float32 for a JAX-backed Classifier (the
+        bundled networks and Keras models hold float32 parameters that convolutions will not
+        promote). ``"float64"`` casts ``x`` and ``baseline`` to float64 and, for JAX, enables
+        64-bit mode inside this call only; float32 parameters of a network are then promoted
+        by ``jnp`` operations (``lax`` primitives that demand equal dtypes, such as
+        ``lax.conv_general_dilated``, need ``"float32"``). ``"float32"`` computes in single
+        precision: the completeness gap then has a rounding floor of roughly
+        ``1e-7 * sqrt(x.size) * max|IG_u|`` on top of the quadrature error.
+    output : {"logit", "prob"}
+        For a Classifier: explain the class's logit or its softmax probability (a function
+        ``f`` is explained as it is, and only ``"logit"`` is accepted with it).
 
     Returns
     -------
@@ -327,8 +338,16 @@ def integrated_gradients(
         Frozen: ``attributions`` (NumPy float64, ``x``'s shape), ``f_x``, ``f_baseline`` and
         ``completeness_gap = sum(IG) - (f(x) - f(baseline))``.
     """
+    from .nets import Classifier
+
+    is_clf = isinstance(f, Classifier)
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
+    check_choice(output, "output", ("logit", "prob"))
+    if not is_clf and output != "logit":
+        raise ValueError("output='prob' needs a Classifier; for a function f, pass softmax(f) itself")
+    if dtype is None:
+        dtype = "float32" if is_clf and f.backend == "jax" else "float64"
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
     xa = _check_real_array(x, "x")
@@ -337,17 +356,24 @@ def integrated_gradients(
         raise ValueError(f"baseline must have x's shape {xa.shape}, got {ba.shape}")
     alpha, w = quadrature(n_steps, method)
     if internal_batch_size is None:
-        internal_batch_size = min(int(n_steps), DEFAULT_INTERNAL_BATCH_SIZE)
-    if (
-        isinstance(internal_batch_size, bool)
-        or not isinstance(internal_batch_size, numbers.Integral)
-        or internal_batch_size < 1
-    ):
-        raise ValueError(f"internal_batch_size must be an integer >= 1 or None, got {internal_batch_size!r}")
+        per_chunk = f.batch_size if is_clf and f.backend != "jax" and f.batch_size else DEFAULT_INTERNAL_BATCH_SIZE
+        internal_batch_size = min(int(n_steps), per_chunk)
+    internal_batch_size = check_int(internal_batch_size, "internal_batch_size", 1)
+    if is_clf:
+        if target is None:
+            raise ValueError(f"target must be a class index in [0, {f.n_classes}) for a Classifier, got None")
+        if tuple(xa.shape[:2]) != tuple(f.input_size):
+            raise ValueError(f"x must be an image of the Classifier's input_size {tuple(f.input_size)}, got {xa.shape}")
+        if f.backend != "jax":
+            tgt = check_int(target, "target", 0, f.n_classes - 1)
+            mean_grad, fx, fb = _autograd_path(f.value_and_grad, xa, ba, alpha, w, internal_batch_size, tgt,
+                                               output, dtype)
+            return _result(mean_grad, xa, ba, fx, fb, method, n_steps, tgt, dtype)
+        f = _classifier_output_fn(f.logits, output)
     np_dtype = _DTYPES[dtype]
     xa, ba = xa.astype(np_dtype), ba.astype(np_dtype)
     scalar, tgt = _check_target(f, xa, target, _x64(dtype))
-    alphas, weights = _chunks(alpha, w, int(internal_batch_size))
+    alphas, weights = _chunks(alpha, w, internal_batch_size)
     model = _ByIdentity(f)
     with _x64(dtype):
         xj, bj, tj = jnp.asarray(xa), jnp.asarray(ba), jnp.asarray(tgt)
@@ -358,19 +384,52 @@ def integrated_gradients(
         fx, fb = _endpoints(model, scalar, xj, bj, tj)
         mean_grad = np.asarray(acc, dtype=np.float64)
         fx, fb = float(fx), float(fb)
+    return _result(mean_grad, xa, ba, fx, fb, method, n_steps, None if scalar else tgt, dtype)
+
+
+def _result(mean_grad, xa, ba, fx, fb, method, n_steps, target, dtype) -> IGResult:
+    """``IG = (x - b) * sum_k w_k grad f(b + alpha_k (x - b))`` and its completeness gap."""
     _check_finite_path(mean_grad, fx, fb)
     attr = mean_grad * (xa.astype(np.float64) - ba.astype(np.float64))
-    gap = float(np.sum(attr) - (fx - fb))
     return IGResult(
         attributions=attr,
-        f_x=fx,
-        f_baseline=fb,
-        completeness_gap=gap,
+        f_x=float(fx),
+        f_baseline=float(fb),
+        completeness_gap=float(np.sum(attr) - (fx - fb)),
         method=method,
         n_steps=int(n_steps),
-        target=None if scalar else tgt,
+        target=target,
         dtype=dtype,
     )
+
+
+def _autograd_path(value_and_grad, x, b, alpha, w, batch, target, output, dtype):
+    """``sum_k w_k grad f(b + alpha_k (x - b))``, ``f(x)`` and ``f(b)`` from a NumPy gradient hook.
+
+    The path points are sent ``batch`` at a time (no padding: nothing is compiled); the
+    weighted sum runs in float64.
+    """
+    x64, b64 = x.astype(np.float64), b.astype(np.float64)
+    delta = x64 - b64
+    acc = np.zeros(x.shape)
+    for start in range(0, alpha.shape[0], batch):
+        a = alpha[start:start + batch]
+        points = b64[None] + a.reshape((-1,) + (1,) * x.ndim) * delta[None]
+        _, grads = value_and_grad(points, target, output, dtype)
+        acc += np.tensordot(w[start:start + batch], grads, axes=1)
+    ends, _ = value_and_grad(np.stack([x64, b64]), target, output, dtype)
+    return acc, float(ends[0]), float(ends[1])
+
+
+@functools.lru_cache(maxsize=32)
+def _classifier_output_fn(logits, output: str):
+    """The single-image JAX function IG differentiates: ``logits`` or ``softmax(logits)``.
+
+    Cached, so that the same network gives the same function object (one compilation).
+    """
+    if output == "logit":
+        return logits
+    return lambda image: jax.nn.softmax(logits(image))
 
 
 def superpixel_sums(attributions, segments) -> np.ndarray:

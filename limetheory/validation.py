@@ -28,6 +28,7 @@ __all__ = [
     "check_real",
     "check_seed",
     "check_vector",
+    "check_size",
     "renamed_keywords",
 ]
 
@@ -184,3 +185,13 @@ def check_vector(value, name: str, length: int) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite, got {int(np.sum(~np.isfinite(arr)))} NaN or infinite values")
     return arr
+
+
+def check_size(value, name: str) -> tuple:
+    """An image size ``(height, width)`` as a tuple of two ints >= 1 (an int n means (n, n))."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be (height, width), got {value!r}")
+        return (check_int(value[0], f"{name}[0]", 1), check_int(value[1], f"{name}[1]", 1))
+    n = check_int(value, name, 1)
+    return (n, n)

@@ -76,7 +76,7 @@ def test_explain_small_network_label_and_logit(digit, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv,message", [
     (["explain", "no/such/image.png"], "does not exist"),
-    (["explain", "IMG", "--model", "resnet-9000"], "invalid choice: 'resnet-9000'"),
+    (["explain", "IMG", "--model", "resnet-9000"], "unknown network 'resnet-9000'"),
     (["explain", "IMG", "--n-samples", "1"], "--n-samples: must be >= 2"),
     (["explain", "IMG", "--out", "figure.txt"], "must end in .png"),
     (["explain", "IMG", "--label", "1000"], "--label: class index must be in [0, 999]"),
@@ -134,7 +134,12 @@ BAD = [  # (extra arguments, the argument named, a phrase of the message)
     (["--top-k", "0"], "--top-k", "must be >= 1"),
     (["--label", "-1"], "--label", "must be >= 0"),
     (["--output", "odds"], "--output", "invalid choice"),
-    (["--model", "resnet-9000"], "--model", "invalid choice"),
+    (["--model", "resnet-9000"], "--model", "unknown network 'resnet-9000'"),
+    (["--model", "tf:resnet"], "--model", "is not one of"),
+    (["--weights", "AFILE"], "--weights", "only a keras: model takes a weight file"),
+    (["--model", "keras:MobileNetV2", "--weights", "missing.h5"], "--weights", "missing.h5 is not a file"),
+    (["--input-size", "224"], "--input-size", "only a torch: model takes an input size"),
+    (["--model", "torch:pkg.mod:make", "--input-size", "2x3x4"], "--input-size", "expected a size such as 224"),
     (["--out", "figure.txt"], "--out", "must end in .png"),
     (["--out", "FOLDER"], "--out", "is a folder, not a file"),
     (["--out", "AFILE/fig.png"], "--out", "is a file, not a folder"),

@@ -136,7 +136,47 @@ def _digits_heldout() -> dict:
             "split_seed": int(d["split_seed"])}
 
 
-def settings(quick: bool, protocol: str = "both") -> dict:
+def _user_model_settings(user: dict, quick: bool) -> dict:
+    """The settings' entry for a user's model (``reproduce --model``), on a folder or the photos."""
+    from limetheory.data import PHOTOS
+
+    from ._user_model import folder_image_names, user_identity, user_scored_net
+
+    size = list(user_scored_net(user).input_size)
+    if user.get("images"):
+        images = {"kind": "folder", "dir": str(user["images"]), "names": folder_image_names(user["images"]),
+                  "size": size}
+    else:
+        images = {"kind": "photos", "names": ["chelsea"] if quick else list(PHOTOS), "size": size}
+    if quick:
+        images["names"] = images["names"][:1]
+    entry = {"model": user["model"], "user": user, "identity": user_identity(user), "images": images,
+             "segmentations": {"preprocessed": paper_segmentation(min(size)),
+                               "raw": SEGMENTATION.get(user["model"], {"method": "quickshift"})},
+             "n_samples": 64 if quick else 1000, "n_runs": 1 if quick else 5, "gl_steps": 7 if quick else 128}
+    return {**entry, "outputs": ["prob"]} if quick else entry
+
+
+def _user_protocols(user: dict, protocols: list) -> list:
+    """The protocols a user's model can run: those that segment its preprocessed input need
+    ``Classifier.preprocess``, which a PyTorch or Keras model does not document."""
+    from ._user_model import user_scored_net
+
+    if user_scored_net(user).net.preprocess is not None:
+        return protocols
+    return [p for p in protocols if PROTOCOLS[p].segmentation == "raw"]
+
+
+def _scored(spec: dict):
+    """The ScoredNet of a settings' model entry (a bundled name, or the user's model)."""
+    if "user" in spec:
+        from ._user_model import user_scored_net
+
+        return user_scored_net(spec["user"])
+    return scored_net(spec["model"])
+
+
+def settings(quick: bool, protocol: str = "both", user_model: dict | None = None) -> dict:
     """Full: 100 held-out images per small CNN and every bundled photo, 2 x 5 LIME runs of n = 1000,
     IG by the paper's 21-point trapezoid and by 128-point Gauss-Legendre. Quick (a smoke test, too
     small for the numbers to mean anything): 6 images per small CNN with 2 x 2 runs of n = 200 and
@@ -146,6 +186,10 @@ def settings(quick: bool, protocol: str = "both") -> dict:
     ``protocol``: ``"paper"``, ``"corrected"`` or ``"both"`` (every protocol of
     :data:`~limetheory.experiments._protocols.PROTOCOLS`).
 
+    ``user_model`` (``limetheory reproduce --model ...``): that network only, on the images of
+    its folder (``user_model["images"]``) or the bundled photos, as the ImageNet networks above;
+    without ``Classifier.preprocess``, only the protocols that segment the raw image.
+
     Why 128 points in the corrected protocol: the path integrand of a ReLU6 network is rough. On
     EfficientNet (chelsea, logit of the top class) the relative completeness gap was 36% with the
     paper's 20-step trapezoid rule, 16% with the 64-point midpoint rule, 2.8% with 64
@@ -154,6 +198,8 @@ def settings(quick: bool, protocol: str = "both") -> dict:
     from limetheory.data import PHOTOS
 
     protocols = list(protocols_for(protocol))
+    if user_model is not None:
+        return _settings(protocol, _user_protocols(user_model, protocols), [_user_model_settings(user_model, quick)])
     small_count, small_n, runs = (6, 200, 2) if quick else (100, 1000, 5)
     models = []
     for name, images, side in (
@@ -177,6 +223,10 @@ def settings(quick: bool, protocol: str = "both") -> dict:
                               "raw": SEGMENTATION.get(name, {"method": "quickshift"})},
             **({"outputs": ["prob"]} if quick else {}),
         })
+    return _settings(protocol, protocols, models)
+
+
+def _settings(protocol: str, protocols: list, models: list) -> dict:
     return {
         "protocol": protocol,
         "protocols": protocols,
@@ -192,7 +242,7 @@ def settings(quick: bool, protocol: str = "both") -> dict:
 
 
 def _image_keys(images: dict) -> list:
-    if images["kind"] == "photos":
+    if images["kind"] in ("photos", "folder"):
         return list(images["names"])
     return list(range(int(images["count"])))
 
@@ -210,7 +260,13 @@ def load_images(images: dict) -> dict:
 
     kind = images["kind"]
     if kind == "photos":
-        return {name: (data.load_photo(name, tuple(images["size"])), -1, None) for name in images["names"]}
+        size = tuple(images.get("size", (224, 224)))
+        return {name: (data.load_photo(name, size), -1, None) for name in images["names"]}
+    if kind == "folder":
+        from ._user_model import load_user_images
+
+        return {name: (img, -1, None) for name, img in load_user_images(images["dir"], images["names"],
+                                                                          images["size"]).items()}
     if kind == "digits":
         split = data.load_digits_rgb(images["size"], test_size=images["test_size"], seed=images["split_seed"])
         return {i: (split.test_images[i], int(split.test_labels[i]), None) for i in range(images["count"])}
@@ -337,7 +393,7 @@ def run_unit(unit: dict, ctx: _Context) -> pd.DataFrame:
     model, key, kind = unit["model"], unit["image"], unit["segmentation"]
     spec = ctx.specs[model]
     image, true_label, mask = ctx.image(model, key)
-    snet = scored_net(model)
+    snet = _scored(spec)
     segments = segment_unit(image, snet, kind, spec["segmentations"][kind])
     d = n_superpixels(segments)
     logits = snet.logits(image[None])[0]

@@ -40,22 +40,34 @@ from limetheory.segmentation import n_superpixels
 
 NAME = "qualitative"
 TITLE = "Exp. 6: LIME, its limit (n large, ridge 0) and IG superpixel sums on real photos (EfficientNet-Lite0)"
-VERSION = 2
+VERSION = 3  # 3: a model column (reproduce --model runs it on a user's network)
 MODEL = "efficientnet-lite0"
 
 #: Pairs compared in the ``agreement`` table.
 PAIRS = (("lime", "limit"), ("limit", "ig"), ("lime", "ig"), ("limit_half1", "limit_half2"))
 
 
-def settings(quick: bool) -> dict:
+def settings(quick: bool, user_model: dict | None = None) -> dict:
     """Full: the 7 photos, LIME n = 1000, the limit from 2 x 10000 samples, IG with 128 points.
-    Quick (a smoke test, seconds): one photo, LIME n = 32, limit from 2 x 48 samples, IG with 8 points."""
+    Quick (a smoke test, seconds): one photo, LIME n = 32, limit from 2 x 48 samples, IG with 8 points.
+    ``user_model`` (``limetheory reproduce --model ...``): that network instead, on the images of its
+    folder (``user_model["images"]``, all of them, or the first with ``quick``) or the photos."""
     from limetheory.data import PHOTOS
 
+    from ._user_model import folder_image_names, user_identity
+
+    model, user = MODEL, {}
+    photos = ["chelsea"] if quick else list(PHOTOS)
+    if user_model is not None:
+        model = user_model["model"]
+        user = {"user": user_model, "identity": user_identity(user_model)}
+        if user_model.get("images"):
+            photos = folder_image_names(user_model["images"])[: 1 if quick else None]
     return {
-        "model": MODEL,
-        "photos": ["chelsea"] if quick else list(PHOTOS),
-        "segmentation": SEGMENTATION[MODEL],
+        "model": model,
+        **user,
+        "photos": photos,
+        "segmentation": SEGMENTATION.get(model, {"method": "quickshift"}),
         "output": "prob",
         "kernel_width": 0.25,
         "ridge": 1.0,
@@ -81,10 +93,23 @@ class Context:
     segments: dict
 
 
+def _scored(s: dict):
+    """The ScoredNet of the settings' model (EfficientNet-Lite0 or the user's)."""
+    from ._user_model import user_scored_net
+
+    return user_scored_net(s["user"]) if "user" in s else scored_net(s["model"])
+
+
 def setup(s: dict) -> Context:
     from limetheory.data import load_photo
 
-    images = {name: load_photo(name, 224) for name in s["photos"]}
+    from ._user_model import load_user_images
+
+    size = _scored(s).input_size
+    if s.get("user", {}).get("images"):
+        images = load_user_images(s["user"]["images"], s["photos"], size)
+    else:
+        images = {name: load_photo(name, tuple(size)) for name in s["photos"]}
     segments = {name: segment_for(images[name], s["model"], s["segmentation"]) for name in s["photos"]}
     return Context(s, images, segments)
 
@@ -93,7 +118,7 @@ def run_unit(unit: dict, ctx: Context) -> pd.DataFrame:
     s = ctx.settings
     name = unit["photo"]
     image, segments = ctx.images[name], ctx.segments[name]
-    snet = scored_net(s["model"])
+    snet = _scored(s)
     d = n_superpixels(segments)
     logits = snet.logits(image[None])[0]
     target = int(np.argmax(logits))
@@ -115,7 +140,7 @@ def run_unit(unit: dict, ctx: Context) -> pd.DataFrame:
     t3 = time.perf_counter()
     limit = (halves[0] + halves[1]) / 2.0
     return pd.DataFrame({
-        "photo": name, "superpixel": np.arange(d), "d": d,
+        "model": s["model"], "photo": name, "superpixel": np.arange(d), "d": d,
         "n_pixels": np.bincount(segments.ravel(), minlength=d),
         "target": target, "target_name": str(snet.net.class_names[target]), "prob_target": prob,
         "lime": lime, "limit": limit, "limit_half1": halves[0], "limit_half2": halves[1], "ig": ig_sums,

@@ -21,7 +21,7 @@ import numpy as np
 from ..validation import check_choice, check_int
 from .batching import batched_jit
 
-__all__ = ["OUTPUTS", "ScoredNet", "batched_predict", "scored_net", "softmax"]
+__all__ = ["OUTPUTS", "ScoredNet", "batched_predict", "scored_classifier", "scored_net", "softmax"]
 
 #: What is explained: the class's softmax probability (lime's default) or its logit.
 OUTPUTS = ("prob", "logit")
@@ -85,6 +85,7 @@ class ScoredNet:
     output_fns : {output: single-image JAX function (H, W, 3) in [0, 255] -> (n_classes,)}:
         ``softmax(logits)`` for ``"prob"``, ``logits`` for ``"logit"``. The same objects are
         returned every time, so :func:`limetheory.gradients.integrated_gradients` compiles once.
+        Empty for a network that is not JAX (PyTorch): IG then differentiates ``net`` itself.
     ig_chunk : path points per vectorised IG chunk (fixed, so one compilation serves every
         ``n_steps`` that is a multiple of it or smaller).
     """
@@ -93,7 +94,7 @@ class ScoredNet:
     batch_size: int
     output_fns: dict
     ig_chunk: int
-    _batch_logits: Callable = field(repr=False)  # batching.batched_jit runner: chunks of batch_size
+    _batch_logits: Callable = field(repr=False)  # batching.batched_jit runner, or a PyTorch net's batch_logits
 
     @property
     def name(self) -> str:
@@ -123,15 +124,35 @@ class ScoredNet:
 
 
 @functools.lru_cache(maxsize=None)
-def scored_net(name: str) -> ScoredNet:
-    """The network ``name`` (see :data:`limetheory.nets.NETWORKS`) as a :class:`ScoredNet`, cached."""
-    import jax
+def scored_net(name: str, weights: str | None = None, input_size: tuple | None = None) -> ScoredNet:
+    """The network ``name`` as a :class:`ScoredNet`, cached per (name, weights, input_size).
 
+    ``name``: a bundled network (:data:`limetheory.nets.NETWORKS`), ``"keras:<Application>"``
+    (with ``weights``, the path of its weight file) or ``"torch:package.module:factory"`` (with
+    ``input_size`` when the factory returns a bare module); see :func:`limetheory.nets.load`.
+    """
     from . import load
 
-    net = load(name)
-    raw_batch = net.batch_logits if getattr(net, "batch_logits", None) is not None else jax.vmap(net.logits)
+    options = {k: v for k, v in (("weights", weights), ("input_size", input_size)) if v is not None}
+    return scored_classifier(load(name, **options))
+
+
+def scored_classifier(net) -> ScoredNet:
+    """A :class:`~limetheory.nets.Classifier` of any backend as a :class:`ScoredNet` (not cached).
+
+    A JAX network gets a jit-compiled batch of logits and single-image output functions that
+    integrated gradients differentiates; a PyTorch one keeps its NumPy ``batch_logits`` (its own
+    ``batch_size`` chunks) and is differentiated through the Classifier itself (``output_fns``
+    empty, see :func:`limetheory.compare.ig_superpixel_sums`).
+    """
+    import jax
+
     h, w = net.input_size
+    on_cpu = jax.default_backend() == "cpu"
+    if net.backend != "jax":
+        bs = net.batch_size or _batch_size(h * w)
+        return ScoredNet(net=net, batch_size=bs, output_fns={}, ig_chunk=bs, _batch_logits=net.batch_logits)
+    raw_batch = net.batch_logits if getattr(net, "batch_logits", None) is not None else jax.vmap(net.logits)
     logits_fn = net.logits
 
     # Full float32 matrix products and convolutions wherever the network does not set a precision:
@@ -150,6 +171,5 @@ def scored_net(name: str) -> ScoredNet:
         with jax.default_matmul_precision("highest"):
             return logits_fn(image)
 
-    on_cpu = jax.default_backend() == "cpu"
     return ScoredNet(net=net, batch_size=_batch_size(h * w), output_fns={"prob": prob_fn, "logit": logit_fn},
                      ig_chunk=8 if on_cpu else 32, _batch_logits=batched_jit(batch, _batch_size(h * w), pad="full"))
