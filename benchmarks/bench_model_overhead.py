@@ -25,7 +25,6 @@ import dataclasses
 import json
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,16 +35,9 @@ from limetheory.data import load_photo
 from limetheory.nets import load
 from limetheory.perturb import perturb_batch
 from limetheory.segmentation import replacement_image
+from limetheory.experiments._store import write_text
 
 PHOTOS_FULL = ("coffee", "chelsea")
-
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def _batch_size(net) -> int:
@@ -124,9 +116,9 @@ def main(argv=None):
             "load_after": [round(v, 2) for v in os.getloadavg()]}
     stem = "bench_model_overhead_quick" if args.quick else "bench_model_overhead"
     out = Path(args.out)
-    _write(out / f"{stem}.json", json.dumps({"meta": meta, "rows": rows}, indent=2))
+    write_text(out / f"{stem}.json", json.dumps({"meta": meta, "rows": rows}, indent=2))
     text = to_markdown(rows, meta)
-    _write(out / f"{stem}.md", text)
+    write_text(out / f"{stem}.md", text)
     print(text)
     return rows
 

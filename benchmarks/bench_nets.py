@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from jax import lax
 
 from limetheory.data import PHOTOS, load_photo
 from limetheory.nets import checkpoint, efficientnet as eff
+from limetheory.experiments._store import write_text
 
 #: Plausible ImageNet-1k classes per photo (judged from the picture; ImageNet has no
 #: "astronaut", "motorcycle", "pagoda" or "dahlia" class, so the nearest ones are listed).
@@ -45,14 +45,6 @@ PLAUSIBLE = {
     "china": {698: "palace", 663: "monastery", 832: "stupa", 442: "bell cote"},
     "flower": {985: "daisy"},
 }
-
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def _photos(size=224):
@@ -85,7 +77,7 @@ def top5(out: Path, variants=("lite0",)) -> str:
         lines.append("")
     lines.append("`*`: a class judged plausible for the photo (see `PLAUSIBLE` in the script).")
     text = "\n".join(lines) + "\n"
-    _write(out / "efficientnet_top5.md", text)
+    write_text(out / "efficientnet_top5.md", text)
     return text
 
 
@@ -141,7 +133,7 @@ def preprocessing(out: Path) -> dict:
         "top1_equal": int((a.argmax(1) == b.argmax(1)).sum()),
         "mean_total_variation": float(0.5 * np.abs(a - b).sum(1).mean()),
     }
-    _write(out / "efficientnet_preprocessing.json", json.dumps(res, indent=2) + "\n")
+    write_text(out / "efficientnet_preprocessing.json", json.dumps(res, indent=2) + "\n")
     names_ = eff.load_efficientnet_lite0().class_names
     lines = [
         "# EfficientNet-Lite0: which preprocessing do the weights expect?",
@@ -169,7 +161,7 @@ def preprocessing(out: Path) -> dict:
         ct, ci = t["per_photo_top1"][n], i["per_photo_top1"][n]
         lines.append(f"| {n} | {names_[ct]} ({t['per_photo_max_prob'][n]:.3f}) "
                      f"| {names_[ci]} ({i['per_photo_max_prob'][n]:.3f}) |")
-    _write(out / "efficientnet_preprocessing.md", "\n".join(lines) + "\n")
+    write_text(out / "efficientnet_preprocessing.md", "\n".join(lines) + "\n")
     return res
 
 
@@ -218,7 +210,7 @@ def speed(out: Path, repeats: int = 5, batch: int = 32, variant: str = "lite0") 
         "loadavg_after": os.getloadavg(),
         "note": "shared, noisy machine: other jobs ran at the same time (see loadavg)",
     }
-    _write(out / ("bench_nets.json" if variant == "lite0" else f"bench_nets_{variant}.json"),
+    write_text(out / ("bench_nets.json" if variant == "lite0" else f"bench_nets_{variant}.json"),
            json.dumps(res, indent=2) + "\n")
     return res
 
