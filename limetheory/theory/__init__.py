@@ -76,7 +76,7 @@ given moments (:func:`sigma`, :func:`limit_explanation`, :func:`ridge_bias`,
 Layout
 ------
 ``limetheory.kernel`` (a leaf, shared with ``limetheory.sampling``): pi, alpha_p, the law q.
-``_normalized``: Sigma for pi / alpha_0 (the numerics above). ``sigma``: Sigma, Sigma^{-1}.
+``_normalized``: Sigma for pi / alpha_0 (the numerics above). ``gram``: Sigma, Sigma^{-1} (``sigma``, ``sigma_inverse``, ``sigma_matrix``).
 ``limit``: limit_explanation, product_limit, ridge_bias. ``enumeration``: {0,1}^d and
 :class:`ResponseTable`. ``moments``: E[pi f], E[pi z f]. ``exact``: exact_limit and
 exact_limit_covariance. ``monte_carlo``: monte_carlo_limit.
@@ -87,7 +87,7 @@ from .exact import exact_limit, exact_limit_covariance
 from .limit import limit_explanation, product_limit, ridge_bias
 from .moments import Moments, moments_exact, monte_carlo_moments
 from .monte_carlo import monte_carlo_limit
-from .sigma import MAX_DENSE_D, Sigma, sigma, sigma_inverse, sigma_matrix
+from .gram import MAX_DENSE_D, Sigma, sigma, sigma_inverse, sigma_matrix
 
 __all__ = [
     "MAX_D",
