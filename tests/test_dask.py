@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
 from oracles import require
 
@@ -103,7 +104,8 @@ def _results(out):
 def test_executor_rows_equal_in_process_rows_and_setup_once_per_worker(fake, cluster):
     name, mod, marks = fake
     s = mod.settings(True)
-    expected, _ = _collect(InProcess().run(name, s, mod.units(s), lambda: mod.setup(s)))
+    with threadpool_limits(limits=1):  # as on the workers: one BLAS thread, the same blocking of products
+        expected, _ = _collect(InProcess().run(name, s, mod.units(s), lambda: mod.setup(s)))
     with executor(scheduler=cluster) as ex:
         frames, errors = _collect(ex.run(name, s, mod.units(s)))
     assert not errors and sorted(frames) == list(range(6))

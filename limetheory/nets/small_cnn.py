@@ -42,6 +42,7 @@ import json
 import os
 import platform
 import sys
+from typing import Callable
 import tempfile
 import time
 from dataclasses import dataclass
@@ -531,10 +532,11 @@ def load_digits_cnn(**kwargs) -> Classifier:
 
 
 # --------------------------------------------------------------------------- CLI
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m limetheory.nets.small_cnn",
-                                     description="Retrain the small CNNs reproducibly.")
-    parser.add_argument("--train", choices=sorted(SPECS), required=True, action="append",
+def training_main(argv, *, prog: str, description: str, names, train: Callable, summary: Callable) -> int:
+    """The training command of a family of networks: ``--train NAME`` (repeatable), ``--seed``,
+    ``--out`` (one network only), ``--no-progress``; prints ``summary(name, meta)`` for each."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--train", choices=list(names), required=True, action="append",
                         help="which network to train (repeatable)")
     parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     parser.add_argument("--out", default=None,
@@ -543,12 +545,20 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.out is not None and len(args.train) > 1:
         parser.error("--out takes one network only")
-    for which in args.train:
-        _, meta = train_net(which, seed=args.seed, progress=not args.no_progress, out=args.out)
-        print(f"{meta['name']}: held-out accuracy {meta['heldout_accuracy']:.4f} "
-              f"({meta['n_heldout']} images), train accuracy {meta['train_accuracy']:.4f}, "
-              f"{meta['train_seconds']:.0f} s, seed {meta['seed']}", file=sys.stderr)
+    for name in args.train:
+        _, meta = train(name, seed=args.seed, progress=not args.no_progress, out=args.out)
+        print(summary(name, meta), file=sys.stderr)
     return 0
+
+
+def main(argv=None) -> int:
+    return training_main(
+        argv, prog="python -m limetheory.nets.small_cnn", description="Retrain the small CNNs reproducibly.",
+        names=sorted(SPECS), train=train_net,
+        summary=lambda name, meta: (f"{meta['name']}: held-out accuracy {meta['heldout_accuracy']:.4f} "
+                                    f"({meta['n_heldout']} images), train accuracy {meta['train_accuracy']:.4f}, "
+                                    f"{meta['train_seconds']:.0f} s, seed {meta['seed']}"),
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

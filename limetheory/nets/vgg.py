@@ -27,10 +27,8 @@ accuracies are those of the stored, rounded weights.
 """
 from __future__ import annotations
 
-import argparse
 import functools
 import os
-import sys
 import time
 from dataclasses import dataclass
 
@@ -41,7 +39,7 @@ import optax
 
 from ..validation import check_choice, check_int
 from . import Classifier
-from .small_cnn import (WEIGHTS_DIR, evaluate, library_versions, load_data,
+from .small_cnn import (WEIGHTS_DIR, training_main, evaluate, library_versions, load_data,
                         load_weights, make_classifier, save_weights)
 
 __all__ = ["ARCHITECTURES", "DATASETS", "NAMES", "TrainSettings", "PAPER", "init_params", "apply", "preprocess",
@@ -287,22 +285,13 @@ def load_table1_net(name: str, path=None, batch_size: int = 256) -> Classifier:
 
 # --------------------------------------------------------------------------- CLI
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m limetheory.nets.vgg",
-                                     description="Train the paper's Table 1 networks on digits and shapes.")
-    parser.add_argument("--train", choices=NAMES, action="append", required=True,
-                        help="network to train (repeatable)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=None, help="output .npz (one network only)")
-    parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    if args.out is not None and len(args.train) > 1:
-        parser.error("--out takes one network only")
-    for name in args.train:
-        _, meta = train_net(name, seed=args.seed, progress=not args.no_progress, out=args.out)
-        print(f"{name}: held-out {meta['heldout_accuracy']:.4f} ({meta['n_heldout']}), validation "
-              f"{meta['validation_accuracy']:.4f}, train {meta['train_accuracy']:.4f}, "
-              f"{meta['train_seconds']:.0f} s", file=sys.stderr)
-    return 0
+    return training_main(
+        argv, prog="python -m limetheory.nets.vgg", description="Train the paper's Table 1 networks on digits and shapes.",
+        names=NAMES, train=train_net,
+        summary=lambda name, meta: (f"{name}: held-out {meta['heldout_accuracy']:.4f} ({meta['n_heldout']}), validation "
+                                    f"{meta['validation_accuracy']:.4f}, train {meta['train_accuracy']:.4f}, "
+                                    f"{meta['train_seconds']:.0f} s"),
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover
