@@ -79,6 +79,12 @@ def _integer(text: str) -> int:
     return int(value)
 
 
+def _count_for_net(text: str) -> tuple:
+    """``N`` -> ("*", N); ``NET=N`` -> (NET, N): a --max-images entry (checked in the command)."""
+    name, _, count = text.rpartition("=")
+    return (name or "*", _integer(count))
+
+
 def _integer_or_auto(text: str):
     """``auto`` or an integer as :func:`_integer` reads it."""
     return "auto" if text.strip().lower() == "auto" else _integer(text)
@@ -153,6 +159,15 @@ def _add_reproduce(subparsers) -> None:
     p.add_argument("--protocol", choices=("paper", "corrected", "both"), default="both",
                    help="lime_vs_ig: the paper's protocol, the corrected one, or both with each difference "
                         "switched alone (default both)")
+    from .experiments.lime_vs_ig import MODEL_ORDER
+
+    p.add_argument("--nets", nargs="+", metavar="NAME", choices=MODEL_ORDER, default=None,
+                   help=f"lime_vs_ig: explain only these of its networks (choose from: {', '.join(MODEL_ORDER)}; "
+                        "default all)")
+    p.add_argument("--max-images", nargs="+", type=_count_for_net, default=None, metavar="N|NET=N",
+                   help="lime_vs_ig: explain at most the first N images of each network, or of network NET "
+                        "(e.g. 20 efficientnet-lite1=4); a run on fewer networks or images reuses, and is "
+                        "reused by, the units of a larger one")
     from .nets import NETWORKS
 
     _add_model_arguments(p, NETWORKS, default=None)
@@ -214,10 +229,14 @@ def _user_model(args) -> dict | None:
             "images": None if args.images is None else str(args.images.resolve())}
 
 
-def _experiment_options(protocol: str, user_model: dict | None) -> dict:
-    """Keyword arguments of the experiments' ``settings``: experiment 4's protocol, and the user's
-    model (and images) for the experiments that run on one."""
+def _experiment_options(protocol: str, user_model: dict | None, nets=None, max_images: dict | None = None) -> dict:
+    """Keyword arguments of the experiments' ``settings``: experiment 4's protocol, networks and
+    image count, and the user's model (and images) for the experiments that run on one."""
     options = {"lime_vs_ig": {"protocol": protocol}, "qualitative": {}}
+    if nets:
+        options["lime_vs_ig"]["nets"] = list(dict.fromkeys(nets))
+    if max_images is not None:
+        options["lime_vs_ig"]["max_images"] = max_images
     if user_model is not None:
         for name in USER_MODEL_EXPERIMENTS:
             options[name]["user_model"] = user_model
@@ -233,6 +252,18 @@ def _cmd_reproduce(args) -> int:
     _check_can_write_in(args, "--out", out)
     _check_dask_arguments(args)
     names = list(dict.fromkeys(args.only)) if args.only else None
+    if args.max_images is not None:
+        from .experiments.lime_vs_ig import MODEL_ORDER
+        from .validation import check_int
+
+        for name, count in args.max_images:
+            if name != "*" and name not in MODEL_ORDER:
+                args.parser.error(f"argument --max-images: unknown network {name!r} (choose from: "
+                                  f"{', '.join(MODEL_ORDER)})")
+            _check(args, "--max-images", check_int, count, 1)
+        args.max_images = dict(args.max_images)
+    if args.nets and (args.model is not None or args.images is not None):
+        args.parser.error("argument --nets: not with --model/--images (a user's model is explained alone)")
     user_model = _user_model(args)
     mode = "quick" if args.quick else "full"
     where = (f", {args.workers} Dask worker(s)" if args.workers else "") + (
@@ -241,7 +272,8 @@ def _cmd_reproduce(args) -> int:
     reports = reproduce(
         names, out, quick=args.quick, progress=not args.no_progress, figures=not args.no_figures,
         on_error="raise" if args.fail_fast else "continue", log=_log, workers=args.workers,
-        scheduler=args.scheduler, options=_experiment_options(args.protocol, user_model),
+        scheduler=args.scheduler,
+        options=_experiment_options(args.protocol, user_model, args.nets, args.max_images),
     )
     failed = [r for r in reports if isinstance(r, Exception)]
     if failed:

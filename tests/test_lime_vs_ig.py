@@ -14,11 +14,16 @@ from scipy import stats
 
 from limetheory.experiments import reproduce
 from limetheory.experiments import lime_vs_ig as exp4
+from limetheory.data import PHOTOS
+from limetheory.experiments._lime_vs_ig_tables import additivity_table
 from limetheory.experiments._protocols import PROTOCOLS
+from limetheory.experiments._runner import load_experiment, unit_path
+from limetheory.nets.vgg import NAMES as TABLE1_NAMES
 from limetheory.paper_figures._common import read_meta, read_results
 from stats_bounds import assert_within, mean_band, quantile
 
 NAMES = ["lime_vs_ig", "qualitative"]
+QUICK_NETS = ("digits-cnn", "shapes-cnn", "digits-vgg1", "shapes32-vgg1", "efficientnet-lite0")
 
 
 def test_quick_run(tmp_path):
@@ -40,7 +45,7 @@ def check_lime_vs_ig_rows_and_ranges(out):
                 "ig_n_steps", "ig_rel_gap", "path_curvature", "nonadditive_share", "nonadditive_share_se",
                 "additivity_exact", "iou_top1", "iou_top3", "iou_oracle", "object_removed"}
     assert expected <= set(frame.columns)
-    assert [m["model"] for m in s["models"]] == ["digits-cnn", "shapes-cnn", "efficientnet-lite0"]
+    assert [m["model"] for m in s["models"]] == list(QUICK_NETS)
     assert s["protocols"] == list(PROTOCOLS) and list(dict.fromkeys(frame["protocol"])) == list(PROTOCOLS)
     # one row per (protocol, model, image, output, comparison); 4 comparisons, +3 against the mask for shapes
     assert not frame.duplicated(["protocol", "model", "image", "output", "comparison"]).any()
@@ -50,7 +55,7 @@ def check_lime_vs_ig_rows_and_ranges(out):
     for p, proto in PROTOCOLS.items():
         for m in s["models"]:
             outputs = [o for o in proto.outputs if o in m.get("outputs", ["prob", "logit"])]
-            per_image = len(outputs) * (4 + (3 if m["model"] == "shapes-cnn" else 0))
+            per_image = len(outputs) * (4 + (3 if m["images"]["kind"] == "shapes" else 0))
             assert per_model[p, m["model"]] == n_images[m["model"]] * per_image, (p, m["model"])
     # each protocol's segmentation, rule and quadrature as defined
     for p, proto in PROTOCOLS.items():
@@ -78,7 +83,7 @@ def check_lime_vs_ig_rows_and_ranges(out):
     assert first.loc[ok & first["additivity_exact"], "nonadditive_share"].between(0, 1).all()
     assert (first["path_curvature"] >= 0).all()
     mask = frame[frame["comparison"].isin(exp4.MASK_COMPARISONS)]
-    assert (mask["model"] == "shapes-cnn").all() and len(mask)
+    assert set(mask["model"]) == {"shapes-cnn", "shapes32-vgg1"}  # the networks of the drawn shapes
     for col in ("iou_top1", "iou_top3", "iou_oracle", "object_removed"):
         assert mask[col].between(0, 1).all(), col
     assert (mask["iou_oracle"] > 0).all()
@@ -119,16 +124,21 @@ def check_lime_vs_ig_tables_and_figure(out):
     jac = pd.read_csv(out / "results" / "lime_vs_ig_jaccard.csv")
     assert {"protocol", "model", "output", "comparison", "n_images", "jaccard_top5", "jaccard_top5_se",
             "jaccard_top10", "jaccard_top10_se", "chance_top5", "chance_top10"} <= set(jac.columns)
-    # 4 paper protocols: 3 models x prob; corrected: small CNNs prob and logit, EfficientNet (quick) prob
-    assert len(jac) == (4 * 3 + 2 * 2 + 1) * 4
+    # 4 paper protocols: 5 models x prob; corrected: small nets prob and logit, EfficientNet (quick) prob
+    assert len(jac) == (4 * 5 + 4 * 2 + 1) * 4
     assert list(dict.fromkeys(jac["protocol"])) == list(PROTOCOLS)
     iou = pd.read_csv(out / "results" / "lime_vs_ig_iou.csv")
     assert set(iou["comparison"]) == set(exp4.MASK_COMPARISONS) and "all" in set(iou["subset"])
     models = pd.read_csv(out / "results" / "lime_vs_ig_models.csv")
-    assert list(models["model"]) == [m for m in ["digits-cnn", "shapes-cnn", "efficientnet-lite0"] for _ in range(2)]
-    assert list(models["segmentation"]) == ["preprocessed", "raw"] * 3
+    assert list(models["model"]) == [m for m in QUICK_NETS for _ in range(2)]
+    assert list(models["segmentation"]) == ["preprocessed", "raw"] * len(QUICK_NETS)
+    # the Table 1 networks report their held-out accuracy (the images are held out, labels known)
+    assert models.loc[models["model"].isin(["digits-vgg1", "shapes32-vgg1"]), "accuracy"].between(0, 1).all()
+    add = pd.read_csv(out / "results" / "lime_vs_ig_additivity.csv")
+    assert set(add["protocol"]) == set(PROTOCOLS) and "all" in set(add["model"])
+    assert add["rho_R_jaccard"].dropna().between(-1, 1).all() and add["p_gap_high_gt_low"].dropna().between(0, 1).all()
     md = (out / "figures" / "table_lime_vs_ig.md").read_text()
-    assert md.startswith("| protocol | model | output |") and "±" in md and "IoU" in md
+    assert md.startswith("| protocol | model | output |") and "±" in md and "IoU" in md and "Mann-Whitney" in md
     for name in ("table_lime_vs_ig", "fig_lime_vs_ig_additivity", "fig_qualitative"):
         assert (out / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
         assert (out / "figures" / f"{name}.pdf").read_bytes()[:4] == b"%PDF", name
@@ -212,3 +222,72 @@ def test_random_scores_give_chance_jaccard():
     expected = stats.hypergeom.pmf(np.arange(k + 1), d, k, k) * vals.size
     keep = expected > 5
     assert stats.chisquare(counts[keep], expected[keep] * counts[keep].sum() / expected[keep].sum()).pvalue > 1e-3
+
+
+# --------------------------------------------------------------------------- networks, images, unit keys
+def test_full_settings_have_every_network_and_table1_segmentation():
+    s = exp4.settings(False)
+    assert [m["model"] for m in s["models"]] == list(exp4.MODEL_ORDER)
+    table1 = {m["model"]: m for m in s["models"] if m["model"] in TABLE1_NAMES}
+    assert len(table1) == 8
+    for name, m in table1.items():
+        # the paper's Table 1 segmentation (quickshift(1, 200, 0.2) of the [0, 1] input), 100 held-out images
+        assert m["segmentations"]["preprocessed"] == {"method": "quickshift", "kernel_size": 1, "max_dist": 200,
+                                                      "ratio": 0.2}
+        assert m["images"]["count"] == 100 and m["images"]["size"] == 32
+        assert m["images"]["kind"] == ("digits" if name.startswith("digits-") else "shapes")
+
+
+def test_nets_and_max_images_leave_unit_keys_unchanged():
+    exp = load_experiment("lime_vs_ig")
+    full = exp4.settings(False)
+    unit = {"model": "digits-vgg2", "image": 3, "segmentation": "raw"}
+    key = unit_path("o", exp.name, exp.version, exp.key_settings(full, unit), unit)
+    part = exp4.settings(False, nets=["digits-vgg2", "shapes-cnn"], max_images={"*": 5, "shapes-cnn": 2})
+    assert unit in exp4.units(part)
+    assert unit_path("o", exp.name, exp.version, exp.key_settings(part, unit), unit) == key
+    counts = {m["model"]: m["images"]["count"] for m in part["models"]}
+    assert counts == {"digits-vgg2": 5, "shapes-cnn": 2}
+    # what the rows depend on does change the key: another protocol selection, another network's unit
+    other = exp4.settings(False, protocol="paper", nets=["digits-vgg2"])
+    assert unit_path("o", exp.name, exp.version, exp.key_settings(other, unit), unit) != key
+    photos = exp4.settings(False, nets=["efficientnet-lite0"], max_images=3)
+    assert photos["models"][0]["images"]["names"] == list(PHOTOS)[:3]
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"nets": ["resnet50"]}, ValueError, "nets"),
+    ({"nets": "digits-cnn"}, ValueError, "non-empty list"),
+    ({"nets": []}, ValueError, "non-empty list"),
+    ({"max_images": 0}, ValueError, "max_images"),
+    ({"max_images": True}, TypeError, "max_images"),
+    ({"max_images": {"resnet50": 3}}, ValueError, "max_images network"),
+    ({"max_images": {"digits-cnn": 2.5}}, TypeError, "max_images"),
+])
+def test_settings_refuse_bad_nets_and_counts(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        exp4.settings(True, **kwargs)
+
+
+def test_additivity_table_by_hand():
+    """Six images of one network: J falls as R rises; the floor is 1 everywhere."""
+    r = np.array([0.01, 0.02, 0.03, 0.2, 0.3, 0.4])
+    j = np.array([1.0, 1.0, 0.8, 0.6, 0.4, 0.2])
+    rows = []
+    for i in range(6):
+        common = {"protocol": "paper", "model": "m", "output": "prob", "image": str(i), "nonadditive_share": r[i],
+                  "path_curvature": 0.1 * (i + 1)}
+        rows.append({**common, "comparison": "lime_vs_ig", "jaccard_top5": j[i]})
+        rows.append({**common, "comparison": "lime_vs_lime", "jaccard_top5": 1.0})
+    table = additivity_table(pd.DataFrame(rows), 5)
+    row = table.iloc[0]
+    assert (row["protocol"], row["model"], row["n_images"]) == ("paper", "m", 6)
+    assert row["R_median"] == pytest.approx(np.median(r))
+    assert row["rho_R_jaccard"] == pytest.approx(stats.spearmanr(r, j).statistic)
+    assert row["rho_curvature_jaccard"] == pytest.approx(stats.spearmanr(np.arange(6), j).statistic)
+    low, high = r <= np.median(r), r > np.median(r)
+    assert row["gap_low_R"] == pytest.approx(np.mean(1 - j[low]))
+    assert row["gap_high_R"] == pytest.approx(np.mean(1 - j[high]))
+    assert row["gap_high_R_se"] == pytest.approx(np.std(1 - j[high], ddof=1) / np.sqrt(3))
+    assert row["p_gap_high_gt_low"] == pytest.approx(
+        stats.mannwhitneyu(1 - j[high], 1 - j[low], alternative="greater").pvalue)

@@ -202,3 +202,24 @@ def test_reproduce_protocol_reaches_the_settings(monkeypatch, tmp_path):
     assert calls == [{"lime_vs_ig": {"protocol": "paper"}}, {"lime_vs_ig": {"protocol": "both"}}]
     with pytest.raises(SystemExit):
         main(["reproduce", "--protocol", "table2"])
+
+
+def test_reproduce_nets_and_max_images_reach_the_settings(monkeypatch, tmp_path, capsys):
+    calls = []
+    import limetheory.experiments as experiments
+
+    monkeypatch.setattr(experiments, "reproduce", lambda *a, **kw: calls.append(kw["options"]) or [])
+    out = str(tmp_path / "o")
+    assert main(["reproduce", "--only", "lime_vs_ig", "--nets", "digits-vgg1", "efficientnet-lite1",
+                 "--max-images", "20", "efficientnet-lite1=4", "--out", out, "--no-progress"]) == 0
+    assert calls == [{"lime_vs_ig": {"protocol": "both", "nets": ["digits-vgg1", "efficientnet-lite1"],
+                                     "max_images": {"*": 20, "efficientnet-lite1": 4}}}]
+    for args, message in ((["--nets", "resnet50"], "argument --nets: invalid choice"),
+                          (["--max-images", "0"], "argument --max-images: must be >= 1"),
+                          (["--max-images", "resnet50=3"], "argument --max-images: unknown network 'resnet50'"),
+                          (["--max-images", "x=y"], "expected an integer"),
+                          (["--nets", "digits-cnn", "--model", "efficientnet-lite0"], "argument --nets: not with")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["reproduce", "--only", "lime_vs_ig", "--out", out, *args])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err, args
+    assert len(calls) == 1

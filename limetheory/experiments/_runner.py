@@ -28,6 +28,10 @@ and optionally
     ``OUT/results/<NAME>.npz``.
 ``tables(frame, settings) -> dict[str, pandas.DataFrame]``
     Summary tables computed from all rows: ``OUT/results/<NAME>_<key>.csv`` and ``.md``.
+``unit_settings(settings, unit) -> dict``
+    The part of the settings that a unit's rows depend on (default: all of them): what its key
+    hashes, so that a unit is reused by a later run whose other settings differ (experiment 4:
+    another list of networks or fewer images per network).
 
 Files written under ``OUT``::
 
@@ -39,7 +43,8 @@ Files written under ``OUT``::
     results/<NAME>_<key>.csv / .md    summary tables (optional)
     figures/<stem>.png / .pdf         written by the paper_figures scripts
 
-The unit hash covers the experiment's name, ``VERSION``, all settings and the unit itself, so a
+The unit hash covers the experiment's name, ``VERSION``, the settings (those of ``unit_settings``
+when the experiment defines it) and the unit itself, so a
 quick run and a full run in the same folder never mix, and an interrupted run started again
 computes only the units whose files are missing. A unit file that cannot be read or does not
 verify against its header is recomputed with a warning naming it; ``results/`` is written only
@@ -105,6 +110,11 @@ class Experiment:
     run_unit: Callable[[dict, Any], pd.DataFrame]
     arrays: Callable[[Any], dict] | None = None
     tables: Callable[[pd.DataFrame, dict], dict] | None = None
+    unit_settings: Callable[[dict, dict], dict] | None = None
+
+    def key_settings(self, settings: dict, unit: dict) -> dict:
+        """The settings that key ``unit`` (all of them unless the module defines ``unit_settings``)."""
+        return settings if self.unit_settings is None else self.unit_settings(settings, unit)
 
     @classmethod
     def from_module(cls, mod: ModuleType) -> "Experiment":
@@ -117,14 +127,14 @@ class Experiment:
         for attr in ("settings", "units", "setup", "run_unit"):
             if not callable(getattr(mod, attr, None)):
                 problems.append(f"{attr}() (a function)")
-        for attr in ("arrays", "tables"):
+        for attr in ("arrays", "tables", "unit_settings"):
             if hasattr(mod, attr) and not callable(getattr(mod, attr)):
                 problems.append(f"{attr}() (optional, but a function when given)")
         if problems:
             raise TypeError(f"experiment module {mod.__name__} does not define the experiment contract: "
                             f"missing or wrong {', '.join(problems)}")
         return cls(mod.NAME, mod.TITLE, mod.VERSION, mod.settings, mod.units, mod.setup, mod.run_unit,
-                   getattr(mod, "arrays", None), getattr(mod, "tables", None))
+                   getattr(mod, "arrays", None), getattr(mod, "tables", None), getattr(mod, "unit_settings", None))
 
 
 # =========================================================================== registry access
@@ -329,7 +339,7 @@ def run_experiment(
     remove_stale_temporaries(out / "units" / name, out / "results", out / "figures")
     settings = exp.settings(bool(quick), **dict(options or {}))
     units = list(exp.units(settings))
-    paths = [unit_path(out, name, exp.version, settings, u) for u in units]
+    paths = [unit_path(out, name, exp.version, exp.key_settings(settings, u), u) for u in units]
     if len(set(paths)) != len(paths):
         raise ValueError(f"experiment {name}: two units have the same key; units must differ")
     frames, corrupt = _stored_units(paths)

@@ -45,7 +45,8 @@ rule, and Spearman's rank correlation over all d superpixels):
                     agreement by chance looks like (its expectation for the signed top-k of d
                     superpixels is ``E[I / (2k - I)]``, I hypergeometric, ``chance_top<k>``).
 
-For the shapes CNN, whose images come with the pixel mask of the object that decides the class,
+For the networks of the drawn shapes (the shapes CNN and the shapes32 Table 1 networks), whose
+images come with the pixel mask of the object that decides the class,
 also ``lime_vs_mask``, ``ig_vs_mask``, ``random_vs_mask``: the IoU of the pixels of the top-1 and
 top-3 superpixels with the mask (``iou_top<k>``), next to ``iou_oracle``, the best such IoU (the
 union of the superpixels lying mostly inside the mask), and ``object_removed``, the fraction of
@@ -54,16 +55,21 @@ superpixel keeps its own (mean) colour when LIME hides it, so neither LIME nor I
 baseline can see it. The ``iou`` table gives all images and those whose object is removed
 (``object_removed >= 0.5``).
 
-Networks: ``digits-cnn`` (100 held-out 32 x 32 digits), ``shapes-cnn`` (100 held-out 64 x 64
-drawn shapes), the pretrained EfficientNet-Lite networks of :data:`IMAGENET_NETS` that
+Networks (:data:`MODEL_ORDER`): ``digits-cnn`` (100 held-out 32 x 32 digits), ``shapes-cnn`` (100
+held-out 64 x 64 drawn shapes), the paper's Table 1 networks of :mod:`limetheory.nets.vgg`
+(one-layer dense, VGG1-3, trained here with the authors' optimiser settings on the digits and on
+32 x 32 drawn shapes; 100 held-out images each; their input is ``x / 255`` as the authors' [0, 1]
+CIFAR-10 images, so the paper protocol segments that with quickshift(1, 200, 0.2)), the
+pretrained EfficientNet-Lite networks of :data:`IMAGENET_NETS` that
 :data:`limetheory.nets.NETWORKS` registers (every bundled photo, :data:`limetheory.data.PHOTOS`, at
 the network's input size; quick: Lite0 only).
 A network whose weights are missing is skipped with a warning.
 
 Rows: one per (protocol, model, image, output, comparison). Units: one per (model, image,
-segmentation). Tables: ``jaccard`` (mean and standard error over images of every comparison, per
-protocol), ``iou`` (shapes), ``models`` (d, accuracy, IG completeness gaps, additivity, seconds
-per image, per model and segmentation).
+segmentation), keyed by the settings of their own network only (:func:`unit_settings`), so
+``--nets`` and ``--max-images`` runs add up. Tables (:mod:`._lime_vs_ig_tables`): ``jaccard``,
+``iou`` (shapes), ``models`` (d, accuracy, IG completeness gaps, additivity, seconds per image),
+``additivity`` (the test of the claim that LIME is close to the IG sums where g is additive).
 """
 from __future__ import annotations
 
@@ -74,27 +80,27 @@ import zlib
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from limetheory.compare import OUTPUTS, SEGMENTATION, ig_superpixel_sums, lime_coefficients
 from limetheory.metrics import iou_topk
 from limetheory.nets import NETWORKS
 from limetheory.nets.scored import scored_net
+from limetheory.nets.vgg import NAMES as TABLE1_NAMES
+from limetheory.validation import check_choice, check_int
 from limetheory.segmentation import n_superpixels, segment
 
+from ._lime_vs_ig_tables import MASK_COMPARISONS, PAIR_COMPARISONS, chance_jaccard, tables
 from ._protocols import PAPER_IG, PROTOCOLS, paper_segmentation, protocols_for, segment_kinds, topk_agreement
 
 NAME = "lime_vs_ig"
 TITLE = "Exp. 4 (Tables 1-2): top-k Jaccard of LIME vs integrated gradients, paper and corrected protocols"
 VERSION = 3  # 3: protocols (paper, corrected, one switch each), additivity and path curvature
 
-#: Comparisons between two rankings of the superpixels, in table order.
-PAIR_COMPARISONS = ("lime_vs_ig", "lime_vs_lime", "run_vs_run", "lime_vs_random")
-#: Comparisons of one ranking with the ground-truth mask (shapes only).
-MASK_COMPARISONS = ("lime_vs_mask", "ig_vs_mask", "random_vs_mask")
 #: The pretrained ImageNet networks, those registered in limetheory.nets.NETWORKS (quick: the first).
 IMAGENET_NETS = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
-MODEL_ORDER = ("digits-cnn", "shapes-cnn") + IMAGENET_NETS
+#: The small CNNs of :mod:`limetheory.nets.small_cnn` and the Table 1 networks of :mod:`limetheory.nets.vgg`.
+SMALL_CNNS = ("digits-cnn", "shapes-cnn")
+MODEL_ORDER = SMALL_CNNS + TABLE1_NAMES + IMAGENET_NETS
 #: The largest d for which the non-additive share is computed exactly (2^d network evaluations).
 EXACT_ADDITIVITY_D = 16
 #: Fewest LIME samples per affine parameter (d + 2) for the cross-fitted non-additive share.
@@ -176,15 +182,66 @@ def _scored(spec: dict):
     return scored_net(spec["model"])
 
 
-def settings(quick: bool, protocol: str = "both", user_model: dict | None = None) -> dict:
-    """Full: 100 held-out images per small CNN and every bundled photo, 2 x 5 LIME runs of n = 1000,
-    IG by the paper's 21-point trapezoid and by 128-point Gauss-Legendre. Quick (a smoke test, too
-    small for the numbers to mean anything): 6 images per small CNN with 2 x 2 runs of n = 200 and
-    32 Gauss-Legendre points; one photo with 2 x 1 runs of n = 64 and 7 points (one compiled chunk with the trapezoid's
-    3 x 7), probability only.
+def _small_net_entry(name: str, images: dict, quick: bool) -> dict | None:
+    """The settings' entry of a small network (32 or 64 pixels, held-out images); None if missing."""
+    ident = _net_identity(name)
+    if ident is None:
+        return None
+    return {"model": name, "identity": ident, "images": images, "n_samples": 200 if quick else 1000,
+            "n_runs": 2 if quick else 5, "gl_steps": 32 if quick else 128,
+            "segmentations": {"preprocessed": paper_segmentation(images["size"]), "raw": SEGMENTATION[name]}}
+
+
+def _imagenet_entry(name: str, quick: bool) -> dict | None:
+    """The settings' entry of a pretrained ImageNet network on the bundled photos; None if missing."""
+    from limetheory.data import PHOTOS
+
+    ident = _net_identity(name)
+    if ident is None:
+        return None
+    return {
+        "model": name, "identity": ident,
+        "images": {"kind": "photos", "names": ["chelsea"] if quick else list(PHOTOS), "size": ident["input_size"]},
+        "n_samples": 64 if quick else 1000, "n_runs": 1 if quick else 5, "gl_steps": 7 if quick else 128,
+        "segmentations": {"preprocessed": paper_segmentation(min(ident["input_size"])),
+                          "raw": SEGMENTATION.get(name, {"method": "quickshift"})},
+        **({"outputs": ["prob"]} if quick else {}),
+    }
+
+
+def _heldout_images(name: str) -> dict:
+    """Which held-out images a small network is explained on (the digits split, or drawn shapes)."""
+    if name.startswith("digits-"):
+        return _digits_heldout()
+    size = 64 if name == "shapes-cnn" else 32
+    return {**_shapes_heldout(), "size": size}
+
+
+def default_nets(quick: bool) -> tuple:
+    """The networks a run explains by default: all of :data:`MODEL_ORDER` (quick: the two small
+    CNNs, one Table 1 network per dataset and EfficientNet-Lite0)."""
+    if quick:
+        return ("digits-cnn", "shapes-cnn", "digits-vgg1", "shapes32-vgg1", IMAGENET_NETS[0])
+    return MODEL_ORDER
+
+
+def settings(quick: bool, protocol: str = "both", user_model: dict | None = None, nets=None,
+             max_images=None) -> dict:
+    """Full: 100 held-out images per small network and every bundled photo, 2 x 5 LIME runs of
+    n = 1000, IG by the paper's 21-point trapezoid and by 128-point Gauss-Legendre. Quick (a smoke
+    test, too small for the numbers to mean anything): 6 images per small CNN, 2 per Table 1
+    network, with 2 x 2 runs of n = 200 and 32 Gauss-Legendre points; one photo with 2 x 1 runs of
+    n = 64 and 7 points (one compiled chunk with the trapezoid's 3 x 7), probability only.
 
     ``protocol``: ``"paper"``, ``"corrected"`` or ``"both"`` (every protocol of
     :data:`~limetheory.experiments._protocols.PROTOCOLS`).
+
+    ``nets``: the networks to explain, names of :data:`MODEL_ORDER` (default :func:`default_nets`;
+    ``limetheory reproduce --nets``). ``max_images``: explain at most that many images per network
+    (the first ones), an int for every network or a mapping {network: count} whose key ``"*"``
+    gives the count of the networks it does not name (``--max-images 20 efficientnet-lite1=4``).
+    Neither enters a unit's key (:func:`unit_settings`): a run on fewer networks or images reuses,
+    and is reused by, the units of a larger one.
 
     ``user_model`` (``limetheory reproduce --model ...``): that network only, on the images of
     its folder (``user_model["images"]``) or the bundled photos, as the ImageNet networks above;
@@ -195,35 +252,75 @@ def settings(quick: bool, protocol: str = "both", user_model: dict | None = None
     paper's 20-step trapezoid rule, 16% with the 64-point midpoint rule, 2.8% with 64
     Gauss-Legendre points and 0.9% with 128. Every row records its rule's gap (``ig_rel_gap``).
     """
-    from limetheory.data import PHOTOS
-
     protocols = list(protocols_for(protocol))
+    max_images = _check_max_images(max_images)
     if user_model is not None:
-        return _settings(protocol, _user_protocols(user_model, protocols), [_user_model_settings(user_model, quick)])
-    small_count, small_n, runs = (6, 200, 2) if quick else (100, 1000, 5)
+        if nets is not None:
+            raise ValueError("nets and user_model exclude each other: a user's model is explained alone")
+        models = [_user_model_settings(user_model, quick)]
+        return _settings(protocol, _user_protocols(user_model, protocols), _limit_images(models, max_images))
+    nets = default_nets(quick) if nets is None else _check_nets(nets)
     models = []
-    for name, images, side in (
-        ("digits-cnn", {**_digits_heldout(), "count": small_count}, _digits_heldout()["size"]),
-        ("shapes-cnn", {**_shapes_heldout(), "count": small_count}, _shapes_heldout()["size"]),
-    ):
-        ident = _net_identity(name)
-        if ident is not None:
-            models.append({"model": name, "identity": ident, "images": images, "n_samples": small_n,
-                           "n_runs": runs, "gl_steps": 32 if quick else 128,
-                           "segmentations": {"preprocessed": paper_segmentation(side), "raw": SEGMENTATION[name]}})
-    for name in [n for n in IMAGENET_NETS if n in NETWORKS][: 1 if quick else None]:
-        ident = _net_identity(name)
-        if ident is None:
+    for name in nets:
+        if name in IMAGENET_NETS:
+            entry = _imagenet_entry(name, quick) if name in NETWORKS else None
+        else:
+            count = (6 if name in SMALL_CNNS else 2) if quick else 100
+            entry = _small_net_entry(name, {**_heldout_images(name), "count": count}, quick)
+        if entry is not None:
+            models.append(entry)
+    return _settings(protocol, protocols, _limit_images(models, max_images))
+
+
+def _check_nets(nets) -> tuple:
+    if isinstance(nets, str) or not nets:
+        raise ValueError(f"nets must be a non-empty list of network names, got {nets!r}")
+    for name in nets:
+        check_choice(name, "nets", MODEL_ORDER)
+    return tuple(dict.fromkeys(nets))
+
+
+def _check_max_images(max_images) -> dict | None:
+    """``max_images`` as a mapping {network or "*": count >= 1}, checked; None for no limit."""
+    if max_images is None:
+        return None
+    if not isinstance(max_images, dict):
+        return {"*": check_int(max_images, "max_images", 1)}
+    for name, count in max_images.items():
+        if name != "*":
+            check_choice(name, "max_images network", MODEL_ORDER)
+        check_int(count, f"max_images[{name!r}]", 1)
+    return dict(max_images)
+
+
+def _limit_images(models: list, max_images: dict | None) -> list:
+    """Every model's image list cut to its first ``max_images[model]`` (or ``max_images["*"]``)."""
+    if max_images is None:
+        return models
+    out = []
+    for m in models:
+        limit = max_images.get(m["model"], max_images.get("*"))
+        if limit is None:
+            out.append(m)
             continue
-        models.append({
-            "model": name, "identity": ident,
-            "images": {"kind": "photos", "names": ["chelsea"] if quick else list(PHOTOS), "size": ident["input_size"]},
-            "n_samples": 64 if quick else 1000, "n_runs": 1 if quick else runs, "gl_steps": 7 if quick else 128,
-            "segmentations": {"preprocessed": paper_segmentation(min(ident["input_size"])),
-                              "raw": SEGMENTATION.get(name, {"method": "quickshift"})},
-            **({"outputs": ["prob"]} if quick else {}),
-        })
-    return _settings(protocol, protocols, models)
+        images = dict(m["images"])
+        if "names" in images:
+            images["names"] = list(images["names"])[:limit]
+        else:
+            images["count"] = min(int(images["count"]), limit)
+        out.append({**m, "images": images})
+    return out
+
+
+def unit_settings(s: dict, unit: dict) -> dict:
+    """What a unit's rows depend on: the settings but the other networks and the image count.
+
+    The unit's own network entry replaces the list of networks, without its image list or count
+    (the unit names its image), so ``--nets`` and ``--max-images`` leave a unit's key unchanged.
+    """
+    spec = next(m for m in s["models"] if m["model"] == unit["model"])
+    images = {k: v for k, v in spec["images"].items() if k not in ("names", "count")}
+    return {**{k: v for k, v in s.items() if k != "models"}, "model": {**spec, "images": images}}
 
 
 def _settings(protocol: str, protocols: list, models: list) -> dict:
@@ -298,18 +395,6 @@ def setup(s: dict) -> _Context:
 def unit_seed(s: dict, model: str, key) -> list:
     """Entropy of every random draw of a unit: the settings' seed and a CRC-32 of ``model/key``."""
     return [int(s["seed"]), zlib.crc32(f"{model}/{key}".encode())]
-
-
-def chance_jaccard(d: int, k: int) -> float:
-    """Expected Jaccard index of two independent uniformly random k-subsets of d superpixels.
-
-    The overlap I is hypergeometric (population d, k marked, k drawn) and ``J = I / (2k - I)``:
-    ``E[J] = sum_i P(I = i) i / (2k - i)``. NaN when k >= d (the index is then always 1).
-    """
-    if k >= d:
-        return float("nan")
-    i = np.arange(0, k + 1)
-    return float(np.sum(stats.hypergeom.pmf(i, d, k, k) * i / (2 * k - i)))
 
 
 def oracle_superpixels(segments: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -463,102 +548,3 @@ def run_unit(unit: dict, ctx: _Context) -> pd.DataFrame:
                     rows.append({**per_output, "comparison": name, **iou, "iou_oracle": oracle,
                                  "object_removed": removed})
     return pd.DataFrame(rows)
-
-
-# =========================================================================== tables
-def _mean_se(values: pd.Series) -> tuple:
-    v = values.dropna().to_numpy(dtype=np.float64)
-    if v.size == 0:
-        return np.nan, np.nan, 0
-    se = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else np.nan
-    return float(v.mean()), se, int(v.size)
-
-
-def _ordered(values, order) -> list:
-    present = list(dict.fromkeys(values))
-    return [m for m in order if m in present] + [m for m in present if m not in order]
-
-
-def summarize(frame: pd.DataFrame, comparisons, metrics) -> pd.DataFrame:
-    """Mean and standard error (sd / sqrt(n), ddof = 1) over images per (protocol, model, output, comparison)."""
-    rows = []
-    by = ["protocol", "model", "output", "comparison"]
-    for (protocol, model, output, comp), sub in frame.groupby(by, sort=False):
-        if comp not in comparisons:
-            continue
-        row = {"protocol": protocol, "model": model, "output": output, "comparison": comp,
-               "n_images": int(sub["image"].nunique())}
-        for m in metrics:
-            if m in sub.columns:
-                row[m], row[f"{m}_se"], _ = _mean_se(sub[m])
-        rows.append(row)
-    out = pd.DataFrame(rows)
-    if out.empty:
-        return out
-    rank = {  # table order: protocols, models, outputs and comparisons as listed in this module
-        "protocol": _ordered(out["protocol"], tuple(PROTOCOLS)),
-        "model": _ordered(out["model"], MODEL_ORDER),
-        "output": list(OUTPUTS),
-        "comparison": list(comparisons),
-    }
-    order = [out[k].map({v: i for i, v in enumerate(values)}) for k, values in rank.items()]
-    return out.iloc[np.lexsort(order[::-1])].reset_index(drop=True)
-
-
-def _models_table(frame: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for model in _ordered(frame["model"], MODEL_ORDER):
-        for kind in _ordered(frame.loc[frame["model"] == model, "segmentation"], ("preprocessed", "raw")):
-            sub = frame[(frame["model"] == model) & (frame["segmentation"] == kind)]
-            img = sub.drop_duplicates("image")
-            row = {"model": model, "segmentation": kind, "n_images": len(img), "d_median": float(img["d"].median()),
-                   "d_min": int(img["d"].min()), "d_max": int(img["d"].max()),
-                   "accuracy": float(img["correct"].astype(float).mean()) if img["correct"].notna().any() else np.nan,
-                   "prob_target_median": float(img["prob_target"].median()),
-                   "lime_seconds_per_image": float(img["lime_seconds"].mean()),
-                   "n_samples": int(img["n_samples"].iloc[0]), "lime_runs": 2 * int(img["n_runs"].iloc[0]),
-                   "additivity_exact_share": float(img["additivity_exact"].astype(float).mean())}
-            for output in OUTPUTS:
-                o = sub[sub["output"] == output]
-                if o.empty:
-                    continue
-                per_image = o.drop_duplicates("image")
-                # |f(xi) - f(xi_bar)|: tiny for a saturated probability, where the relative gap
-                # (undefined when it is 0 in float32) says nothing about the quadrature
-                change = (per_image["ig_f_x"] - per_image["ig_f_baseline"]).abs()
-                row[f"f_change_median_{output}"] = float(change.median())
-                row[f"nonadditive_share_median_{output}"] = float(per_image["nonadditive_share"].median())
-                row[f"path_curvature_median_{output}"] = float(
-                    per_image["path_curvature"].replace(np.inf, np.nan).median())
-                for rule in _ordered(o["ig_rule"], ("trapezoid", "gausslegendre")):
-                    g = o[o["ig_rule"] == rule].drop_duplicates("image")
-                    gap = g["ig_rel_gap"].replace(np.inf, np.nan)
-                    row[f"ig_rel_gap_median_{rule}_{output}"] = float(gap.median())
-                    row[f"ig_rel_gap_p90_{rule}_{output}"] = float(gap.quantile(0.9))
-                    row[f"ig_seconds_{rule}_{output}"] = float(g["ig_seconds"].mean())
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def tables(frame: pd.DataFrame, s: dict) -> dict:
-    if frame.empty:
-        return {}
-    ks = s["ks"]
-    jac = summarize(frame, PAIR_COMPARISONS, [f"jaccard_top{k}" for k in ks] + ["spearman"])
-    per_image = frame.drop_duplicates(["protocol", "model", "image"])[["protocol", "model", "image", "d"]]
-    for k in ks:
-        chance = per_image.assign(c=[chance_jaccard(int(d), k) for d in per_image["d"]]).groupby(
-            ["protocol", "model"])["c"].mean()
-        jac[f"chance_top{k}"] = [chance.get((p, m), np.nan) for p, m in zip(jac["protocol"], jac["model"])]
-    out = {"jaccard": jac}
-    if frame["comparison"].isin(MASK_COMPARISONS).any():
-        metrics = [f"iou_top{k}" for k in s["iou_ks"]] + ["iou_oracle"]
-        masked = frame[frame["comparison"].isin(MASK_COMPARISONS)]
-        parts = [summarize(masked, MASK_COMPARISONS, metrics).assign(subset="all")]
-        seen = masked[masked["object_removed"] >= 0.5]
-        if len(seen):
-            parts.append(summarize(seen, MASK_COMPARISONS, metrics).assign(subset="object_removed"))
-        iou = pd.concat(parts, ignore_index=True)
-        out["iou"] = iou[["subset"] + [c for c in iou.columns if c != "subset"]]
-    out["models"] = _models_table(frame)
-    return out

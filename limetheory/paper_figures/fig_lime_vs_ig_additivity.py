@@ -26,12 +26,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from limetheory.experiments.lime_vs_ig import MODEL_ORDER  # noqa: E402
+
 from ._common import figure_main, read_meta, read_results, save_figure  # noqa: E402
 
 NAME = "lime_vs_ig"
 STEM = "fig_lime_vs_ig_additivity"
-COLOURS = {"digits-cnn": "tab:blue", "shapes-cnn": "tab:orange", "efficientnet-lite0": "tab:green",
-           "efficientnet-lite1": "tab:red", "efficientnet-lite2": "tab:purple"}
+#: One colour per network of the experiment (the ten strong shades of tab20, then its light ones).
+COLOURS = dict(zip(MODEL_ORDER, plt.cm.tab20.colors[::2] + plt.cm.tab20.colors[1::2]))
 #: Values below this are drawn at it on the log axes (an exactly additive response has R = 0).
 FLOOR = 1e-6
 X_AXES = (("nonadditive_share", "non-additive share R of g(z) = f(x(z))"),

@@ -7,7 +7,9 @@ Reads ``out/results/lime_vs_ig_jaccard.csv`` (and ``_iou.csv``), written by
   corrected one), mean ± standard error over images of the top-5 and top-10 Jaccard indices of
   LIME (mean of R runs) against the IG superpixel sums, beside the two noise floors (two
   independent LIME estimates; two single runs), a random ranking and the exact chance level of
-  the signed top-k; for the shapes CNN, the IoU of the top superpixels with the object's mask;
+  the signed top-k; for the networks of the drawn shapes, the IoU of the top superpixels with the
+  object's mask (the figure shows the first of them, the shapes CNN); the test of "LIME is close to
+  the IG sums where the response is additive" (``lime_vs_ig_additivity.csv``);
 - ``figures/table_lime_vs_ig.png`` / ``.pdf``: the same numbers as bars (rows: protocol and
   explained output; columns: top-5 Jaccard, top-10 Jaccard, IoU with the mask), error bars one
   standard error, black ticks the chance level.
@@ -100,6 +102,28 @@ def markdown(jac: pd.DataFrame, iou: pd.DataFrame | None, meta: dict) -> str:
     return text
 
 
+def additivity_markdown(add: pd.DataFrame) -> str:
+    """The test of "LIME is close to the IG sums where the response is additive, and not elsewhere"."""
+    head = ["protocol", "output", "model", "images", "median R", "rho(R, J)", "rho(curvature, J)",
+            "gap, low R", "gap, high R", "p (gap high > low)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * (len(head) - 3)) + "|"]
+    for _, r in add.iterrows():
+        rho = "n/a" if not np.isfinite(r["rho_R_jaccard"]) else f"{r['rho_R_jaccard']:.2f} (p {r['p_rho_R']:.2g})"
+        rho_c = ("n/a" if not np.isfinite(r["rho_curvature_jaccard"])
+                 else f"{r['rho_curvature_jaccard']:.2f} (p {r['p_rho_curvature']:.2g})")
+        p = "n/a" if not np.isfinite(r["p_gap_high_gt_low"]) else f"{r['p_gap_high_gt_low']:.2g}"
+        lines.append("| " + " | ".join([
+            r["protocol"], r["output"], r["model"], str(int(r["n_images"])),
+            "n/a" if not np.isfinite(r["R_median"]) else f"{r['R_median']:.3g}", rho, rho_c,
+            _pm(r["gap_low_R"], r["gap_low_R_se"]), _pm(r["gap_high_R"], r["gap_high_R_se"]), p]) + " |")
+    k = int(add["k"].iloc[0]) if len(add) else 5
+    return (f"\nWhy they disagree (THEORY.md section 5): per image, the top-{k} Jaccard J of LIME against the IG "
+            "sums, Spearman's rho with the non-additive share R of g(z) = f(x(z)) and with the path curvature; "
+            "the gap is the noise floor (LIME against LIME) minus J, mean ± s.e. over the images below and above "
+            "the median R; p: one-sided Mann-Whitney test that the gap is larger above the median:\n\n"
+            + "\n".join(lines) + "\n")
+
+
 def _values(s: dict, get) -> str:
     """One setting over the models: "1000" when they agree, "300/64" (model order) when not."""
     vals = list(dict.fromkeys(str(get(m)) for m in s["models"]))
@@ -121,7 +145,9 @@ def _bars(ax, table: pd.DataFrame, groups, comparisons, value, se, *, chance=Non
         for xi, c in zip(x, chance):
             if np.isfinite(c):
                 ax.hlines(c, xi - 0.45, xi + 0.45, colors="black", linewidth=1.2, linestyles="--")
-    ax.set_xticks(x, group_labels or groups, fontsize=8)
+    many = len(groups) >= 5
+    ax.set_xticks(x, group_labels or groups, fontsize=7 if many else 8, rotation=35 if many else 0,
+                  ha="right" if many else "center")
     ax.set_ylim(0, 1.05)
     ax.grid(axis="y", alpha=0.3)
 
@@ -138,7 +164,12 @@ def make(out) -> list:
         meta["models_summary"] = read_results(out, f"{NAME}_models").to_dict("records")
     except FileNotFoundError:
         meta["models_summary"] = []
-    md_path = write_text(out / "figures" / f"{STEM}.md", markdown(jac, iou, meta))
+    text = markdown(jac, iou, meta)
+    try:
+        text += additivity_markdown(read_results(out, f"{NAME}_additivity"))
+    except FileNotFoundError:
+        pass
+    md_path = write_text(out / "figures" / f"{STEM}.md", text)
 
     s = meta["settings"]
     ks = s["ks"]
@@ -146,8 +177,10 @@ def make(out) -> list:
     models = list(dict.fromkeys(jac["model"]))
     n_img = jac.groupby("model")["n_images"].max()
     has_iou = iou is not None and len(iou) > 0
+    iou_model = iou["model"].iloc[0] if has_iou else None  # the panel shows the first shapes network
     ncols = len(ks) + (1 if has_iou else 0)
-    fig, axes = plt.subplots(len(panels), ncols, figsize=(4.6 * ncols, 3.3 * len(panels)), squeeze=False)
+    width = max(4.6, 0.6 * len(models) + 1.0)  # each network's group of bars keeps its room
+    fig, axes = plt.subplots(len(panels), ncols, figsize=(width * ncols, 3.3 * len(panels)), squeeze=False)
     comps = ["lime_vs_ig", "lime_vs_lime", "run_vs_run", "lime_vs_random"]
     labels = [f"{m}\n({int(n_img[m])} images)" for m in models]
     for r, (protocol, output) in enumerate(panels):
@@ -162,7 +195,7 @@ def make(out) -> list:
                 ax.set_ylabel("Jaccard index (mean ± s.e.)")
         if has_iou:
             ax = axes[r, -1]
-            sub = iou[(iou["protocol"] == protocol) & (iou["output"] == output)]
+            sub = iou[(iou["protocol"] == protocol) & (iou["output"] == output) & (iou["model"] == iou_model)]
             if sub.empty:
                 ax.set_axis_off()
                 continue
