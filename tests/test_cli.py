@@ -477,3 +477,16 @@ def test_parser_errors_are_one_line(capsys):
         main(["reproduce", "--only", "no_such_experiment"])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err.count("\n") == 1 and "argument --only: invalid choice" in err
+
+
+def test_unit_settings_key_units_by_what_they_depend_on(fake, tmp_path):
+    """An experiment's ``unit_settings`` decides what a unit's key hashes: with the number of units
+    left out, the full run (6 units) reuses the quick run's 4 (without it, it reuses none: above)."""
+    fake.unit_settings = lambda s, unit: {k: v for k, v in s.items() if k != "n_units"}
+    out = tmp_path / "o"
+    assert _run("--quick", "--only", "fake", "--out", str(out)) == 0
+    assert _run("--only", "fake", "--out", str(out)) == 0
+    assert fake.CALLS == [0, 1, 2, 3, 4, 5]  # the full run computed only units 4 and 5
+    fake.unit_settings = "not a function"
+    with pytest.raises(TypeError, match=r"unit_settings\(\) \(optional, but a function when given\)"):
+        experiments.load_experiment("fake")
