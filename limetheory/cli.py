@@ -5,7 +5,7 @@
                          [--model M [--weights FILE] [--input-size H[xW]]] [--images DIR]
     limetheory list
     limetheory explain IMAGE [--model M [--weights FILE] [--input-size H[xW]]] [--n-samples N|auto]
-                             [--out FILE] [--seed S] [--label K] [--output {prob,logit}] [--top-k K]
+                             [--max-samples N] [--tolerance T] [--out FILE] [--seed S] [--label K] [--output {prob,logit}] [--top-k K]
                              [--ig-steps M]
 
 ``reproduce`` runs the registered experiments (``limetheory.experiments.REGISTRY``), writes their
@@ -320,6 +320,9 @@ def _add_explain(subparsers) -> None:
                         "settled at 95%% confidence (limetheory.stopping), at most --max-samples")
     p.add_argument("--max-samples", type=_integer, default=20000, metavar="N",
                    help="the most samples --n-samples auto draws (default 20000)")
+    p.add_argument("--tolerance", type=float, default=None, metavar="T",
+                   help="--n-samples auto only: settle a top-k set whose members may trail an outsider by up "
+                        "to T times the largest coefficient (0 <= T < 1; default 0, the exact rule)")
     p.add_argument("--out", type=Path, default=None, metavar="FILE",
                    help="figure file, .png, .pdf, .svg or .jpg (default: IMAGE's name + _explained.png "
                         "in the current folder)")
@@ -419,13 +422,17 @@ def _check_explain_arguments(args) -> tuple:
     from .data import read_image
     from .gradients import MAX_N_STEPS
     from .plotting import FIGURE_FORMATS
-    from .validation import check_int, check_seed
+    from .validation import check_int, check_seed, check_tolerance
 
     _check(args, "--max-samples", check_int, args.max_samples, 2)
     if args.n_samples != "auto":
         _check(args, "--n-samples", check_int, args.n_samples, 2)
     _check(args, "--n-samples", compare.check_lime_memory, _most_samples(args), 1, _physical_memory())  # d >= 1
     _check(args, "--top-k", check_int, args.top_k, 1)
+    if args.tolerance is not None:
+        if args.n_samples != "auto":
+            args.parser.error("argument --tolerance: applies only to --n-samples auto")
+        _check(args, "--tolerance", check_tolerance, args.tolerance)
     _check(args, "--ig-steps", check_int, args.ig_steps, 1, MAX_N_STEPS["gausslegendre"])
     _check(args, "--seed", check_seed, args.seed)
     _check_model_arguments(args)
@@ -469,10 +476,11 @@ def _lime(args, image, snet, segments, target: int, k: int):
         run = compare.lime_run(image, snet, segments, target, int(args.seed), n_samples=args.n_samples)
         return run, f"LIME (n = {args.n_samples}, seed {args.seed})"
     run = explain(image, snet.predict_for(target), segments=segments, labels=[compare.OUTPUTS.index(args.output)],
-                  n_samples="auto", top_k=k, max_samples=args.max_samples, seed=int(args.seed),
-                  batch_size=snet.batch_size, dtype=np.float32, progress=False)
+                  n_samples="auto", top_k=k, max_samples=args.max_samples, tolerance=args.tolerance,
+                  seed=int(args.seed), batch_size=snet.batch_size, dtype=np.float32, progress=False)
     how = "settled" if run.settled else f"NOT settled at --max-samples {args.max_samples}"
-    return run, f"LIME (auto: n = {run.n_samples} in {run.n_rounds} round(s), top-{k} {how}, seed {args.seed})"
+    return run, (f"LIME (auto: n = {run.n_samples} in {run.n_rounds} round(s), top-{k} {how}, "
+                 f"tolerance {run.stopping.tolerance:g}, seed {args.seed})")
 
 
 def _cmd_explain(args) -> int:

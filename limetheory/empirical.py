@@ -50,6 +50,8 @@ class Explanation:
     settled : with ``n_samples="auto"``, whether the top-k set was separated from the rest
         (:mod:`limetheory.stopping`) before ``max_samples``; None for a fixed n.
     n_rounds : the rounds of sampling it took (1 for a fixed n).
+    stopping : with ``n_samples="auto"``, the :class:`limetheory.stopping.StoppingRule` it ran under
+        (``top_k``, ``confidence``, ``tolerance``, ``max_samples``, ...); None for a fixed n.
     """
 
     coef: np.ndarray
@@ -72,6 +74,7 @@ class Explanation:
     responses: np.ndarray | None = None
     settled: bool | None = None
     n_rounds: int = 1
+    stopping: StoppingRule | None = None
 
     def __repr__(self) -> str:
         return (
@@ -417,6 +420,7 @@ def explain(
     top_k: int | None = None,
     confidence: float | None = None,
     max_samples: int | None = None,
+    tolerance: float | None = None,
     kernel_width: float = 0.25,
     ridge: float = 1.0,
     hide_color=None,
@@ -447,6 +451,11 @@ def explain(
         and ``n_rounds`` say which and when.
     top_k, confidence, max_samples : the stopping rule of ``n_samples="auto"`` (defaults 5, 0.95,
         20000); only with ``"auto"``.
+    tolerance : ``n_samples="auto"`` only: an indifference zone, a fraction 0 <= tolerance < 1 of
+        the largest absolute limit coefficient (default 0, the exact rule). With probability at
+        least ``confidence`` every superpixel of a settled top-k set then has a limit coefficient at
+        least that of every other superpixel minus tolerance * max_j |beta_j| (proof:
+        :mod:`limetheory.stopping`); near-ties within that zone no longer keep the run going.
     kernel_width : bandwidth nu of pi(z) = exp(-d_cos(1, z)^2 / (2 nu^2)).
     ridge : lambda of the surrogate (lime uses 1). ``ridge=0`` is weighted least squares, the
         estimator whose limit is the closed form of :mod:`limetheory.theory`.
@@ -484,7 +493,7 @@ def explain(
     n = n_samples if isinstance(n_samples, str) else check_int(n_samples, "n_samples", 2)
     seg = segment(img, "quickshift", **QUICKSHIFT_DEFAULTS) if segments is None else check_segments(segments, img.shape)
     d = n_superpixels(seg)
-    rule = _stopping_rule(n_samples, top_k, confidence, max_samples)
+    rule = _stopping_rule(n_samples, top_k, confidence, max_samples, tolerance)
     if rule is not None:
         rule.check_for(d, min_samples=d + 1 if ridge == 0 else 2)
     n = check_settings(rule.max_samples if rule else n, kernel_width, ridge, d)
@@ -527,10 +536,10 @@ def explain(
         rule, d, draw=draw, evaluate=evaluate, fit=fit, coef_and_se=lambda ex: (ex.coef, ex.coef_se),
         min_samples=d + 1 if ridge == 0 else 2,
     )
-    return replace(rounds.fit, settled=rounds.settled, n_rounds=rounds.n_rounds)
+    return replace(rounds.fit, settled=rounds.settled, n_rounds=rounds.n_rounds, stopping=rule)
 
 
-def _stopping_rule(n_samples, top_k, confidence, max_samples) -> StoppingRule | None:
+def _stopping_rule(n_samples, top_k, confidence, max_samples, tolerance) -> StoppingRule | None:
     """The rule of ``n_samples="auto"``, or None for a fixed n (then the rule's arguments must be unset)."""
     if isinstance(n_samples, str):
         check_choice(n_samples, "n_samples", ("auto",))
@@ -538,9 +547,10 @@ def _stopping_rule(n_samples, top_k, confidence, max_samples) -> StoppingRule | 
             top_k=5 if top_k is None else top_k,
             confidence=0.95 if confidence is None else confidence,
             max_samples=20000 if max_samples is None else max_samples,
+            tolerance=0.0 if tolerance is None else tolerance,
         )
-    given = [name for name, v in (("top_k", top_k), ("confidence", confidence), ("max_samples", max_samples))
-             if v is not None]
+    given = [name for name, v in (("top_k", top_k), ("confidence", confidence), ("max_samples", max_samples),
+                                  ("tolerance", tolerance)) if v is not None]
     if given:
         raise ValueError(f"{', '.join(given)} apply only to n_samples='auto', got n_samples={n_samples!r}")
     return None

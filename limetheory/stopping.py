@@ -6,19 +6,36 @@ the top-k superpixels are *separated* from the rest: with simultaneous intervals
 
     beta_hat_j +- q_r se_j,     q_r = Phi^{-1}(1 - a_r / (2 d L)),     a_r = (1 - confidence) 6 / (pi^2 r^2),
 
-every one of the k largest coefficients has its lower end above the upper end of every other
-coefficient (se_j: the sandwich standard errors of the run, d superpixels, L labels).
+(se_j: the sandwich standard errors of the run, d superpixels, L labels) and an indifference zone
+
+    eps_r = tolerance * max(0, max_j (|beta_hat_j| - q_r se_j)),
+
+every one of the k largest coefficients i and every other coefficient j satisfy
+
+    beta_hat_i - q_r se_i  >  beta_hat_j + q_r se_j - eps_r.
+
+``tolerance=0`` (the default) is the exact rule: every top-k lower end above every other upper end.
 
 Why this is valid under repeated looks. At round r the d L intervals hold simultaneously with
 probability at least 1 - a_r (Bonferroni, each interval asymptotically normal), and
 sum_r a_r = (1 - confidence) (6 / pi^2) sum_r 1 / r^2 = 1 - confidence. By the union bound, with
-probability at least ``confidence`` every interval of every round covers its coefficient's limit; on
-that event a top-k set declared separated at any round is the limit's top-k set. So a settled answer
-is wrong with probability at most 1 - confidence, however many rounds are looked at (alpha spending
-with a 1/r^2 schedule; the bound needs no maximum number of rounds). The limit is beta^f for
-``ridge=0``; lime's ``ridge=1`` shifts it by O(1/n) (:func:`limetheory.theory.ridge_bias`), small
-against the O(n^-1/2) width of the intervals. An exact tie at rank k is never separated, so such a
-run stops at ``max_samples`` with ``settled=False``.
+probability at least ``confidence`` every interval of every round covers its coefficient's limit
+beta_j (alpha spending with a 1/r^2 schedule; the bound needs no maximum number of rounds). On that
+event, at whatever round the run stops:
+
+- |beta_j| >= |beta_hat_j| - q_r se_j for every j, so eps_r <= tolerance * max_j |beta_j| =: eps;
+- for i in the settled top-k and j outside it,
+  beta_i >= beta_hat_i - q_r se_i > beta_hat_j + q_r se_j - eps_r >= beta_j - eps.
+
+So with probability at least ``confidence`` the settled top-k set is *eps-correct*: every superpixel in
+it has a limit coefficient above that of every superpixel outside it minus tolerance * max_j |beta_j|
+(the PAC, or indifference-zone, form of top-k identification). With ``tolerance=0`` it is the limit's
+top-k set itself. The tolerance is a fraction of the largest limit coefficient, so it does not
+depend on the scale of the model's output. The limit is beta^f for ``ridge=0``; lime's ``ridge=1``
+shifts it by O(1/n) (:func:`limetheory.theory.ridge_bias`), small against the O(n^-1/2) width of the
+intervals. An exact tie at rank k is never separated by the exact rule, so such a run stops at
+``max_samples`` with ``settled=False``; with ``tolerance > 0`` it settles once the intervals are
+narrower than the indifference zone, on either of the tied superpixels (both are eps-correct).
 """
 from __future__ import annotations
 
@@ -29,7 +46,7 @@ from typing import Callable
 import numpy as np
 from scipy.stats import norm
 
-from .validation import check_int, check_real
+from .validation import check_int, check_real, check_tolerance
 
 __all__ = ["StoppingRule", "round_level", "separated", "run_rounds"]
 
@@ -46,6 +63,9 @@ class StoppingRule:
     initial : samples of the first round (default: 10 (d + 1), lime's rule of thumb of ~10 per
         superpixel, at most ``max_samples``).
     growth : each round multiplies the total number of samples by this factor (> 1).
+    tolerance : the indifference zone, a fraction of the largest absolute limit coefficient
+        (0 <= tolerance < 1): a settled top-k set may hold a superpixel whose limit coefficient is
+        below an outsider's by at most tolerance * max_j |beta_j|. 0 (default): the exact rule.
     """
 
     top_k: int = 5
@@ -53,6 +73,7 @@ class StoppingRule:
     max_samples: int = 20000
     initial: int | None = None
     growth: float = 1.5
+    tolerance: float = 0.0
 
     def __post_init__(self):
         check_int(self.top_k, "top_k", 1)
@@ -61,6 +82,7 @@ class StoppingRule:
         if self.initial is not None:
             check_int(self.initial, "initial", 2)
         check_real(self.growth, "growth", low=1.0, low_open=True, high=100.0)
+        check_tolerance(self.tolerance)
 
     def check_for(self, d: int, min_samples: int) -> None:
         """Refuse settings that cannot work for d superpixels (before any model call)."""
@@ -84,7 +106,7 @@ def round_level(r: int, confidence: float) -> float:
     return (1.0 - confidence) * 6.0 / (math.pi**2 * r**2)
 
 
-def separated(coef, se, top_k: int, level: float) -> np.ndarray:
+def separated(coef, se, top_k: int, level: float, tolerance: float = 0.0) -> np.ndarray:
     """Per label, whether the ``top_k`` largest coefficients are separated from the others.
 
     Parameters
@@ -92,11 +114,13 @@ def separated(coef, se, top_k: int, level: float) -> np.ndarray:
     coef, se : (L, d) coefficients and their standard errors.
     top_k : size of the top set.
     level : the simultaneous error of all L d intervals (Bonferroni: each two-sided at level / (L d)).
+    tolerance : the indifference zone as a fraction of the largest absolute coefficient (0: exact).
 
     Returns
     -------
-    (L,) bool: min over the top set of (coef - q se) > max over the rest of (coef + q se),
-    q = Phi^{-1}(1 - level / (2 L d)). Infinite or NaN standard errors never separate.
+    (L,) bool: min over the top set of (coef - q se) > max over the rest of (coef + q se) - eps,
+    q = Phi^{-1}(1 - level / (2 L d)), eps = tolerance * max(0, max_j (|coef_j| - q se_j)) (a lower
+    confidence bound of tolerance * max_j |beta_j|). Infinite or NaN standard errors never separate.
     """
     coef = np.atleast_2d(np.asarray(coef, dtype=float))
     se = np.atleast_2d(np.asarray(se, dtype=float))
@@ -108,7 +132,9 @@ def separated(coef, se, top_k: int, level: float) -> np.ndarray:
     lower = coef[rows, top] - q * se[rows, top]
     upper = coef[rows, rest] + q * se[rows, rest]
     ok = np.all(np.isfinite(se), axis=1)
-    return ok & (lower.min(axis=1) > upper.max(axis=1))
+    with np.errstate(invalid="ignore"):  # inf se: eps is -inf or NaN there, and ok is False
+        eps = tolerance * np.maximum(0.0, np.max(np.abs(coef) - q * se, axis=1))
+    return ok & (lower.min(axis=1) > upper.max(axis=1) - eps)
 
 
 @dataclass(frozen=True)
@@ -148,6 +174,6 @@ def run_rounds(rule: StoppingRule, d: int, draw: Callable, evaluate: Callable, f
         total = n_r
         result = fit(np.concatenate(zs), np.concatenate(ys), np.concatenate(ws))
         coef, se = coef_and_se(result)
-        if separated(coef, se, rule.top_k, round_level(r, rule.confidence)).all():
+        if separated(coef, se, rule.top_k, round_level(r, rule.confidence), rule.tolerance).all():
             return RoundsResult(result, True, r, total)
     return RoundsResult(result, False, r, total)

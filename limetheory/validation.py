@@ -27,6 +27,7 @@ __all__ = [
     "check_kernel_width",
     "check_real",
     "check_seed",
+    "check_tolerance",
     "check_vector",
     "check_size",
     "renamed_keywords",
@@ -79,6 +80,11 @@ def check_real(value, name: str, *, low: float | None = None, high: float | None
 def check_kernel_width(value, name: str = "kernel_width") -> float:
     """The kernel width nu of pi(z) = exp(-d_cos(1, z)^2 / (2 nu^2)): a finite real number > 0."""
     return check_real(value, name, low=0.0, low_open=True)
+
+
+def check_tolerance(value, name: str = "tolerance") -> float:
+    """An indifference zone as a fraction of a largest coefficient: a real number with 0 <= value < 1."""
+    return check_real(value, name, low=0.0, high=1.0, high_open=True)
 
 
 def check_int_array(value, name: str, minimum: int, maximum: int) -> np.ndarray:
