@@ -5,8 +5,8 @@
                          [--model M [--weights FILE] [--input-size H[xW]]] [--images DIR]
     limetheory list
     limetheory explain IMAGE [--model M [--weights FILE] [--input-size H[xW]]] [--n-samples N|auto]
-                             [--max-samples N] [--tolerance T] [--out FILE] [--seed S] [--label K] [--output {prob,logit}] [--top-k K]
-                             [--ig-steps M]
+                             [--max-samples N] [--tolerance T] [--out FILE] [--seed S] [--label K]
+                             [--output {prob,logit}] [--top-k K] [--ig-steps M]
 
 ``reproduce`` runs the registered experiments (``limetheory.experiments.REGISTRY``), writes their
 tidy results to ``DIR/results`` and their figures to ``DIR/figures``, and skips the units already

@@ -18,7 +18,7 @@ from .sampling import SAMPLERS, samples_and_weights
 from .validation import as_generator, check_bool, check_choice, check_int, check_real
 from .segmentation import QUICKSHIFT_DEFAULTS, check_image, check_segments, n_superpixels, replacement_image, segment
 from .stopping import StoppingRule, run_rounds
-from .surrogate import fit_weighted_ridge, predict_linear, sandwich_standard_errors, weighted_r2
+from .surrogate import fit_weighted_ridge, predict_linear, sandwich_covariance, sandwich_standard_errors, weighted_r2
 
 __all__ = [
     "Explanation", "explain", "fit_explanation", "model_responses", "check_settings", "check_fit_size",
@@ -446,7 +446,8 @@ def explain(
     n_samples : n >= 2 samples z ~ Bernoulli(1/2)^d; sample 0 is the unperturbed image (z = 1).
         ``"auto"``: draw samples in rounds and stop as soon as the ``top_k`` largest coefficients of
         every explained label are separated from the rest at ``confidence``, valid under repeated
-        looks (alpha spending over rounds, Bonferroni over superpixels and labels:
+        looks (alpha spending over rounds, Bonferroni over the coefficients, their pairwise
+        differences and the labels, with the sandwich covariance:
         :mod:`limetheory.stopping`), or at ``max_samples``; the result's ``settled``, ``n_samples``
         and ``n_rounds`` say which and when.
     top_k, confidence, max_samples : the stopping rule of ``n_samples="auto"`` (defaults 5, 0.95,
@@ -532,10 +533,12 @@ def explain(
     if rule is None:
         z, weights = draw(n, True)
         return fit(z, evaluate(z), weights)
-    rounds = run_rounds(
-        rule, d, draw=draw, evaluate=evaluate, fit=fit, coef_and_se=lambda ex: (ex.coef, ex.coef_se),
-        min_samples=d + 1 if ridge == 0 else 2,
-    )
+    def coef_and_cov(ex, z, y, weights):
+        residuals = y[:, ex.labels] - predict_linear(z, ex.intercept, ex.coef)
+        return ex.coef, sandwich_covariance(z, weights, residuals, ridge)[:, 1:, 1:]
+
+    rounds = run_rounds(rule, d, draw=draw, evaluate=evaluate, fit=fit, coef_and_cov=coef_and_cov,
+                        min_samples=d + 1 if ridge == 0 else 2)
     return replace(rounds.fit, settled=rounds.settled, n_rounds=rounds.n_rounds, stopping=rule)
 
 

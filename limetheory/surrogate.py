@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-__all__ = ["fit_weighted_ridge", "predict_linear", "sandwich_standard_errors", "weighted_r2"]
+__all__ = ["fit_weighted_ridge", "predict_linear", "sandwich_covariance", "sandwich_standard_errors", "weighted_r2"]
 
-#: Work memory of :func:`sandwich_standard_errors` per block of samples (bytes).
+#: Work memory of :func:`sandwich_standard_errors` and :func:`sandwich_covariance` per block of samples (bytes).
 _SANDWICH_CHUNK_BYTES = 4 * 2**20
 
 
@@ -78,7 +78,8 @@ def sandwich_standard_errors(z, weights, residuals, ridge: float = 1.0) -> np.nd
     b_hat, scaled by n / (n - d - 1) (HC1). It estimates the spread of b_hat around the value LIME
     converges to (:func:`limetheory.theory.exact_limit_covariance` gives it exactly for small d).
     Only the diagonal is formed: with A = X H^{-1}, Var(b_j) = sum_i (pi_i r_i)^2 A_ij^2, shared by
-    every class and computed over blocks of samples, so the work memory does not grow with n.
+    every class and computed over blocks of samples, so the work memory does not grow with n
+    (:func:`sandwich_covariance` forms the whole matrix).
 
     Parameters
     ----------
@@ -90,13 +91,34 @@ def sandwich_standard_errors(z, weights, residuals, ridge: float = 1.0) -> np.nd
     (k, d + 1) standard errors, intercept first; ``inf`` when n <= d + 1 (no degrees of freedom)
     or when the samples do not identify every coefficient (H singular to 1e-12).
     """
+    return np.sqrt(_sandwich(z, weights, residuals, ridge, full=False))
+
+
+def sandwich_covariance(z, weights, residuals, ridge: float = 1.0) -> np.ndarray:
+    """The whole sandwich covariance of :func:`sandwich_standard_errors`, one matrix per class.
+
+    Cov(b_hat) ~ (n / (n - d - 1)) sum_i (pi_i r_i)^2 a_i a_i^T with a_i = H^{-1} x_i (the i-th row of
+    A = X H^{-1}); its diagonal is the square of :func:`sandwich_standard_errors`. The off-diagonal
+    terms give the spread of differences b_i - b_j (Var = C_ii + C_jj - 2 C_ij), which
+    :mod:`limetheory.stopping` compares. Work: O(n d^2) per class, memory O(d^2) per class.
+
+    Returns
+    -------
+    (k, d + 1, d + 1), intercept first; all ``inf`` in the cases where the standard errors are.
+    """
+    return _sandwich(z, weights, residuals, ridge, full=True)
+
+
+def _sandwich(z, weights, residuals, ridge: float, full: bool) -> np.ndarray:
+    """HC1 sandwich variances (k, d + 1), or with ``full`` covariances (k, d + 1, d + 1)."""
     z = np.asarray(z)
     w = np.asarray(weights, dtype=np.float64)
     r = np.asarray(residuals, dtype=np.float64)
     r = r[:, None] if r.ndim == 1 else r
     n, d = z.shape
+    shape = (r.shape[1], d + 1, d + 1) if full else (r.shape[1], d + 1)
     if n <= d + 1:
-        return np.full((r.shape[1], d + 1), np.inf)
+        return np.full(shape, np.inf)
     rows = max(1, _SANDWICH_CHUNK_BYTES // (8 * (d + 1)))  # memory: a few (rows, d + 1) blocks
 
     def design(start):
@@ -109,13 +131,19 @@ def sandwich_standard_errors(z, weights, residuals, ridge: float = 1.0) -> np.nd
     hessian[np.arange(1, d + 1), np.arange(1, d + 1)] += ridge
     eigval, eigvec = np.linalg.eigh(hessian)  # H is small, (d+1)^2, and positive semi-definite
     if eigval[0] <= 1e-12 * eigval[-1]:  # e.g. a superpixel never (or always) off: not identified
-        return np.full((r.shape[1], d + 1), np.inf)
+        return np.full(shape, np.inf)
     h_inv = (eigvec / eigval) @ eigvec.T
-    variance = np.zeros((r.shape[1], d + 1))
+    out = np.zeros(shape)
     for start in range(0, n, rows):
         a = design(start) @ h_inv  # rows of X H^{-1}
-        variance += ((w[start : start + rows, None] * r[start : start + rows]) ** 2).T @ a**2
-    return np.sqrt(variance * (n / (n - d - 1)))
+        g = w[start : start + rows, None] * r[start : start + rows]  # pi_i r_i, (rows, k)
+        if full:
+            for c in range(r.shape[1]):
+                ga = a * g[:, c, None]
+                out[c] += ga.T @ ga
+        else:
+            out += (g**2).T @ a**2
+    return out * (n / (n - d - 1))
 
 
 def predict_linear(z, intercept, coef) -> np.ndarray:

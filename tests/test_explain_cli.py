@@ -129,6 +129,10 @@ BAD = [  # (extra arguments, the argument named, a phrase of the message)
     (["--n-samples", "many"], "--n-samples", "expected an integer"),
     (["--n-samples", "auto", "--max-samples", "1"], "--max-samples", "must be >= 2"),
     (["--n-samples", "auto", "--max-samples", "1e12"], "--n-samples", "GiB"),
+    (["--n-samples", "auto", "--tolerance", "1"], "--tolerance", "must be < 1.0, got 1.0"),
+    (["--n-samples", "auto", "--tolerance", "-0.1"], "--tolerance", "must be >= 0.0, got -0.1"),
+    (["--n-samples", "auto", "--tolerance", "x"], "--tolerance", "invalid float value"),
+    (["--tolerance", "0.1"], "--tolerance", "applies only to --n-samples auto"),
     (["--ig-steps", "1e6"], "--ig-steps", "must be <= 1024, got 1000000"),
     (["--ig-steps", "0"], "--ig-steps", "must be >= 1"),
     (["--top-k", "0"], "--top-k", "must be >= 1"),
@@ -224,16 +228,19 @@ def test_a_failed_write_keeps_the_old_figure(digit, tmp_path, monkeypatch, capsy
     assert sorted(p.name for p in tmp_path.iterdir()) == ["digit.png"]
 
 
-def test_auto_samples_says_how_many_and_whether_settled(digit, tmp_path, capsys):
+@pytest.mark.parametrize("tolerance", [None, "0.15"])
+def test_auto_samples_says_how_many_whether_settled_and_the_tolerance(digit, tmp_path, capsys, tolerance):
     path, label = digit
     out = tmp_path / "auto.png"
+    extra = [] if tolerance is None else ["--tolerance", tolerance]
     assert main(["explain", str(path), "--model", "digits-cnn", "--n-samples", "auto", "--max-samples", "600",
-                 "--top-k", "2", "--ig-steps", "4", "--out", str(out)]) == 0
+                 "--top-k", "2", "--ig-steps", "4", "--out", str(out), *extra]) == 0
     text = capsys.readouterr().out
     line = next(t for t in text.splitlines() if "LIME (auto: n = " in t)
     n = int(line.split("n = ")[1].split()[0])
     assert 2 <= n <= 600 and ("top-2 settled" in line) != ("top-2 NOT settled at --max-samples 600" in line)
     assert "NOT settled" not in line or n == 600  # only the cap stops an unsettled run
+    assert f"tolerance {tolerance or 0}," in line
     assert out.exists()
 
 

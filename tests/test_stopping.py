@@ -1,7 +1,8 @@
 """n_samples="auto": LIME that stops when its top-k set is settled (limetheory.stopping).
 
 Calibration against exact limits (enumeration of {0,1}^d, d = 9): the claim is that a settled top-k
-set is the limit's with probability >= confidence, whatever the number of rounds looked at. The
+set is the limit's with probability >= confidence, whatever the number of rounds looked at (with a
+``tolerance``: that it is eps-correct, eps = tolerance * max_j |beta_j|, with that probability). The
 tolerances are binomial: with R runs and a per-run error probability of at most 1 - confidence, the
 number of wrong answers exceeds the Binomial(R, 1 - confidence) quantile at 1 - 1e-4 with probability
 below 1e-4 (scipy.stats.binom.isf), so a correct rule fails these tests at most once in 10^4 seeds.
@@ -10,12 +11,13 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy.stats import binom
+from scipy.stats import binom, norm
 
 import limetheory as lt
 from limetheory import analytic, theory
 from limetheory.segmentation import grid
 from limetheory.stopping import StoppingRule, round_level, separated
+from limetheory.surrogate import predict_linear, sandwich_covariance
 
 D_SIDE = 3  # 3 x 3 grid: d = 9
 FALSE_FAILURE = 1e-4
@@ -54,12 +56,21 @@ def _bound(n_runs, p):
     return binom.isf(FALSE_FAILURE, n_runs, p)
 
 
+def _eps_correct(chosen, coef, tolerance) -> bool:
+    """Every chosen superpixel's limit coefficient >= every other's minus tolerance * max_j |beta_j|."""
+    inside = np.isin(np.arange(coef.size), list(chosen))
+    return bool(coef[inside].min() >= coef[~inside].max() - tolerance * np.abs(coef).max())
+
+
+# limit top 3 = superpixels 7, 6, 8 (6 and 8 within 0.004 max |beta|), then 5 at 0.30 max |beta| below 8
+NEAR_TIE_WEIGHTS = np.array([0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.62, 0.7, 0.8]) * 2.0
+
+
 @pytest.mark.parametrize("sampler,ridge", [("bernoulli", 0.0), ("bernoulli", 1.0), ("weighted", 0.0)])
 def test_settled_top_k_is_the_limits(sampler, ridge):
     img, seg = _image(tied=False)
-    # top 3 = superpixels 8, 7, 6 with a margin small enough that unsettled rounds happen
-    weights = np.array([0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.62, 0.7, 0.8]) * 2.0
-    model = _model(seg, weights, interaction=0.3)
+    # top 3 = superpixels 7, 6, 8 with a margin small enough that unsettled rounds happen
+    model = _model(seg, NEAR_TIE_WEIGHTS, interaction=0.3)
     coef, top = _limit_top(model, img, seg, 3)
     assert sorted(coef)[-3] - sorted(coef)[-4] > 0  # separated in the limit
     n_runs, confidence = 60, 0.9
@@ -76,6 +87,38 @@ def test_settled_top_k_is_the_limits(sampler, ridge):
     assert settled >= n_runs // 2  # the rule is not vacuous: most runs settle before max_samples
     assert wrong <= _bound(settled, 1 - confidence)
     assert max(rounds) > 1  # several looks were taken: the correction is exercised
+
+
+@pytest.mark.parametrize("sampler,ridge,max_samples", [
+    ("bernoulli", 0.0, 12000), ("bernoulli", 1.0, 12000),
+    pytest.param("weighted", 0.0, 20000, marks=pytest.mark.slow),  # its spread is larger on this model
+])
+def test_settled_top_k_with_a_tolerance_is_eps_correct(sampler, ridge, max_samples):
+    """top 2 of the near-tie model at tolerance 0.2: any two of 7, 6, 8 are eps-correct, 5 in the set is not."""
+    img, seg = _image(tied=False)
+    model = _model(seg, NEAR_TIE_WEIGHTS, interaction=0.3)
+    coef, top = _limit_top(model, img, seg, 2)
+    tolerance, n_runs, confidence = 0.2, 60, 0.9
+    scale = np.abs(coef).max()
+    order = np.argsort(-coef, kind="stable")
+    assert coef[order[1]] - coef[order[2]] < 0.01 * scale  # ranks 2 and 3: a near-tie, inside the zone
+    assert coef[order[1]] - coef[order[3]] > (tolerance + 0.05) * scale  # rank 4: outside it
+    wrong = settled = inexact = 0
+    rounds = []
+    for seed in range(n_runs):
+        ex = lt.explain(img, model, segments=seg, labels=[0], n_samples="auto", top_k=2, confidence=confidence,
+                        tolerance=tolerance, max_samples=max_samples, seed=seed, hide_color=0.0, ridge=ridge,
+                        sampler=sampler, progress=False)
+        assert ex.stopping.tolerance == tolerance and ex.stopping.top_k == 2
+        if ex.settled:
+            settled += 1
+            rounds.append(ex.n_rounds)
+            chosen = set(ex.top(2, label=0).tolist())
+            wrong += not _eps_correct(chosen, coef, tolerance)
+            inexact += chosen != top
+    assert settled >= n_runs // 2
+    assert wrong <= _bound(settled, 1 - confidence)
+    assert inexact > 0 and max(rounds) > 1  # the zone was used, and several looks were taken
 
 
 def test_exact_tie_is_not_claimed_settled():
@@ -100,13 +143,15 @@ def test_several_labels_must_all_settle():
     img, seg = _image(tied=False)
     model = _model(seg, np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.4, 1.6]))
     ex = lt.explain(img, model, segments=seg, labels=[0, 1], n_samples="auto", top_k=2, seed=0,
-                    hide_color=0.0, progress=False)
+                    hide_color=0.0, progress=False, keep_samples=True)
     one = lt.explain(img, model, segments=seg, labels=[0], n_samples="auto", top_k=2, seed=0,
                      hide_color=0.0, progress=False)
     assert ex.settled and one.settled
     assert ex.n_samples >= one.n_samples  # two labels: a stricter (Bonferroni) test on both
-    se = np.array(ex.coef_se)
-    assert separated(ex.coef, se, 2, round_level(ex.n_rounds, 0.95)).all()
+    assert ex.samples.shape[0] == ex.n_samples  # the samples of every round
+    resid = ex.responses[:, [0, 1]] - predict_linear(ex.samples, ex.intercept, ex.coef)
+    cov = sandwich_covariance(ex.samples, ex.weights, resid, 1.0)[:, 1:, 1:]
+    assert separated(ex.coef, cov, 2, round_level(ex.n_rounds, 0.95)).all()
 
 
 def test_same_seed_same_bits_and_fixed_n_unchanged():
@@ -128,11 +173,27 @@ def test_schedule_and_levels():
     assert StoppingRule(initial=50, max_samples=60).schedule(9) == (50, 60)
 
 
+def _diagonal(se):
+    return np.array([np.diag(np.square(row)) for row in np.atleast_2d(se)])
+
+
 def test_separated_rule():
     coef = np.array([[3.0, 2.0, 0.0, -1.0]])
-    assert separated(coef, np.full((1, 4), 0.1), 2, 0.05).all()
-    assert not separated(coef, np.full((1, 4), 0.5), 2, 0.05).any()  # 2 - q 0.5 < 0 + q 0.5
-    assert not separated(coef, np.array([[0.1, np.inf, 0.1, 0.1]]), 2, 0.05).any()
+    q = norm.isf(0.05 / (4 * 5))  # 2 m = L d (d + 1) = 20 tails: m = 10 intervals
+    critical = 2.0 / (q * np.sqrt(2))  # the closest pair (2 vs 0) separates while q sqrt(2) se < 2
+    assert separated(coef, _diagonal(np.full(4, 0.95 * critical)), 2, 0.05).all()
+    assert not separated(coef, _diagonal(np.full(4, 1.05 * critical)), 2, 0.05).any()
+    assert not separated(coef, _diagonal([0.1, np.inf, 0.1, 0.1]), 2, 0.05).any()
+
+
+def test_separated_rule_uses_the_covariance_of_differences():
+    """Two coefficients with se 1 and correlation rho: their difference has sd sqrt(2 (1 - rho))."""
+    coef = np.array([[1.0, 0.0, -5.0]])
+    q = norm.isf(0.05 / (3 * 4))
+    # q sd_01 < 1 (the gap) iff rho > 1 - 1 / (2 q^2)
+    for rho, expected in [(0.0, False), (1 - 0.6 / q**2, False), (1 - 0.4 / q**2, True)]:
+        cov = np.array([[[1.0, rho, 0.0], [rho, 1.0, 0.0], [0.0, 0.0, 1e-6]]])  # sd_01 = sqrt(2 (1 - rho))
+        assert separated(coef, cov, 1, 0.05).all() == expected, rho
 
 
 @pytest.mark.parametrize("kwargs,exc,match", [
@@ -146,6 +207,11 @@ def test_separated_rule():
     (dict(n_samples="auto", max_samples=5, ridge=0.0), ValueError, "max_samples"),
     (dict(n_samples=500, top_k=3), ValueError, "top_k"),
     (dict(n_samples=500, max_samples=3000), ValueError, "max_samples"),
+    (dict(n_samples="auto", tolerance=-0.1), ValueError, "tolerance must be >= 0"),
+    (dict(n_samples="auto", tolerance=1.0), ValueError, "tolerance must be < 1"),
+    (dict(n_samples="auto", tolerance=True), TypeError, "tolerance must be a real number"),
+    (dict(n_samples="auto", tolerance="x"), TypeError, "tolerance must be a real number"),
+    (dict(n_samples=500, tolerance=0.1), ValueError, "tolerance apply only"),
 ])
 def test_bad_stopping_arguments(kwargs, exc, match):
     img, seg = _image(tied=False)
@@ -159,3 +225,42 @@ def test_bad_stopping_arguments(kwargs, exc, match):
         warnings.simplefilter("ignore")
         lt.explain(img, model, segments=seg, **kwargs)
     assert not calls  # refused before any model call
+
+
+def test_exact_tie_settles_within_a_tolerance_and_not_without():
+    """The tied model of the test above at top_k = 1: with tolerance 0.1 every run settles (on 2 or 3,
+    both eps-correct) by the n at which the asymptotic intervals are half the zone; tolerance 0 does not."""
+    img, seg = _image(tied=True)
+    model = _model(seg, np.array([0.1, 0.2, 0.9, 0.9, 0.3, 0.25, 0.15, 0.05, 0.0]))
+    coef, _ = _limit_top(model, img, seg, 1)
+    tolerance, n_runs, confidence, d = 0.1, 60, 0.9, 9
+    # sample size from theory: the exact asymptotic sd of the coefficients (enumeration; a difference's sd is
+    # at most 2 sd), the q of the d (d + 1) / 2 intervals for up to 20 rounds (q grows with r), and
+    # 2 q sd / sqrt(n) = half the zone tolerance * max_j |beta_j|
+    cov = theory.exact_limit_covariance(analytic.response_of_z(model, img, seg, hide_color=0.0), d, 0.25)
+    sd = np.sqrt(np.diagonal(np.atleast_3d(cov)[0])[1:]).max()
+    q = norm.isf(round_level(20, confidence) / (d * (d + 1)))
+    n_max = int(np.ceil((2 * q * sd / (0.5 * tolerance * np.abs(coef).max())) ** 2))
+    assert len(StoppingRule(max_samples=n_max).schedule(d)) <= 20
+    claimed = 0
+    for seed in range(n_runs):
+        kwargs = dict(segments=seg, labels=[0], n_samples="auto", top_k=1, confidence=confidence, max_samples=n_max,
+                      seed=seed, hide_color=0.0, ridge=0.0, progress=False)
+        ex = lt.explain(img, model, tolerance=tolerance, **kwargs)
+        assert ex.settled and _eps_correct(set(ex.top(1, label=0).tolist()), coef, tolerance)
+        assert ex.top(1, label=0)[0] in (2, 3)
+        claimed += bool(lt.explain(img, model, tolerance=0.0, **kwargs).settled)
+    assert claimed <= _bound(n_runs, 1 - confidence)
+
+
+def test_separated_rule_with_a_tolerance():
+    coef = np.array([[1.0, 0.95, 0.0, -1.2]])
+    cov = _diagonal(np.full(4, 0.02))
+    q = norm.isf(0.05 / (4 * 5))  # Bonferroni over d (d + 1) / 2 = 10 intervals
+    sd = 0.02 * np.sqrt(2)  # of a difference of two independent coefficients
+    assert not separated(coef, cov, 1, 0.05).any()  # 1 - 0.95 < q sd
+    # eps = tolerance * (|-1.2| - q 0.02) must exceed the overlap q sd - 0.05
+    need = (q * sd - 0.05) / (1.2 - q * 0.02)
+    assert separated(coef, cov, 1, 0.05, tolerance=need + 1e-3).all()
+    assert not separated(coef, cov, 1, 0.05, tolerance=need - 1e-3).any()
+    assert not separated(coef, np.full((1, 4, 4), np.inf), 1, 0.05, tolerance=0.5).any()

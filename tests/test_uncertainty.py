@@ -9,7 +9,8 @@ Claims checked, each with a fixed seed and a tolerance from the sampling distrib
   over runs agrees within a few standard errors of that mean;
 * 95% intervals (``Explanation.conf_int``) cover the exact limit in 95% of runs, within the
   binomial standard deviation sqrt(0.95 * 0.05 / R);
-* ``surrogate.sandwich_standard_errors`` equals a direct, loop-by-loop implementation of the formula;
+* ``surrogate.sandwich_standard_errors`` and ``sandwich_covariance`` equal a direct, loop-by-loop
+  implementation of the formula;
 * all of the above also for ``sampler="weighted"`` (z from the pi-weighted law, equal weights), whose
   runs converge to the same limit with their own exact covariance, smaller for small kernel widths.
 """
@@ -23,7 +24,7 @@ from hypothesis import strategies as st
 import limetheory
 from limetheory import theory as th
 from limetheory.analytic import response_of_z
-from limetheory.surrogate import fit_weighted_ridge, predict_linear, sandwich_standard_errors
+from limetheory.surrogate import fit_weighted_ridge, predict_linear, sandwich_covariance, sandwich_standard_errors
 from stats_bounds import assert_within, band, dn_bias, mean_band
 from test_convergence import NU, _models, _scene
 
@@ -103,7 +104,7 @@ def _sandwich_by_loops(z, w, r, ridge):
     h = sum(w[i] * np.outer(x[i], x[i]) for i in range(n)) + ridge * np.diag([0.0] + [1.0] * d)
     meat = sum((w[i] * r[i]) ** 2 * np.outer(x[i], x[i]) for i in range(n))
     h_inv = np.linalg.inv(h)
-    return np.sqrt(np.diag(h_inv @ meat @ h_inv) * n / (n - d - 1))
+    return h_inv @ meat @ h_inv * n / (n - d - 1)
 
 
 @pytest.mark.parametrize("ridge", [0.0, 1.0, 25.0])
@@ -119,8 +120,13 @@ def test_sandwich_matches_a_direct_implementation(ridge, block_rows, monkeypatch
     b0, b = fit_weighted_ridge(z, y, w, ridge)
     resid = y - predict_linear(z, b0, b)
     ours = sandwich_standard_errors(z, w, resid, ridge)
+    cov = sandwich_covariance(z, w, resid, ridge)
+    assert cov.shape == (2, d + 1, d + 1)
     for k in range(2):
-        np.testing.assert_allclose(ours[k], _sandwich_by_loops(z, w, resid[:, k], ridge), rtol=1e-10)
+        direct = _sandwich_by_loops(z, w, resid[:, k], ridge)
+        np.testing.assert_allclose(ours[k], np.sqrt(np.diag(direct)), rtol=1e-10)
+        scale = np.sqrt(np.outer(np.diag(direct), np.diag(direct)))  # off-diagonal terms relative to it
+        np.testing.assert_allclose(cov[k] / scale, direct / scale, rtol=1e-10, atol=1e-10)
 
 
 def test_explanation_carries_the_sandwich_of_its_own_samples():
@@ -199,6 +205,7 @@ def test_unidentified_coefficients_have_infinite_standard_errors():
     w = rng.uniform(0.1, 1.0, size=50)
     resid = rng.normal(size=50)
     assert np.all(np.isinf(sandwich_standard_errors(z, w, resid, 0.0)))
+    assert np.all(np.isinf(sandwich_covariance(z, w, resid, 0.0)))
     assert np.all(np.isfinite(sandwich_standard_errors(z, w, resid, 1.0)))  # the ridge identifies it
 
 
