@@ -533,6 +533,7 @@ def explain(
     if rule is None:
         z, weights = draw(n, True)
         return fit(z, evaluate(z), weights)
+
     def coef_and_cov(ex, z, y, weights):
         residuals = y[:, ex.labels] - predict_linear(z, ex.intercept, ex.coef)
         return ex.coef, sandwich_covariance(z, weights, residuals, ridge)[:, 1:, 1:]
