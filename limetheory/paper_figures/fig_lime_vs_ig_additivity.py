@@ -68,7 +68,10 @@ def make(out) -> list:
     frame = read_results(out, NAME)
     k = int(meta["settings"]["ks"][0])
     protocols = [p for p in ("paper", "corrected") if p in set(frame["protocol"])]
-    fig, axes = plt.subplots(len(protocols), 2, figsize=(11, 3.8 * len(protocols)), squeeze=False)
+    n_series = frame[["model", "output"]].drop_duplicates().shape[0]
+    legend_rows = -(-n_series // 6)  # six legend entries per row, under the panels
+    height = 3.8 * len(protocols) + 0.22 * legend_rows
+    fig, axes = plt.subplots(len(protocols), 2, figsize=(11, height), squeeze=False)
     for r, protocol in enumerate(protocols):
         sub = frame[frame["protocol"] == protocol]
         rows = sub[sub["comparison"] == "lime_vs_ig"]
@@ -88,7 +91,7 @@ def make(out) -> list:
     fig.suptitle(f"LIME against the IG sums, per image: where the response to switching superpixels off is "
                  f"additive and f straight along the path, and where not ({meta['mode']} run; dashed: median "
                  f"LIME-vs-LIME noise floor)", fontsize=9)
-    return save_figure(fig, out, STEM, rect=(0, 0.06, 1, 0.96))
+    return save_figure(fig, out, STEM, rect=(0, (0.35 + 0.22 * legend_rows) / height, 1, 0.96))
 
 
 def main(argv=None) -> int:
