@@ -80,8 +80,14 @@ def _integer(text: str) -> int:
 
 
 def _count_for_net(text: str) -> tuple:
-    """``N`` -> ("*", N); ``NET=N`` -> (NET, N): a --max-images entry (checked in the command)."""
+    """``N`` -> ("*", N); ``NET=N`` -> (NET, N): a --max-images entry, NET a network of experiment 4."""
+    from .experiments.lime_vs_ig import MODEL_ORDER
+
     name, _, count = text.rpartition("=")
+    if name and name not in MODEL_ORDER:
+        raise argparse.ArgumentTypeError(f"unknown network {name!r} (choose from: {', '.join(MODEL_ORDER)})")
+    if _integer(count) < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
     return (name or "*", _integer(count))
 
 
@@ -252,16 +258,7 @@ def _cmd_reproduce(args) -> int:
     _check_can_write_in(args, "--out", out)
     _check_dask_arguments(args)
     names = list(dict.fromkeys(args.only)) if args.only else None
-    if args.max_images is not None:
-        from .experiments.lime_vs_ig import MODEL_ORDER
-        from .validation import check_int
-
-        for name, count in args.max_images:
-            if name != "*" and name not in MODEL_ORDER:
-                args.parser.error(f"argument --max-images: unknown network {name!r} (choose from: "
-                                  f"{', '.join(MODEL_ORDER)})")
-            _check(args, "--max-images", check_int, count, 1)
-        args.max_images = dict(args.max_images)
+    args.max_images = dict(args.max_images) if args.max_images else None
     if args.nets and (args.model is not None or args.images is not None):
         args.parser.error("argument --nets: not with --model/--images (a user's model is explained alone)")
     user_model = _user_model(args)

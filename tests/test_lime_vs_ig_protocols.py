@@ -217,7 +217,7 @@ def test_reproduce_nets_and_max_images_reach_the_settings(monkeypatch, tmp_path,
     for args, message in ((["--nets", "resnet50"], "argument --nets: invalid choice"),
                           (["--max-images", "0"], "argument --max-images: must be >= 1"),
                           (["--max-images", "resnet50=3"], "argument --max-images: unknown network 'resnet50'"),
-                          (["--max-images", "x=y"], "expected an integer"),
+                          (["--max-images", "digits-cnn=y"], "expected an integer"),
                           (["--nets", "digits-cnn", "--model", "efficientnet-lite0"], "argument --nets: not with")):
         with pytest.raises(SystemExit) as exit_info:
             main(["reproduce", "--only", "lime_vs_ig", "--out", out, *args])
