@@ -127,21 +127,6 @@ def _net_identity(name: str) -> dict | None:
     return {"params_sha256": h.hexdigest()[:16]}
 
 
-def _shapes_heldout() -> dict:
-    from limetheory.nets.small_cnn import SPECS
-
-    d = SPECS["shapes"].data
-    return {"kind": "shapes", "size": int(d["size"]), "seed": int(d["test_seed"])}
-
-
-def _digits_heldout() -> dict:
-    from limetheory.nets.small_cnn import SPECS
-
-    d = SPECS["digits"].data
-    return {"kind": "digits", "size": int(d["size"]), "test_size": float(d["test_size"]),
-            "split_seed": int(d["split_seed"])}
-
-
 def _user_model_settings(user: dict, quick: bool) -> dict:
     """The settings' entry for a user's model (``reproduce --model``), on a folder or the photos."""
     from limetheory.data import PHOTOS
@@ -210,11 +195,18 @@ def _imagenet_entry(name: str, quick: bool) -> dict | None:
 
 
 def _heldout_images(name: str) -> dict:
-    """Which held-out images a small network is explained on (the digits split, or drawn shapes)."""
-    if name.startswith("digits-"):
-        return _digits_heldout()
-    size = 64 if name == "shapes-cnn" else 32
-    return {**_shapes_heldout(), "size": size}
+    """Which held-out images a small network is explained on, from the data spec it was trained
+    with (:data:`limetheory.nets.small_cnn.SPECS`, :data:`limetheory.nets.vgg.DATASETS`): the
+    digits' held-out split, or drawn shapes of the network's size from the held-out seed."""
+    from limetheory.nets.small_cnn import SPECS
+    from limetheory.nets.vgg import DATASETS
+
+    dataset = name.split("-")[0]
+    d = SPECS[dataset].data if name in SMALL_CNNS else DATASETS[dataset][0]
+    if d["kind"] == "digits":
+        return {"kind": "digits", "size": int(d["size"]), "test_size": float(d["test_size"]),
+                "split_seed": int(d["split_seed"])}
+    return {"kind": "shapes", "size": int(d["size"]), "seed": int(d["test_seed"])}
 
 
 def default_nets(quick: bool) -> tuple:
