@@ -29,7 +29,7 @@ import limetheory as lt
 from limetheory.compare import segment_for
 from limetheory.nets.scored import scored_net as load_scored_net
 from limetheory.data import PHOTOS, load_photo
-from limetheory.experiments._store import atomic_write
+from limetheory.files import write_text
 from limetheory.nets.small_cnn import load_heldout
 
 TOP_K = 5
@@ -160,8 +160,8 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{args.name}_quick" if args.quick else args.name
     text = json.dumps({"meta": meta, "summary": summ, "rows": rows}, indent=1)
-    atomic_write(out / f"{stem}.json", lambda tmp: Path(tmp).write_text(text))
-    atomic_write(out / f"{stem}.md", lambda tmp: Path(tmp).write_text(markdown(rows, summ, meta)))
+    write_text(out / f"{stem}.json", text)
+    write_text(out / f"{stem}.md", markdown(rows, summ, meta))
     print(markdown(rows, summ, meta))
     return 0
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from limetheory.experiments import reproduce
+from limetheory.files import write_text
 
 CASES = [("lime_vs_ig", True), ("convergence", False)]
 QUICK_CASES = [("shape_detector", True)]
@@ -89,8 +90,8 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = "bench_dask_quick" if args.quick else "bench_dask"
-    (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    (out / f"{stem}.md").write_text(markdown(rows, meta))
+    write_text(out / f"{stem}.json", json.dumps({"meta": meta, "rows": rows}, indent=1))
+    write_text(out / f"{stem}.md", markdown(rows, meta))
     print(markdown(rows, meta))
     return 0 if all(r["identical_to_in_process"] for r in rows) else 1
 

@@ -25,6 +25,7 @@ from skimage.transform import resize
 
 import limetheory as lt
 from limetheory.compat import lime_explain
+from limetheory.files import write_text
 from limetheory.perturb import auto_batch_size
 
 from _timing import peak_memory, timed
@@ -133,8 +134,8 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     name = "bench_explain_quick" if args.quick else "bench_explain"
-    (out / f"{name}.json").write_text(json.dumps({"meta": meta, "claim": claim, "rows": rows}, indent=2))
-    (out / f"{name}.md").write_text(to_markdown(rows) + "\n" + claim_line(claim))
+    write_text(out / f"{name}.json", json.dumps({"meta": meta, "claim": claim, "rows": rows}, indent=2))
+    write_text(out / f"{name}.md", to_markdown(rows) + "\n" + claim_line(claim))
     print(to_markdown(rows) + "\n" + claim_line(claim))
     if claim["met"] is False:
         raise SystemExit(f"bench_explain: the README's claim is not met: {claim_line(claim).strip()}")

@@ -34,6 +34,7 @@ import numpy as np
 
 from limetheory import data, segment
 from limetheory.compare import CompareSettings, compare_empirical, compare_limit
+from limetheory.files import write_text
 from limetheory.gradients import integrated_gradients
 from limetheory.segmentation import grid, replacement_image
 
@@ -293,12 +294,6 @@ def markdown(result) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write(path: Path, text: str):
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="few cells, for a smoke test")
@@ -348,8 +343,8 @@ def main(argv=None):
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "bench_gradients.json", json.dumps(result, indent=2))
-    _atomic_write(out / "bench_gradients.md", markdown(result))
+    write_text(out / "bench_gradients.json", json.dumps(result, indent=2))
+    write_text(out / "bench_gradients.md", markdown(result))
     print(markdown(result))
 
 

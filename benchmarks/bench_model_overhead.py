@@ -32,10 +32,10 @@ import numpy as np
 
 import limetheory as lt
 from limetheory.data import load_photo
+from limetheory.files import write_text
 from limetheory.nets import load
 from limetheory.perturb import perturb_batch
 from limetheory.segmentation import replacement_image
-from limetheory.experiments._store import write_text
 
 PHOTOS_FULL = ("coffee", "chelsea")
 

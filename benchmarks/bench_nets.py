@@ -31,8 +31,8 @@ import numpy as np
 from jax import lax
 
 from limetheory.data import PHOTOS, load_photo
+from limetheory.files import write_text
 from limetheory.nets import checkpoint, efficientnet as eff
-from limetheory.experiments._store import write_text
 
 #: Plausible ImageNet-1k classes per photo (judged from the picture; ImageNet has no
 #: "astronaut", "motorcycle", "pagoda" or "dahlia" class, so the nearest ones are listed).

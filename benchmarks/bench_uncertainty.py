@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from limetheory import theory
+from limetheory.files import write_text
 from limetheory.sampling import bernoulli_samples, kernel_weights
 from limetheory.surrogate import fit_weighted_ridge, predict_linear, sandwich_standard_errors
 
@@ -83,9 +84,9 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     name = "bench_uncertainty_quick" if args.quick else "bench_uncertainty"
-    (out / f"{name}.json").write_text(json.dumps({"meta": meta, "sandwich": sandwich, "exact": exact}, indent=2))
+    write_text(out / f"{name}.json", json.dumps({"meta": meta, "sandwich": sandwich, "exact": exact}, indent=2))
     text = to_markdown(sandwich, exact)
-    (out / f"{name}.md").write_text(text)
+    write_text(out / f"{name}.md", text)
     print(text)
     return sandwich, exact
 

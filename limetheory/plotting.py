@@ -2,7 +2,11 @@
 LIME next to integrated gradients; :func:`save_figure` writes any of them atomically."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+
+from .files import atomic_write
 
 __all__ = [
     "display_image",
@@ -392,10 +396,6 @@ def save_figure(fig, path, *, dpi: int = 120) -> None:
     The format follows the extension (:data:`FIGURE_FORMATS`). A failed write (a full disk, an
     interrupt) leaves any earlier file at ``path`` as it was and no temporary file behind.
     """
-    from pathlib import Path
-
-    from .experiments._runner import atomic_write
-
     path = Path(path)
     fmt = FIGURE_FORMATS.get(path.suffix.lower().lstrip("."))
     if fmt is None:

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import write_text
 from .validation import check_int, check_vector
 
 __all__ = ["explanation_html", "write_html"]
@@ -235,11 +236,4 @@ def write_html(explanation, path, *, label=None, limit=None, ig_sums=None, class
     out = _check_path(path)
     page = explanation_html(explanation, label=label, limit=limit, ig_sums=ig_sums, class_names=class_names,
                             top_classes=top_classes, seed=seed, k=k, title=title)
-    from .experiments._store import atomic_write
-
-    def write(tmp):
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(page)
-        os.chmod(tmp, 0o644)  # a page to share: readable by others, like any file written with open()
-
-    return atomic_write(out, write)
+    return write_text(out, page)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from limetheory import experiments
-from limetheory.experiments import _store
+from limetheory import files
 from limetheory.experiments._runner import CorruptUnitWarning, unit_path
 from limetheory.experiments._store import read_unit
 from limetheory.cli import main
@@ -293,7 +293,7 @@ def test_stale_temporaries_of_dead_writers_are_removed(fake, tmp_path):
     dead_pid = int(dead.stdout)
     folder = out / "units" / "fake"
     folder.mkdir(parents=True)
-    host = _store._HOST
+    host = files._HOST
     stale = folder / f".i=0-abc.csv.{host}.{dead_pid}-k2j4x9_q.tmp"
     live = folder / f".i=1-abc.csv.{host}.{os.getppid()}-zz9x.tmp"  # a concurrent run's: kept
     other_host = folder / f".i=2-abc.csv.otherhost.{dead_pid}-aaaa.tmp"  # cannot tell: kept

@@ -69,19 +69,16 @@ import numpy as np
 import pandas as pd
 
 from ._executors import InProcess, UnitsFailed, executor
-from ._store import (CorruptUnit, atomic_write, atomic_write_csv, read_arrays_if_whole, read_unit,
-                     remove_stale_temporaries, write_npz, write_text, write_unit)
+from ..files import markdown_table, remove_stale_temporaries, write_csv, write_npz, write_text
+from ._store import CorruptUnit, read_arrays_if_whole, read_unit, write_unit
 
 __all__ = [
     "CorruptUnitWarning",
     "Experiment",
     "RunReport",
-    "atomic_write",
-    "atomic_write_csv",
     "experiment_names",
     "load_experiment",
     "make_figures",
-    "markdown_table",
     "reproduce",
     "run_experiment",
     "unit_key",
@@ -195,24 +192,6 @@ def unit_path(out: Path, name: str, version: int, settings: dict, unit: dict) ->
     """Where the rows of ``unit`` are stored: ``OUT/units/<name>/<label>-<hash12>.csv``."""
     key = unit_key(name, version, settings, unit)
     return Path(out) / "units" / name / f"{_label(unit)}-{key[:12]}.csv"
-
-
-# =========================================================================== markdown
-def _fmt(value) -> str:
-    if isinstance(value, (float, np.floating)):
-        if not np.isfinite(value):
-            return str(value)
-        return f"{value:.4g}"
-    return str(value)
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured markdown table of ``frame`` (floats to 4 significant digits)."""
-    cols = [str(c) for c in frame.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(_fmt(v) for v in row) + " |")
-    return "\n".join(lines) + "\n"
 
 
 # =========================================================================== running
@@ -379,10 +358,10 @@ def run_experiment(
     # every unit is verified and every table computed: only now is results/ written
     if arrays is not None:
         write_npz(arrays_path, arrays)
-    results = atomic_write_csv(frame, out / "results" / f"{name}.csv")
+    results = write_csv(out / "results" / f"{name}.csv", frame)
     table_files = []
     for key, table in tables.items():
-        table_files.append(atomic_write_csv(table, out / "results" / f"{name}_{key}.csv"))
+        table_files.append(write_csv(out / "results" / f"{name}_{key}.csv", table))
         table_files.append(write_text(out / "results" / f"{name}_{key}.md", markdown_table(table)))
     meta = {
         "name": name,

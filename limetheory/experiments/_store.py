@@ -1,4 +1,4 @@
-"""The experiment store's files: atomic writes, self-verifying unit files, stale temporaries.
+"""The experiment store's files: self-verifying unit files and arrays files that read back whole.
 
 A unit file ``units/<NAME>/<label>-<hash12>.csv`` is one header line and a CSV body::
 
@@ -9,36 +9,26 @@ The header states what makes the file whole: the SHA-256 of the body's bytes, th
 and the column names. :func:`read_unit` accepts a file only when its header parses, the digest of
 the body equals the stated one, and the parsed body has exactly the stated rows and columns;
 otherwise it raises :class:`CorruptUnit` (a truncated, emptied, NUL-filled, altered or headerless
-file, or one from an older format). Header and body are written together by one atomic replace.
-
-Temporary files are named ``.<target>.<host>.<pid>-<random>.tmp``: :func:`remove_stale_temporaries`
-removes those of this host whose process no longer runs (left by a kill), and nothing else.
+file, or one from an older format). Header and body are written together by one atomic replace
+(:func:`limetheory.files.write_bytes`).
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import json
-import os
-import re
-import socket
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["CorruptUnit", "atomic_write", "atomic_write_csv", "read_arrays_if_whole", "read_unit",
-           "remove_stale_temporaries", "write_bytes", "write_npz", "write_text", "write_unit"]
+from ..files import write_bytes
+
+__all__ = ["CorruptUnit", "read_arrays_if_whole", "read_unit", "write_unit"]
 
 UNIT_MAGIC = b"# limetheory-unit 1 "
-_HOST = re.sub(r"[^A-Za-z0-9-]", "", socket.gethostname())[:40] or "host"
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-_TMP = re.compile(r"^\..*\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)-[A-Za-z0-9_]+\.tmp$")
 
 
 class CorruptUnit(ValueError):
@@ -47,88 +37,6 @@ class CorruptUnit(ValueError):
     def __init__(self, path, reason: str):
         super().__init__(f"{path}: {reason}")
         self.path, self.reason = Path(path), reason
-
-
-# =========================================================================== atomic files
-def atomic_write(path, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then ``os.replace`` it.
-
-    Readers see either the old file or the complete new one, never a partial file. An exception
-    removes the temporary; a kill leaves it, named after this host and process, for
-    :func:`remove_stale_temporaries`.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_HOST}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would make the results private
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
-def write_bytes(path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically."""
-    def write(tmp):
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-
-    return atomic_write(path, write)
-
-
-def write_text(path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    return write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_csv(frame: pd.DataFrame, path) -> Path:
-    """Write ``frame`` as CSV (no index, full float precision) atomically."""
-    return write_bytes(path, frame.to_csv(index=False).encode("utf-8"))
-
-
-def write_npz(path, arrays: dict) -> Path:
-    """Write ``arrays`` as a compressed ``.npz`` atomically (each member carries zip's CRC-32)."""
-    def write(tmp):
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-
-    return atomic_write(path, write)
-
-
-def _process_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
-
-
-def remove_stale_temporaries(*folders) -> list:
-    """Remove the store's temporaries in ``folders`` whose writer (this host, that pid) is gone.
-
-    Temporaries of running processes (a concurrent run on the same folder), of other hosts and
-    files not named by :func:`atomic_write` are left alone. Returns the paths removed.
-    """
-    removed = []
-    for folder in folders:
-        folder = Path(folder)
-        if not folder.is_dir():
-            continue
-        for p in folder.glob(".*.tmp"):
-            m = _TMP.match(p.name)
-            if m and m["host"] == _HOST and int(m["pid"]) != os.getpid() and _process_gone(int(m["pid"])):
-                try:
-                    p.unlink()
-                    removed.append(p)
-                except FileNotFoundError:  # another run removed it first
-                    pass
-    return removed
 
 
 # =========================================================================== unit files

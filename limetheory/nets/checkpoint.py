@@ -28,12 +28,13 @@ import io
 import os
 import pickle
 import struct
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ..files import write_npz
 
 __all__ = [
     "CheckpointError",
@@ -299,15 +300,7 @@ def load_state_dict_cached(path, cache: str | os.PathLike | None = None) -> dict
             pass  # corrupt cache: convert again
     state = read_state_dict(path)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz.tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **state)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_npz(target, state, compressed=False)
     except OSError:
-        pass
+        pass  # a cache that cannot be written: the converted tensors are still returned
     return state

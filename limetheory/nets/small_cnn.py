@@ -42,17 +42,17 @@ import json
 import os
 import platform
 import sys
-from typing import Callable
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ..files import write_npz
 from ..validation import check_int
 from . import Classifier
 from .batching import batched_jit
@@ -433,20 +433,9 @@ def train_net(which, *, seed: int = 0, progress: bool = True, out: str | os.Path
 def save_weights(path, params: dict, meta: dict, dtype=np.float32) -> Path:
     """Write ``params`` (as ``dtype``: float32 or float16) and ``meta`` (JSON, key ``__meta__``)
     to a compressed .npz, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"{layer}/{k}": np.asarray(v, dtype) for layer, d in params.items() for k, v in d.items()}
     arrays["__meta__"] = np.array(json.dumps(meta, sort_keys=True))
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, **arrays)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return write_npz(path, arrays)
 
 
 def load_weights(path) -> tuple[dict, dict]:

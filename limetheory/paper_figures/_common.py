@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from limetheory.files import atomic_write
+
 __all__ = ["LimeRunsLayout", "figure_main", "lime_runs_layout", "read_arrays", "read_meta", "read_results",
            "runs_matrix", "save_figure"]
 
@@ -46,9 +48,6 @@ def save_figure(fig, out, stem: str, rect=None) -> list:
     import matplotlib.pyplot as plt
 
     fig.tight_layout(rect=rect)
-
-    from limetheory.experiments._store import atomic_write
-
     paths = []
     for ext, kw in (("png", {"dpi": DPI}), ("pdf", {"metadata": {"CreationDate": None}})):
         path = Path(out) / "figures" / f"{stem}.{ext}"
@@ -59,7 +58,13 @@ def save_figure(fig, out, stem: str, rect=None) -> list:
 
 
 def figure_main(make, argv=None, description: str | None = None) -> int:
-    """``python -m limetheory.paper_figures.fig_x --out DIR``: run ``make(DIR)`` and print the files written."""
+    """``python -m limetheory.paper_figures.fig_x --out DIR``: run ``make(DIR)`` and print the files written.
+
+    A script draws off screen: the backend is set to Agg here, when run, never when a module is imported.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--out", default="results/full", help="folder holding results/ (default results/full)")
     args = parser.parse_args(argv)

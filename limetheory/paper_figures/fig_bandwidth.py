@@ -15,17 +15,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import LogNorm, SymLogNorm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import LogNorm, SymLogNorm  # noqa: E402
+import limetheory as lt
+from limetheory.plotting import plot_superpixels
 
-import limetheory as lt  # noqa: E402
-from limetheory.plotting import plot_superpixels  # noqa: E402
-
-from ._common import figure_main, read_arrays, read_meta, read_results, save_figure  # noqa: E402
+from ._common import figure_main, read_arrays, read_meta, read_results, save_figure
 
 NAME = "bandwidth"
 STEM = "fig_bandwidth"

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import NullFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from limetheory.files import markdown_table, write_text
+from limetheory.plotting import plot_convergence
 
-from limetheory.plotting import plot_convergence  # noqa: E402
-
-from ._common import figure_main, read_meta, read_results, save_figure  # noqa: E402
+from ._common import figure_main, read_meta, read_results, save_figure
 
 NAME = "convergence"
 STEM = "fig_convergence"
@@ -82,17 +81,12 @@ def make(out) -> list:
         ax_lin.set_title("linear model (lime's sampler):\nexact at every n >= d + 1 (rounding only)", fontsize=9)
     else:
         ax_lin.set_axis_off()
-    from matplotlib.ticker import NullFormatter
-
     ticks = sorted(frame["n"].unique())
     for a in axes:
         a.set_xticks(ticks, [f"{t:,}" for t in ticks], fontsize=7)
         a.xaxis.set_minor_formatter(NullFormatter())
     paths = save_figure(fig, out, STEM)
     # the slopes table next to the figure, for the README
-    from limetheory.experiments._runner import markdown_table
-    from limetheory.experiments._store import write_text
-
     cols = ["d", "n_min", "n_max", "runs", "slope", "slope_se", "ci_low", "ci_high", "rms_err_at_n_min",
             "rms_err_at_n_max", "rms_over_predicted", "se_over_predicted", "coverage_95", "note"]
     table = slopes.reset_index()[["model", "sampler"] + [c for c in cols if c in slopes.columns]]

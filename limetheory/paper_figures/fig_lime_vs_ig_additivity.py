@@ -19,16 +19,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from scipy import stats
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from scipy import stats  # noqa: E402
+from limetheory.experiments.lime_vs_ig import MODEL_ORDER
 
-from limetheory.experiments.lime_vs_ig import MODEL_ORDER  # noqa: E402
-
-from ._common import figure_main, read_meta, read_results, save_figure  # noqa: E402
+from ._common import figure_main, read_meta, read_results, save_figure
 
 NAME = "lime_vs_ig"
 STEM = "fig_lime_vs_ig_additivity"

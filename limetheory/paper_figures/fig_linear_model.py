@@ -7,12 +7,9 @@ in red.
 """
 from __future__ import annotations
 
-import matplotlib
+from limetheory.plotting import plot_coefficient_boxes, plot_superpixel_values, plot_superpixels
 
-matplotlib.use("Agg")
-from limetheory.plotting import plot_coefficient_boxes, plot_superpixel_values, plot_superpixels  # noqa: E402
-
-from ._common import figure_main, lime_runs_layout, runs_matrix, save_figure  # noqa: E402
+from ._common import figure_main, lime_runs_layout, runs_matrix, save_figure
 
 NAME = "linear_model"
 STEM = "fig_linear_model"

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from limetheory.plotting import plot_top_superpixels
+from limetheory.metrics import jaccard_topk
 
-from limetheory.plotting import plot_top_superpixels  # noqa: E402
-from limetheory.metrics import jaccard_topk  # noqa: E402
-
-from ._common import figure_main, read_arrays, read_meta, read_results, save_figure  # noqa: E402
+from ._common import figure_main, read_arrays, read_meta, read_results, save_figure
 
 NAME = "qualitative"
 STEM = "fig_qualitative"

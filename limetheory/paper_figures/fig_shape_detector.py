@@ -6,12 +6,9 @@ the runs (lime's default ridge, lambda = 1) per superpixel, with the closed-form
 """
 from __future__ import annotations
 
-import matplotlib
+from limetheory.plotting import plot_coefficient_boxes, plot_superpixels
 
-matplotlib.use("Agg")
-from limetheory.plotting import plot_coefficient_boxes, plot_superpixels  # noqa: E402
-
-from ._common import figure_main, lime_runs_layout, save_figure  # noqa: E402
+from ._common import figure_main, lime_runs_layout, save_figure
 
 NAME = "shape_detector"
 STEM = "fig_shape_detector"

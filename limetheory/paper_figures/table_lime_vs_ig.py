@@ -18,18 +18,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from limetheory.experiments._protocols import PROTOCOLS
+from limetheory.files import write_text
 
-from limetheory.experiments._store import write_text  # noqa: E402
-
-from limetheory.experiments._protocols import PROTOCOLS  # noqa: E402
-
-from ._common import figure_main, read_meta, read_results, save_figure  # noqa: E402
+from ._common import figure_main, read_meta, read_results, save_figure
 
 NAME = "lime_vs_ig"
 STEM = "table_lime_vs_ig"
