@@ -203,7 +203,7 @@ USER_MODEL_EXPERIMENTS = ("lime_vs_ig", "qualitative")
 def _user_model(args) -> dict | None:
     """The --model/--weights/--input-size/--images of ``reproduce``, checked, the model run once; or None."""
     from .data import load_photo, read_image
-    from .experiments._user_model import folder_image_names
+    from .experiments.user_model import folder_image_names
 
     if args.model is None and args.images is None:
         if args.weights is not None or args.input_size is not None:

@@ -15,8 +15,8 @@ import pytest
 
 from limetheory import experiments
 from limetheory import files
-from limetheory.experiments._runner import CorruptUnitWarning, unit_path
-from limetheory.experiments._store import read_unit
+from limetheory.experiments.runner import CorruptUnitWarning, unit_path
+from limetheory.experiments.store import read_unit
 from limetheory.cli import main
 
 FAKE = '''

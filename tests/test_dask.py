@@ -1,4 +1,4 @@
-"""Experiment units as Dask tasks (limetheory.experiments._executors, `reproduce --workers/--scheduler`):
+"""Experiment units as Dask tasks (limetheory.experiments.executors, `reproduce --workers/--scheduler`):
 the same stored results as in process bit for bit, the context built once per worker, failures
 reported while the others go on, a killed worker's units moved elsewhere, a killed client resumed."""
 import json
@@ -24,7 +24,7 @@ from distributed import LocalCluster  # noqa: E402
 from limetheory import experiments  # noqa: E402
 from limetheory.cli import main  # noqa: E402
 from limetheory.experiments import UnitsFailed, reproduce  # noqa: E402
-from limetheory.experiments._executors import InProcess, executor  # noqa: E402
+from limetheory.experiments.executors import InProcess, executor  # noqa: E402
 
 FAKE = '''
 import os, time

@@ -16,8 +16,8 @@ from limetheory.experiments import reproduce
 from limetheory.experiments import lime_vs_ig as exp4
 from limetheory.data import PHOTOS
 from limetheory.experiments._lime_vs_ig_tables import additivity_table
-from limetheory.experiments._protocols import PROTOCOLS
-from limetheory.experiments._runner import load_experiment, unit_path
+from limetheory.experiments.protocols import PROTOCOLS
+from limetheory.experiments.runner import load_experiment, unit_path
 from limetheory.nets.vgg import NAMES as TABLE1_NAMES
 from limetheory.paper_figures._common import read_meta, read_results
 from stats_bounds import assert_within, mean_band, quantile

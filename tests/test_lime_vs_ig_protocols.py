@@ -1,4 +1,4 @@
-"""Experiment 4's protocols (limetheory.experiments._protocols) and the claim behind them (THEORY.md section 5).
+"""Experiment 4's protocols (limetheory.experiments.protocols) and the claim behind them (THEORY.md section 5).
 
 - the paper's metric (top-k positive coefficients, two empty sets = 1) against a direct
   construction of the sets it describes, for every number of positive coefficients;
@@ -26,9 +26,9 @@ from limetheory import analytic, theory
 from limetheory.additivity import nonadditive_share_exact
 from limetheory.cli import main
 from limetheory.experiments import lime_vs_ig as exp4
-from limetheory.experiments._protocols import (PROTOCOLS, paper_segmentation, protocols_for, segment_kinds,
+from limetheory.experiments.protocols import (PROTOCOLS, paper_segmentation, protocols_for, segment_kinds,
                                                topk_agreement)
-from limetheory.experiments._runner import run_experiment
+from limetheory.experiments.runner import run_experiment
 from limetheory.gradients import integrated_gradients, quadrature, superpixel_sums
 from limetheory.perturb import perturb_batch
 from limetheory.sampling import kernel_weights

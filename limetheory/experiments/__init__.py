@@ -3,15 +3,15 @@
 Adding an experiment takes three steps:
 
 1. ``limetheory/experiments/<name>.py`` meeting the contract :class:`Experiment` described in
-   :mod:`limetheory.experiments._runner` (``NAME, TITLE, VERSION, settings(quick),
+   :mod:`limetheory.experiments.runner` (``NAME, TITLE, VERSION, settings(quick),
    units(settings), setup(settings), run_unit(unit, context)`` and optionally ``arrays(context)``,
    ``tables(frame, settings)``; the context is best a small frozen dataclass);
 2. ``limetheory/paper_figures/fig_<name>.py`` defining ``make(out) -> list[Path]`` (reads
    ``out/results``, writes ``out/figures``);
 3. one line in :data:`REGISTRY` below.
 """
-from ._executors import UnitsFailed
-from ._runner import (CorruptUnitWarning, Experiment, RunReport, experiment_names, load_experiment, make_figures,
+from .executors import UnitsFailed
+from .runner import (CorruptUnitWarning, Experiment, RunReport, experiment_names, load_experiment, make_figures,
                       reproduce, run_experiment)
 
 #: name -> (experiment module, paper_figures scripts), in the order ``reproduce`` runs them.

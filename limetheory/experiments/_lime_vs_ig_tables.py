@@ -15,7 +15,7 @@ from scipy import stats
 
 from limetheory.compare import OUTPUTS
 
-from ._protocols import PROTOCOLS
+from .protocols import PROTOCOLS
 
 __all__ = ["MASK_COMPARISONS", "PAIR_COMPARISONS", "additivity_table", "chance_jaccard", "summarize", "tables"]
 

@@ -5,7 +5,7 @@ of a model without interactions between superpixels is ``beta_j = sum_{u in J_j}
 approximately so for a nearly additive one. The paper measures the agreement of the two rankings
 of superpixels on trained networks by the Jaccard index of their top-5 and top-10 superpixels.
 
-Protocols (``protocol`` column; :mod:`limetheory.experiments._protocols`): ``paper`` runs the
+Protocols (``protocol`` column; :mod:`limetheory.experiments.protocols`): ``paper`` runs the
 authors' scripts' protocol exactly (quickshift of the network's preprocessed image, IG by the
 20-step trapezoid rule, top-k *positive* coefficients, the probability); ``corrected`` segments
 the uint8 image, integrates with 128-point Gauss-Legendre, ranks signed coefficients and explains
@@ -90,7 +90,7 @@ from limetheory.validation import check_choice, check_int
 from limetheory.segmentation import n_superpixels, segment
 
 from ._lime_vs_ig_tables import MASK_COMPARISONS, PAIR_COMPARISONS, chance_jaccard, tables
-from ._protocols import PAPER_IG, PROTOCOLS, paper_segmentation, protocols_for, segment_kinds, topk_agreement
+from .protocols import PAPER_IG, PROTOCOLS, paper_segmentation, protocols_for, segment_kinds, topk_agreement
 
 NAME = "lime_vs_ig"
 TITLE = "Exp. 4 (Tables 1-2): top-k Jaccard of LIME vs integrated gradients, paper and corrected protocols"
@@ -131,7 +131,7 @@ def _user_model_settings(user: dict, quick: bool) -> dict:
     """The settings' entry for a user's model (``reproduce --model``), on a folder or the photos."""
     from limetheory.data import PHOTOS
 
-    from ._user_model import folder_image_names, user_identity, user_scored_net
+    from .user_model import folder_image_names, user_identity, user_scored_net
 
     size = list(user_scored_net(user).input_size)
     if user.get("images"):
@@ -151,7 +151,7 @@ def _user_model_settings(user: dict, quick: bool) -> dict:
 def _user_protocols(user: dict, protocols: list) -> list:
     """The protocols a user's model can run: those that segment its preprocessed input need
     ``Classifier.preprocess``, which a PyTorch or Keras model does not document."""
-    from ._user_model import user_scored_net
+    from .user_model import user_scored_net
 
     if user_scored_net(user).net.preprocess is not None:
         return protocols
@@ -161,7 +161,7 @@ def _user_protocols(user: dict, protocols: list) -> list:
 def _scored(spec: dict):
     """The ScoredNet of a settings' model entry (a bundled name, or the user's model)."""
     if "user" in spec:
-        from ._user_model import user_scored_net
+        from .user_model import user_scored_net
 
         return user_scored_net(spec["user"])
     return scored_net(spec["model"])
@@ -226,7 +226,7 @@ def settings(quick: bool, protocol: str = "both", user_model: dict | None = None
     n = 64 and 7 points (one compiled chunk with the trapezoid's 3 x 7), probability only.
 
     ``protocol``: ``"paper"``, ``"corrected"`` or ``"both"`` (every protocol of
-    :data:`~limetheory.experiments._protocols.PROTOCOLS`).
+    :data:`~limetheory.experiments.protocols.PROTOCOLS`).
 
     ``nets``: the networks to explain, names of :data:`MODEL_ORDER` (default :func:`default_nets`;
     ``limetheory reproduce --nets``). ``max_images``: explain at most that many images per network
@@ -352,7 +352,7 @@ def load_images(images: dict) -> dict:
         size = tuple(images.get("size", (224, 224)))
         return {name: (data.load_photo(name, size), -1, None) for name in images["names"]}
     if kind == "folder":
-        from ._user_model import load_user_images
+        from .user_model import load_user_images
 
         return {name: (img, -1, None) for name, img in load_user_images(images["dir"], images["names"],
                                                                           images["size"]).items()}

@@ -54,7 +54,7 @@ def settings(quick: bool, user_model: dict | None = None) -> dict:
     folder (``user_model["images"]``, all of them, or the first with ``quick``) or the photos."""
     from limetheory.data import PHOTOS
 
-    from ._user_model import folder_image_names, user_identity
+    from .user_model import folder_image_names, user_identity
 
     model, user = MODEL, {}
     photos = ["chelsea"] if quick else list(PHOTOS)
@@ -95,7 +95,7 @@ class Context:
 
 def _scored(s: dict):
     """The ScoredNet of the settings' model (EfficientNet-Lite0 or the user's)."""
-    from ._user_model import user_scored_net
+    from .user_model import user_scored_net
 
     return user_scored_net(s["user"]) if "user" in s else scored_net(s["model"])
 
@@ -103,7 +103,7 @@ def _scored(s: dict):
 def setup(s: dict) -> Context:
     from limetheory.data import load_photo
 
-    from ._user_model import load_user_images
+    from .user_model import load_user_images
 
     size = _scored(s).input_size
     if s.get("user", {}).get("images"):

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from limetheory.experiments._protocols import PROTOCOLS
+from limetheory.experiments.protocols import PROTOCOLS
 from limetheory.files import write_text
 
 from ._common import figure_main, read_meta, read_results, save_figure

@@ -36,7 +36,7 @@ and optionally
 Files written under ``OUT``::
 
     units/<NAME>/<label>-<hash>.csv   one per unit: a header with the SHA-256, row count and columns
-                                      of the CSV body below it, written atomically (see _store)
+                                      of the CSV body below it, written atomically (see store)
     results/<NAME>.csv                all units of the current settings, concatenated
     results/<NAME>.json               settings, mode, unit counts, versions, elapsed time
     results/<NAME>.npz                arrays for the figures (optional)
@@ -68,9 +68,9 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from ._executors import InProcess, UnitsFailed, executor
+from .executors import InProcess, UnitsFailed, executor
 from ..files import markdown_table, remove_stale_temporaries, write_csv, write_npz, write_text
-from ._store import CorruptUnit, read_arrays_if_whole, read_unit, write_unit
+from .store import CorruptUnit, read_arrays_if_whole, read_unit, write_unit
 
 __all__ = [
     "CorruptUnitWarning",
@@ -285,7 +285,7 @@ def run_experiment(
 ) -> RunReport:
     """Run experiment ``name`` into ``out``, reusing the units already stored there whole.
 
-    Every stored unit is read and verified (:func:`limetheory.experiments._store.read_unit`) before
+    Every stored unit is read and verified (:func:`limetheory.experiments.store.read_unit`) before
     anything is computed; one that cannot be read or does not verify is recomputed, with a
     :class:`CorruptUnitWarning` naming its file. Nothing under ``out/results`` is written until
     every unit of the run has been read back and verified and the tables are computed. Temporary
@@ -303,7 +303,7 @@ def run_experiment(
         where a multithreaded OpenBLAS on a shared machine was measured up to 100x slower
         (a 196 x 196 solve: 0.5 s instead of 1 ms on 2 busy cores).
     executor : where the units run: None (this process) or an executor of
-        :func:`limetheory.experiments._executors.executor` (e.g. Dask workers). The stored results
+        :func:`limetheory.experiments.executors.executor` (e.g. Dask workers). The stored results
         are the same bit for bit; on Dask a failing unit does not stop the others, and
         :class:`UnitsFailed` lists the failures after the others are stored.
     options : keyword arguments of the experiment's ``settings(quick, **options)`` (e.g.
@@ -419,7 +419,7 @@ def reproduce(
     and returns the exception in place of that experiment's :class:`RunReport`. ``options``:
     {experiment name: keyword arguments of its ``settings``} (see :func:`run_experiment`).
     ``workers=N`` runs the units on a local Dask cluster of N single-threaded worker processes,
-    ``scheduler=ADDRESS`` on an existing Dask cluster (:func:`limetheory.experiments._executors.executor`);
+    ``scheduler=ADDRESS`` on an existing Dask cluster (:func:`limetheory.experiments.executors.executor`);
     neither: in this process.
     """
     if on_error not in ("raise", "continue"):
