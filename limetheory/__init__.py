@@ -7,7 +7,8 @@ Public API (see README): :func:`segment`, :func:`replacement_image`, :func:`expl
 """
 from . import analytic, compat, data, metrics, nets, plotting, theory
 from .analytic import LinearModel, ShapeDetector
-from .empirical import Explanation, explain
+from .empirical import explain
+from .explanation import Explanation
 from .segmentation import replacement_image, segment
 
 __version__ = "0.1.0"

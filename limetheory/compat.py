@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 from skimage.color import gray2rgb
 
-from .empirical import Explanation, check_fit_size, check_settings, fit_explanation, model_responses
+from .empirical import check_fit_size, check_settings, fit_explanation, model_responses
+from .explanation import Explanation
 from .validation import check_int, check_seed
 from .sampling import kernel_weights, lime_samples
 from .segmentation import check_image, check_segments, n_superpixels
@@ -69,7 +70,7 @@ def lime_explain(
 
     Defaults follow lime (``labels=(1,)``, ``top_labels=5``: with ``top_labels`` set, ``labels`` is
     ignored, as in lime; pass ``top_labels=None`` to explain ``labels``).
-    Returns an :class:`~limetheory.empirical.Explanation` (ridge = 1); ``labels`` is ordered as
+    Returns an :class:`~limetheory.explanation.Explanation` (ridge = 1); ``labels`` is ordered as
     lime's ``top_labels`` when those are used. ``score`` and ``local_pred`` are per label (lime keeps
     only the last label's).
     """

@@ -1,4 +1,5 @@
-"""Empirical image LIME: :func:`explain` and its result, :class:`Explanation`.
+"""Empirical image LIME: :func:`explain` (its result, :class:`~limetheory.explanation.Explanation`,
+lives in :mod:`limetheory.explanation`).
 
 The data flow of THEORY.md section 1::
 
@@ -7,11 +8,12 @@ The data flow of THEORY.md section 1::
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
 
+from .explanation import Explanation
 from .nets import Classifier
 from .perturb import check_responses, jax_perturb_batch, model_responses
 from .sampling import SAMPLERS, samples_and_weights
@@ -24,206 +26,6 @@ __all__ = [
     "Explanation", "explain", "fit_explanation", "model_responses", "check_settings", "check_fit_size",
     "check_identifiable", "fit_bytes",
 ]
-
-
-# --------------------------------------------------------------------------- result
-@dataclass(frozen=True, eq=False)
-class Explanation:
-    """An image LIME explanation for one or several classes.
-
-    Attributes
-    ----------
-    coef : (n_labels, d) surrogate coefficients beta_hat_1..beta_hat_d, one row per label.
-    intercept : (n_labels,) beta_hat_0.
-    labels : (n_labels,) the explained class indices.
-    segments : (H, W) superpixel labels 0..d-1.
-    score : (n_labels,) weighted R^2 of the surrogate on the samples.
-    local_pred : (n_labels,) surrogate prediction at z = 1 (the unperturbed image).
-    prediction : (n_classes,) the model's scores on the unperturbed image.
-    image : the explained image; replacement : LIME's replacement image xi_bar.
-    kernel_width, ridge, n_samples, sampler : the settings used.
-    coef_se, intercept_se : (n_labels, d) and (n_labels,) standard errors of coef and intercept
-        from the samples themselves (sandwich estimator, :func:`limetheory.surrogate.sandwich_standard_errors`):
-        how far another run with another seed would typically land, i.e. the spread of this
-        estimate around the limit explanation it converges to. Shrinks like 1/sqrt(n).
-    samples, weights, responses : z (n, d), pi (n,), y (n, n_classes) when kept, else None.
-    settled : with ``n_samples="auto"``, whether the top-k set was separated from the rest
-        (:mod:`limetheory.stopping`) before ``max_samples``; None for a fixed n.
-    n_rounds : the rounds of sampling it took (1 for a fixed n).
-    stopping : with ``n_samples="auto"``, the :class:`limetheory.stopping.StoppingRule` it ran under
-        (``top_k``, ``confidence``, ``tolerance``, ``max_samples``, ...); None for a fixed n.
-    """
-
-    coef: np.ndarray
-    intercept: np.ndarray
-    labels: np.ndarray
-    segments: np.ndarray
-    score: np.ndarray
-    local_pred: np.ndarray
-    prediction: np.ndarray
-    image: np.ndarray
-    replacement: np.ndarray
-    kernel_width: float
-    ridge: float
-    n_samples: int
-    sampler: str = "bernoulli"
-    coef_se: np.ndarray | None = None
-    intercept_se: np.ndarray | None = None
-    samples: np.ndarray | None = None
-    weights: np.ndarray | None = None
-    responses: np.ndarray | None = None
-    settled: bool | None = None
-    n_rounds: int = 1
-    stopping: StoppingRule | None = None
-
-    def __repr__(self) -> str:
-        return (
-            f"Explanation(labels={self.labels.tolist()}, d={self.n_superpixels}, image={self.image.shape}, "
-            f"n_samples={self.n_samples}, kernel_width={self.kernel_width:g}, ridge={self.ridge:g}, "
-            f"sampler={self.sampler!r}, samples_kept={self.samples is not None})"
-        )
-
-    @property
-    def n_superpixels(self) -> int:
-        return self.coef.shape[1]
-
-    def _row(self, label) -> int:
-        if label is None:
-            return 0
-        hits = np.flatnonzero(self.labels == label)
-        if hits.size == 0:
-            raise ValueError(f"label {label!r} was not explained; explained labels: {self.labels.tolist()}")
-        return int(hits[0])
-
-    def coef_for(self, label=None) -> np.ndarray:
-        """Coefficients (d,) of ``label`` (default: the first explained label)."""
-        return self.coef[self._row(label)]
-
-    def conf_int(self, label=None, level: float = 0.95) -> np.ndarray:
-        """(d, 2) normal confidence intervals for the limit's coefficients: coef -/+ z_level * coef_se.
-
-        They cover the coefficients LIME converges to (ridge = 0; lime's ridge = 1 adds a bias
-        of order 1/n, see :func:`limetheory.theory.ridge_bias`) in about ``level`` of runs.
-        """
-        from scipy.stats import norm
-
-        level = check_real(level, "level", low=0, high=1, low_open=True, high_open=True)
-        row = self._row(label)
-        half = norm.ppf(0.5 + level / 2) * self._se()[row]
-        return np.stack([self.coef[row] - half, self.coef[row] + half], axis=1)
-
-    def n_samples_for(self, target_se: float, label=None) -> int:
-        """Samples needed for the largest coefficient standard error to fall to ``target_se``.
-
-        Uses se ~ 1/sqrt(n): n * (max_j se_j / target_se)^2, from this run's own estimate.
-        """
-        target_se = check_real(target_se, "target_se", low=0, low_open=True)
-        worst = float(np.max(self._se()[self._row(label)]))
-        if not np.isfinite(worst):
-            raise ValueError("this explanation has no finite standard errors (n_samples <= d + 1)")
-        return max(self.n_samples, int(np.ceil(self.n_samples * (worst / target_se) ** 2)))
-
-    def _se(self) -> np.ndarray:
-        if self.coef_se is None:
-            raise ValueError("this explanation carries no standard errors")
-        return self.coef_se
-
-    def top(self, k: int = 5, label=None, sign: str = "positive") -> np.ndarray:
-        """Indices of the ``k`` superpixels with the largest coefficients.
-
-        ``sign``: "positive" (largest first, only coefficients > 0), "negative" (most negative
-        first, only < 0) or "abs" (largest |coef| first).
-        """
-        k = check_int(k, "k", 0)
-        check_choice(sign, "sign", ("positive", "negative", "abs"))
-        beta = self.coef_for(label)
-        if sign == "positive":
-            order = np.argsort(-beta, kind="stable")
-            order = order[beta[order] > 0]
-        elif sign == "negative":
-            order = np.argsort(beta, kind="stable")
-            order = order[beta[order] < 0]
-        elif sign == "abs":
-            order = np.argsort(-np.abs(beta), kind="stable")
-        else:
-            raise ValueError(f"sign must be 'positive', 'negative' or 'abs', got {sign!r}")
-        return order[:k]
-
-    def to_frame(self):
-        """Tidy DataFrame: one row per (label, superpixel) with coef, its se, rank by coef, and pixel count."""
-        import pandas as pd
-
-        d = self.n_superpixels
-        sizes = np.bincount(self.segments.ravel(), minlength=d)
-        rows = []
-        for i, lab in enumerate(self.labels):
-            rank = np.empty(d, dtype=int)
-            rank[np.argsort(-self.coef[i], kind="stable")] = np.arange(1, d + 1)
-            rows.append(
-                pd.DataFrame(
-                    {
-                        "label": int(lab),
-                        "superpixel": np.arange(d),
-                        "coef": self.coef[i],
-                        "se": np.full(d, np.nan) if self.coef_se is None else self.coef_se[i],
-                        "rank": rank,
-                        "n_pixels": sizes,
-                        "intercept": self.intercept[i],
-                        "score": self.score[i],
-                    }
-                )
-            )
-        return pd.concat(rows, ignore_index=True)
-
-    def plot(self, label=None, k: int = 5, ax=None, **kwargs):
-        """Overlay of the top-k positive (green) and negative (red) superpixels on the image."""
-        from .plotting import plot_explanation
-
-        return plot_explanation(self, label=label, k=k, ax=ax, **kwargs)
-
-    def plot_coefficients(self, label=None, k: int = 15, ax=None, level: float = 0.95):
-        """Bar chart of the k largest |coef| with their confidence intervals (``level``)."""
-        from .plotting import plot_coefficient_intervals
-
-        return plot_coefficient_intervals(self, label=label, k=k, ax=ax, level=level)
-
-    def to_html(self, path, label=None, **kwargs):
-        """Write a self-contained interactive HTML viewer of this explanation; returns the path.
-
-        See :func:`limetheory.viewer.write_html` for the options (``limit``, ``ig_sums``,
-        ``class_names``, ``top_classes``, ``seed``, ``k``, ``title``).
-        """
-        from .viewer import write_html
-
-        return write_html(self, path, label=label, **kwargs)
-
-    # lime's ImageExplanation interface (limetheory.lime_helpers); ``intercept`` stays the array.
-    @property
-    def local_exp(self) -> dict:
-        """lime's ``local_exp``: {label: [(superpixel, coef), ...] sorted by |coef| descending}."""
-        from .lime_helpers import local_exp
-
-        return local_exp(self)
-
-    @property
-    def lime_intercept(self) -> dict:
-        """lime's ``intercept``: {label: intercept} (the array ``intercept`` is row-aligned with coef)."""
-        from .lime_helpers import lime_intercept
-
-        return lime_intercept(self)
-
-    def get_image_and_mask(self, label, positive_only=True, negative_only=False, hide_rest=False,
-                           num_features=5, min_weight=0.0):
-        """lime's ``get_image_and_mask`` -> (image, mask); see :func:`limetheory.lime_helpers.get_image_and_mask`."""
-        from .lime_helpers import get_image_and_mask
-
-        return get_image_and_mask(self, label, positive_only, negative_only, hide_rest, num_features, min_weight)
-
-    def as_lime(self):
-        """A stand-in for lime's ImageExplanation (``intercept`` a dict, as lime has it)."""
-        from .lime_helpers import LimeImageExplanation
-
-        return LimeImageExplanation(self)
 
 
 # --------------------------------------------------------------------------- validation

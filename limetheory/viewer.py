@@ -220,7 +220,7 @@ def write_html(explanation, path, *, label=None, limit=None, ig_sums=None, class
 
     Parameters
     ----------
-    explanation : :class:`~limetheory.empirical.Explanation`.
+    explanation : :class:`~limetheory.explanation.Explanation`.
     path : where to write, ending in ``.html`` or ``.htm``; missing folders are created.
     label : the explained class to show (default: the first explained label).
     limit : (d,) the limit explanation beta_1..beta_d of the same label (e.g.

@@ -10,7 +10,7 @@ lime_image = require("lime.lime_image")  # skipped locally when missing, a failu
 import limetheory as lt
 from limetheory.compat import lime_explain
 from limetheory.data import load_photo
-from limetheory.lime_helpers import LabelNotExplainedError
+from limetheory.explanation import LabelNotExplainedError
 
 from models import BlockSoftmax
 
@@ -134,3 +134,11 @@ def test_image_and_mask_any_weights(weights, signs, hide_rest, num_features, min
     assert got_mask.dtype == want_mask.dtype and np.array_equal(got_mask, want_mask)
     # the order lime's local_exp promises: |weight| descending, ties by superpixel
     assert ours.local_exp[2] == sorted(enumerate(weights), key=lambda t: -abs(t[1]))
+
+
+def test_the_older_import_paths_name_the_same_objects():
+    from limetheory import empirical, explanation, lime_helpers
+
+    assert lt.Explanation is empirical.Explanation is explanation.Explanation
+    for name in lime_helpers.__all__:
+        assert getattr(lime_helpers, name) is getattr(explanation, name)
