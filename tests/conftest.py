@@ -22,3 +22,14 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 def rng(request):
     """A generator seeded by the test's name: the same draws whatever tests run, in any order."""
     return np.random.default_rng(zlib.crc32(request.node.name.encode()))
+
+
+@pytest.fixture(scope="module")
+def jax_float64():
+    """JAX in float64 for the whole module that asks for it (``pytestmark =
+    pytest.mark.usefixtures("jax_float64")``), and back to the default after its last test: no
+    module switches JAX's precision for the modules that run after it."""
+    import jax
+
+    with jax.enable_x64(True):
+        yield

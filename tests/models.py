@@ -1,6 +1,9 @@
 """Small deterministic models shared by the tests (not part of the package)."""
 import numpy as np
 
+from limetheory.analytic import LinearModel, ShapeDetector
+from limetheory.segmentation import grid
+
 
 class BlockSoftmax:
     """Softmax over classes of a linear map of 4x4-block mean colours: depends on where things are."""
@@ -46,3 +49,39 @@ class PerImageBlockSoftmax(BlockSoftmax):
 def _softmax(s):
     e = np.exp(s - s.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
+
+
+#: The kernel width of the convergence and uncertainty tests (lime's default for images).
+KERNEL_WIDTH = 0.25
+
+
+def bar_scene(size, n_grid, seed=0):
+    """A dark image with a bright bar crossing several superpixels (so f(x(z)) is non-linear)."""
+    rng = np.random.default_rng(seed)
+    image = rng.uniform(0.0, 0.3, size=(size, size))
+    mask = np.zeros((size, size), dtype=bool)
+    mask[size // 4 : size // 2 + 1, size // 8 : (3 * size) // 4] = True
+    image[mask] = 0.9
+    return image, grid(image.shape, n_grid, n_grid), mask, rng
+
+
+def convergence_models(image, mask, rng):
+    """A shape detector, two non-linear models (tanh of a linear map, a product of two regions) and a
+    linear model, keyed by name; the non-linear ones are what make f(x(z)) non-linear in z."""
+    w = rng.normal(size=image.size) / np.sqrt(image.size)
+
+    def tanh_model(images):
+        return np.tanh(3.0 * np.asarray(images).reshape(len(images), -1) @ w)
+
+    cells = (np.arange(image.size) % 5 == 0).astype(float)
+
+    def product_model(images):  # a smooth interaction between two image regions
+        x = np.asarray(images).reshape(len(images), -1)
+        return (x @ cells) * (x @ (1 - cells)) / image.size
+
+    return {
+        "shape detector": ShapeDetector(mask, 0.6),
+        "tanh": tanh_model,
+        "product": product_model,
+        "linear": LinearModel(rng.normal(size=image.shape)),
+    }

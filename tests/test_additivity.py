@@ -14,7 +14,7 @@ from limetheory.gradients import integrated_gradients, superpixel_sums
 from limetheory.sampling import samples_and_weights
 from limetheory.segmentation import grid, replacement_image
 
-jax.config.update("jax_enable_x64", True)
+pytestmark = pytest.mark.usefixtures("jax_float64")  # float64 in this module only
 
 SIDE, BLOCKS = 6, 3  # 6 x 6 grayscale image, 3 x 3 grid: d = 9
 NU = 0.25

@@ -14,43 +14,11 @@ import pytest
 
 import limetheory
 from limetheory import theory as th
-from limetheory.analytic import LinearModel, ShapeDetector, response_of_z
+from limetheory.analytic import LinearModel, response_of_z
 from limetheory.segmentation import grid
 from limetheory.surrogate import fit_weighted_ridge
+from models import KERNEL_WIDTH as NU, bar_scene, convergence_models
 from stats_bounds import assert_within, band, dn_bias, loglog_slope
-
-NU = 0.25
-
-
-def _scene(size, n_grid, seed=0):
-    """A dark image with a bright bar crossing several superpixels (so f(x(z)) is non-linear)."""
-    rng = np.random.default_rng(seed)
-    image = rng.uniform(0.0, 0.3, size=(size, size))
-    mask = np.zeros((size, size), dtype=bool)
-    mask[size // 4 : size // 2 + 1, size // 8 : (3 * size) // 4] = True
-    image[mask] = 0.9
-    return image, grid(image.shape, n_grid, n_grid), mask, rng
-
-
-def _models(image, mask, rng):
-    w = rng.normal(size=image.size) / np.sqrt(image.size)
-
-    def tanh_model(images):
-        return np.tanh(3.0 * np.asarray(images).reshape(len(images), -1) @ w)
-
-    cells = (np.arange(image.size) % 5 == 0).astype(float)
-
-    def product_model(images):  # a smooth interaction between two image regions
-        x = np.asarray(images).reshape(len(images), -1)
-        return (x @ cells) * (x @ (1 - cells)) / image.size
-
-    return {
-        "shape detector": ShapeDetector(mask, 0.6),
-        "tanh": tanh_model,
-        "product": product_model,
-        "linear": LinearModel(rng.normal(size=image.shape)),
-    }
-
 
 def _run(image, seg, model, ns, n_seeds, ridge_gap=False):
     """errors[i, r] = ||beta_hat - beta^f|| (ridge 0) and gaps[i, r] = n (coef_ridge1 - coef_ridge0)."""
@@ -80,9 +48,9 @@ def _assert_slope(ns, values, expected, d, m, what):
 
 
 def _check_rate(size, n_grid, ns, n_seeds):
-    image, seg, mask, rng = _scene(size, n_grid)
+    image, seg, mask, rng = bar_scene(size, n_grid)
     slopes = {}
-    models = _models(image, mask, rng)
+    models = convergence_models(image, mask, rng)
     for name, model in models.items():
         beta, errors, _ = _run(image, seg, model, ns, n_seeds)
         if name == "linear":  # f(x(z)) is linear in z: exact at every n, no n^(-1/2) to see
@@ -106,8 +74,8 @@ def test_error_falls_like_one_over_sqrt_n_large():
 @pytest.mark.parametrize("model_name", ["shape detector", "tanh"])
 def test_ridge_bias_vanishes_like_one_over_n(model_name):
     """Same samples, ridge 1 vs ridge 0: the gap falls like 1/n and n * gap -> theory.ridge_bias."""
-    image, seg, mask, rng = _scene(8, 3)
-    model = _models(image, mask, rng)[model_name]
+    image, seg, mask, rng = bar_scene(8, 3)
+    model = convergence_models(image, mask, rng)[model_name]
     ns = np.array([300, 1000, 3000, 10000])
     beta, _, gaps = _run(image, seg, model, ns, 16, ridge_gap=True)
     _assert_slope(ns, np.linalg.norm(gaps, axis=2) / ns[:, None], -1.0, 9, 1, "ridge gap")
@@ -120,7 +88,7 @@ def test_ridge_bias_vanishes_like_one_over_n(model_name):
 @pytest.mark.parametrize("hide_color", [None, 0.0])
 def test_linear_model_recovered_exactly_from_few_samples(hide_color):
     """THEORY.md s. 4: with ridge = 0 any n >= d + 1 samples in general position give beta exactly."""
-    image, seg, _, rng = _scene(8, 3)
+    image, seg, _, rng = bar_scene(8, 3)
     model = LinearModel(rng.normal(size=image.shape))
     beta = model.limit_explanation(image, seg, hide_color=hide_color)
     d = 9

@@ -12,6 +12,7 @@ import pytest
 
 from limetheory import nets
 from limetheory.gradients import integrated_gradients
+from torch_reference import torch_efficientnet_lite
 from user_models import SIZE, require, torch_tiny_cnn
 
 torch = require("torch")
@@ -88,14 +89,12 @@ def test_jax_efficientnet_equals_captum_on_the_pytorch_reference():
     ||ours - captum|| / ||captum|| = 1.6e-3 in float32, the same as captum's own float32 against
     its float64 run (1.6e-3): ReLU6 kinks crossed differently by float32 rounding. Against the
     float64 reference ours is 1.4e-3."""
-    from test_efficientnet import _torch_reference
-
     from limetheory.data import load_photo
     from limetheory.segmentation import replacement_image, segment
 
     x = load_photo("chelsea").astype(np.float64)
     b = replacement_image(x, segment(x, "grid", n_rows=4, n_cols=4))
-    ref_net = _torch_reference(torch)
+    ref_net = torch_efficientnet_lite(torch)
     x_t = torch.tensor(x[None], dtype=torch.float32)
     with torch.no_grad():
         target = int(ref_net(((x_t - 127.0) / 128.0).permute(0, 3, 1, 2)).argmax())

@@ -34,7 +34,7 @@ from limetheory.perturb import perturb_batch
 from limetheory.sampling import kernel_weights
 from limetheory.segmentation import grid, replacement_image
 
-jax.config.update("jax_enable_x64", True)
+pytestmark = pytest.mark.usefixtures("jax_float64")  # float64 in this module only
 
 
 # --------------------------------------------------------------------------- the paper's metric

@@ -4,7 +4,7 @@ import pytest
 from skimage import io
 
 from limetheory.cli import main
-from user_models import keras_tiny_application, require
+from user_models import keras_tiny_application, require, save_legacy_h5
 
 pytestmark = pytest.mark.oracle
 
@@ -60,15 +60,14 @@ def test_model_errors_name_the_argument(argv, flag, phrase, png, tmp_path, capsy
 def test_keras_application_from_a_weight_file(png, tmp_path, monkeypatch, capsys):
     keras = require("keras")
     from limetheory.nets import keras_adapter
-    from test_nets_keras import _legacy_h5
 
     monkeypatch.setitem(keras_adapter.KERAS_APPLICATIONS, "Tiny", ("user_models", "keras_tiny_application", (64, 64)))
     keras.utils.set_random_seed(3)
-    weights = _legacy_h5(keras_tiny_application(), tmp_path / "tiny.h5")
+    weights = save_legacy_h5(keras_tiny_application(), tmp_path / "tiny.h5")
     code, text = _run(["explain", str(png), "--model", "keras:Tiny", "--weights", str(weights), "--n-samples", "40",
                        "--ig-steps", "4", "--out", str(tmp_path / "f.png")], capsys)
     assert code == 0 and "-> keras:Tiny (64 x 64)" in text
-    wrong = _legacy_h5(keras_tiny_application(width=3), tmp_path / "other.h5")
+    wrong = save_legacy_h5(keras_tiny_application(width=3), tmp_path / "other.h5")
     with pytest.raises(SystemExit) as exc:
         main(["explain", str(png), "--model", "keras:Tiny", "--weights", str(wrong), "--out", str(tmp_path / "g.png")])
     err = capsys.readouterr().err

@@ -7,7 +7,6 @@ DenseNet121, InceptionV3) take 20 s to minutes to build on CPU: marked slow.
 """
 import subprocess
 import sys
-import warnings
 
 import jax
 import jax.numpy as jnp
@@ -18,7 +17,7 @@ from limetheory import explain, nets, segment
 from limetheory.compare import CompareSettings, compare_limit
 from limetheory.gradients import integrated_gradients
 from limetheory.nets import keras_adapter
-from user_models import keras_tiny_application, require
+from user_models import keras_tiny_application, require, save_keras3_h5, save_legacy_h5
 
 keras = require("keras")
 pytestmark = pytest.mark.oracle
@@ -120,32 +119,12 @@ def tiny_registered(monkeypatch):
                         ("user_models", "keras_tiny_application", (16, 16)))
 
 
-def _legacy_h5(model, path):
-    """The format of the Keras applications' published weight files (HDF5, one group per layer)."""
-    import h5py
-    from keras.src.legacy.saving import legacy_h5_format
-
-    with h5py.File(path, "w") as f, warnings.catch_warnings():
-        # keras' writers convert its variables with np.array(x, copy=False) (NumPy 2 warns)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        legacy_h5_format.save_weights_to_hdf5_group(f, model)
-    return path
-
-
-def _keras3_h5(model, path):
-    """The format of ``model.save_weights`` in Keras 3 (``.weights.h5``)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        model.save_weights(path)
-    return path
-
-
 @pytest.mark.parametrize("fmt", ["legacy.h5", "weights.h5"])
 def test_load_application_from_a_seeded_weight_file(tmp_path, tiny_registered, fmt):
     keras.utils.set_random_seed(7)
     source = keras_tiny_application(input_shape=(16, 16, 3))
     path = tmp_path / f"tiny.{fmt}"
-    (_legacy_h5 if fmt == "legacy.h5" else _keras3_h5)(source, path)
+    (save_legacy_h5 if fmt == "legacy.h5" else save_keras3_h5)(source, path)
     keras.utils.set_random_seed(8)  # a different initialisation: the file must overwrite it
     clf = nets.load("keras:Tiny", weights=path)
     x = np.random.default_rng(1).uniform(0, 255, size=(3, 16, 16, 3)).astype(np.float32)
@@ -161,7 +140,7 @@ def test_load_application_errors(tmp_path, tiny_registered):
         nets.load("keras:Tiny", weights=tmp_path / "missing.h5")
     with pytest.raises(ValueError, match=r"'keras:' \+ one of"):
         nets.load("keras:ResNet50", weights=tmp_path / "x.h5")
-    other = _legacy_h5(keras_tiny_application(input_shape=(16, 16, 3), width=5), tmp_path / "other.h5")
+    other = save_legacy_h5(keras_tiny_application(input_shape=(16, 16, 3), width=5), tmp_path / "other.h5")
     with pytest.raises(ValueError, match="weights: .* does not hold the weights of keras:Tiny"):
         nets.load("keras:Tiny", weights=other)
     with pytest.raises(ValueError, match="'keras:<MobileNetV2|DenseNet121|InceptionV3"):
@@ -179,7 +158,7 @@ def test_the_papers_applications_from_a_seeded_weight_file(tmp_path, name, optio
     module = __import__(module_name, fromlist=[constructor])
     keras.utils.set_random_seed(0)
     source = getattr(module, constructor)(weights=None, input_shape=(*size, 3), **options)
-    path = _legacy_h5(source, tmp_path / f"{name}.h5")
+    path = save_legacy_h5(source, tmp_path / f"{name}.h5")
     clf = nets.load(f"keras:{name}", weights=path, input_size=size, **options)
     x = np.random.default_rng(0).uniform(0, 255, size=(2, *size, 3)).astype(np.float32)
     ref = np.asarray(source(module.preprocess_input(x.copy())))  # the application's own softmax output

@@ -57,3 +57,21 @@ def test_loglog_slope_standard_error_covers_the_true_slope():
         slope, se, dof = sb.loglog_slope(x, x**-0.5 * np.exp(0.3 * rng.normal(size=x.size)))
         miss += abs(slope + 0.5) > sb.band(se, alpha=0.05, dof=dof)
     assert abs(miss / 2000 - 0.05) <= 4 * np.sqrt(0.05 * 0.95 / 2000), miss
+
+
+
+def _jax_default_float():
+    import jax.numpy as jnp
+
+    return jnp.asarray(1.0).dtype.name
+
+
+def test_no_test_module_switches_jax_to_float64_for_the_others():
+    """Every test module is imported before the first test runs: a module that switched JAX to
+    float64 at import would switch it for all. Modules that need float64 ask for the
+    ``jax_float64`` fixture (conftest.py), which holds it for that module only."""
+    assert _jax_default_float() == "float32"
+
+
+def test_the_float64_fixture_holds_only_inside(jax_float64):
+    assert _jax_default_float() == "float64"

@@ -25,8 +25,8 @@ import limetheory
 from limetheory import theory as th
 from limetheory.analytic import response_of_z
 from limetheory.surrogate import fit_weighted_ridge, predict_linear, sandwich_covariance, sandwich_standard_errors
+from models import KERNEL_WIDTH as NU, bar_scene, convergence_models
 from stats_bounds import assert_within, band, dn_bias, mean_band
-from test_convergence import NU, _models, _scene
 
 N_RUNS = 300
 N = 2000
@@ -34,8 +34,8 @@ Z95 = 1.959963984540054
 
 
 def _runs(model_name, ridge=0.0, sampler="bernoulli"):
-    image, seg, mask, rng = _scene(18, 3)
-    model = _models(image, mask, rng)[model_name]
+    image, seg, mask, rng = bar_scene(18, 3)
+    model = convergence_models(image, mask, rng)[model_name]
     d = int(seg.max()) + 1
     f = response_of_z(model, image, seg)
     beta, cov = th.exact_limit(f, d, NU), th.exact_limit_covariance(f, d, NU, sampler=sampler)
@@ -130,8 +130,8 @@ def test_sandwich_matches_a_direct_implementation(ridge, block_rows, monkeypatch
 
 
 def test_explanation_carries_the_sandwich_of_its_own_samples():
-    image, seg, mask, rng = _scene(18, 3)
-    model = _models(image, mask, rng)["tanh"]
+    image, seg, mask, rng = bar_scene(18, 3)
+    model = convergence_models(image, mask, rng)["tanh"]
     e = limetheory.explain(image, model, segments=seg, n_samples=500, seed=1, keep_samples=True, progress=False)
     y = e.responses[:, e.labels]
     se = sandwich_standard_errors(e.samples, e.weights, y - predict_linear(e.samples, e.intercept, e.coef), e.ridge)
@@ -142,8 +142,8 @@ def test_explanation_carries_the_sandwich_of_its_own_samples():
 
 
 def test_exact_models_have_zero_spread_and_too_few_samples_have_none():
-    image, seg, mask, rng = _scene(18, 3)
-    linear = _models(image, mask, rng)["linear"]
+    image, seg, mask, rng = bar_scene(18, 3)
+    linear = convergence_models(image, mask, rng)["linear"]
     d = int(seg.max()) + 1
     assert np.max(np.abs(th.exact_limit_covariance(response_of_z(linear, image, seg), d, NU))) < 1e-20
     e = limetheory.explain(image, linear, segments=seg, n_samples=200, ridge=0.0, seed=0, progress=False)
@@ -321,8 +321,8 @@ def test_weighted_samples_follow_the_weighted_law():
 def test_weighted_sampler_needs_fewer_samples_for_a_narrow_kernel():
     """For nu = 0.1 most Bernoulli samples get a weight near 0; the exact variances say by how much
     the weighted law does better, and repeated runs of explain show the same ratio."""
-    image, seg, mask, rng = _scene(18, 3)
-    model = _models(image, mask, rng)["shape detector"]
+    image, seg, mask, rng = bar_scene(18, 3)
+    model = convergence_models(image, mask, rng)["shape detector"]
     d, nu, n, runs = int(seg.max()) + 1, 0.1, 1000, 150
     f = response_of_z(model, image, seg)
     beta = th.exact_limit(f, d, nu)
@@ -340,9 +340,9 @@ def test_weighted_sampler_needs_fewer_samples_for_a_narrow_kernel():
 
 
 def test_explain_rejects_an_unknown_sampler():
-    image, seg, mask, rng = _scene(18, 3)
+    image, seg, mask, rng = bar_scene(18, 3)
     with pytest.raises(ValueError, match="sampler must be one of"):
-        limetheory.explain(image, _models(image, mask, rng)["tanh"], segments=seg, sampler="antithetic")
+        limetheory.explain(image, convergence_models(image, mask, rng)["tanh"], segments=seg, sampler="antithetic")
     with pytest.raises(ValueError, match="sampler must be one of"):
         th.exact_limit_covariance(lambda z: z.sum(axis=1), 3, 0.3, sampler="antithetic")
 
@@ -371,8 +371,8 @@ def test_overlay_hatches_superpixels_whose_sign_is_not_settled():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    image, seg, mask, rng = _scene(18, 3)
-    model = _models(image, mask, rng)["tanh"]
+    image, seg, mask, rng = bar_scene(18, 3)
+    model = convergence_models(image, mask, rng)["tanh"]
     few = limetheory.explain(image, model, segments=seg, n_samples=12, seed=0, progress=False)
     ci = few.conf_int()
     shown = np.concatenate([few.top(3, sign="positive"), few.top(3, sign="negative")])

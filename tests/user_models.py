@@ -5,6 +5,7 @@ calls them; torch and keras are imported inside them only.
 """
 import os
 import sys
+import warnings
 
 import pytest
 
@@ -81,3 +82,23 @@ def keras_tiny_application(weights=None, input_shape=(16, 16, 3), classifier_act
 def preprocess_input(x):
     """The tiny application's preprocessing, as keras.applications modules have one: [-1, 1]."""
     return x / 127.5 - 1.0
+
+
+def save_legacy_h5(model, path):
+    """The format of the Keras applications' published weight files (HDF5, one group per layer)."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    with h5py.File(path, "w") as f, warnings.catch_warnings():
+        # keras' writers convert its variables with np.array(x, copy=False) (NumPy 2 warns)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        legacy_h5_format.save_weights_to_hdf5_group(f, model)
+    return path
+
+
+def save_keras3_h5(model, path):
+    """The format of ``model.save_weights`` in Keras 3 (``.weights.h5``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model.save_weights(path)
+    return path
