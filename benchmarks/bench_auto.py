@@ -31,6 +31,7 @@ from limetheory.nets.scored import scored_net as load_scored_net
 from limetheory.data import PHOTOS, load_photo
 from limetheory.files import write_text
 from limetheory.nets.small_cnn import load_heldout
+from limetheory.stopping import StoppingRule
 
 TOP_K = 5
 FIXED_N = 1000
@@ -57,8 +58,8 @@ def image_row(model_name: str, image_name: str, image, snet, max_samples: int, t
            "jaccard_fixed": _jaccard(_top(fixed[0].coef[0]), _top(fixed[1].coef[0])), "auto": {}}
     for tol in tolerances:
         t0 = time.perf_counter()
-        auto = [lt.explain(image, predict, n_samples="auto", top_k=TOP_K, max_samples=max_samples, tolerance=tol,
-                           seed=s, **common) for s in SEEDS]
+        rule = StoppingRule(top_k=TOP_K, max_samples=max_samples, tolerance=tol)
+        auto = [lt.explain(image, predict, n_samples=rule, seed=s, **common) for s in SEEDS]
         row["auto"][f"{tol:g}"] = {
             "samples": [int(e.n_samples) for e in auto],
             "settled": [bool(e.settled) for e in auto],

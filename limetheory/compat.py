@@ -21,7 +21,7 @@ from skimage.color import gray2rgb
 
 from .empirical import check_fit_size, check_settings, fit_explanation, model_responses
 from .explanation import Explanation
-from .validation import check_int, check_seed
+from .validation import check_int, check_kernel_width, check_seed, validate_params
 from .sampling import kernel_weights, lime_samples
 from .segmentation import check_image, check_segments, n_superpixels
 
@@ -49,6 +49,11 @@ def lime_replacement_image(image: np.ndarray, segments: np.ndarray, hide_color=N
     return table[segments]
 
 
+def _check_lime_n_samples(value, name: str) -> int:
+    return check_int(value, name, 2)
+
+
+@validate_params(n_samples=_check_lime_n_samples, kernel_width=check_kernel_width)
 def lime_explain(
     image,
     predict,
@@ -81,7 +86,7 @@ def lime_explain(
         raise ValueError(f"image must be grayscale or RGB for lime, got {img.shape[2]} channels")
     seg = check_segments(segments, img.shape)
     d = n_superpixels(seg)
-    n = check_settings(n_samples, kernel_width, 1.0, d)
+    n = check_settings(n_samples, 1.0, d)
     if top_labels is not None:
         top_labels = check_int(top_labels, "top_labels", 1)
     else:

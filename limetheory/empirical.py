@@ -17,9 +17,10 @@ from .explanation import Explanation
 from .nets import Classifier
 from .perturb import check_responses, jax_perturb_batch, model_responses
 from .sampling import SAMPLERS, samples_and_weights
-from .validation import as_generator, check_bool, check_choice, check_int, check_real
+from .validation import (as_generator, check_bool, check_choice, check_int, check_kernel_width, check_ridge,
+                         validate_params)
 from .segmentation import QUICKSHIFT_DEFAULTS, check_image, check_segments, n_superpixels, replacement_image, segment
-from .stopping import StoppingRule, run_rounds
+from .stopping import StoppingRule, check_n_samples, run_rounds
 from .surrogate import fit_weighted_ridge, predict_linear, sandwich_covariance, sandwich_standard_errors, weighted_r2
 
 __all__ = [
@@ -29,11 +30,9 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- validation
-def check_settings(n_samples, kernel_width, ridge, d) -> int:
-    """Check LIME's settings (n >= 2, kernel width > 0, ridge >= 0, n >= d + 1 for ridge 0); return n."""
-    n = check_int(n_samples, "n_samples", 2)
-    check_real(kernel_width, "kernel_width", low=0, low_open=True)
-    ridge = check_real(ridge, "ridge", low=0)
+def check_settings(n_samples: int, ridge: float, d: int) -> int:
+    """Check what ties LIME's (already checked) settings to d: ``ridge=0`` needs n >= d + 1; return n."""
+    n = n_samples
     if ridge == 0 and n < d + 1:
         raise ValueError(
             f"ridge=0 (weighted least squares) needs n_samples >= d + 1 = {d + 1} samples, got {n}"
@@ -211,6 +210,7 @@ def fit_explanation(z, y, weights, labels, ridge, *, segments, image, replacemen
     )
 
 
+@validate_params(n_samples=check_n_samples, kernel_width=check_kernel_width, ridge=check_ridge)
 def explain(
     image,
     predict: Callable,
@@ -218,7 +218,7 @@ def explain(
     segments=None,
     labels=None,
     top_labels=None,
-    n_samples: int | str = 1000,
+    n_samples: int | str | StoppingRule = 1000,
     top_k: int | None = None,
     confidence: float | None = None,
     max_samples: int | None = None,
@@ -251,14 +251,17 @@ def explain(
         looks (alpha spending over rounds, Bonferroni over the coefficients, their pairwise
         differences and the labels, with the sandwich covariance:
         :mod:`limetheory.stopping`), or at ``max_samples``; the result's ``settled``, ``n_samples``
-        and ``n_rounds`` say which and when.
-    top_k, confidence, max_samples : the stopping rule of ``n_samples="auto"`` (defaults 5, 0.95,
-        20000); only with ``"auto"``.
-    tolerance : ``n_samples="auto"`` only: an indifference zone, a fraction 0 <= tolerance < 1 of
-        the largest absolute limit coefficient (default 0, the exact rule). With probability at
-        least ``confidence`` every superpixel of a settled top-k set then has a limit coefficient at
-        least that of every other superpixel minus tolerance * max_j |beta_j| (proof:
-        :mod:`limetheory.stopping`); near-ties within that zone no longer keep the run going.
+        and ``n_rounds`` say which and when. ``"auto"`` runs the default
+        :class:`~limetheory.stopping.StoppingRule` (``top_k=5, confidence=0.95, max_samples=20000,
+        tolerance=0``); a :class:`~limetheory.stopping.StoppingRule` sets its own, e.g.
+        ``n_samples=StoppingRule(top_k=3, tolerance=0.1)``. Its ``tolerance`` is an indifference
+        zone, a fraction 0 <= tolerance < 1 of the largest absolute limit coefficient: with
+        probability at least ``confidence`` every superpixel of a settled top-k set has a limit
+        coefficient at least that of every other superpixel minus tolerance * max_j |beta_j|
+        (proof: :mod:`limetheory.stopping`).
+    top_k, confidence, max_samples, tolerance : deprecated (a DeprecationWarning): the fields of
+        the :class:`~limetheory.stopping.StoppingRule` of ``n_samples="auto"``; pass the rule as
+        ``n_samples`` instead.
     kernel_width : bandwidth nu of pi(z) = exp(-d_cos(1, z)^2 / (2 nu^2)).
     ridge : lambda of the surrogate (lime uses 1). ``ridge=0`` is weighted least squares, the
         estimator whose limit is the closed form of :mod:`limetheory.theory`.
@@ -293,13 +296,12 @@ def explain(
     img = check_image(image)
     if not callable(predict):
         raise TypeError(f"predict must be callable, got {type(predict).__name__}")
-    n = n_samples if isinstance(n_samples, str) else check_int(n_samples, "n_samples", 2)
+    rule = _stopping_rule(n_samples, top_k=top_k, confidence=confidence, max_samples=max_samples, tolerance=tolerance)
     seg = segment(img, "quickshift", **QUICKSHIFT_DEFAULTS) if segments is None else check_segments(segments, img.shape)
     d = n_superpixels(seg)
-    rule = _stopping_rule(n_samples, top_k, confidence, max_samples, tolerance)
     if rule is not None:
         rule.check_for(d, min_samples=d + 1 if ridge == 0 else 2)
-    n = check_settings(rule.max_samples if rule else n, kernel_width, ridge, d)
+    n = check_settings(rule.max_samples if rule else n_samples, ridge, d)
     label_request = _check_label_request(labels, top_labels)
     check_choice(sampler, "sampler", SAMPLERS)
     if batch_size is not None:
@@ -345,18 +347,20 @@ def explain(
     return replace(rounds.fit, settled=rounds.settled, n_rounds=rounds.n_rounds, stopping=rule)
 
 
-def _stopping_rule(n_samples, top_k, confidence, max_samples, tolerance) -> StoppingRule | None:
-    """The rule of ``n_samples="auto"``, or None for a fixed n (then the rule's arguments must be unset)."""
-    if isinstance(n_samples, str):
-        check_choice(n_samples, "n_samples", ("auto",))
-        return StoppingRule(
-            top_k=5 if top_k is None else top_k,
-            confidence=0.95 if confidence is None else confidence,
-            max_samples=20000 if max_samples is None else max_samples,
-            tolerance=0.0 if tolerance is None else tolerance,
-        )
-    given = [name for name, v in (("top_k", top_k), ("confidence", confidence), ("max_samples", max_samples),
-                                  ("tolerance", tolerance)) if v is not None]
-    if given:
+def _stopping_rule(n_samples, **loose) -> StoppingRule | None:
+    """The rule of ``n_samples`` (``"auto"``: the default rule; a StoppingRule: itself), None for a fixed n.
+
+    ``loose``: the deprecated keywords top_k, confidence, max_samples, tolerance; those given (not
+    None) set the fields of the ``"auto"`` rule, with a DeprecationWarning.
+    """
+    given = {name: value for name, value in loose.items() if value is not None}
+    if not given:
+        return n_samples if isinstance(n_samples, StoppingRule) else StoppingRule() if n_samples == "auto" else None
+    if isinstance(n_samples, StoppingRule):
+        raise TypeError(f"{', '.join(given)} cannot be given with n_samples=StoppingRule(...): set them on the rule")
+    if n_samples != "auto":
         raise ValueError(f"{', '.join(given)} apply only to n_samples='auto', got n_samples={n_samples!r}")
-    return None
+    fields = ", ".join(f"{name}={value!r}" for name, value in given.items())
+    warnings.warn(f"explain(): the keywords {', '.join(given)} are deprecated; pass "
+                  f"n_samples=StoppingRule({fields}) (limetheory.stopping.StoppingRule)", DeprecationWarning, stacklevel=4)
+    return StoppingRule(**given)

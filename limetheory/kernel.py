@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._binomial import LOG_HALF, log_half_binom, lse
-from .validation import check_int, check_int_array, check_kernel_width, check_real, renamed_keywords
+from .validation import check_int, check_int_array, check_kernel_width, check_real, renamed_keywords, validate_params
 
 __all__ = ["MAX_D", "alpha", "alpha_diff", "log_alpha", "log_kernel", "weighted_law"]
 
@@ -154,6 +154,7 @@ def log_weighted_law_zeros(d: int, kernel_width: float) -> tuple[np.ndarray, flo
 
 
 @renamed_keywords(nu="kernel_width")
+@validate_params(d=check_d, kernel_width=check_kernel_width)
 def weighted_law(d: int, kernel_width: float) -> tuple[np.ndarray, float]:
     """The pi-weighted law of the number k of ones: ``q_k = C(d,k) 2^{-d} pi_k / alpha_0``.
 
@@ -161,7 +162,6 @@ def weighted_law(d: int, kernel_width: float) -> tuple[np.ndarray, float]:
     from q and then z uniformly among the vectors with k ones samples z with density
     pi(z) / alpha_0 (relative to the uniform law on {0,1}^d).
     """
-    d, kernel_width = check_d(d), check_kernel_width(kernel_width)
     log_q, log_a0 = log_weighted_law_zeros(d, kernel_width)
     q = np.exp(log_q[::-1])
     return q / q.sum(), log_a0

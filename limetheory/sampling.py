@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .kernel import kernel_log, weighted_law
-from .validation import as_generator, check_kernel_width
+from .validation import as_generator, check_kernel_width, validate_params
 
 __all__ = [
     "SAMPLERS",
@@ -123,12 +123,12 @@ def cosine_distance_to_ones(z) -> np.ndarray:
     return 1.0 - np.sqrt(k / d)
 
 
+@validate_params(kernel_width=check_kernel_width)
 def kernel_weights(z, kernel_width: float = 0.25) -> np.ndarray:
     """LIME's weights pi(z) = exp(-(d_cos(1, z) / nu)^2 / 2), nu = ``kernel_width``.
 
     lime writes the same kernel as ``sqrt(exp(-d^2 / w^2))``. Computed as ``(d_cos / nu)^2`` (not
     ``d_cos^2 / nu^2``), so no width in float64's range overflows or gives 0 / 0.
     """
-    kernel_width = check_kernel_width(kernel_width)
     z = np.asarray(z)
     return np.exp(kernel_log(np.count_nonzero(z, axis=1), z.shape[1], kernel_width))

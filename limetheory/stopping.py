@@ -52,6 +52,7 @@ narrower than the indifference zone, on either of the tied superpixels (both are
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Callable
 
@@ -60,7 +61,7 @@ from scipy.stats import norm
 
 from .validation import check_int, check_real, check_tolerance
 
-__all__ = ["StoppingRule", "round_level", "separated", "run_rounds"]
+__all__ = ["StoppingRule", "check_n_samples", "round_level", "separated", "run_rounds"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,19 @@ class StoppingRule:
         while sizes[-1] < self.max_samples:
             sizes.append(min(self.max_samples, max(sizes[-1] + 1, math.ceil(sizes[-1] * self.growth))))
         return tuple(sizes)
+
+
+def check_n_samples(value, name: str = "n_samples"):
+    """How many samples LIME draws, as :func:`limetheory.explain` takes it: an int >= 2, ``"auto"``
+    (the default :class:`StoppingRule`) or a :class:`StoppingRule`. Returned unchanged (an int as int)."""
+    expected = f"{name} must be an integer >= 2, 'auto' or a StoppingRule"
+    if isinstance(value, StoppingRule) or (isinstance(value, str) and value == "auto"):
+        return value
+    if isinstance(value, str):
+        raise ValueError(f"{expected}, got {value!r}")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{expected}, got {type(value).__name__} {value!r}")
+    return check_int(value, name, 2)
 
 
 def round_level(r: int, confidence: float) -> float:

@@ -6,11 +6,15 @@ Rules, the same for every public function of the toolkit:
 * a wrong type raises ``TypeError``, a wrong value ``ValueError``;
 * every message names the argument and says what was expected.
 
-Validate at the boundary, once; inside, trust the data.
+Validate at the boundary, once; inside, trust the data. A public function declares its checks
+where it is defined, with :func:`validate_params`; a call made while another declared function runs
+(the library calling itself) skips them.
 """
 from __future__ import annotations
 
+import contextvars
 import functools
+import inspect
 import numbers
 import operator
 import warnings
@@ -26,11 +30,13 @@ __all__ = [
     "check_int_array",
     "check_kernel_width",
     "check_real",
+    "check_ridge",
     "check_seed",
     "check_tolerance",
     "check_vector",
     "check_size",
     "renamed_keywords",
+    "validate_params",
 ]
 
 
@@ -82,6 +88,11 @@ def check_kernel_width(value, name: str = "kernel_width") -> float:
     return check_real(value, name, low=0.0, low_open=True)
 
 
+def check_ridge(value, name: str = "ridge") -> float:
+    """The ridge penalty lambda of LIME's surrogate: a finite real number >= 0 (0: weighted least squares)."""
+    return check_real(value, name, low=0.0)
+
+
 def check_tolerance(value, name: str = "tolerance") -> float:
     """An indifference zone as a fraction of a largest coefficient: a real number with 0 <= value < 1."""
     return check_real(value, name, low=0.0, high=1.0, high_open=True)
@@ -121,6 +132,51 @@ def renamed_keywords(**old_to_new: str) -> Callable:
                     kwargs[new] = kwargs.pop(old)
             return func(*args, **kwargs)
 
+        return inner
+
+    return wrap
+
+
+#: True while a function declared with :func:`validate_params` runs (in this thread or task).
+_VALIDATED = contextvars.ContextVar("limetheory_validated", default=False)
+
+
+def validate_params(_together: Callable | None = None, /, **checks: Callable) -> Callable:
+    """Decorator: the checks of a public function's arguments, declared where it is defined.
+
+    ``@validate_params(kernel_width=check_kernel_width, d=check_d)`` calls
+    ``check(value, name)`` on each named argument that the call binds (defaults included), passes
+    the value it returns on to the function, and then ``_together(arguments)`` (optional) on the
+    dict of all bound arguments, for checks that tie several together (it returns the arguments it
+    changes). The declared checks stay readable as the function's ``parameter_checks``. Checks run at the public
+    boundary only: a call made while another declared function runs (the library calling itself
+    with values it has already checked) skips them, so each concept is checked once per call of
+    the public API. Each check raises the TypeError or ValueError that names the argument.
+    """
+
+    def wrap(func):
+        signature = inspect.signature(func)
+        unknown = set(checks) - set(signature.parameters)
+        if unknown:
+            raise TypeError(f"validate_params: {func.__name__} has no argument {', '.join(sorted(unknown))}")
+
+        @functools.wraps(func)
+        def inner(*args, **kwargs):
+            if _VALIDATED.get():
+                return func(*args, **kwargs)
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            for name, check in inner.parameter_checks.items():
+                bound.arguments[name] = check(bound.arguments[name], name)
+            if _together is not None:
+                bound.arguments.update(_together(dict(bound.arguments)))
+            token = _VALIDATED.set(True)
+            try:
+                return func(*bound.args, **bound.kwargs)
+            finally:
+                _VALIDATED.reset(token)
+
+        inner.parameter_checks = dict(checks)
         return inner
 
     return wrap

@@ -7,6 +7,7 @@ tolerances are binomial: with R runs and a per-run error probability of at most 
 number of wrong answers exceeds the Binomial(R, 1 - confidence) quantile at 1 - 1e-4 with probability
 below 1e-4 (scipy.stats.binom.isf), so a correct rule fails these tests at most once in 10^4 seeds.
 """
+import dataclasses
 import warnings
 
 import numpy as np
@@ -77,8 +78,9 @@ def test_settled_top_k_is_the_limits(sampler, ridge):
     wrong = settled = 0
     rounds = []
     for seed in range(n_runs):
-        ex = lt.explain(img, model, segments=seg, labels=[0], n_samples="auto", top_k=3, confidence=confidence,
-                        max_samples=12000, seed=seed, hide_color=0.0, ridge=ridge, sampler=sampler, progress=False)
+        rule = StoppingRule(top_k=3, confidence=confidence, max_samples=12000)
+        ex = lt.explain(img, model, segments=seg, labels=[0], n_samples=rule, seed=seed, hide_color=0.0, ridge=ridge,
+                        sampler=sampler, progress=False)
         assert ex.n_samples <= 12000 and ex.settled in (True, False)
         if ex.settled:
             settled += 1
@@ -106,8 +108,8 @@ def test_settled_top_k_with_a_tolerance_is_eps_correct(sampler, ridge, max_sampl
     wrong = settled = inexact = 0
     rounds = []
     for seed in range(n_runs):
-        ex = lt.explain(img, model, segments=seg, labels=[0], n_samples="auto", top_k=2, confidence=confidence,
-                        tolerance=tolerance, max_samples=max_samples, seed=seed, hide_color=0.0, ridge=ridge,
+        rule = StoppingRule(top_k=2, confidence=confidence, tolerance=tolerance, max_samples=max_samples)
+        ex = lt.explain(img, model, segments=seg, labels=[0], n_samples=rule, seed=seed, hide_color=0.0, ridge=ridge,
                         sampler=sampler, progress=False)
         assert ex.stopping.tolerance == tolerance and ex.stopping.top_k == 2
         if ex.settled:
@@ -131,8 +133,8 @@ def test_exact_tie_is_not_claimed_settled():
     n_runs, confidence = 60, 0.9
     claimed = 0
     for seed in range(n_runs):
-        ex = lt.explain(img, model, segments=seg, labels=[0], n_samples="auto", top_k=1, confidence=confidence,
-                        max_samples=2000, seed=seed, hide_color=0.0, ridge=0.0, progress=False)
+        ex = lt.explain(img, model, segments=seg, labels=[0], n_samples=StoppingRule(top_k=1, confidence=confidence,
+                        max_samples=2000), seed=seed, hide_color=0.0, ridge=0.0, progress=False)
         claimed += bool(ex.settled)
         if not ex.settled:
             assert ex.n_samples == 2000
@@ -142,9 +144,9 @@ def test_exact_tie_is_not_claimed_settled():
 def test_several_labels_must_all_settle():
     img, seg = _image(tied=False)
     model = _model(seg, np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.4, 1.6]))
-    ex = lt.explain(img, model, segments=seg, labels=[0, 1], n_samples="auto", top_k=2, seed=0,
+    ex = lt.explain(img, model, segments=seg, labels=[0, 1], n_samples=StoppingRule(top_k=2), seed=0,
                     hide_color=0.0, progress=False, keep_samples=True)
-    one = lt.explain(img, model, segments=seg, labels=[0], n_samples="auto", top_k=2, seed=0,
+    one = lt.explain(img, model, segments=seg, labels=[0], n_samples=StoppingRule(top_k=2), seed=0,
                      hide_color=0.0, progress=False)
     assert ex.settled and one.settled
     assert ex.n_samples >= one.n_samples  # two labels: a stricter (Bonferroni) test on both
@@ -157,9 +159,10 @@ def test_several_labels_must_all_settle():
 def test_same_seed_same_bits_and_fixed_n_unchanged():
     img, seg = _image(tied=False)
     model = _model(seg, np.linspace(0.0, 1.6, 9))
-    a = lt.explain(img, model, segments=seg, n_samples="auto", top_k=2, seed=3, hide_color=0.0, progress=False)
-    b = lt.explain(img, model, segments=seg, n_samples="auto", top_k=2, seed=3, hide_color=0.0, progress=False)
-    np.testing.assert_array_equal(a.coef, b.coef)
+    a = lt.explain(img, model, segments=seg, n_samples=StoppingRule(top_k=2), seed=3, hide_color=0.0, progress=False)
+    with pytest.warns(DeprecationWarning, match=r"top_k are deprecated; pass n_samples=StoppingRule\(top_k=2\)"):
+        b = lt.explain(img, model, segments=seg, n_samples="auto", top_k=2, seed=3, hide_color=0.0, progress=False)
+    np.testing.assert_array_equal(a.coef, b.coef)  # the deprecated keywords run the same rule
     assert (a.n_samples, a.n_rounds, a.settled) == (b.n_samples, b.n_rounds, b.settled)
     fixed = lt.explain(img, model, segments=seg, n_samples=300, seed=3, hide_color=0.0, progress=False)
     assert fixed.settled is None and fixed.n_rounds == 1 and fixed.n_samples == 300
@@ -212,6 +215,9 @@ def test_separated_rule_uses_the_covariance_of_differences():
     (dict(n_samples="auto", tolerance=True), TypeError, "tolerance must be a real number"),
     (dict(n_samples="auto", tolerance="x"), TypeError, "tolerance must be a real number"),
     (dict(n_samples=500, tolerance=0.1), ValueError, "tolerance apply only"),
+    (dict(n_samples=StoppingRule(), top_k=3), TypeError, "top_k cannot be given with n_samples=StoppingRule"),
+    (dict(n_samples=StoppingRule(top_k=9)), ValueError, "top_k must be < the number of superpixels"),
+    (dict(n_samples=1.5), TypeError, "n_samples must be an integer >= 2, 'auto' or a StoppingRule"),
 ])
 def test_bad_stopping_arguments(kwargs, exc, match):
     img, seg = _image(tied=False)
@@ -244,12 +250,12 @@ def test_exact_tie_settles_within_a_tolerance_and_not_without():
     assert len(StoppingRule(max_samples=n_max).schedule(d)) <= 20
     claimed = 0
     for seed in range(n_runs):
-        kwargs = dict(segments=seg, labels=[0], n_samples="auto", top_k=1, confidence=confidence, max_samples=n_max,
-                      seed=seed, hide_color=0.0, ridge=0.0, progress=False)
-        ex = lt.explain(img, model, tolerance=tolerance, **kwargs)
+        kwargs = dict(segments=seg, labels=[0], seed=seed, hide_color=0.0, ridge=0.0, progress=False)
+        rule = StoppingRule(top_k=1, confidence=confidence, max_samples=n_max, tolerance=tolerance)
+        ex = lt.explain(img, model, n_samples=rule, **kwargs)
         assert ex.settled and _eps_correct(set(ex.top(1, label=0).tolist()), coef, tolerance)
         assert ex.top(1, label=0)[0] in (2, 3)
-        claimed += bool(lt.explain(img, model, tolerance=0.0, **kwargs).settled)
+        claimed += bool(lt.explain(img, model, n_samples=dataclasses.replace(rule, tolerance=0.0), **kwargs).settled)
     assert claimed <= _bound(n_runs, 1 - confidence)
 
 
