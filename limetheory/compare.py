@@ -20,13 +20,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .empirical import explain
 from .gradients import IGResult, METHODS, integrated_gradients, superpixel_sums
 from .nets import Classifier
 from .nets.scored import OUTPUTS, ScoredNet, batched_predict
 from .nets.vgg import NAMES as TABLE1_NAMES
-from .segmentation import check_image, check_segments, n_superpixels, replacement_image
+from .metrics import jaccard_topk, rank_correlation
+from .perturb import model_responses
+from .segmentation import check_image, check_segments, n_superpixels, replacement_image, segment
+from .theory import exact_limit
 from .theory.enumeration import MAX_EXACT_D
-from .validation import as_generator, check_choice, check_int, check_real
+from .validation import as_generator, check_choice, check_int, check_kernel_width, check_ridge, validate_params
 
 __all__ = [
     "CompareSettings",
@@ -107,7 +111,7 @@ class CompareSettings:
     ridge: float = 1.0
 
     def __post_init__(self):
-        check_real(self.kernel_width, "kernel_width", low=0.0, low_open=True)
+        check_kernel_width(self.kernel_width)
         check_int(self.n_steps, "n_steps", 1)
         check_choice(self.method, "method", METHODS)
         object.__setattr__(self, "ks", tuple(check_int(k, "ks", 1) for k in self.ks))
@@ -116,7 +120,7 @@ class CompareSettings:
         check_choice(self.output, "output", OUTPUTS)
         check_int(self.n_samples, "n_samples", 2)
         check_int(self.n_runs, "n_runs", 1)
-        check_real(self.ridge, "ridge", low=0.0)
+        check_ridge(self.ridge)
 
 
 @dataclass(frozen=True)
@@ -191,13 +195,19 @@ class _Problem:
         return int(self.ig_sums.shape[0])
 
 
-def _prepare(image, f, segments, target, settings: CompareSettings) -> _Problem:
-    """Check the inputs, build xi_bar and compute ``s_j = sum_{u in J_j} IG_u`` with baseline xi_bar."""
-    if not isinstance(settings, CompareSettings):
+def _check_inputs(arguments: dict) -> dict:
+    """The checks of :func:`compare_limit` and :func:`compare_empirical`, once: ``settings`` (a
+    CompareSettings or None), the image, and the segments against it (relabelled 0..d-1)."""
+    settings = arguments["settings"]
+    if settings is not None and not isinstance(settings, CompareSettings):
         raise TypeError(f"settings must be a CompareSettings, got {type(settings).__name__}")
-    arr = check_image(image)
-    seg = check_segments(segments, arr.shape)
-    x = arr.astype(np.float64)
+    image = check_image(arguments["image"])
+    return {"image": image, "segments": check_segments(arguments["segments"], image.shape)}
+
+
+def _prepare(image, f, seg, target, settings: CompareSettings) -> _Problem:
+    """Build xi_bar and compute ``s_j = sum_{u in J_j} IG_u`` with baseline xi_bar (inputs checked)."""
+    x = np.asarray(image, dtype=np.float64)
     baseline = replacement_image(x, seg, settings.hide_color)
     ig = integrated_gradients(f, x, baseline, n_steps=settings.n_steps, method=settings.method, target=target,
                               dtype=settings.dtype, output=settings.output)
@@ -210,8 +220,6 @@ def _prepare(image, f, segments, target, settings: CompareSettings) -> _Problem:
 
 def _comparison(p: _Problem, coef, intercept, coef_se, settings: CompareSettings, **how) -> LimeIGComparison:
     """Rank correlations, top-k Jaccard indices and ``||coef - s|| / ||s||`` of LIME against the IG sums."""
-    from .metrics import jaccard_topk, rank_correlation
-
     s = p.ig_sums
     norm = float(np.linalg.norm(s))
     return LimeIGComparison(
@@ -229,6 +237,11 @@ def _comparison(p: _Problem, coef, intercept, coef_se, settings: CompareSettings
     )
 
 
+def _check_max_exact_d(value, name: str) -> int:
+    return check_int(value, name, 1)
+
+
+@validate_params(_check_inputs, max_exact_d=_check_max_exact_d)
 def compare_limit(image, f, segments, *, target: int | None = None, settings: CompareSettings | None = None,
                   max_exact_d: int = MAX_EXACT_D) -> LimeIGComparison:
     """LIME's exact limit ``beta^f`` against the superpixel sums of integrated gradients.
@@ -257,32 +270,22 @@ def compare_limit(image, f, segments, *, target: int | None = None, settings: Co
     -------
     LimeIGComparison with ``limit="exact"`` and ``lime_se = 0``.
     """
-    from .perturb import perturb_batch
-    from .theory import exact_limit
-
     settings = CompareSettings() if settings is None else settings
-    max_exact_d = check_int(max_exact_d, "max_exact_d", 1)
-    d = n_superpixels(check_segments(segments, np.shape(image)))
+    d = n_superpixels(segments)
     if d > max_exact_d:
         raise ValueError(f"compare_limit enumerates 2^d vectors z; d = {d} > max_exact_d = {max_exact_d}: "
                          "use compare_empirical or raise max_exact_d")
     p = _prepare(image, f, segments, target, settings)
     col = 0 if target is None else int(target)
-    bs = settings.batch_size
 
     def f_of_z(z):
-        z = np.asarray(z)
-        outs = []
-        for start in range(0, z.shape[0], bs):
-            imgs = perturb_batch(p.x, p.baseline, p.segments, z[start : start + bs])
-            y = p.predict(np.asarray(imgs).reshape((-1,) + p.x.shape))
-            outs.append(y.reshape(y.shape[0], -1)[:, col])
-        return np.concatenate(outs)
+        return model_responses(p.predict, p.x, p.baseline, p.segments, z, settings.batch_size, progress=False)[:, col]
 
     beta = np.asarray(exact_limit(f_of_z, p.d, settings.kernel_width), dtype=np.float64)
     return _comparison(p, beta[1:], beta[0], np.zeros(p.d), settings, limit="exact")
 
 
+@validate_params(_check_inputs)
 def compare_empirical(image, f, segments, *, target: int | None = None, settings: CompareSettings | None = None,
                       seed=None) -> LimeIGComparison:
     """The mean of ``settings.n_runs`` empirical LIME runs against the superpixel sums of IG.
@@ -302,8 +305,6 @@ def compare_empirical(image, f, segments, *, target: int | None = None, settings
     -------
     LimeIGComparison with ``limit="empirical"``.
     """
-    from .empirical import explain
-
     settings = CompareSettings() if settings is None else settings
     rng = as_generator(seed)
     p = _prepare(image, f, segments, target, settings)
@@ -329,8 +330,6 @@ def compare_empirical(image, f, segments, *, target: int | None = None, settings
 # =========================================================================== a network (ScoredNet)
 def segment_for(image, model: str, segmentation: dict | None = None) -> np.ndarray:
     """Superpixels of ``image`` with the parameters of :data:`SEGMENTATION` for ``model``."""
-    from .segmentation import segment
-
     kw = dict(SEGMENTATION.get(model, {"method": "quickshift"}) if segmentation is None else segmentation)
     return segment(image, kw.pop("method", "quickshift"), **kw)
 
@@ -366,8 +365,6 @@ def lime_run(image, snet: ScoredNet, segments, target: int, seed, *, n_samples: 
     1: ``"logit"``); :func:`class_explanation` turns one of them into an explanation of the class.
     ``keep_samples``: keep z, pi and y on it (:func:`limetheory.explain`).
     """
-    from .empirical import explain
-
     return explain(image, snet.predict_for(target), segments=segments, labels=[0, 1], n_samples=int(n_samples),
                    kernel_width=kernel_width, ridge=ridge, hide_color=hide_color, seed=seed,
                    batch_size=snet.batch_size, dtype=np.float32, progress=False, keep_samples=keep_samples)

@@ -33,8 +33,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .nets import Classifier
 from .segmentation import check_segments, n_superpixels
-from .validation import check_choice, check_int
+from .validation import check_choice, check_int, validate_params
 
 __all__ = [
     "DEFAULT_INTERNAL_BATCH_SIZE",
@@ -338,8 +339,6 @@ def integrated_gradients(
         Frozen: ``attributions`` (NumPy float64, ``x``'s shape), ``f_x``, ``f_baseline`` and
         ``completeness_gap = sum(IG) - (f(x) - f(baseline))``.
     """
-    from .nets import Classifier
-
     is_clf = isinstance(f, Classifier)
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
@@ -432,6 +431,15 @@ def _classifier_output_fn(logits, output: str):
     return lambda image: jax.nn.softmax(logits(image))
 
 
+def _check_sums_arguments(arguments: dict) -> dict:
+    """The checks of :func:`superpixel_sums`: real (H, W[, C]) attributions, segments of their size."""
+    attr = _check_real_array(arguments["attributions"], "attributions")
+    if attr.ndim not in (2, 3):
+        raise ValueError(f"attributions must be (H, W) or (H, W, C), got shape {attr.shape}")
+    return {"attributions": attr, "segments": check_segments(arguments["segments"], attr.shape)}
+
+
+@validate_params(_check_sums_arguments)
 def superpixel_sums(attributions, segments) -> np.ndarray:
     """``s_j = sum_{u in J_j} IG_u`` over the pixels of superpixel j and all their channels.
 
@@ -446,9 +454,7 @@ def superpixel_sums(attributions, segments) -> np.ndarray:
     -------
     (d,) float64 array.
     """
-    attr = _check_real_array(attributions, "attributions").astype(np.float64)
-    if attr.ndim not in (2, 3):
-        raise ValueError(f"attributions must be (H, W) or (H, W, C), got shape {attr.shape}")
-    seg = check_segments(segments, attr.shape)
+    attr = np.asarray(attributions, dtype=np.float64)
+    seg = np.asarray(segments)
     per_pixel = attr.sum(axis=2) if attr.ndim == 3 else attr
     return np.bincount(seg.ravel(), weights=per_pixel.ravel(), minlength=n_superpixels(seg))
