@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import write_text
+from .plotting import display_image
 from .validation import check_int, check_vector
 
 __all__ = ["explanation_html", "write_html"]
@@ -50,8 +51,6 @@ DISPLAY_SIZE = 448
 def png_data_uri(image) -> str:
     """``data:image/png;base64,...`` of an image, scaled to [0, 255] as :func:`plotting.display_image` does."""
     from PIL import Image
-
-    from .plotting import display_image
 
     img = display_image(image)
     if img.ndim == 3:

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 import limetheory as lt
+from limetheory.data import load_digits_rgb
 
 __all__ = ["DigitContext", "bar_mask", "digit_context", "digit_lime_rows", "digit_lime_settings", "digit_image",
            "lime_rows", "ridge_shift_bound", "summarize_runs"]
@@ -18,8 +19,6 @@ def digit_image(index: int, size: int = 28, split: str = "test") -> tuple[np.nda
     From :func:`limetheory.data.load_digits_rgb` (bilinear upscaling of the 8 x 8 digits, uint8)
     divided by 255; ``index`` counts in the ``split`` ("train" or "test") part.
     """
-    from limetheory.data import load_digits_rgb
-
     data = load_digits_rgb(size=size)
     images = data.test_images if split == "test" else data.train_images
     labels = data.test_labels if split == "test" else data.train_labels

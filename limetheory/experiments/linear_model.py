@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from limetheory.analytic import LinearModel
+from limetheory.data import load_digits_rgb
 
 from ._common import DigitContext, digit_context, digit_lime_rows, digit_lime_settings, summarize_runs
 
@@ -35,8 +36,6 @@ def settings(quick: bool) -> dict:
 
 def class_template(digit: int, size: int, image: np.ndarray) -> np.ndarray:
     """lambda = (mean training image of ``digit`` - mean training image) / c, with f(image) - f(0) = 1."""
-    from limetheory.data import load_digits_rgb
-
     data = load_digits_rgb(size=size)
     train = data.train_images[..., 0].astype(np.float64) / 255.0
     template = train[data.train_labels == digit].mean(axis=0) - train.mean(axis=0)

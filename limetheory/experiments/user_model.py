@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from limetheory.data import read_image
+
 __all__ = ["IMAGE_SUFFIXES", "folder_image_names", "load_user_images", "user_identity", "user_scored_net"]
 
 #: File suffixes read from an image folder.
@@ -54,6 +56,4 @@ def folder_image_names(folder) -> list:
 
 def load_user_images(folder, names, size) -> dict:
     """{name: uint8 (H, W, 3) image} read from ``folder`` as ``limetheory explain`` reads them."""
-    from limetheory.data import read_image
-
     return {name: read_image(Path(folder) / name, tuple(size)) for name in names}

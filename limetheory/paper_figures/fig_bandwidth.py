@@ -20,6 +20,7 @@ import numpy as np
 from matplotlib.colors import LogNorm, SymLogNorm
 
 import limetheory as lt
+from limetheory import analytic
 from limetheory.plotting import plot_superpixels
 
 from ._common import figure_main, read_arrays, read_meta, read_results, save_figure
@@ -99,8 +100,6 @@ def make(out) -> list:
     # (a) the image, the shape, an example grid
     k_show = 7 if 7 in s["grid_k"] else s["grid_k"][len(s["grid_k"]) // 2]
     segments = lt.segmentation.grid(arr["image"].shape, k_show, k_show)
-    import limetheory.analytic as analytic
-
     members = analytic.ShapeDetector(arr["shape_mask"], s["tau"]).destroying_superpixels(
         arr["image"], segments, s["hide_color"])
     plot_superpixels(arr["image"], segments, ax_img, shape_mask=arr["shape_mask"], numbers=False,
