@@ -395,11 +395,13 @@ def _load_model(args):
         args.parser.error(f"argument {flag}: {rest if head in ('weights', 'input_size', 'model') else message}")
 
 
-def _interval_lines(coef, se, k: int) -> list:
-    """The top-k coefficients with 95% intervals, and whether rank k is separated from rank k + 1."""
+def _interval_lines(coef, interval, k: int) -> list:
+    """The top-k coefficients with their 95% intervals ``interval`` ((d, 2), from
+    :meth:`~limetheory.explanation.Explanation.conf_int`), and whether rank k is separated from rank k + 1."""
     import numpy as np
 
-    half = 1.959963984540054 * np.asarray(se)
+    interval = np.asarray(interval)
+    half = (interval[:, 1] - interval[:, 0]) / 2
     order = np.argsort(-np.asarray(coef), kind="stable")
     lines = [f"superpixel {j}: {coef[j]:+.4f} +- {half[j]:.4f} (95% interval from this run's samples)"
              for j in order[:k]]
@@ -468,13 +470,14 @@ def _lime(args, image, snet, segments, target: int, k: int):
 
     from . import compare
     from .empirical import explain
+    from .stopping import StoppingRule
 
     if args.n_samples != "auto":
         run = compare.lime_run(image, snet, segments, target, int(args.seed), n_samples=args.n_samples)
         return run, f"LIME (n = {args.n_samples}, seed {args.seed})"
+    rule = StoppingRule(top_k=k, max_samples=args.max_samples, tolerance=args.tolerance or 0.0)
     run = explain(image, snet.predict_for(target), segments=segments, labels=[compare.OUTPUTS.index(args.output)],
-                  n_samples="auto", top_k=k, max_samples=args.max_samples, tolerance=args.tolerance,
-                  seed=int(args.seed), batch_size=snet.batch_size, dtype=np.float32, progress=False)
+                  n_samples=rule, seed=int(args.seed), batch_size=snet.batch_size, dtype=np.float32, progress=False)
     how = "settled" if run.settled else f"NOT settled at --max-samples {args.max_samples}"
     return run, (f"LIME (auto: n = {run.n_samples} in {run.n_rounds} round(s), top-{k} {how}, "
                  f"tolerance {run.stopping.tolerance:g}, seed {args.seed})")
@@ -524,14 +527,14 @@ def _cmd_explain(args) -> int:
         args.parser.error(f"argument --top-k: --n-samples auto needs top-k < d = {d} superpixels, got {args.top_k}")
     run, lime_label = _lime(args, image, snet, segments, target, k)
     lime_run = compare.class_explanation(run, args.output, target, snet.probabilities(image[None])[0])
-    lime, lime_se = np.asarray(lime_run.coef[0], dtype=np.float64), lime_run.coef_se[0]
+    lime = np.asarray(lime_run.coef[0], dtype=np.float64)
     sums, ig = compare.ig_superpixel_sums(image, snet, segments, target, args.output, n_steps=args.ig_steps)
     jac = jaccard_topk(lime, sums, k)
     lime_top = np.argsort(-lime, kind="stable")[:k]
     ig_top = np.argsort(-sums, kind="stable")[:k]
     _say(f"explained: {name} (class {target}, p = {prob:.4f}), output {args.output}; d = {d} superpixels")
     _say(f"  {lime_label} top {k}: {lime_top.tolist()}")
-    for line in _interval_lines(lime, lime_se, k):
+    for line in _interval_lines(lime, lime_run.conf_int(level=0.95), k):
         _say("    " + line)
     _say(f"  IG sums ({args.ig_steps}-point Gauss-Legendre) top {k}: {ig_top.tolist()}; "
          f"completeness gap {ig.completeness_gap:+.3g} ({100 * ig.relative_gap():.2g}% of f(x) - f(baseline))")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import norm
 
 from .files import atomic_write
+from .metrics import jaccard_topk
 
 __all__ = [
     "display_image",
@@ -228,7 +230,7 @@ def plot_coefficient_boxes(coefs, limit, ax=None, *, highlight=None, limit_label
         for j in range(d):
             ax.plot(pos[j] + jitter, coefs[:, j], ".", color="0.25", ms=3, zorder=3)
     if spread is not None:
-        half = 1.959963984540054 * np.asarray(spread, dtype=float)
+        half = norm.ppf(0.975) * np.asarray(spread, dtype=float)
         if half.shape != (d,):
             raise ValueError(f"spread must have shape ({d},) like the coefficients' columns, got {half.shape}")
         ax.bar(pos, 2 * half, bottom=limit - half, width=0.86, color="red", alpha=0.13, zorder=1, linewidth=0)
@@ -360,8 +362,6 @@ def explanation_figure(image, segments, lime_coef, ig_sums, ig_attributions, *, 
     """Four panels: the image; LIME's top-k superpixels; the IG superpixel sums (top k outlined);
     the pixel-level IG map (channels summed)."""
     import matplotlib.pyplot as plt
-
-    from .metrics import jaccard_topk
 
     d = int(np.max(segments)) + 1
     k = min(int(k), d)

@@ -246,9 +246,13 @@ def test_auto_samples_says_how_many_whether_settled_and_the_tolerance(digit, tmp
 
 def test_interval_lines_say_whether_the_top_k_is_settled():
     coef = np.array([0.5, 0.1, 0.3, 0.29])
-    wide = _interval_lines(coef, np.full(4, 0.01), 2)
+
+    def interval(half):
+        return np.stack([coef - half, coef + half], axis=1)
+
+    wide = _interval_lines(coef, interval(0.0196), 2)
     assert wide[0].startswith("superpixel 0: +0.5000 +- 0.0196") and wide[1].startswith("superpixel 2:")
     assert "overlap" in wide[-1] and "superpixel 3" in wide[-1]
-    narrow = _interval_lines(coef, np.full(4, 0.001), 2)
+    narrow = _interval_lines(coef, interval(0.002), 2)
     assert "settled" in narrow[-1]
-    assert len(_interval_lines(coef, np.full(4, 0.001), 4)) == 4  # nothing after the last rank
+    assert len(_interval_lines(coef, interval(0.002), 4)) == 4  # nothing after the last rank
