@@ -24,7 +24,7 @@ from .sampling import kernel_weights
 from .surrogate import fit_weighted_ridge, predict_linear
 from .theory import ResponseTable, exact_limit
 from .theory.enumeration import all_patterns
-from .validation import as_generator, check_int, check_real
+from .validation import as_generator, check_int, check_kernel_width
 
 __all__ = ["nonadditive_share_exact", "nonadditive_share"]
 
@@ -57,7 +57,7 @@ def nonadditive_share_exact(f_of_z: Callable, d: int, kernel_width: float = 0.25
     residuals g - beta_0 - z^T beta are summed directly (no difference of large sums), so an
     additive response gives R at rounding level, not at the level of g's variance times 1e-16.
     """
-    kernel_width = check_real(kernel_width, "kernel_width", low=0.0, low_open=True)
+    kernel_width = check_kernel_width(kernel_width)
     table = ResponseTable.from_function(f_of_z, d)  # checks d and f; one call per pattern
     chunk = check_int(chunk, "chunk", 1)
     values = table.values[:, None] if table.values.ndim == 1 else table.values

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernel import check_d, log_product_moment, log_weighted_law_zeros
-from ..validation import check_kernel_width, check_real, renamed_keywords
+from ..validation import check_kernel_width, check_real, check_ridge, renamed_keywords
 from ._normalized import (Normalized, SingularSigma, beta_normalized, interpolation_limit, normalized,
                           warn_if_ill_conditioned)
 
@@ -193,7 +193,7 @@ def ridge_bias(d: int, kernel_width: float, beta, ridge: float = 1.0) -> np.ndar
     (intercept first) or its (d,) coefficients; returns (d,).
     """
     n = normalized(d, kernel_width)
-    ridge = check_real(ridge, "ridge", low=0.0)
+    ridge = check_ridge(ridge)
     b = np.asarray(beta, dtype=np.float64)
     if b.shape == (n.d + 1,):
         b = b[1:]
