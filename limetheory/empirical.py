@@ -546,6 +546,8 @@ def explain(
 
     rounds = run_rounds(rule, d, draw=draw, evaluate=evaluate, fit=fit, coef_and_cov=coef_and_cov,
                         min_samples=d + 1 if ridge == 0 else 2)
+    if rounds.reason is not None and "round-off" in rounds.reason:
+        warnings.warn(f"n_samples='auto' did not settle: {rounds.reason}", UserWarning, stacklevel=2)
     return replace(rounds.fit, settled=rounds.settled, n_rounds=rounds.n_rounds, stopping=rule)
 
 

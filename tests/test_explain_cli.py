@@ -23,12 +23,12 @@ def photo(tmp_path_factory):
 
 def _top_class(path, model):
     """The network's own most probable class on the image as the command reads it: (index, name)."""
-    from limetheory.compare import top_classes
     from limetheory.data import read_image
-    from limetheory.nets.scored import scored_net
+    from limetheory.nets import load_cached
+    from limetheory.pipeline import top_classes
 
-    snet = scored_net(model)
-    (index, name, _), = top_classes(snet, read_image(path, snet.input_size), k=1)
+    net = load_cached(model)
+    (index, name, _), = top_classes(net, read_image(path, net.input_size), k=1)
     return index, name
 
 
@@ -102,13 +102,14 @@ class _LoaderCalled(Exception):
 def no_network(monkeypatch):
     """Replace the network loader by one that fails, so a case that loads a network cannot pass."""
     from limetheory import nets
-    from limetheory.nets import scored
+    from limetheory.nets import registry
 
     def refuse(*args, **kwargs):
         raise _LoaderCalled("the network was loaded")
 
-    monkeypatch.setattr(scored, "scored_net", refuse)
+    monkeypatch.setattr(nets, "load_cached", refuse)
     monkeypatch.setattr(nets, "load", refuse)
+    monkeypatch.setattr(registry, "load", refuse)
 
 
 @pytest.fixture
