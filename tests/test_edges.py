@@ -1,0 +1,39 @@
+"""Edges of the network route: a figure of one image, retraining beside the packaged weights."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from limetheory.nets import small_cnn  # noqa: E402
+
+
+def test_additivity_panel_without_a_finite_share_draws():
+    # a quick run of one image of a user's model: too few samples for the share R, all NaN
+    from limetheory.paper_figures import fig_lime_vs_ig_additivity as fig_add
+
+    rows = pd.DataFrame({"model": ["torch:user"] * 2, "output": ["prob", "logit"], "jaccard_top5": [0.5, 0.6],
+                         "nonadditive_share": [np.nan, np.nan], "path_curvature": [0.2, np.nan]})
+    fig, axes = plt.subplots(1, 2)
+    fig_add._panel(axes[0], rows, {}, "nonadditive_share", "R", 5)
+    fig_add._panel(axes[1], rows, {}, "path_curvature", "curvature", 5)
+    fig.canvas.draw()  # raised "Data cannot be log-scaled" on the all-NaN panel
+    assert axes[0].get_xscale() == "linear" and axes[1].get_xscale() == "log"
+    plt.close(fig)
+
+
+def test_training_without_out_leaves_the_packaged_weights(tmp_path, monkeypatch):
+    written = []
+
+    def fake_train(name, *, seed, progress, out):
+        written.append(out)
+        return None, {"name": name, "heldout_accuracy": 1.0, "n_heldout": 1, "train_accuracy": 1.0,
+                      "train_seconds": 0.0, "seed": seed}
+
+    monkeypatch.setattr(small_cnn, "train_net", fake_train)
+    monkeypatch.chdir(tmp_path)
+    assert small_cnn.main(["--train", "shapes", "--no-progress"]) == 0
+    assert written[0].resolve() == (tmp_path / "shapes.npz").resolve()
+    assert small_cnn.WEIGHTS_DIR.resolve() not in written[0].resolve().parents
