@@ -37,3 +37,26 @@ def test_training_without_out_leaves_the_packaged_weights(tmp_path, monkeypatch)
     assert small_cnn.main(["--train", "shapes", "--no-progress"]) == 0
     assert written[0].resolve() == (tmp_path / "shapes.npz").resolve()
     assert small_cnn.WEIGHTS_DIR.resolve() not in written[0].resolve().parents
+
+
+def test_command_line_preprocesses_a_torch_model(tmp_path, capsys):
+    from skimage import io
+
+    from limetheory import nets
+    from limetheory.cli import main
+    from limetheory.data import load_photo
+    from limetheory.nets.torch_adapter import scaling
+    from limetheory.pipeline import top_classes
+    from user_models import require, torch_tiny_cnn
+
+    require("torch")
+    path = tmp_path / "photo.png"
+    io.imsave(path, load_photo("chelsea", 48), check_contrast=False)
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    assert main(["explain", str(path), "--model", "torch:user_models:torch_tiny_cnn", "--input-size", "48",
+                 "--scale", str(1 / 255), "--mean", ",".join(map(str, mean)), "--std", ",".join(map(str, std)),
+                 "--n-samples", "30", "--ig-steps", "4", "--top-k", "2", "--out", str(tmp_path / "f.png")]) == 0
+    text = capsys.readouterr().out
+    ref = nets.from_torch(torch_tiny_cnn(), input_size=48, preprocess=scaling(1 / 255, mean, std))
+    (index, _, prob), = top_classes(ref, load_photo("chelsea", 48), k=1)
+    assert f"1. {index} (class {index}): p = {prob:.4f}" in text  # the module saw (x / 255 - mean) / std

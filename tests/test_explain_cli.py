@@ -66,10 +66,12 @@ def test_explain_small_network_label_and_logit(digit, tmp_path, capsys):
                  "--output", "logit", "--top-k", "3", "--out", str(out), "--html", str(page)]) == 0
     assert out.read_bytes()[:4] == b"%PDF"
     text = capsys.readouterr().out
-    assert f"explained: {label} (class {label}" in text and "output logit" in text and "top 3:" in text
+    assert f"explained: {label} (class {label}" in text and "output: the class's logit" in text
+    assert "top 3 (coefficients in logit):" in text and "IG sums (64-point Gauss-Legendre, in logit)" in text
     assert f"wrote {page}" in text
     html = page.read_text(encoding="utf-8")  # the viewer: the logit's LIME of the class, IG sums, top 3
     assert "LIME explanation of class" not in html and f"digit.png, digits-cnn: {label} (logit)" in html
+    assert "in units of the class's logit" in html  # the unit of every value on the page
     d = html.count("<li data-superpixel=")
     assert d > 1 and html.count(" data-ig=") == d and 'name="k" min="0" max="%d" step="1" value="3"' % d in html
 
