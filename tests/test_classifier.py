@@ -86,7 +86,7 @@ def clf():
     (np.ones((1, *SIZE, 3), complex), TypeError, "images must hold real numbers, got dtype complex128"),
     (np.ones((1, *SIZE, 3), "m8[s]"), TypeError, "images must hold real numbers, got dtype timedelta64"),
     (np.ones((1, *SIZE, 3), np.int8), ValueError, "images of dtype int8 cannot hold values up to 255"),
-    (np.ones((1, 16, 16, 3)), ValueError, "images are 16 x 16 pixels but linear takes 12 x 12 .input_size.: resize them first"),
+    (np.ones((1, 16, 16, 3)), ValueError, "images: 16 x 16 pixels, but linear takes 12 x 12 .input_size.: resize first"),
     (np.ones((*SIZE, 3)), ValueError, r"one image: pass images\[None\]"),
 ])
 def test_bad_pixels_are_refused_naming_the_argument(clf, bad, err, match):
@@ -96,7 +96,7 @@ def test_bad_pixels_are_refused_naming_the_argument(clf, bad, err, match):
 
 def test_explain_checks_the_image_against_the_network_first(clf):
     big = RNG.uniform(0, 255, size=(40, 40, 3))
-    with pytest.raises(ValueError, match="image are 40 x 40 pixels but linear takes 12 x 12"):
+    with pytest.raises(ValueError, match="image: 40 x 40 pixels, but linear takes 12 x 12"):
         explain(big, clf, n_samples=10)
     with pytest.warns(UserWarning, match=r"expects \[0, 255\]: a \[0, 1\] image"):
         explain(IMAGES[0] / 255.0, clf, segments=segment(IMAGES[0], "grid", n_rows=2, n_cols=2), n_samples=10)

@@ -189,7 +189,7 @@ def test_from_torch_refuses_bad_arguments(module, clf):
         nets.from_torch(module, input_size=SIZE, preprocess=3)
     with pytest.raises(ValueError, match="device must be a torch device"):
         nets.from_torch(module, input_size=SIZE, device="no-such-device")
-    with pytest.raises(ValueError, match=r"images are 8 x 8 pixels but .* takes 12 x 12 \(input_size\): resize"):
+    with pytest.raises(ValueError, match=r"images: 8 x 8 pixels, but .* takes 12 x 12 \(input_size\): resize"):
         clf.predict(np.zeros((1, 8, 8, 3)))
     with pytest.raises(ValueError, match="target must be <= 4"):
         integrated_gradients(clf, np.zeros((*SIZE, 3)), np.zeros((*SIZE, 3)), target=5)

@@ -211,8 +211,8 @@ class Classifier:
             raise ValueError(f"{name} must have shape (N, {h}, {w}, {self.n_channels}), got {arr.shape}{one}")
         if arr.shape[1:3] != (h, w):
             raise ValueError(
-                f"{name} are {arr.shape[1]} x {arr.shape[2]} pixels but {self.name} takes {h} x {w} (input_size): "
-                f"resize them first, e.g. limetheory.data.resize_image(image, ({h}, {w}))"
+                f"{name}: {arr.shape[1]} x {arr.shape[2]} pixels, but {self.name} takes {h} x {w} (input_size): "
+                f"resize first, e.g. limetheory.data.resize_image(image, ({h}, {w}))"
             )
         # JAX networks compute in float32; other backends get float64 (a module in float64 keeps every digit)
         arr = arr.astype(np.float32 if self.backend == "jax" else np.float64, copy=False)
