@@ -60,3 +60,26 @@ def test_command_line_preprocesses_a_torch_model(tmp_path, capsys):
     ref = nets.from_torch(torch_tiny_cnn(), input_size=48, preprocess=scaling(1 / 255, mean, std))
     (index, _, prob), = top_classes(ref, load_photo("chelsea", 48), k=1)
     assert f"1. {index} (class {index}): p = {prob:.4f}" in text  # the module saw (x / 255 - mean) / std
+
+
+def test_top_says_when_fewer_superpixels_have_the_sign():
+    import warnings
+
+    import pytest
+
+    import limetheory as lt
+
+    image = np.random.default_rng(0).uniform(0, 255, (16, 16, 3))
+    seg = lt.segment(image, "grid", n_rows=2, n_cols=2)
+    w = np.array([3.0, 1.0, -2.0, -1.0])  # two positive, two negative superpixel effects
+
+    def linear(images):
+        return (np.asarray(images).mean(axis=3)[:, None] * (np.arange(4)[:, None, None] == seg)).sum(axis=(2, 3)) @ w
+
+    ex = lt.explain(image, linear, segments=seg, n_samples=200, seed=0, hide_color=0.0)
+    with pytest.warns(UserWarning, match="only 2 of the 4 coefficients are positive, fewer than the k = 3"):
+        assert ex.top(3).tolist() == [0, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ex.top(3, allow_fewer=True).tolist() == [0, 1]
+        assert ex.top(3, sign="abs").tolist() == [0, 2, 1]  # |3| > |-2| > |1| = |-1| (stable: lower index)
