@@ -82,7 +82,7 @@ import numpy as np
 import pandas as pd
 
 from limetheory.metrics import iou_topk
-from limetheory.nets import NETWORKS, SEGMENTATION
+from limetheory.nets import NETWORKS, SEGMENTATION, softmax
 from limetheory.nets import load_cached as scored_net
 from limetheory.nets.registry import TABLE1_NAMES
 from limetheory.pipeline import OUTPUTS, class_scores, ig_superpixel_sums, lime_coefficients
@@ -475,7 +475,7 @@ def run_unit(unit: dict, ctx: _Context) -> pd.DataFrame:
     d = n_superpixels(segments)
     logits = snet.scores(image[None], "logit")[0]
     target = int(np.argmax(logits))
-    prob = float(np.exp(logits[target] - logits.max()) / np.exp(logits - logits.max()).sum())
+    prob = float(softmax(logits)[target])
     entropy = unit_seed(s, model, key) + [("preprocessed", "raw").index(kind)]
     r = int(spec["n_runs"])
     protocols = [p for p in s["protocols"] if PROTOCOLS[p].segmentation == kind]

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from limetheory.nets import SEGMENTATION
+from limetheory.nets import SEGMENTATION, softmax
 from limetheory.nets import load_cached as scored_net
 from limetheory.pipeline import OUTPUTS, ig_superpixel_sums, lime_coefficients, segment_for
 from limetheory.metrics import jaccard_topk, rank_correlation
@@ -123,7 +123,7 @@ def run_unit(unit: dict, ctx: Context) -> pd.DataFrame:
     d = n_superpixels(segments)
     logits = snet.scores(image[None], "logit")[0]
     target = int(np.argmax(logits))
-    prob = float(np.exp(logits[target] - logits.max()) / np.exp(logits - logits.max()).sum())
+    prob = float(softmax(logits)[target])
     entropy = [int(s["seed"]), zlib.crc32(name.encode())]
     col = OUTPUTS.index(s["output"])
 
