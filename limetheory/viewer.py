@@ -180,7 +180,7 @@ def explanation_html(explanation, *, label=None, limit=None, ig_sums=None, class
         seed = check_int(seed, "seed", 0)
     if title is not None and not isinstance(title, str):
         raise TypeError(f"title must be a str or None, got {type(title).__name__}")
-    unit = "the model's score" if output is None else f"the class's {OUTPUT_UNITS[check_choice(output, 'output', OUTPUTS)]}"
+    unit = "the model's score" if output is None else f"the {OUTPUT_UNITS[check_choice(output, 'output', OUTPUTS)]} of the class"
 
     segments = np.asarray(explanation.segments)
     h, w = segments.shape

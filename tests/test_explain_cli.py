@@ -71,7 +71,7 @@ def test_explain_small_network_label_and_logit(digit, tmp_path, capsys):
     assert f"wrote {page}" in text
     html = page.read_text(encoding="utf-8")  # the viewer: the logit's LIME of the class, IG sums, top 3
     assert "LIME explanation of class" not in html and f"digit.png, digits-cnn: {label} (logit)" in html
-    assert "in units of the class's logit" in html  # the unit of every value on the page
+    assert "in units of the logit of the class" in html  # the unit of every value on the page
     d = html.count("<li data-superpixel=")
     assert d > 1 and html.count(" data-ig=") == d and 'name="k" min="0" max="%d" step="1" value="3"' % d in html
 
@@ -195,12 +195,12 @@ def test_good_arguments_reach_the_network(small_png, tmp_path, no_network):
 
 # --------------------------------------------------------------------------- interrupts and full disks
 def test_ctrl_c_prints_one_line_and_exits_130(digit, tmp_path, monkeypatch, capsys):
-    from limetheory import compare
+    from limetheory import pipeline
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(compare, "lime_run", interrupted)
+    monkeypatch.setattr(pipeline, "lime_run", interrupted)
     out = tmp_path / "digit.png"
     assert main(["explain", str(digit[0]), "--model", "digits-cnn", "--out", str(out)]) == 130
     err = capsys.readouterr().err

@@ -62,6 +62,8 @@ PROB_SUM_TOL = 1e-4
 def softmax(scores, axis: int = -1) -> np.ndarray:
     """``exp(z_k - max z) / sum_j exp(z_j - max z)`` along ``axis``, float64 NumPy."""
     z = np.asarray(scores, dtype=np.float64)
+    if z.size == 0:
+        return z.copy()
     e = np.exp(z - z.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
