@@ -83,7 +83,7 @@ import pandas as pd
 
 from limetheory.metrics import iou_topk
 from limetheory.nets import NETWORKS, SEGMENTATION, softmax
-from limetheory.nets import load_cached as scored_net
+from limetheory.nets import load_cached
 from limetheory.nets.registry import TABLE1_NAMES
 from limetheory.pipeline import OUTPUTS, class_scores, ig_superpixel_sums, lime_coefficients
 from limetheory.validation import check_choice, check_int
@@ -111,7 +111,7 @@ MIN_SAMPLES_PER_PARAMETER = 20
 def _net_identity(name: str) -> dict | None:
     """What identifies the network's weights (a hash of the small nets' parameters); None if missing."""
     try:
-        snet = scored_net(name)
+        snet = load_cached(name)
     except (FileNotFoundError, ImportError, OSError) as exc:
         warnings.warn(f"{NAME}: network {name} unavailable ({exc}); it is skipped", stacklevel=3)
         return None
@@ -164,7 +164,7 @@ def _scored(spec: dict):
         from ._user_model import user_scored_net
 
         return user_scored_net(spec["user"])
-    return scored_net(spec["model"])
+    return load_cached(spec["model"])
 
 
 def _small_net_entry(name: str, images: dict, quick: bool) -> dict | None:

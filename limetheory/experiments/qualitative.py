@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from limetheory.nets import SEGMENTATION, softmax
-from limetheory.nets import load_cached as scored_net
+from limetheory.nets import load_cached
 from limetheory.pipeline import OUTPUTS, ig_superpixel_sums, lime_coefficients, segment_for
 from limetheory.metrics import jaccard_topk, rank_correlation
 from limetheory.segmentation import n_superpixels
@@ -98,7 +98,7 @@ def _scored(s: dict):
     """The Classifier of the settings' model (EfficientNet-Lite0 or the user's)."""
     from ._user_model import user_scored_net
 
-    return user_scored_net(s["user"]) if "user" in s else scored_net(s["model"])
+    return user_scored_net(s["user"]) if "user" in s else load_cached(s["model"])
 
 
 def setup(s: dict) -> Context:
