@@ -133,6 +133,20 @@ def test_reprs_are_short(clf):
 
 
 # --------------------------------------------------------------------------- PyTorch
+def _wrapping(torch, head):
+    """A module whose forward is ``head(torch_tiny_cnn()(x))``."""
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = torch_tiny_cnn()
+
+        def forward(self, x):
+            return head(self.net(x))
+
+    return Wrapped()
+
+
 def test_torch_double_softmax_is_avoided():
     torch = require("torch")
     net = torch_tiny_cnn()
@@ -146,15 +160,7 @@ def test_torch_double_softmax_is_avoided():
 def test_torch_opaque_softmax_is_detected():
     torch = require("torch")
 
-    class Probabilities(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.net = torch_tiny_cnn()
-
-        def forward(self, x):
-            return torch.softmax(self.net(x), dim=1)
-
-    module = Probabilities()
+    module = _wrapping(torch, lambda z: torch.softmax(z, dim=1))  # a softmax inside forward: not seen
     clf = nets.from_torch(module, input_size=SIZE)
     assert clf.returns == "prob"
     np.testing.assert_allclose(clf.predict(IMAGES), _torch_output(module.eval(), IMAGES), rtol=1e-5, atol=1e-7)
@@ -167,16 +173,9 @@ def test_torch_opaque_softmax_is_detected():
 def test_torch_module_broadcasting_one_row_is_refused():
     torch = require("torch")
 
-    class OneRow(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.net = torch_tiny_cnn()
-
-        def forward(self, x):
-            return self.net(x).mean(dim=0, keepdim=True)
-
+    one_row = _wrapping(torch, lambda z: z.mean(dim=0, keepdim=True))  # the same row for every image
     with pytest.raises(ValueError, match="returns 1 row\\(s\\) for a batch of 3 images"):
-        nets.from_torch(OneRow(), input_size=SIZE)
+        nets.from_torch(one_row, input_size=SIZE)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float16", "bfloat16"])
