@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 import limetheory as lt
-from limetheory.compare import segment_for
-from limetheory.nets.scored import scored_net as load_scored_net
+from limetheory.pipeline import class_scores, segment_for
+from limetheory.nets import load_cached as load_scored_net
 from limetheory.data import PHOTOS, load_photo
 from limetheory.files import write_text
 from limetheory.nets.small_cnn import load_heldout
@@ -50,8 +50,8 @@ def image_row(model_name: str, image_name: str, image, snet, max_samples: int, t
     """Two auto runs per tolerance and two fixed runs on one image."""
     image = np.asarray(image)
     seg = segment_for(image, model_name)
-    target = int(np.argmax(snet.probabilities(image[None])[0]))
-    predict = snet.predict_for(target)
+    target = int(np.argmax(snet.scores(image[None], "prob")[0]))
+    predict = class_scores(snet, target)
     common = dict(segments=seg, labels=[0], batch_size=snet.batch_size, dtype=np.float32, progress=False)
     fixed = [lt.explain(image, predict, n_samples=FIXED_N, seed=100 + s, **common) for s in SEEDS]
     row = {"model": model_name, "image": image_name, "d": int(seg.max() + 1), "class": target,

@@ -21,8 +21,8 @@ model's name in the ``model`` column.
 empirical LIME (lime's defaults) and with integrated gradients summed over the same superpixels
 (baseline: LIME's replacement image, THEORY.md section 5), prints LIME's top superpixels with
 their 95% intervals, and writes one figure (:func:`limetheory.plotting.explanation_figure`).
-The work is done by :mod:`limetheory.compare`, :mod:`limetheory.nets.scored` and
-:mod:`limetheory.data`.
+The work is done by :mod:`limetheory.pipeline` (one network on one image), :mod:`limetheory.nets`
+and :mod:`limetheory.data`.
 
 Every argument that can be checked before the computation is checked first (numbers, the image
 file, whether the output folder can be written); a bad one ends the command with one line on
@@ -224,7 +224,7 @@ def _user_model(args) -> dict | None:
     try:  # the model runs once on one image before any long computation
         first = load_photo("chelsea", snet.input_size) if names is None else read_image(args.images / names[0],
                                                                                         snet.input_size)
-        snet.logits(first[None])
+        snet.scores(first[None])
     except (OSError, ValueError) as exc:
         args.parser.error(f"argument --images: {exc}")
     except Exception as exc:
@@ -232,7 +232,8 @@ def _user_model(args) -> dict | None:
                           f"{type(exc).__name__}: {exc}")
     return {"model": args.model, "weights": None if args.weights is None else str(args.weights.resolve()),
             "input_size": None if args.input_size is None else list(args.input_size),
-            "images": None if args.images is None else str(args.images.resolve())}
+            "images": None if args.images is None else str(args.images.resolve()),
+            **({"scaling": list(_scaling(args))} if _scaling(args) is not None else {})}
 
 
 def _experiment_options(protocol: str, user_model: dict | None, nets=None, max_images: dict | None = None) -> dict:
@@ -300,8 +301,8 @@ def _cmd_list(args) -> int:
 
 # --------------------------------------------------------------------------- explain
 def _add_explain(subparsers) -> None:
-    from .compare import IG_DEFAULTS, OUTPUTS
-    from .nets import NETWORKS
+    from .nets import NETWORKS, OUTPUTS
+    from .pipeline import IG_DEFAULTS
 
     p = subparsers.add_parser(
         "explain",
@@ -349,6 +350,30 @@ def _add_model_arguments(p, networks, default: str | None = "efficientnet-lite0"
                    help="weight file of a keras: model (the Keras applications .h5 file; nothing is downloaded)")
     p.add_argument("--input-size", type=_size, default=None, metavar="H[xW]",
                    help="image size a torch: module takes, e.g. 224 or 299x299")
+    p.add_argument("--scale", type=float, default=None, metavar="S",
+                   help="torch: models: multiply the [0, 255] pixels by S first (1/255 = 0.00392156862745098 "
+                        "as torchvision's ToTensor; default 1)")
+    p.add_argument("--mean", type=_floats, default=None, metavar="M[,M,M]",
+                   help="torch: models: then subtract this mean per channel (as torchvision's Normalize)")
+    p.add_argument("--std", type=_floats, default=None, metavar="S[,S,S]",
+                   help="torch: models: then divide by this standard deviation per channel")
+
+
+def _floats(text: str) -> tuple:
+    """``0.5`` or ``0.485,0.456,0.406`` as a tuple of floats."""
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+
+
+def _scaling(args):
+    """(scale, mean, std) of --scale/--mean/--std, or None when none is given."""
+    values = (getattr(args, "scale", None), getattr(args, "mean", None), getattr(args, "std", None))
+    if all(v is None for v in values):
+        return None
+    scale, mean, std = values
+    return (1.0 if scale is None else scale, (0.0,) if mean is None else mean, (1.0,) if std is None else std)
 
 
 def _size(text: str) -> tuple:
@@ -374,19 +399,26 @@ def _check_model_arguments(args) -> None:
         args.parser.error("argument --weights: only a keras: model takes a weight file")
     if args.input_size is not None and kind != "torch":
         args.parser.error("argument --input-size: only a torch: model takes an input size")
+    for flag in ("scale", "mean", "std"):
+        if getattr(args, flag, None) is not None and kind != "torch":
+            args.parser.error(f"argument --{flag}: only a torch: model takes a preprocessing")
+    if getattr(args, "std", None) is not None and min(args.std) <= 0:
+        args.parser.error(f"argument --std: must be > 0, got {args.std}")
+    if getattr(args, "scale", None) is not None and not args.scale > 0:
+        args.parser.error(f"argument --scale: must be > 0, got {args.scale}")
     if args.weights is not None and not args.weights.is_file():
         args.parser.error(f"argument --weights: {args.weights} is not a file")
 
 
 def _load_model(args):
-    """The :class:`~limetheory.nets.scored.ScoredNet` of --model, or a one-line error naming the argument."""
-    from .nets import scored
+    """The :class:`~limetheory.nets.Classifier` of --model, or a one-line error naming the argument."""
+    from .nets import load_cached
 
     if args.model.startswith("torch:") and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # `limetheory` as a console script: the user's own package
     weights = None if args.weights is None else str(args.weights)
     try:
-        return scored.scored_net(args.model, weights, args.input_size)
+        return load_cached(args.model, weights, args.input_size, _scaling(args))
     except (TypeError, ValueError, OSError, ImportError, RuntimeError) as exc:
         message = str(exc)  # the adapters' messages start with the argument they are about
         flag = next((f for p, f in (("weights", "--weights"), ("input_size", "--input-size")) if message.startswith(p)),
@@ -417,7 +449,7 @@ def _interval_lines(coef, interval, k: int) -> list:
 
 def _check_explain_arguments(args) -> tuple:
     """Every check that needs no network: numbers, the output file, the image. Returns (out, image)."""
-    from . import compare
+    from . import pipeline
     from .data import read_image
     from .gradients import MAX_N_STEPS
     from .plotting import FIGURE_FORMATS
@@ -426,7 +458,7 @@ def _check_explain_arguments(args) -> tuple:
     _check(args, "--max-samples", check_int, args.max_samples, 2)
     if args.n_samples != "auto":
         _check(args, "--n-samples", check_int, args.n_samples, 2)
-    _check(args, "--n-samples", compare.check_lime_memory, _most_samples(args), 1, _physical_memory())  # d >= 1
+    _check(args, "--n-samples", pipeline.check_lime_memory, _most_samples(args), 1, _physical_memory())  # d >= 1
     _check(args, "--top-k", check_int, args.top_k, 1)
     if args.tolerance is not None:
         if args.n_samples != "auto":
@@ -464,20 +496,21 @@ def _most_samples(args) -> int:
     return args.max_samples if args.n_samples == "auto" else args.n_samples
 
 
-def _lime(args, image, snet, segments, target: int, k: int):
-    """LIME of class ``target`` (its outputs as labels, see :func:`compare.lime_run`) and a line saying how."""
+def _lime(args, image, net, segments, target: int, k: int):
+    """LIME of class ``target`` (its outputs as labels, see :func:`pipeline.lime_run`) and a line saying how."""
     import numpy as np
 
-    from . import compare
+    from . import pipeline
     from .empirical import explain
     from .stopping import StoppingRule
 
     if args.n_samples != "auto":
-        run = compare.lime_run(image, snet, segments, target, int(args.seed), n_samples=args.n_samples)
+        run = pipeline.lime_run(image, net, segments, target, int(args.seed), n_samples=args.n_samples)
         return run, f"LIME (n = {args.n_samples}, seed {args.seed})"
     rule = StoppingRule(top_k=k, max_samples=args.max_samples, tolerance=args.tolerance or 0.0)
-    run = explain(image, snet.predict_for(target), segments=segments, labels=[compare.OUTPUTS.index(args.output)],
-                  n_samples=rule, seed=int(args.seed), batch_size=snet.batch_size, dtype=np.float32, progress=False)
+    run = explain(image, pipeline.class_scores(net, target), segments=segments,
+                  labels=[pipeline.OUTPUTS.index(args.output)], n_samples=rule,
+                  seed=int(args.seed), batch_size=net.batch_size, dtype=np.float32, progress=False)
     how = "settled" if run.settled else f"NOT settled at --max-samples {args.max_samples}"
     return run, (f"LIME (auto: n = {run.n_samples} in {run.n_rounds} round(s), top-{k} {how}, "
                  f"tolerance {run.stopping.tolerance:g}, seed {args.seed})")
@@ -493,22 +526,25 @@ def _cmd_explain(args) -> int:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from . import compare
+    from . import pipeline
     from .data import resize_image
     from .metrics import jaccard_topk
+    from .nets import OUTPUT_UNITS
     from .plotting import explanation_figure, save_figure
 
     out, raw = _check_explain_arguments(args)
     t0 = time.perf_counter()
-    snet = _load_model(args)
-    image = resize_image(raw, snet.input_size)
-    n_classes = len(snet.net.class_names)
+    net = _load_model(args)
+    image = resize_image(raw, net.input_size)
+    n_classes = net.n_classes
+    if args.output == "logit" and net.returns == "prob":
+        args.parser.error(f"argument --output: {args.model} returns probabilities; its logits cannot be reached")
     if args.label is not None and not 0 <= args.label < n_classes:
         args.parser.error(f"argument --label: class index must be in [0, {n_classes - 1}] for {args.model}, "
                           f"got {args.label}")
 
     try:  # the model runs once on the image before any long computation
-        top = compare.top_classes(snet, image, k=min(5, n_classes))
+        top = pipeline.top_classes(net, image, k=min(5, n_classes))
     except Exception as exc:
         args.parser.error(f"argument --model: {args.model} fails on IMAGE resized to {image.shape}: "
                           f"{type(exc).__name__}: {exc}")
@@ -516,27 +552,29 @@ def _cmd_explain(args) -> int:
     for rank, (idx, name, prob) in enumerate(top, start=1):
         _say(f"  {rank}. {name} (class {idx}): p = {prob:.4f}")
     target = top[0][0] if args.label is None else int(args.label)
-    name = str(snet.net.class_names[target])
-    prob = float(snet.probabilities(image[None])[0, target])
+    name = str(net.class_names[target])
+    probs = net.scores(image[None], "prob")[0]
+    prob = float(probs[target])
+    unit = OUTPUT_UNITS[args.output]
 
-    segments = compare.segment_for(image, args.model)
+    segments = pipeline.segment_for(image, args.model)
     d = int(segments.max()) + 1
-    _check(args, "--n-samples", compare.check_lime_memory, _most_samples(args), d, _physical_memory())
+    _check(args, "--n-samples", pipeline.check_lime_memory, _most_samples(args), d, _physical_memory())
     k = min(int(args.top_k), d)
     if args.n_samples == "auto" and k >= d:
         args.parser.error(f"argument --top-k: --n-samples auto needs top-k < d = {d} superpixels, got {args.top_k}")
-    run, lime_label = _lime(args, image, snet, segments, target, k)
-    lime_run = compare.class_explanation(run, args.output, target, snet.probabilities(image[None])[0])
+    run, lime_label = _lime(args, image, net, segments, target, k)
+    lime_run = pipeline.class_explanation(run, args.output, target, probs)
     lime = np.asarray(lime_run.coef[0], dtype=np.float64)
-    sums, ig = compare.ig_superpixel_sums(image, snet, segments, target, args.output, n_steps=args.ig_steps)
+    sums, ig = pipeline.ig_superpixel_sums(image, net, segments, target, args.output, n_steps=args.ig_steps)
     jac = jaccard_topk(lime, sums, k)
     lime_top = np.argsort(-lime, kind="stable")[:k]
     ig_top = np.argsort(-sums, kind="stable")[:k]
-    _say(f"explained: {name} (class {target}, p = {prob:.4f}), output {args.output}; d = {d} superpixels")
-    _say(f"  {lime_label} top {k}: {lime_top.tolist()}")
+    _say(f"explained: {name} (class {target}, p = {prob:.4f}), output: the class's {unit}; d = {d} superpixels")
+    _say(f"  {lime_label} top {k} (coefficients in {unit}): {lime_top.tolist()}")
     for line in _interval_lines(lime, lime_run.conf_int(level=0.95), k):
         _say("    " + line)
-    _say(f"  IG sums ({args.ig_steps}-point Gauss-Legendre) top {k}: {ig_top.tolist()}; "
+    _say(f"  IG sums ({args.ig_steps}-point Gauss-Legendre, in {unit}) top {k}: {ig_top.tolist()}; "
          f"completeness gap {ig.completeness_gap:+.3g} ({100 * ig.relative_gap():.2g}% of f(x) - f(baseline))")
     _say(f"  Jaccard of the two top-{k} sets: {jac:.3f}")
 
@@ -553,8 +591,8 @@ def _cmd_explain(args) -> int:
     _say(f"wrote {out} ({time.perf_counter() - t0:.1f} s)")
     if args.html is not None:
         try:
-            lime_run.to_html(args.html, ig_sums=sums, class_names=snet.net.class_names, seed=int(args.seed), k=k,
-                         title=f"{args.image.name}, {args.model}: {name} ({args.output})")
+            lime_run.to_html(args.html, ig_sums=sums, class_names=net.class_names, seed=int(args.seed), k=k,
+                         title=f"{args.image.name}, {args.model}: {name} ({args.output})", output=args.output)
         except OSError as exc:
             _log(f"limetheory explain: error: cannot write {args.html}: {exc.strerror or exc}")
             return 1

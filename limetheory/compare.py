@@ -7,11 +7,10 @@ smooth ``f``. Two comparisons of one JAX function ``f``:
 - :func:`compare_limit`: the exact limit ``beta^f`` (enumerating {0,1}^d) against the IG sums;
 - :func:`compare_empirical`: the mean of empirical LIME runs against the IG sums;
 
-both configured by one :class:`CompareSettings`. For a network, the pieces that experiments 4 and
-6 and the ``limetheory explain`` command share, so that they explain the same function the same
-way: :data:`SEGMENTATION`, :data:`IG_DEFAULTS`, :func:`segment_for`, :func:`lime_coefficients`
-(several LIME runs of a :class:`~limetheory.nets.scored.ScoredNet`, both outputs on the same
-samples), :func:`ig_superpixel_sums` and :func:`top_classes`.
+both configured by one :class:`CompareSettings`. ``f`` is a JAX function or a
+:class:`~limetheory.nets.Classifier`, whose output (its probability unless declared otherwise)
+is explained. One network on one image as the experiments and the command line run it (LIME
+runs, IG sums, top classes): :mod:`limetheory.pipeline`.
 """
 from __future__ import annotations
 
@@ -23,52 +22,16 @@ import numpy as np
 from .empirical import explain
 from .gradients import IGResult, METHODS, integrated_gradients, superpixel_sums
 from .nets import Classifier
-from .nets.scored import OUTPUTS, ScoredNet, batched_predict
-from .nets.vgg import NAMES as TABLE1_NAMES
+from .nets.batching import batched_predict
 from .metrics import jaccard_topk, rank_correlation
 from .perturb import model_responses
-from .segmentation import check_image, check_segments, n_superpixels, replacement_image, segment
+from .segmentation import check_image, check_segments, n_superpixels, replacement_image
 from .theory import exact_limit
 from .theory.enumeration import MAX_EXACT_D
 from .validation import as_generator, check_choice, check_int, check_kernel_width, check_ridge, validate_params
 
-__all__ = [
-    "CompareSettings",
-    "IG_DEFAULTS",
-    "LimeIGComparison",
-    "OUTPUTS",
-    "SEGMENTATION",
-    "compare_empirical",
-    "compare_limit",
-    "check_lime_memory",
-    "class_explanation",
-    "ig_superpixel_sums",
-    "lime_coefficients",
-    "lime_run",
-    "lime_memory_bytes",
-    "segment_for",
-    "top_classes",
-]
+__all__ = ["CompareSettings", "LimeIGComparison", "compare_empirical", "compare_limit"]
 
-#: Superpixels per network. EfficientNet (224 x 224 photos): lime's quickshift defaults
-#: (kernel_size=4, max_dist=200, ratio=0.2; d = 31 to 37 on the bundled photos). The small
-#: networks' images are 32 and 64 pixels wide, where lime's defaults give 3 to 10 superpixels:
-#: finer quickshift parameters give d of the same order as on the photos (digits 32 x 32:
-#: kernel_size=1, max_dist=3, d = 16 to 36, median 25; shapes 64 x 64: kernel_size=1.5,
-#: d = 22 to 33, median 28; measured on 40 held-out images each).
-#: The Table 1 networks (:mod:`limetheory.nets.vgg`) take the same 32 x 32 digits as digits-cnn
-#: (same parameters) and 32 x 32 shapes, where kernel_size=1 with lime's other defaults gives
-#: d = 16 to 24 (median 19.5; 20 held-out images).
-SEGMENTATION = {
-    "efficientnet-lite0": {"method": "quickshift"},
-    "shapes-cnn": {"method": "quickshift", "kernel_size": 1.5},
-    "digits-cnn": {"method": "quickshift", "kernel_size": 1, "max_dist": 3},
-    **{name: ({"method": "quickshift", "kernel_size": 1, "max_dist": 3} if name.startswith("digits-")
-              else {"method": "quickshift", "kernel_size": 1}) for name in TABLE1_NAMES},
-}
-
-#: Integrated-gradients quadrature used by the command (and by the experiments' full runs).
-IG_DEFAULTS = {"method": "gausslegendre", "n_steps": 64}
 
 # =========================================================================== one JAX function
 @dataclass(frozen=True)
@@ -90,9 +53,10 @@ class CompareSettings:
     dtype : {"float64", "float32"} or None
         Floating type in which f and its gradients are computed (None: float64 for a function,
         :func:`~limetheory.gradients.integrated_gradients`' default for a Classifier).
-    output : {"logit", "prob"}, default "logit"
+    output : {"prob", "logit"} or None, default None
         When ``f`` is a :class:`~limetheory.nets.Classifier` (any backend): the class score both
-        LIME and IG explain, its logit or its softmax probability.
+        LIME and IG explain; None: the Classifier's own ``output`` (its probability unless
+        declared otherwise). A function ``f`` is explained as it is.
     n_samples : int, default 1000;  n_runs : int, default 1;  ridge : float, default 1.0
         :func:`compare_empirical` only: samples per LIME run, number of runs averaged, and
         the surrogate's ridge penalty (the paper: 5 runs of n = 1000, lime's ridge 1).
@@ -105,7 +69,7 @@ class CompareSettings:
     ks: tuple = (3, 5)
     batch_size: int = 256
     dtype: str | None = None
-    output: str = "logit"
+    output: str | None = None
     n_samples: int = 1000
     n_runs: int = 1
     ridge: float = 1.0
@@ -117,7 +81,7 @@ class CompareSettings:
         object.__setattr__(self, "ks", tuple(check_int(k, "ks", 1) for k in self.ks))
         check_int(self.batch_size, "batch_size", 1)
         check_choice(self.dtype, "dtype", ("float64", "float32", None))
-        check_choice(self.output, "output", OUTPUTS)
+        check_choice(self.output, "output", ("prob", "logit", None))
         check_int(self.n_samples, "n_samples", 2)
         check_int(self.n_runs, "n_runs", 1)
         check_ridge(self.ridge)
@@ -161,6 +125,13 @@ class LimeIGComparison:
     @property
     def d(self) -> int:
         return int(self.lime_coef.shape[0])
+
+    def __repr__(self) -> str:
+        runs = "" if self.limit == "exact" else f", n_samples={self.n_samples}, n_runs={self.n_runs}"
+        jac = ", ".join(f"{k}: {v:.3f}" for k, v in self.jaccard.items())
+        return (f"LimeIGComparison(limit={self.limit!r}, d={self.d}, kernel_width={self.kernel_width:g}{runs}, "
+                f"spearman={self.spearman:.3f}, kendall={self.kendall:.3f}, jaccard={{{jac}}}, "
+                f"relative_error={self.relative_error:.3g}, ig={self.ig!r})")
 
     def to_frame(self):
         """One row per superpixel: coefficient, IG sum, and their ranks (1 = largest)."""
@@ -212,7 +183,7 @@ def _prepare(image, f, seg, target, settings: CompareSettings) -> _Problem:
     ig = integrated_gradients(f, x, baseline, n_steps=settings.n_steps, method=settings.method, target=target,
                               dtype=settings.dtype, output=settings.output)
     if isinstance(f, Classifier):
-        predict = functools.partial(f.scores, output=settings.output)
+        predict = functools.partial(f.scores, output=settings.output or f.output)
     else:
         predict = batched_predict(f, batch_size=settings.batch_size, dtype=ig.dtype)
     return _Problem(x, seg, baseline, predict, ig, superpixel_sums(ig.attributions, seg))
@@ -325,124 +296,3 @@ def compare_empirical(image, f, segments, *, target: int | None = None, settings
     coef_se = np.sqrt(np.mean(variances, axis=0) / len(variances))  # of the mean of independent runs
     return _comparison(p, np.mean(coefs, axis=0), np.mean(intercepts), coef_se, settings, limit="empirical",
                        n_samples=settings.n_samples, n_runs=settings.n_runs)
-
-
-# =========================================================================== a network (ScoredNet)
-def segment_for(image, model: str, segmentation: dict | None = None) -> np.ndarray:
-    """Superpixels of ``image`` with the parameters of :data:`SEGMENTATION` for ``model``."""
-    kw = dict(SEGMENTATION.get(model, {"method": "quickshift"}) if segmentation is None else segmentation)
-    return segment(image, kw.pop("method", "quickshift"), **kw)
-
-
-def lime_memory_bytes(n_samples: int, d: int, n_outputs: int = len(OUTPUTS)) -> int:
-    """Bytes one LIME run of :func:`lime_coefficients` holds for its samples, at least.
-
-    ``n (d + 8 (n_outputs + 2))``: the binary vectors z (n x d, one byte each), the model's
-    outputs (n x n_outputs, float64), the kernel weights and distances (2 n, float64). The
-    perturbed images and the surrogate's blocks are bounded by the batch size, not by n.
-    """
-    return int(n_samples) * (int(d) + 8 * (int(n_outputs) + 2))
-
-
-def check_lime_memory(n_samples: int, name: str, d: int, available: int) -> int:
-    """``n_samples`` if :func:`lime_memory_bytes` fits in ``available`` bytes, else a ValueError
-    that names the argument ``name`` and says how much memory the run would need."""
-    need = lime_memory_bytes(n_samples, d)
-    if need > available:
-        raise ValueError(f"{name} = {n_samples} needs at least {need / 2**30:.3g} GiB for LIME's samples "
-                         f"(n (d + {need // n_samples - d}) bytes with d = {d}), more than the {available / 2**30:.3g} GiB of "
-                         "memory here")
-    return n_samples
-
-
-def lime_run(image, snet: ScoredNet, segments, target: int, seed, *, n_samples: int = 1000,
-             kernel_width: float = 0.25, ridge: float = 1.0, hide_color=None, keep_samples: bool = False):
-    """One empirical LIME run of class ``target`` for both outputs on the same samples.
-
-    :func:`limetheory.explain` with ``predict = snet.predict_for(target)`` (columns probability
-    and logit of the class), so the two surrogates share z, pi and the perturbed images. The
-    returned Explanation's labels are those columns, in :data:`OUTPUTS` order (0: ``"prob"``,
-    1: ``"logit"``); :func:`class_explanation` turns one of them into an explanation of the class.
-    ``keep_samples``: keep z, pi and y on it (:func:`limetheory.explain`).
-    """
-    return explain(image, snet.predict_for(target), segments=segments, labels=[0, 1], n_samples=int(n_samples),
-                   kernel_width=kernel_width, ridge=ridge, hide_color=hide_color, seed=seed,
-                   batch_size=snet.batch_size, dtype=np.float32, progress=False, keep_samples=keep_samples)
-
-
-def class_explanation(run, output: str, target: int, scores):
-    """Output ``output`` of a :func:`lime_run` (or of any run whose labels are :data:`OUTPUTS` indices)
-    as an Explanation of class ``target``.
-
-    The row of ``output`` (coefficients, intercept, their standard errors, R^2, local prediction),
-    labelled with the class index ``target``, with ``scores`` (the model's scores for every class
-    on the image) as ``prediction``: what :meth:`Explanation.to_html` and lime's helpers expect.
-    """
-    import dataclasses
-
-    row = list(np.asarray(run.labels)).index(OUTPUTS.index(output))
-
-    def pick(values):
-        return None if values is None else np.asarray(values)[row : row + 1]
-
-    return dataclasses.replace(
-        run, coef=pick(run.coef), intercept=pick(run.intercept), score=pick(run.score),
-        local_pred=pick(run.local_pred), coef_se=pick(run.coef_se), intercept_se=pick(run.intercept_se),
-        labels=np.array([int(target)]), prediction=np.asarray(scores, dtype=np.float64),
-        samples=None, weights=None, responses=None,
-    )
-
-
-def lime_coefficients(image, snet: ScoredNet, segments, target: int, seeds, *, n_samples: int = 1000,
-                      kernel_width: float = 0.25, ridge: float = 1.0, hide_color=None, with_se: bool = False,
-                      with_samples: bool = False):
-    """Empirical LIME of class ``target``, one :func:`lime_run` per seed (both outputs on the same samples).
-
-    Returns
-    -------
-    (n_runs, len(OUTPUTS), d) float64 coefficients beta_hat_j; with ``with_se``, also their
-    standard errors (same shape, :attr:`limetheory.Explanation.coef_se`); with ``with_samples``,
-    last, every run's samples stacked: ``(z (n_runs n, d), pi (n_runs n,), y (n_runs n, 2))``.
-    """
-    coefs, ses, samples = [], [], []
-    for seed in seeds:
-        ex = lime_run(image, snet, segments, target, seed, n_samples=n_samples, kernel_width=kernel_width,
-                      ridge=ridge, hide_color=hide_color, keep_samples=with_samples)
-        coefs.append(np.asarray(ex.coef, dtype=np.float64))
-        ses.append(ex.coef_se)
-        samples.append((ex.samples, ex.weights, ex.responses))
-    out = (np.stack(coefs),) + ((np.stack(ses),) if with_se else ())
-    if with_samples:
-        out += (tuple(np.concatenate(part, axis=0) for part in zip(*samples)),)
-    return out if len(out) > 1 else out[0]
-
-
-def ig_superpixel_sums(image, snet: ScoredNet, segments, target: int, output: str = "prob", *,
-                       n_steps: int = IG_DEFAULTS["n_steps"], method: str = IG_DEFAULTS["method"],
-                       hide_color=None):
-    """Integrated gradients of ``output`` of class ``target``, baseline LIME's replacement image.
-
-    ``IG_u = (xi_u - xi_bar_u) int_0^1 df/dx_u(xi_bar + t (xi - xi_bar)) dt`` in float32 (the
-    network's precision), summed over every superpixel: ``s_j = sum_{u in J_j} IG_u``.
-
-    Returns
-    -------
-    sums : (d,) float64;  ig : :class:`limetheory.gradients.IGResult` (pixel attributions,
-    completeness gap).
-    """
-    check_choice(output, "output", OUTPUTS)
-    x = np.asarray(image, dtype=np.float64)
-    baseline = replacement_image(x, segments, hide_color)
-    # a JAX network: its compiled single-image output function; any other: the Classifier itself
-    f, how = (snet.output_fns[output], {}) if snet.output_fns else (snet.net, {"output": output})
-    ig = integrated_gradients(f, x.astype(np.float32), baseline.astype(np.float32),
-                              n_steps=int(n_steps), method=method, target=int(target),
-                              internal_batch_size=min(snet.ig_chunk, int(n_steps)), dtype="float32", **how)
-    return superpixel_sums(ig.attributions, segments), ig
-
-
-def top_classes(snet: ScoredNet, image, k: int = 5) -> list:
-    """The ``k`` most probable classes of ``image``: [(index, name, probability), ...]."""
-    p = snet.probabilities(np.asarray(image)[None])[0]
-    order = np.argsort(-p, kind="stable")[:k]
-    return [(int(i), str(snet.net.class_names[i]), float(p[i])) for i in order]

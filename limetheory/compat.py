@@ -7,7 +7,9 @@ stream and returns coefficients and intercepts equal to lime's up to floating-po
 
 1. A 2-D image is turned into RGB with ``skimage.color.gray2rgb`` (the model sees RGB).
 2. lime draws ``random_state.randint(0, high=1000)`` (a segmentation seed) before anything else;
-   we consume that draw too (pass ``segmentation_seed`` to skip it, as lime's ``random_seed``).
+   we consume that draw too, unless ``random_seed`` is passed, as lime skips it then (lime's
+   ``explain_instance(..., random_seed=7)`` is ``lime_explain(..., random_seed=7)``; the same
+   stream is otherwise shifted by one draw: other samples, other numbers).
 3. The replacement image has the image's dtype: superpixel means are computed with ``np.mean``
    per channel and cast into that dtype, as lime's assignment does (uint8 images truncate).
 4. z = ``randint(0, 2, n*d).reshape(n, d)``, first row ones; perturbed images in the image's dtype.
@@ -65,6 +67,7 @@ def lime_explain(
     hide_color=None,
     kernel_width: float = 0.25,
     random_state: int = 0,
+    random_seed=None,
     segmentation_seed=None,
     batch_size: int | None = None,
     keep_samples: bool = False,
@@ -74,7 +77,9 @@ def lime_explain(
     segmentation_fn=lambda x: segments)``, computed without lime's per-sample loops.
 
     Defaults follow lime (``labels=(1,)``, ``top_labels=5``: with ``top_labels`` set, ``labels`` is
-    ignored, as in lime; pass ``top_labels=None`` to explain ``labels``).
+    ignored, as in lime; pass ``top_labels=None`` to explain ``labels``). ``random_seed``: lime's
+    argument of the same name (the segmentation's seed; given, lime does not draw it from
+    ``random_state``); ``segmentation_seed`` is another name for it.
     Returns an :class:`~limetheory.explanation.Explanation` (ridge = 1); ``labels`` is ordered as
     lime's ``top_labels`` when those are used. ``score`` and ``local_pred`` are per label (lime keeps
     only the last label's).
@@ -105,7 +110,10 @@ def lime_explain(
         rs = random_state
     else:
         rs = np.random.RandomState(check_int(random_state, "random_state", 0, 2**32 - 1))
-    if segmentation_seed is None:
+    if random_seed is not None and segmentation_seed is not None and random_seed != segmentation_seed:
+        raise ValueError(f"random_seed and segmentation_seed are one argument (lime's random_seed); got "
+                         f"{random_seed!r} and {segmentation_seed!r}")
+    if random_seed is None and segmentation_seed is None:
         rs.randint(0, high=1000)  # lime's segmentation seed draw
     rep = lime_replacement_image(img, seg, hide_color)
     z = lime_samples(n, d, rs)

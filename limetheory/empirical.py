@@ -270,6 +270,9 @@ def explain(
         ``RandomState`` is refused (TypeError): it is lime's stream, see :mod:`limetheory.compat`.
     batch_size : images built and predicted at a time (default: a Classifier's own ``batch_size``,
         otherwise :func:`limetheory.perturb.model_batch_size`: 32 images of 224 x 224 x 3).
+        A :class:`limetheory.nets.Classifier` explains its own ``output`` (the class's probability
+        unless declared otherwise) and checks ``image`` first: its size must be the network's (the
+        error says how to resize), values outside the network's input range get a warning.
     dtype : dtype of the images passed to ``predict`` (default float64; float32 for a
         :class:`limetheory.nets.Classifier`, which computes in float32: half the memory traffic).
     keep_samples : keep z, pi and y on the result for diagnostics.
@@ -296,6 +299,8 @@ def explain(
     img = check_image(image)
     if not callable(predict):
         raise TypeError(f"predict must be callable, got {type(predict).__name__}")
+    if isinstance(predict, Classifier):  # its size, pixel type and range, before the segmentation
+        predict.check_image(image)
     rule = _stopping_rule(n_samples, top_k=top_k, confidence=confidence, max_samples=max_samples, tolerance=tolerance)
     seg = segment(img, "quickshift", **QUICKSHIFT_DEFAULTS) if segments is None else check_segments(segments, img.shape)
     d = n_superpixels(seg)
@@ -315,6 +320,7 @@ def explain(
         dtype = np.float32 if dtype is None else dtype
     dtype = np.float64 if dtype is None else dtype
     rep = replacement_image(img, seg, hide_color)
+    _check_image_dtype(dtype, img, rep)
     refuse = check_bool(refuse_unidentified, "refuse_unidentified")
 
     def draw(m, first):
@@ -344,7 +350,25 @@ def explain(
 
     rounds = run_rounds(rule, d, draw=draw, evaluate=evaluate, fit=fit, coef_and_cov=coef_and_cov,
                         min_samples=d + 1 if ridge == 0 else 2)
+    if rounds.reason is not None and "round-off" in rounds.reason:
+        warnings.warn(f"n_samples='auto' did not settle: {rounds.reason}", UserWarning, stacklevel=2)
     return replace(rounds.fit, settled=rounds.settled, n_rounds=rounds.n_rounds, stopping=rule)
+
+
+def _check_image_dtype(dtype, image, replacement) -> None:
+    """ValueError when the image or its replacement do not fit in an integer ``dtype`` (they would wrap)."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"dtype must be a NumPy dtype, got {dtype!r}") from exc
+    if dt.kind not in "biuf":
+        raise TypeError(f"dtype must be a real NumPy dtype, got {dt}")
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        lo, hi = min(image.min(), replacement.min()), max(image.max(), replacement.max())
+        if lo < info.min or hi > info.max:
+            raise ValueError(f"dtype {dt} holds [{info.min}, {info.max}], but the image and its replacement span "
+                             f"[{lo:g}, {hi:g}]: their values would wrap; pass a wider dtype")
 
 
 def _stopping_rule(n_samples, **loose) -> StoppingRule | None:

@@ -22,6 +22,7 @@ raises) and a ``ValueError`` (what the rest of the toolkit raises for a wrong va
 The lime functions take any object with ``coef``, ``intercept``, ``labels``, ``image`` and ``segments``.
 """
 from __future__ import annotations
+import warnings
 
 from dataclasses import dataclass
 
@@ -137,11 +138,13 @@ class Explanation:
             raise ValueError("this explanation carries no standard errors")
         return self.coef_se
 
-    def top(self, k: int = 5, label=None, sign: str = "positive") -> np.ndarray:
+    def top(self, k: int = 5, label=None, sign: str = "positive", *, allow_fewer: bool = False) -> np.ndarray:
         """Indices of the ``k`` superpixels with the largest coefficients.
 
         ``sign``: "positive" (largest first, only coefficients > 0), "negative" (most negative
-        first, only < 0) or "abs" (largest |coef| first).
+        first, only < 0) or "abs" (largest |coef| first). When fewer than ``k`` coefficients have
+        that sign, the ones there are are returned with a UserWarning that says so (none with
+        ``allow_fewer=True``).
         """
         k = check_int(k, "k", 0)
         check_choice(sign, "sign", ("positive", "negative", "abs"))
@@ -156,6 +159,10 @@ class Explanation:
             order = np.argsort(-np.abs(beta), kind="stable")
         else:
             raise ValueError(f"sign must be 'positive', 'negative' or 'abs', got {sign!r}")
+        if order.size < min(k, beta.size) and not check_bool(allow_fewer, "allow_fewer"):
+            warnings.warn(f"top: only {order.size} of the {beta.size} coefficients are {sign}, fewer than the "
+                          f"k = {k} asked for; these {order.size} are returned (sign='abs' ranks them all)",
+                          UserWarning, stacklevel=2)
         return order[:k]
 
     def to_frame(self):

@@ -24,7 +24,6 @@ shows that for a linear f the LIME limit coefficients are exactly the superpixel
 """
 from __future__ import annotations
 
-import functools
 import numbers
 from dataclasses import dataclass
 from functools import partial
@@ -132,6 +131,11 @@ class IGResult:
     n_steps: int
     target: int | None = None
     dtype: str = "float64"
+
+    def __repr__(self) -> str:
+        return (f"IGResult(attributions=<{self.attributions.shape} array>, f_x={self.f_x:.6g}, "
+                f"f_baseline={self.f_baseline:.6g}, completeness_gap={self.completeness_gap:.3g}, "
+                f"method={self.method!r}, n_steps={self.n_steps}, target={self.target}, dtype={self.dtype!r})")
 
     @property
     def total(self) -> float:
@@ -286,7 +290,7 @@ def integrated_gradients(
     target: int | None = None,
     internal_batch_size: int | None = None,
     dtype: str | None = None,
-    output: str = "logit",
+    output: str | None = None,
 ) -> IGResult:
     """Integrated gradients of a differentiable ``f`` at ``x`` with ``baseline``.
 
@@ -329,9 +333,10 @@ def integrated_gradients(
         ``lax.conv_general_dilated``, need ``"float32"``). ``"float32"`` computes in single
         precision: the completeness gap then has a rounding floor of roughly
         ``1e-7 * sqrt(x.size) * max|IG_u|`` on top of the quadrature error.
-    output : {"logit", "prob"}
-        For a Classifier: explain the class's logit or its softmax probability (a function
-        ``f`` is explained as it is, and only ``"logit"`` is accepted with it).
+    output : {"prob", "logit"} or None
+        For a Classifier: explain the class's softmax probability or its logit (None: the
+        Classifier's own :attr:`~limetheory.nets.Classifier.output`, the probability unless it
+        was declared otherwise). A function ``f`` is explained as it is (None or ``"logit"``).
 
     Returns
     -------
@@ -342,8 +347,8 @@ def integrated_gradients(
     is_clf = isinstance(f, Classifier)
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
-    check_choice(output, "output", ("logit", "prob"))
-    if not is_clf and output != "logit":
+    check_choice(output, "output", ("prob", "logit", None))
+    if not is_clf and output == "prob":
         raise ValueError("output='prob' needs a Classifier; for a function f, pass softmax(f) itself")
     if dtype is None:
         dtype = "float32" if is_clf and f.backend == "jax" else "float64"
@@ -361,14 +366,19 @@ def integrated_gradients(
     if is_clf:
         if target is None:
             raise ValueError(f"target must be a class index in [0, {f.n_classes}) for a Classifier, got None")
-        if tuple(xa.shape[:2]) != tuple(f.input_size):
-            raise ValueError(f"x must be an image of the Classifier's input_size {tuple(f.input_size)}, got {xa.shape}")
+        f.check_image(xa, "x")
+        f.check_images(ba[None], "baseline")
+        output = f.output if output is None else output
+        if f.backend == "numpy":
+            raise ValueError(f"f: {f.name} is a NumPy function, which has no gradients; integrated gradients "
+                             "need a JAX function or a PyTorch module")
         if f.backend != "jax":
             tgt = check_int(target, "target", 0, f.n_classes - 1)
+            f.scores(xa[None], output)  # refuses an output the network cannot give
             mean_grad, fx, fb = _autograd_path(f.value_and_grad, xa, ba, alpha, w, internal_batch_size, tgt,
                                                output, dtype)
             return _result(mean_grad, xa, ba, fx, fb, method, n_steps, tgt, dtype)
-        f = _classifier_output_fn(f.logits, output)
+        f = f.output_fn(output)
     np_dtype = _DTYPES[dtype]
     xa, ba = xa.astype(np_dtype), ba.astype(np_dtype)
     scalar, tgt = _check_target(f, xa, target, _x64(dtype))
@@ -418,17 +428,6 @@ def _autograd_path(value_and_grad, x, b, alpha, w, batch, target, output, dtype)
         acc += np.tensordot(w[start:start + batch], grads, axes=1)
     ends, _ = value_and_grad(np.stack([x64, b64]), target, output, dtype)
     return acc, float(ends[0]), float(ends[1])
-
-
-@functools.lru_cache(maxsize=32)
-def _classifier_output_fn(logits, output: str):
-    """The single-image JAX function IG differentiates: ``logits`` or ``softmax(logits)``.
-
-    Cached, so that the same network gives the same function object (one compilation).
-    """
-    if output == "logit":
-        return logits
-    return lambda image: jax.nn.softmax(logits(image))
 
 
 def _check_sums_arguments(arguments: dict) -> dict:

@@ -60,8 +60,8 @@ def plot_explanation(explanation, label=None, k: int = 5, ax=None, alpha: float 
     img = display_image(explanation.image)
     rgb = np.stack([img] * 3, axis=-1) if img.ndim == 2 else img
     seg = explanation.segments
-    pos = np.isin(seg, explanation.top(k, label, "positive"))
-    neg = np.isin(seg, explanation.top(k, label, "negative"))
+    pos = np.isin(seg, explanation.top(k, label, "positive", allow_fewer=True))
+    neg = np.isin(seg, explanation.top(k, label, "negative", allow_fewer=True))
     shown = rgb.copy()
     shown[pos] = (1 - alpha) * shown[pos] + alpha * np.array([0.0, 0.85, 0.0])
     shown[neg] = (1 - alpha) * shown[neg] + alpha * np.array([0.9, 0.0, 0.0])
@@ -69,7 +69,8 @@ def plot_explanation(explanation, label=None, k: int = 5, ax=None, alpha: float 
     n_uncertain = 0
     if mark_uncertain and explanation.coef_se is not None:
         ci = explanation.conf_int(label, level=0.95)
-        top = np.concatenate([explanation.top(k, label, "positive"), explanation.top(k, label, "negative")])
+        top = np.concatenate([explanation.top(k, label, "positive", allow_fewer=True),
+                              explanation.top(k, label, "negative", allow_fewer=True)])
         unsure = top[(ci[top, 0] <= 0) & (ci[top, 1] >= 0)]
         n_uncertain = len(unsure)
         if n_uncertain:

@@ -48,6 +48,14 @@ shifts it by O(1/n) (:func:`limetheory.theory.ridge_bias`), small against the O(
 intervals. An exact tie at rank k is never separated by the exact rule, so such a run stops at
 ``max_samples`` with ``settled=False``; with ``tolerance > 0`` it settles once the intervals are
 narrower than the indifference zone, on either of the tied superpixels (both are eps-correct).
+
+Round-off. The intervals are about sampling error alone; the model's own rounding is not random:
+a response that does not depend on the superpixels beyond round-off (every coefficient ~1e-17 on
+responses ~1) still gives coefficients whose differences the intervals call significant. So a
+pair also needs ``max(beta_hat_i - beta_hat_j, eps_r) > res``, with ``res`` the float resolution of
+the responses (:func:`response_resolution`: the spacing of floating-point numbers at max |y| in
+the narrowest type, float32 or float64, that holds every response exactly). A top-k set separated
+only by differences below it is not settled, and the run says so (:attr:`RoundsResult.reason`).
 """
 from __future__ import annotations
 
@@ -61,7 +69,7 @@ from scipy.stats import norm
 
 from .validation import check_int, check_real, check_tolerance
 
-__all__ = ["StoppingRule", "check_n_samples", "round_level", "separated", "run_rounds"]
+__all__ = ["StoppingRule", "check_n_samples", "response_resolution", "round_level", "separated", "run_rounds"]
 
 
 @dataclass(frozen=True)
@@ -132,7 +140,19 @@ def round_level(r: int, confidence: float) -> float:
     return (1.0 - confidence) * 6.0 / (math.pi**2 * r**2)
 
 
-def separated(coef, cov, top_k: int, level: float, tolerance: float = 0.0) -> np.ndarray:
+def response_resolution(y) -> float:
+    """The float resolution of responses ``y``: ``spacing(max |y|)`` in float32 when every response is
+    a float32 number (a model computing in single precision), else in float64."""
+    y = np.asarray(y, dtype=np.float64)
+    top = float(np.max(np.abs(y))) if y.size else 0.0
+    if not np.isfinite(top):
+        return np.inf
+    if top < np.finfo(np.float32).max and np.array_equal(y.astype(np.float32).astype(np.float64), y):
+        return float(np.spacing(np.float32(top)))
+    return float(np.spacing(top))
+
+
+def separated(coef, cov, top_k: int, level: float, tolerance: float = 0.0, resolution: float = 0.0) -> np.ndarray:
     """Per label, whether the ``top_k`` largest coefficients are separated from the others.
 
     Parameters
@@ -142,6 +162,8 @@ def separated(coef, cov, top_k: int, level: float, tolerance: float = 0.0) -> np
     level : the simultaneous error of all m = L d (d + 1) / 2 intervals, of the d coefficients and
         of the d (d - 1) / 2 differences of each label (Bonferroni: each two-sided at level / m).
     tolerance : the indifference zone as a fraction of the largest absolute coefficient (0: exact).
+    resolution : the float resolution of the responses (:func:`response_resolution`): a pair whose
+        difference and indifference zone are both at most this is never separated.
 
     Returns
     -------
@@ -168,17 +190,20 @@ def separated(coef, cov, top_k: int, level: float, tolerance: float = 0.0) -> np
     gap = pick(coef, top)[:, :, None] - pick(coef, rest)[:, None, :]
     eps = tolerance * np.maximum(0.0, np.max(np.abs(coef) - q * np.sqrt(var), axis=1))
     lower = gap - q * np.sqrt(np.maximum(var_diff, 0.0))
-    return ok & np.all(lower > -eps[:, None, None], axis=(1, 2))
+    above_roundoff = np.maximum(gap, eps[:, None, None]) > resolution
+    return ok & np.all((lower > -eps[:, None, None]) & above_roundoff, axis=(1, 2))
 
 
 @dataclass(frozen=True)
 class RoundsResult:
-    """What :func:`run_rounds` ends with: the last fit, whether it settled, the rounds it took."""
+    """What :func:`run_rounds` ends with: the last fit, whether it settled, the rounds it took, and
+    why it did not settle (None when it did)."""
 
     fit: object
     settled: bool
     n_rounds: int
     n_samples: int
+    reason: str | None = None
 
 
 def run_rounds(rule: StoppingRule, d: int, draw: Callable, evaluate: Callable, fit: Callable,
@@ -201,6 +226,7 @@ def run_rounds(rule: StoppingRule, d: int, draw: Callable, evaluate: Callable, f
     zs, ys, ws = [], [], []
     total = 0
     result = None
+    roundoff = None  # the resolution, in a round where it alone kept the top-k set from settling
     for r, n_r in enumerate(rule.schedule(d, min_samples), start=1):
         z, w = draw(n_r - total, r == 1)
         zs.append(z)
@@ -210,6 +236,16 @@ def run_rounds(rule: StoppingRule, d: int, draw: Callable, evaluate: Callable, f
         z_all, y_all, w_all = np.concatenate(zs), np.concatenate(ys), np.concatenate(ws)
         result = fit(z_all, y_all, w_all)
         coef, cov = coef_and_cov(result, z_all, y_all, w_all)
-        if separated(coef, cov, rule.top_k, round_level(r, rule.confidence), rule.tolerance).all():
+        level, res = round_level(r, rule.confidence), response_resolution(y_all)
+        if separated(coef, cov, rule.top_k, level, rule.tolerance, res).all():
             return RoundsResult(result, True, r, total)
-    return RoundsResult(result, False, r, total)
+        if separated(coef, cov, rule.top_k, level, rule.tolerance).all():
+            roundoff = res  # separated, but by differences below the responses' resolution
+    if roundoff is not None:
+        spread = float(np.max(np.ptp(np.atleast_2d(coef), axis=1)))
+        reason = (f"the top-{rule.top_k} set was separated only by differences of coefficients (all within {spread:.3g}) "
+                  f"below the float resolution of the model's responses ({roundoff:.3g}): the response does not depend "
+                  "on the superpixels beyond round-off")
+    else:
+        reason = f"the top-{rule.top_k} set was not separated from the rest at max_samples = {rule.max_samples}"
+    return RoundsResult(result, False, r, total, reason)

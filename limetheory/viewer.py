@@ -39,7 +39,8 @@ import numpy as np
 
 from .files import write_text
 from .plotting import display_image
-from .validation import check_int, check_vector
+from .nets.classifier import OUTPUT_UNITS, OUTPUTS
+from .validation import check_choice, check_int, check_vector
 
 __all__ = ["explanation_html", "write_html"]
 
@@ -163,7 +164,8 @@ def _asset(name: str) -> str:
 
 
 def explanation_html(explanation, *, label=None, limit=None, ig_sums=None, class_names=None,
-                     top_classes: int = 5, seed=None, k: int | None = None, title: str | None = None) -> str:
+                     top_classes: int = 5, seed=None, k: int | None = None, title: str | None = None,
+                     output: str | None = None) -> str:
     """The viewer page of ``explanation`` as one HTML string (see :func:`write_html`)."""
     row = explanation._row(None if label is None else check_int(label, "label", 0))
     explained = int(explanation.labels[row])
@@ -178,6 +180,7 @@ def explanation_html(explanation, *, label=None, limit=None, ig_sums=None, class
         seed = check_int(seed, "seed", 0)
     if title is not None and not isinstance(title, str):
         raise TypeError(f"title must be a str or None, got {type(title).__name__}")
+    unit = "the model's score" if output is None else f"the {OUTPUT_UNITS[check_choice(output, 'output', OUTPUTS)]} of the class"
 
     segments = np.asarray(explanation.segments)
     h, w = segments.shape
@@ -188,6 +191,7 @@ def explanation_html(explanation, *, label=None, limit=None, ig_sums=None, class
     label_name = names.get(explained, "") if names else ""
     heading = title or f"LIME explanation of class {explained}" + (f" ({label_name})" if label_name else "")
     settings = [("explained class", f"{explained}" + (f" ({label_name})" if label_name else "")),
+                ("explained output", unit),
                 ("superpixels d", d), ("n_samples", explanation.n_samples),
                 ("kernel_width", _fmt(explanation.kernel_width)), ("ridge", _fmt(explanation.ridge)),
                 ("sampler", explanation.sampler), ("seed", "not recorded" if seed is None else seed),
@@ -196,7 +200,8 @@ def explanation_html(explanation, *, label=None, limit=None, ig_sums=None, class
     parts = {
         "title": html.escape(heading),
         "subtitle": html.escape(f"{d} superpixels, n = {explanation.n_samples} samples, kernel width "
-                                f"{_fmt(explanation.kernel_width)}; values coloured on a map symmetric around 0."),
+                                f"{_fmt(explanation.kernel_width)}; values (LIME, limit and IG sums alike) in "
+                                f"units of {unit}, coloured on a map symmetric around 0."),
         "css": _asset("viewer.css"),
         "js": _asset("viewer.js"),
         "modes": _mode_inputs(limit, ig_sums),
@@ -214,7 +219,8 @@ def explanation_html(explanation, *, label=None, limit=None, ig_sums=None, class
 
 
 def write_html(explanation, path, *, label=None, limit=None, ig_sums=None, class_names=None,
-               top_classes: int = 5, seed=None, k: int | None = None, title: str | None = None) -> Path:
+               top_classes: int = 5, seed=None, k: int | None = None, title: str | None = None,
+               output: str | None = None) -> Path:
     """Write the self-contained viewer of ``explanation`` to ``path`` (atomically); return the path.
 
     Parameters
@@ -231,8 +237,10 @@ def write_html(explanation, path, *, label=None, limit=None, ig_sums=None, class
     seed : the seed of the run, shown with the settings (the Explanation does not record it).
     k : the slider's starting value, 0..d (default: min(5, d)).
     title : the page's heading (default: "LIME explanation of class ...").
+    output : "prob" or "logit", what the explained model's values are (shown as the unit of every
+        value on the page), or None ("the model's score").
     """
     out = _check_path(path)
     page = explanation_html(explanation, label=label, limit=limit, ig_sums=ig_sums, class_names=class_names,
-                            top_classes=top_classes, seed=seed, k=k, title=title)
+                            top_classes=top_classes, seed=seed, k=k, title=title, output=output)
     return write_text(out, page)

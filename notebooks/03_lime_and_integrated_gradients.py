@@ -39,7 +39,7 @@ from limetheory.compare import CompareSettings, compare_limit
 from limetheory.gradients import integrated_gradients, superpixel_sums
 from limetheory.metrics import jaccard_topk, rank_correlation
 from limetheory.nets import load
-from limetheory.nets.scored import batched_predict
+from limetheory.nets.batching import batched_predict
 from limetheory.perturb import perturb_batch
 from limetheory.plotting import plot_superpixel_values, plot_superpixels
 

@@ -189,7 +189,7 @@ def test_cnn_lime_limit_close_to_ig_sums_when_nearly_linear(rng):
 
 
 def test_lime_memory_is_checked_before_a_run():
-    from limetheory.compare import check_lime_memory, lime_memory_bytes
+    from limetheory.pipeline import check_lime_memory, lime_memory_bytes
 
     # z (n x d bytes), two outputs, weights and distances (float64 each)
     assert lime_memory_bytes(1000, 10) == 1000 * 10 + 1000 * 8 * (2 + 2)

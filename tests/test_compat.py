@@ -96,6 +96,20 @@ def test_same_random_stream_different_seeds_differ():
     assert not np.array_equal(a.samples, b.samples)
 
 
+def test_limes_random_seed_is_accepted_under_its_name():
+    img = load_photo("chelsea", 48).astype(float)
+    seg = lt.segment(img, kernel_size=2)
+    model = _unsaturated_model(img, seed=3)
+    ref = _lime_reference(img, model, seg, num_samples=300, random_state=5, random_seed=7, top_labels=1)
+    ours = lime_explain(img, model, segments=seg, n_samples=300, random_state=5, random_seed=7, top_labels=1)
+    label = int(ref.top_labels[0])
+    np.testing.assert_allclose(ours.coef[0], _dense(ref.local_exp[label], seg.max() + 1), rtol=0, atol=1e-8)
+    shifted = lime_explain(img, model, segments=seg, n_samples=300, random_state=5, top_labels=1)
+    assert np.abs(shifted.coef[0] - ours.coef[0]).max() > 1e-6  # without it: lime's stream one draw later
+    with pytest.raises(ValueError, match="random_seed and segmentation_seed are one argument"):
+        lime_explain(img, model, segments=seg, random_state=5, random_seed=7, segmentation_seed=8)
+
+
 def test_uint8_replacement_truncates_like_lime():
     from limetheory.compat import lime_replacement_image
 

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from limetheory.data import PHOTOS, load_photo
+from limetheory import nets
 from limetheory.nets import Classifier, load
 from limetheory.nets import checkpoint as ckpt
 from limetheory.nets import efficientnet as eff
@@ -199,15 +200,15 @@ def test_params_from_state_dict_is_strict(cache):
         eff.params_from_state_dict({**state, "extra": np.zeros(1)})
 
 
-def test_make_predict_chunks():
+def test_predict_chunks():
     w = jnp.asarray(np.random.default_rng(1).normal(size=(3, 1000)), jnp.float32)
     batch_logits = lambda x: jnp.mean(x, axis=(1, 2)) @ w / 255.0  # noqa: E731
-    predict = eff._make_predict(batch_logits, batch_size=3)
+    net = nets.from_function(batch_logits, input_size=(224, 224), batch_size=3, returns="logit", probe=False)
     x = np.random.default_rng(2).uniform(0, 255, size=(7, 224, 224, 3)).astype(np.float32)
-    p = predict(x)
-    assert p.shape == (7, 1000) and p.dtype == np.float32
+    p = net.predict(x)
+    assert p.shape == (7, 1000) and p.dtype == np.float64
     np.testing.assert_allclose(p, jax.nn.softmax(batch_logits(x), axis=-1), rtol=1e-5, atol=1e-7)
-    assert predict(x[:0]).shape == (0, 1000)
+    assert net.predict(x[:0]).shape == (0, 1000)
 
 
 def test_class_names():
@@ -229,7 +230,7 @@ def test_classifier_fields(clf):
 
 def test_predict_is_softmax_of_logits(clf, photos, photo_logits):
     p = clf.predict(photos[1])
-    assert p.shape == (len(PHOTOS), 1000) and p.dtype == np.float32
+    assert p.shape == (len(PHOTOS), 1000) and p.dtype == np.float64
     np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
     assert np.all(p >= 0)
     np.testing.assert_allclose(p, jax.nn.softmax(photo_logits, axis=-1), rtol=1e-4, atol=1e-6)
@@ -274,13 +275,15 @@ def test_batch_logits_is_a_traceable_batched_function(clf):
 @pytest.mark.parametrize("bad, err", [
     (np.zeros((224, 224, 3)), ValueError),
     (np.zeros((1, 32, 32, 3)), ValueError),
-    (np.full((1, 224, 224, 3), 256.0), ValueError),
     (np.full((1, 224, 224, 3), np.nan), ValueError),
-    ([[0.0]], TypeError),
+    (np.ones((1, 224, 224, 3), complex), TypeError),
+    ([[0.0]], ValueError),
 ])
 def test_predict_validates_images(clf, bad, err):
     with pytest.raises(err, match="images"):
         clf.predict(bad)
+    with pytest.warns(UserWarning, match=r"outside the input range \[0, 255\]"):
+        clf.check_image(np.full((224, 224, 3), 256.0))
 
 
 def test_loader_validates_arguments():
@@ -324,7 +327,7 @@ def test_scaled_variant_fields_and_parameter_count(scaled, cache):
     n = sum(leaf.size for leaf in jax.tree_util.tree_leaves(eff.load_params(variant, cache=cache)))
     # 5.4M and 6.1M parameters with batch norm folded (the PyTorch state dict counts BN twice more)
     assert {"lite1": 5_300_000 < n < 5_500_000, "lite2": 6_000_000 < n < 6_200_000}[variant], n
-    with pytest.raises(ValueError, match=f"{size}, {size}, 3"):
+    with pytest.raises(ValueError, match=f"takes {size} x {size} .input_size."):
         net.predict(np.zeros((1, 224, 224, 3)))
 
 

@@ -23,12 +23,12 @@ def photo(tmp_path_factory):
 
 def _top_class(path, model):
     """The network's own most probable class on the image as the command reads it: (index, name)."""
-    from limetheory.compare import top_classes
     from limetheory.data import read_image
-    from limetheory.nets.scored import scored_net
+    from limetheory.nets import load_cached
+    from limetheory.pipeline import top_classes
 
-    snet = scored_net(model)
-    (index, name, _), = top_classes(snet, read_image(path, snet.input_size), k=1)
+    net = load_cached(model)
+    (index, name, _), = top_classes(net, read_image(path, net.input_size), k=1)
     return index, name
 
 
@@ -66,10 +66,12 @@ def test_explain_small_network_label_and_logit(digit, tmp_path, capsys):
                  "--output", "logit", "--top-k", "3", "--out", str(out), "--html", str(page)]) == 0
     assert out.read_bytes()[:4] == b"%PDF"
     text = capsys.readouterr().out
-    assert f"explained: {label} (class {label}" in text and "output logit" in text and "top 3:" in text
+    assert f"explained: {label} (class {label}" in text and "output: the class's logit" in text
+    assert "top 3 (coefficients in logit):" in text and "IG sums (64-point Gauss-Legendre, in logit)" in text
     assert f"wrote {page}" in text
     html = page.read_text(encoding="utf-8")  # the viewer: the logit's LIME of the class, IG sums, top 3
     assert "LIME explanation of class" not in html and f"digit.png, digits-cnn: {label} (logit)" in html
+    assert "in units of the logit of the class" in html  # the unit of every value on the page
     d = html.count("<li data-superpixel=")
     assert d > 1 and html.count(" data-ig=") == d and 'name="k" min="0" max="%d" step="1" value="3"' % d in html
 
@@ -102,13 +104,14 @@ class _LoaderCalled(Exception):
 def no_network(monkeypatch):
     """Replace the network loader by one that fails, so a case that loads a network cannot pass."""
     from limetheory import nets
-    from limetheory.nets import scored
+    from limetheory.nets import registry
 
     def refuse(*args, **kwargs):
         raise _LoaderCalled("the network was loaded")
 
-    monkeypatch.setattr(scored, "scored_net", refuse)
+    monkeypatch.setattr(nets, "load_cached", refuse)
     monkeypatch.setattr(nets, "load", refuse)
+    monkeypatch.setattr(registry, "load", refuse)
 
 
 @pytest.fixture
@@ -192,12 +195,12 @@ def test_good_arguments_reach_the_network(small_png, tmp_path, no_network):
 
 # --------------------------------------------------------------------------- interrupts and full disks
 def test_ctrl_c_prints_one_line_and_exits_130(digit, tmp_path, monkeypatch, capsys):
-    from limetheory import compare
+    from limetheory import pipeline
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(compare, "lime_run", interrupted)
+    monkeypatch.setattr(pipeline, "lime_run", interrupted)
     out = tmp_path / "digit.png"
     assert main(["explain", str(digit[0]), "--model", "digits-cnn", "--out", str(out)]) == 130
     err = capsys.readouterr().err

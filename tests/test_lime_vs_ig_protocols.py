@@ -102,8 +102,7 @@ def test_paper_segmentation_parameters():
 
 
 def test_segment_unit_needs_a_documented_preprocessing():
-    net = types.SimpleNamespace(preprocess=None)
-    snet = types.SimpleNamespace(net=net, name="user-net")
+    snet = types.SimpleNamespace(preprocess=None, name="user-net")
     with pytest.raises(ValueError, match="does not document its preprocessing"):
         exp4.segment_unit(np.zeros((8, 8, 3), np.uint8), snet, "preprocessed", paper_segmentation(8))
 

@@ -37,13 +37,13 @@ def test_torch_factory_returning_a_module_with_input_size(png, tmp_path, capsys)
     code, text = _run(["explain", str(png), "--model", "torch:user_models:torch_tiny_cnn", "--input-size", "48x64",
                        "--n-samples", "40", "--ig-steps", "4", "--output", "logit", "--out", str(tmp_path / "f.png")],
                       capsys)
-    assert code == 0 and "output logit" in text
+    assert code == 0 and "output: the class's logit" in text
 
 
 @pytest.mark.parametrize("argv, flag, phrase", [
     (["--model", "torch:no_such_package.models:make", "--input-size", "8"], "--model", "cannot import 'no_such_package.models'"),
     (["--model", "torch:user_models:torch_tiny_cnn"], "--input-size", "input_size is required"),
-    (["--model", "torch:user_models:torch_fixed_size", "--input-size", "10"], "--input-size", "the module refuses"),
+    (["--model", "torch:user_models:torch_fixed_size", "--input-size", "10"], "--input-size", "refuses a batch"),
     (["--model", "torch:user_models:not_a_model", "--input-size", "8"], "--model", "must return a torch.nn.Module"),
     (["--model", "keras:MobileNetV2"], "--weights", "keras:MobileNetV2 needs the Keras applications weight file"),
 ])
@@ -108,7 +108,7 @@ def test_reproduce_experiments_4_and_6_on_a_user_model(folder, tmp_path):
     (["--only", "convergence", "--images", "FOLDER"], "--model/--images", "add --only"),
     (["--only", "qualitative", "--images", "EMPTY"], "--images", "holds no image file"),
     (["--only", "qualitative", "--model", "torch:user_models:torch_fixed_size", "--input-size", "8"],
-     "--input-size", "the module refuses"),
+     "--input-size", "refuses a batch"),
     (["--only", "qualitative", "--weights", "FOLDER"], "--weights/--input-size", "only with --model"),
 ])
 def test_reproduce_user_model_errors(argv, flag, phrase, folder, tmp_path, capsys):

@@ -59,7 +59,7 @@ def test_logits_are_the_pre_softmax_values(images, head):
     np.testing.assert_allclose(np.asarray(clf.logits(jnp.asarray(images[2]))), z[2], rtol=1e-5, atol=1e-6)
     # predict = softmax(logits) = the model's own outputs
     np.testing.assert_allclose(clf.predict(images), np.asarray(model(x)), rtol=1e-5, atol=1e-7)
-    assert clf.backend == "jax" and clf.input_size == (10, 10) and clf.n_classes == 6 and clf.batch_size == 32
+    assert clf.backend == "jax" and clf.input_size == (10, 10) and clf.n_classes == 6 and clf.batch_size == nets.default_batch_size((10, 10))
 
 
 def test_a_model_without_softmax_gives_its_outputs_as_logits(images):
@@ -74,7 +74,7 @@ def test_a_model_without_softmax_gives_its_outputs_as_logits(images):
 def test_jax_integrated_gradients_jit_and_fused_lime_apply_unchanged(images):
     clf = nets.from_keras(_dense_model(), preprocess=lambda x: x / 255.0)
     x, b = images[0].astype(np.float64), np.full(images[0].shape, 127.0)
-    r = integrated_gradients(clf, x, b, n_steps=32, target=4)
+    r = integrated_gradients(clf, x, b, n_steps=32, target=4, output="logit")
     same = integrated_gradients(clf.logits, x, b, n_steps=32, target=4, dtype="float32")
     assert r.dtype == "float32"
     np.testing.assert_array_equal(r.attributions, same.attributions)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from limetheory.compare import OUTPUTS
+from limetheory.nets import OUTPUTS
 
 from .protocols import PROTOCOLS
 

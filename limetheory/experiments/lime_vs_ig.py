@@ -81,11 +81,11 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from limetheory.compare import OUTPUTS, SEGMENTATION, ig_superpixel_sums, lime_coefficients
 from limetheory.metrics import iou_topk
-from limetheory.nets import NETWORKS
-from limetheory.nets.scored import scored_net
-from limetheory.nets.vgg import NAMES as TABLE1_NAMES
+from limetheory.nets import NETWORKS, SEGMENTATION, softmax
+from limetheory.nets import load_cached
+from limetheory.nets.registry import TABLE1_NAMES
+from limetheory.pipeline import OUTPUTS, class_scores, ig_superpixel_sums, lime_coefficients
 from limetheory.validation import check_choice, check_int
 from limetheory.segmentation import n_superpixels, segment
 
@@ -111,15 +111,15 @@ MIN_SAMPLES_PER_PARAMETER = 20
 def _net_identity(name: str) -> dict | None:
     """What identifies the network's weights (a hash of the small nets' parameters); None if missing."""
     try:
-        snet = scored_net(name)
+        snet = load_cached(name)
     except (FileNotFoundError, ImportError, OSError) as exc:
         warnings.warn(f"{NAME}: network {name} unavailable ({exc}); it is skipped", stacklevel=3)
         return None
     if name.startswith("efficientnet"):
-        return {"weights": snet.net.info.get("weights", "?"), "preprocessing": snet.net.info.get("preprocessing"),
+        return {"weights": snet.info.get("weights", "?"), "preprocessing": snet.info.get("preprocessing"),
                 "input_size": list(snet.input_size)}
     h = hashlib.sha256()
-    params = snet.net.info.get("params", {})
+    params = snet.info.get("params", {})
     for layer in sorted(params):
         for key in sorted(params[layer]):
             h.update(f"{layer}/{key}".encode())
@@ -153,18 +153,18 @@ def _user_protocols(user: dict, protocols: list) -> list:
     ``Classifier.preprocess``, which a PyTorch or Keras model does not document."""
     from .user_model import user_scored_net
 
-    if user_scored_net(user).net.preprocess is not None:
+    if user_scored_net(user).preprocess is not None:
         return protocols
     return [p for p in protocols if PROTOCOLS[p].segmentation == "raw"]
 
 
 def _scored(spec: dict):
-    """The ScoredNet of a settings' model entry (a bundled name, or the user's model)."""
+    """The Classifier of a settings' model entry (a bundled name, or the user's model)."""
     if "user" in spec:
         from .user_model import user_scored_net
 
         return user_scored_net(spec["user"])
-    return scored_net(spec["model"])
+    return load_cached(spec["model"])
 
 
 def _small_net_entry(name: str, images: dict, quick: bool) -> dict | None:
@@ -424,13 +424,13 @@ def _iou(segments, mask, chosen) -> float:
 
 def segment_unit(image, snet, kind: str, params: dict) -> np.ndarray:
     """Superpixels of ``image`` (uint8) for segmentation ``kind``: ``"raw"`` segments the image,
-    ``"preprocessed"`` the network's input ``snet.net.preprocess(image)`` (the paper's scripts)."""
+    ``"preprocessed"`` the network's input ``snet.preprocess(image)`` (the paper's scripts)."""
     kw = dict(params)
     if kind == "preprocessed":
-        if snet.net.preprocess is None:
+        if snet.preprocess is None:
             raise ValueError(f"network {snet.name} does not document its preprocessing (Classifier.preprocess "
                              "is None): the paper protocol's segmentation cannot be run")
-        image = snet.net.preprocess(np.asarray(image, dtype=np.float64)[None])[0]
+        image = snet.preprocess(np.asarray(image, dtype=np.float64)[None])[0]
     return segment(image, kw.pop("method", "quickshift"), **kw)
 
 
@@ -449,7 +449,7 @@ def additivity(image, snet, segments, target: int, samples, *, kernel_width: flo
 
     d = n_superpixels(segments)
     if d <= EXACT_ADDITIVITY_D:
-        f_of_z = response_of_z(snet.predict_for(target), image, segments, hide_color)
+        f_of_z = response_of_z(class_scores(snet, target), image, segments, hide_color)
         share = nonadditive_share_exact(f_of_z, d, kernel_width)
         return {"share": share, "se": np.zeros_like(share), "exact": True}
     z, w, y = samples
@@ -473,9 +473,9 @@ def run_unit(unit: dict, ctx: _Context) -> pd.DataFrame:
     snet = _scored(spec)
     segments = segment_unit(image, snet, kind, spec["segmentations"][kind])
     d = n_superpixels(segments)
-    logits = snet.logits(image[None])[0]
+    logits = snet.scores(image[None], "logit")[0]
     target = int(np.argmax(logits))
-    prob = float(np.exp(logits[target] - logits.max()) / np.exp(logits - logits.max()).sum())
+    prob = float(softmax(logits)[target])
     entropy = unit_seed(s, model, key) + [("preprocessed", "raw").index(kind)]
     r = int(spec["n_runs"])
     protocols = [p for p in s["protocols"] if PROTOCOLS[p].segmentation == kind]
@@ -503,7 +503,7 @@ def run_unit(unit: dict, ctx: _Context) -> pd.DataFrame:
 
     common = {
         "model": model, "image": str(key), "segmentation": kind, "d": d, "target": target,
-        "target_name": str(snet.net.class_names[target]), "true_label": true_label,
+        "target_name": str(snet.class_names[target]), "true_label": true_label,
         "correct": bool(target == true_label) if true_label >= 0 else np.nan, "prob_target": prob,
         "n_samples": int(spec["n_samples"]), "n_runs": r, "lime_seconds": lime_seconds,
         "additivity_exact": add["exact"],

@@ -23,7 +23,7 @@ compute_approx.py, compare_exp.py, utils/aux_functions.py) run Tables 1 and 2 as
   fewer are positive, the two empty sets counting 1).
 
 ``corrected`` (this project's experiment 4 before the paper protocol was added) segments the uint8
-photo with the parameters of :data:`limetheory.compare.SEGMENTATION`, integrates with 128-point
+photo with the parameters of :data:`limetheory.nets.SEGMENTATION`, integrates with 128-point
 Gauss-Legendre, ranks the signed coefficients, and explains the probability and the logit. The
 three ``paper_*`` protocols switch one of these differences alone on top of the paper's.
 """

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from limetheory.compare import OUTPUTS, SEGMENTATION, ig_superpixel_sums, lime_coefficients, segment_for
-from limetheory.nets.scored import scored_net
+from limetheory.nets import SEGMENTATION, softmax
+from limetheory.nets import load_cached
+from limetheory.pipeline import OUTPUTS, ig_superpixel_sums, lime_coefficients, segment_for
 from limetheory.metrics import jaccard_topk, rank_correlation
 from limetheory.segmentation import n_superpixels
 
@@ -94,10 +95,10 @@ class Context:
 
 
 def _scored(s: dict):
-    """The ScoredNet of the settings' model (EfficientNet-Lite0 or the user's)."""
+    """The Classifier of the settings' model (EfficientNet-Lite0 or the user's)."""
     from .user_model import user_scored_net
 
-    return user_scored_net(s["user"]) if "user" in s else scored_net(s["model"])
+    return user_scored_net(s["user"]) if "user" in s else load_cached(s["model"])
 
 
 def setup(s: dict) -> Context:
@@ -120,9 +121,9 @@ def run_unit(unit: dict, ctx: Context) -> pd.DataFrame:
     image, segments = ctx.images[name], ctx.segments[name]
     snet = _scored(s)
     d = n_superpixels(segments)
-    logits = snet.logits(image[None])[0]
+    logits = snet.scores(image[None], "logit")[0]
     target = int(np.argmax(logits))
-    prob = float(np.exp(logits[target] - logits.max()) / np.exp(logits - logits.max()).sum())
+    prob = float(softmax(logits)[target])
     entropy = [int(s["seed"]), zlib.crc32(name.encode())]
     col = OUTPUTS.index(s["output"])
 
@@ -142,7 +143,7 @@ def run_unit(unit: dict, ctx: Context) -> pd.DataFrame:
     return pd.DataFrame({
         "model": s["model"], "photo": name, "superpixel": np.arange(d), "d": d,
         "n_pixels": np.bincount(segments.ravel(), minlength=d),
-        "target": target, "target_name": str(snet.net.class_names[target]), "prob_target": prob,
+        "target": target, "target_name": str(snet.class_names[target]), "prob_target": prob,
         "lime": lime, "limit": limit, "limit_half1": halves[0], "limit_half2": halves[1], "ig": ig_sums,
         "ig_f_x": ig.f_x, "ig_f_baseline": ig.f_baseline, "ig_rel_gap": ig.relative_gap(),
         "lime_seconds": t1 - t0, "limit_seconds": t2 - t1, "ig_seconds": t3 - t2,

@@ -4,7 +4,8 @@ The user model travels in the experiment settings as a plain dict (hashed into t
 so units of another model or weight file are never reused)::
 
     {"model": "keras:MobileNetV2" | "torch:package.module:factory" | a bundled name,
-     "weights": path or None, "input_size": [H, W] or None, "images": folder or None}
+     "weights": path or None, "input_size": [H, W] or None, "images": folder or None,
+     "scaling": [scale, mean, std] (a torch: model's preprocessing; only when given)}
 
 Images: every file of the folder whose suffix is an image format, read as ``limetheory
 explain`` reads them (:func:`limetheory.data.read_image`, resized to the network's input size);
@@ -24,11 +25,13 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 
 def user_scored_net(user: dict):
-    """The :class:`~limetheory.nets.scored.ScoredNet` of the user's model (cached)."""
-    from limetheory.nets.scored import scored_net
+    """The :class:`~limetheory.nets.Classifier` of the user's model (cached)."""
+    from limetheory.nets import load_cached
 
-    size = user.get("input_size")
-    return scored_net(user["model"], user.get("weights"), None if size is None else tuple(size))
+    size, scaling = user.get("input_size"), user.get("scaling")
+    if scaling is not None:  # (scale, mean, std) of a torch: model's preprocessing, from JSON lists
+        scaling = (float(scaling[0]), tuple(scaling[1]), tuple(scaling[2]))
+    return load_cached(user["model"], user.get("weights"), None if size is None else tuple(size), scaling)
 
 
 def user_identity(user: dict) -> dict:

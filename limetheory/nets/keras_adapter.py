@@ -3,20 +3,22 @@ networks built from the weight file the user has.
 
 A Keras model on the JAX backend is a pure JAX function of its variables through
 ``model.stateless_call(trainable, non_trainable, x, training=False)``. :func:`from_keras` closes
-that call over the model's current variable values, so ``logits`` and ``batch_logits`` are plain
-JAX functions: integrated gradients (``jax.grad``), LIME's fused path and ``jax.jit`` apply to
-them unchanged.
+that call over the model's current variable values, so its batch function is a plain JAX
+function: integrated gradients (``jax.grad``), LIME's fused path and ``jax.jit`` apply to it.
 
 Logits. Keras applications and most classifiers end in a softmax. The logits ``z`` are taken
-where the softmax is applied:
+where the softmax is applied, in a ``Sequential`` or functional model (also one whose last layer
+is such a model):
 
 - last layer ``Dense(K, activation="softmax")``: ``z = h W + b`` with ``h`` the Dense layer's
   input (the model up to that layer, run statelessly) and ``W, b`` its kernel and bias;
-- last layer ``Softmax`` or ``Activation("softmax")``: ``z`` is that layer's input;
-- otherwise the model's outputs are taken to be the logits (``predict`` applies the softmax).
+- last layer ``Softmax`` or ``Activation("softmax")``: ``z`` is that layer's input.
 
-``predict`` is ``softmax(z)``, equal to such a model's own outputs. Keras is imported only when
-an adapter is built, with ``KERAS_BACKEND=jax`` set first if keras was not imported yet.
+Any other model is run as it is, and its outputs are probabilities when the probe finds rows that
+are non-negative and sum to 1 (a softmax the adapter cannot see into: used as such, its
+probability explained), logits otherwise. Keras is imported only when an adapter is built; it
+must run on the JAX backend: :mod:`limetheory.nets` sets ``KERAS_BACKEND=jax`` when it is
+imported before keras and the variable is unset; otherwise set it before keras is first imported.
 """
 from __future__ import annotations
 
@@ -27,13 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..validation import check_int, check_size
-from . import Classifier, check_images
+from ..validation import check_size
+from .classifier import Classifier, from_function
 
-__all__ = ["DEFAULT_BATCH_SIZE", "KERAS_APPLICATIONS", "from_keras", "keras_backend", "load_keras_application"]
-
-#: Images per model call when ``batch_size=None``: on JAX's CPU backend, on an accelerator.
-DEFAULT_BATCH_SIZE = {"cpu": 32, "accelerator": 128}
+__all__ = ["KERAS_APPLICATIONS", "from_keras", "keras_backend", "load_keras_application"]
 
 #: The paper's ImageNet networks: name -> (module holding the constructor and its
 #: ``preprocess_input``, constructor, input size).
@@ -42,6 +41,9 @@ KERAS_APPLICATIONS = {
     "DenseNet121": ("keras.applications.densenet", "DenseNet121", (224, 224)),
     "InceptionV3": ("keras.applications.inception_v3", "InceptionV3", (299, 299)),
 }
+
+_BACKEND_FIX = ("set the environment variable KERAS_BACKEND=jax before keras is first imported "
+                "(or import limetheory before keras)")
 
 
 def keras_backend():
@@ -52,15 +54,12 @@ def keras_backend():
         import keras
     except ImportError as exc:
         raise ImportError(
-            f"Keras models need keras 3 on the JAX backend: pip install 'limetheory[keras]' "
-            f"(KERAS_BACKEND={os.environ.get('KERAS_BACKEND')!r}; {exc})"
+            f"Keras models need keras 3 on the JAX backend: pip install 'limetheory[keras]' and {_BACKEND_FIX} "
+            f"(KERAS_BACKEND={os.environ.get('KERAS_BACKEND')!r}; {type(exc).__name__}: {exc})"
         ) from exc
     backend = keras.backend.backend()
     if backend != "jax":
-        raise RuntimeError(
-            f"Keras runs on the {backend!r} backend; limetheory needs 'jax': set the environment variable "
-            "KERAS_BACKEND=jax before keras is first imported"
-        )
+        raise RuntimeError(f"Keras runs on the {backend!r} backend; limetheory needs 'jax': {_BACKEND_FIX}")
     return keras
 
 
@@ -69,59 +68,65 @@ def _is_softmax(keras, layer) -> bool:
     return act is keras.activations.softmax or getattr(act, "__name__", "") == "softmax"
 
 
-def _logits_parts(keras, model):
-    """``(body, dense)``: the stateless model whose outputs are the logits (``dense`` None) or
-    the features ``h`` that the softmax Dense layer ``dense`` maps to logits ``h W + b``."""
-    last = model.layers[-1] if model.layers else None
-    softmax_dense = isinstance(last, keras.layers.Dense) and _is_softmax(keras, last)
-    softmax_layer = isinstance(last, keras.layers.Softmax) or (
-        isinstance(last, keras.layers.Activation) and _is_softmax(keras, last)
-    )
-    if not (softmax_dense or softmax_layer):
-        return model, None
+def _input_shape(model) -> tuple:
+    return tuple(getattr(model, "input_shape", ()) or ())
+
+
+def _upto_last(keras, model):
+    """The model without its last layer, as a model of the same input."""
+    if isinstance(model, keras.Sequential):
+        return keras.Sequential([keras.Input(_input_shape(model)[1:])] + list(model.layers[:-1]))
+    return keras.Model(model.inputs, model.layers[-1].input)
+
+
+def _pre_softmax(keras, model):
+    """``(body, dense)``: a model whose outputs are the logits (``dense`` None) or the features ``h``
+    that the softmax Dense layer ``dense`` maps to logits ``h W + b``; None where no softmax ends
+    the model or its graph cannot be cut (a subclassed model)."""
+    last = model.layers[-1] if getattr(model, "layers", None) else None
+    if last is None:
+        return None
+    if isinstance(last, keras.Model):  # a model ending in a model: cut inside the inner one
+        inner = _pre_softmax(keras, last)
+        if inner is None:
+            return None
+        try:
+            outer = _upto_last(keras, model)
+            x = keras.Input(_input_shape(model)[1:])
+            return keras.Model(x, inner[0](outer(x))), inner[1]
+        except Exception:
+            return None
+    dense = isinstance(last, keras.layers.Dense) and _is_softmax(keras, last)
+    layer = isinstance(last, keras.layers.Softmax) or (isinstance(last, keras.layers.Activation)
+                                                       and _is_softmax(keras, last))
+    if not (dense or layer):
+        return None
     try:
-        body = keras.Model(model.input, last.input)
-    except Exception as exc:
-        raise ValueError(
-            "model ends in a softmax, but its pre-softmax values cannot be reached (a subclassed model?): "
-            "pass a model whose outputs are the logits"
-        ) from exc
-    return body, (last if softmax_dense else None)
+        return _upto_last(keras, model), (last if dense else None)
+    except Exception:
+        return None
 
 
-def _pure_logits(keras, model, preprocess):
-    """``batch_logits(images)``: a pure JAX function of an (N, H, W, C) batch."""
-    body, dense = _logits_parts(keras, model)
+def _pure_scores(keras, model, preprocess):
+    """``(batch_fn, returns)``: a pure JAX function of an (N, H, W, C) batch and "logit" where the
+    pre-softmax values were reached, "auto" (the probe decides) otherwise."""
+    parts = _pre_softmax(keras, model)
+    body, dense = (model, None) if parts is None else parts
     trainable = [v.value for v in body.trainable_variables]
     frozen = [v.value for v in body.non_trainable_variables]
-    if dense is not None:
-        kernel = dense.kernel.value
-        bias = dense.bias.value if dense.use_bias else 0.0
+    kernel = None if dense is None else dense.kernel.value
+    bias = 0.0 if dense is None or not dense.use_bias else dense.bias.value
 
-    def batch_logits(images):
+    def batch_fn(images):
         x = images if preprocess is None else preprocess(images)
         out, _ = body.stateless_call(trainable, frozen, x, training=False)
         return out if dense is None else out @ kernel + bias
 
-    return batch_logits
-
-
-def _make_predict(batch_logits, input_size, batch_size):
-    import jax
-
-    probs = jax.jit(lambda x: jax.nn.softmax(batch_logits(x), axis=-1))
-
-    def predict(images) -> np.ndarray:
-        """Softmax probabilities (N, n_classes), float64, ``batch_size`` images per jit call."""
-        x = check_images(images, input_size)
-        parts = [np.asarray(probs(x[s:s + batch_size]), dtype=np.float64) for s in range(0, x.shape[0], batch_size)]
-        return np.concatenate(parts, axis=0)
-
-    return predict
+    return batch_fn, ("auto" if parts is None else "logit")
 
 
 def from_keras(model, *, preprocess=None, class_names=None, batch_size: int | None = None,
-               name: str | None = None) -> Classifier:
+               name: str | None = None, output: str = "prob", input_range=(0, 255), input_size=None) -> Classifier:
     """Wrap a Keras 3 image classifier (JAX backend) as a :class:`~limetheory.nets.Classifier`.
 
     Parameters
@@ -134,49 +139,37 @@ def from_keras(model, *, preprocess=None, class_names=None, batch_size: int | No
         ``keras.applications.mobilenet_v2.preprocess_input``; None: the images go in unchanged.
     class_names : sequence of str or None (default "0", "1", ...).
     batch_size : int or None
-        Images per jit call of ``predict`` (default 32 on CPU, 128 on an accelerator).
+        Images per jit call (default :func:`limetheory.nets.default_batch_size`).
     name : str or None (default: the model's name).
+    output : {"prob", "logit"};  input_range : (0, 255) or (0, 1)
+        See :func:`limetheory.nets.from_function`.
+    input_size : (H, W) or None
+        For a model that does not record its input shape (a subclassed ``keras.Model``): the
+        image size it takes (3 channels). None: the model's own.
 
     Returns
     -------
-    Classifier with ``backend="jax"``: ``logits`` (one image, jitted) and ``batch_logits`` (a
-    batch, not jitted) are pure JAX functions of the images (the variables are fixed at their
-    values now; re-wrap after training further), ``predict`` their softmax as NumPy float64.
+    Classifier with ``backend="jax"``: its batch function is a pure JAX function of the images
+    (the variables are fixed at their values now; re-wrap after training further).
     """
-    import jax
-
     keras = keras_backend()
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
     if preprocess is not None and not callable(preprocess):
         raise TypeError(f"preprocess must be callable or None, got {type(preprocess).__name__}")
-    shape = tuple(getattr(model, "input_shape", ()) or ())
+    shape = _input_shape(model)
+    if input_size is not None:
+        size = check_size(input_size, "input_size")
+        if shape and tuple(shape[1:3]) != size:
+            raise ValueError(f"input_size {size} differs from the model's input shape {shape}")
+        shape = (None, *size, shape[3] if shape else 3)
     if len(shape) != 4 or not all(isinstance(n, int) for n in shape[1:]):
-        raise ValueError(f"model must take images of a fixed size (None, H, W, C), got input shape {shape}")
-    size = (int(shape[1]), int(shape[2]))
-    if batch_size is None:
-        bs = DEFAULT_BATCH_SIZE["cpu" if jax.default_backend() == "cpu" else "accelerator"]
-    else:
-        bs = check_int(batch_size, "batch_size", 1)
-    batch_logits = _pure_logits(keras, model, preprocess)
-    out = jax.eval_shape(batch_logits, jax.ShapeDtypeStruct((1, *size, shape[3]), np.float32))
-    if len(out.shape) != 2:
-        raise ValueError(f"model must return (N, n_classes) class scores, got shape {out.shape} for one image")
-    n_classes = int(out.shape[1])
-    names = tuple(str(k) for k in range(n_classes)) if class_names is None else tuple(map(str, class_names))
-    if len(names) != n_classes:
-        raise ValueError(f"class_names must have one name per class ({n_classes}), got {len(names)}")
-    return Classifier(
-        name=name if name is not None else model.name,
-        predict=_make_predict(batch_logits, size, bs),
-        logits=jax.jit(lambda image: batch_logits(image[None])[0]),
-        class_names=names,
-        input_size=size,
-        batch_logits=batch_logits,
-        info={"backend": "keras-jax", "model": model.name},
-        batch_size=bs,
-        backend="jax",
-    )
+        raise ValueError(f"model must take images of a fixed size (None, H, W, C), got input shape {shape} "
+                         "(a subclassed model: pass input_size=(H, W))")
+    batch_fn, returns = _pure_scores(keras, model, preprocess)
+    return from_function(batch_fn, name=name if name is not None else model.name, returns=returns,
+                         class_names=class_names, input_size=shape[1:3], n_channels=shape[3], batch_size=batch_size,
+                         output=output, input_range=input_range, info={"backend": "keras-jax", "model": model.name})
 
 
 def load_keras_application(name: str, *, weights=None, input_size=None, batch_size: int | None = None,

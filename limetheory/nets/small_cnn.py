@@ -54,7 +54,7 @@ import optax
 
 from ..files import write_npz
 from ..validation import check_int
-from . import Classifier
+from .classifier import Classifier, from_function
 from .batching import batched_jit
 
 __all__ = [
@@ -454,34 +454,15 @@ def load_weights(path) -> tuple[dict, dict]:
 
 # --------------------------------------------------------------------------- Classifier
 def make_classifier(params: dict, *, name: str, class_names, input_size, info: dict | None = None,
-                    batch_size: int = 256, forward=apply, preprocess=preprocess) -> Classifier:
+                    batch_size: int | None = None, forward=apply, preprocess=preprocess) -> Classifier:
     """Wrap a parameter pytree and its network function ``forward(params, images) -> logits``
     (default: this module's :func:`apply`, whose first step is ``preprocess``, this module's
-    :func:`preprocess`) as a :class:`limetheory.nets.Classifier`.
+    :func:`preprocess`) as a :class:`limetheory.nets.Classifier` (images in [0, 255]).
 
-    ``predict(images)``: NumPy (N, H, W, 3) in [0, 255] -> NumPy float64 (N, K)
-    probabilities ``softmax(logits)`` (jit-compiled, in chunks of ``batch_size``).
-    ``logits(image)``: JAX function (H, W, 3) -> (K,). ``batch_logits``: JAX function
-    (N, H, W, 3) -> (N, K), for fused pipelines.
+    Its batch function ``images -> forward(params, images)`` is a traceable JAX function of
+    (N, H, W, 3) -> (N, K) logits; ``predict`` gives the probabilities ``softmax(logits)``.
     """
     params = jax.tree_util.tree_map(jnp.asarray, params)
-    h, w = (int(input_size[0]), int(input_size[1]))
-
-    def predict(images) -> np.ndarray:
-        arr = np.asarray(images)
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-            raise TypeError(f"images must hold real numbers, got dtype {arr.dtype}")
-        if arr.ndim != 4 or arr.shape[1:] != (h, w, 3):
-            raise ValueError(f"images must have shape (N, {h}, {w}, 3) (RGB in [0, 255]), got {arr.shape}")
-        logits = batched_logits(params, arr, batch_size, forward).astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        return p / p.sum(axis=1, keepdims=True)
-
-    @jax.jit
-    def logits(image):
-        """Logits of ONE image (H, W, 3) in [0, 255]: a differentiable (jitted) JAX function."""
-        return forward(params, jnp.asarray(image)[None])[0]
 
     def batch_logits(images):
         """Logits of a batch (N, H, W, 3) in [0, 255]: a traceable, differentiable JAX function."""
@@ -489,11 +470,12 @@ def make_classifier(params: dict, *, name: str, class_names, input_size, info: d
 
     info = dict(info or {})
     info["params"] = params
-    return Classifier(name=name, predict=predict, logits=logits, class_names=tuple(class_names),
-                      input_size=(h, w), batch_logits=batch_logits, info=info, preprocess=preprocess)
+    return from_function(batch_logits, name=name, returns="logit", class_names=class_names,
+                         input_size=(int(input_size[0]), int(input_size[1])), batch_size=batch_size, info=info,
+                         preprocess=preprocess, probe=False)
 
 
-def load_small_cnn(which, path=None, batch_size: int = 256) -> Classifier:
+def load_small_cnn(which, path=None, batch_size: int | None = None) -> Classifier:
     """The stored network ``which`` ("shapes" or "digits") as a Classifier.
 
     ``info`` holds the stored metadata (``heldout_accuracy``, ``seed``, ``versions``, the
@@ -523,19 +505,23 @@ def load_digits_cnn(**kwargs) -> Classifier:
 # --------------------------------------------------------------------------- CLI
 def training_main(argv, *, prog: str, description: str, names, train: Callable, summary: Callable) -> int:
     """The training command of a family of networks: ``--train NAME`` (repeatable), ``--seed``,
-    ``--out`` (one network only), ``--no-progress``; prints ``summary(name, meta)`` for each."""
+    ``--out`` (one network only; default ``NAME.npz`` in the current folder, never the package's
+    own weights), ``--no-progress``; prints ``summary(name, meta)`` for each."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--train", choices=list(names), required=True, action="append",
                         help="which network to train (repeatable)")
     parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     parser.add_argument("--out", default=None,
-                        help="output .npz (default: the package's weights directory); one network only")
+                        help="output .npz, one network only (default: NAME.npz in the current folder; the weights "
+                             "shipped in the package are replaced only when their path is given here)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     if args.out is not None and len(args.train) > 1:
         parser.error("--out takes one network only")
     for name in args.train:
-        _, meta = train(name, seed=args.seed, progress=not args.no_progress, out=args.out)
+        out = Path(args.out) if args.out is not None else Path(f"{name}.npz")
+        _, meta = train(name, seed=args.seed, progress=not args.no_progress, out=out)
+        print(f"wrote {out}", file=sys.stderr)
         print(summary(name, meta), file=sys.stderr)
     return 0
 

@@ -3,14 +3,20 @@ gradients through ``torch.autograd``.
 
 The toolkit's images are NumPy arrays (N, H, W, C) (RGB in [0, 255] for photos). A module gets
 
-    module( NCHW( preprocess( torch.as_tensor(images, float32) ) ) )
+    module( NCHW( preprocess( torch.as_tensor(images) ) ) )
 
 where ``preprocess`` (default: none, the values pass unchanged) is a function of the
 (N, H, W, C) torch batch written with torch operations, so that gradients flow through it, and
-``NCHW`` moves the channel axis second. The module must return logits (N, n_classes) (not
-probabilities: ``predict`` applies the softmax); it is put in eval mode (batch norm with its
-running statistics, dropout off). torch is imported only when an adapter is built: the core
-install does not need it.
+``NCHW`` moves the channel axis second. The batch is cast to the dtype and device of the
+module's parameters at every call (a module moved with ``.double()``, ``.half()`` or ``.to(device)``
+after wrapping keeps working); the module is put in eval mode (batch norm with its running
+statistics, dropout off).
+
+Logits or probabilities. A module ending in ``torch.nn.Softmax`` inside a ``Sequential`` is run
+without it (its logits are reached); any other module whose rows on the probe images are
+non-negative and sum to 1 returns probabilities and is used as such (``returns="prob"``: its
+probability is explained, its logits cannot be). torch is imported only when an adapter is
+built: the core install does not need it.
 """
 from __future__ import annotations
 
@@ -20,16 +26,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..validation import check_choice, check_int, check_size
-from . import Classifier, check_images
+from ..validation import check_choice, check_size
+from .classifier import OUTPUTS, Classifier, from_function
 
-__all__ = ["DEFAULT_BATCH_SIZE", "OUTPUTS", "from_torch", "load_torch_factory"]
-
-#: Images per model call when ``batch_size=None``: {device type: batch}.
-DEFAULT_BATCH_SIZE = {"cpu": 32, "cuda": 128}
-
-#: What ``value_and_grad`` differentiates: the class's logit or its softmax probability.
-OUTPUTS = ("logit", "prob")
+__all__ = ["from_torch", "load_torch_factory", "scaling"]
 
 _DTYPES = ("float32", "float64")
 
@@ -42,75 +42,70 @@ def _torch():
     return torch
 
 
-def _device(torch, module, device):
-    if device is None:
-        first = next(iter(module.parameters()), None)
-        return first.device if first is not None else torch.device("cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}") from exc
+def _placement(torch, module):
+    """(dtype, device) of the module's first floating parameter or buffer now (float32 on the CPU if none)."""
+    for t in list(module.parameters()) + list(module.buffers()):
+        if t.is_floating_point():
+            return t.dtype, t.device
+    return torch.float32, torch.device("cpu")
 
 
-def _class_names(class_names, n_classes: int) -> tuple:
-    if class_names is None:
-        return tuple(str(k) for k in range(n_classes))
-    names = tuple(str(c) for c in class_names)
-    if len(names) != n_classes:
-        raise ValueError(f"class_names must have one name per output of the module ({n_classes}), got {len(names)}")
-    return names
+def _without_final_softmax(torch, module):
+    """``(module, True)`` with a ``Sequential``'s last ``Softmax`` (over the class axis) removed, else
+    ``(module, False)``."""
+    if isinstance(module, torch.nn.Sequential) and len(module) > 1 and isinstance(module[-1], torch.nn.Softmax) \
+            and module[-1].dim in (1, -1):
+        return module[:-1], True
+    return module, False
 
 
-def _probe(torch, forward, input_size, device) -> int:
-    """Run the module once on one grey image; the number of classes, or a clear error."""
-    h, w = input_size
-    x = torch.full((1, h, w, 3), 127.5, dtype=torch.float32, device=device)
-    try:
-        with torch.no_grad():
-            out = forward(x)
-    except Exception as exc:
-        raise ValueError(
-            f"input_size: the module refuses a batch of one ({h}, {w}, 3) image "
-            f"({type(exc).__name__}: {exc}); pass the input size the model was built for"
-        ) from exc
-    if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != 1 or not out.is_floating_point():
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise TypeError(f"module must return a floating (N, n_classes) tensor of logits, got {shape}")
-    if not torch.isfinite(out).all():
-        raise ValueError("module returns NaN or infinite logits on a grey image")
-    return int(out.shape[1])
+def scaling(scale: float = 1.0, mean=None, std=None) -> Callable:
+    """``preprocess`` for :func:`from_torch` as torchvision's ``ToTensor`` then ``Normalize`` do it:
+    ``(x * scale - mean) / std`` per channel (e.g. ``scale=1/255`` with ImageNet's mean and std)."""
+    torch = _torch()
+    mean_t = torch.as_tensor(0.0 if mean is None else mean, dtype=torch.float64)
+    std_t = torch.as_tensor(1.0 if std is None else std, dtype=torch.float64)
+    if (std_t <= 0).any():
+        raise ValueError(f"std must be > 0, got {std!r}")
+
+    def preprocess(x):
+        return (x * scale - mean_t.to(x.dtype).to(x.device)) / std_t.to(x.dtype).to(x.device)
+
+    return preprocess
 
 
 def from_torch(module, *, input_size, preprocess: Callable | None = None, class_names=None, device=None,
-               batch_size: int | None = None, name: str | None = None) -> Classifier:
-    """Wrap a ``torch.nn.Module`` returning logits as a :class:`~limetheory.nets.Classifier`.
+               batch_size: int | None = None, name: str | None = None, output: str = "prob",
+               input_range=(0, 255)) -> Classifier:
+    """Wrap a ``torch.nn.Module`` returning class scores as a :class:`~limetheory.nets.Classifier`.
 
     Parameters
     ----------
     module : torch.nn.Module
-        Maps a float NCHW batch to logits (N, n_classes). Put in eval mode (in place) and moved
-        to ``device``.
+        Maps a float NCHW batch to logits or probabilities (N, n_classes). Put in eval mode (in
+        place); moved to ``device`` when one is given.
     input_size : (H, W) or int
-        The image size the module takes. The module is run once on one image here, so a size
-        it refuses is reported now, not in the middle of an explanation.
+        The image size the module takes. The module is run here on three images (one row
+        each is required), so a size it refuses is reported now, not in an explanation.
     preprocess : callable or None
         Applied to the (N, H, W, C) float torch batch before the channel axis is moved (torch
-        operations, so gradients flow through it), e.g. ``lambda x: (x / 255 - mean) / std``.
+        operations, so gradients flow through it), e.g. :func:`scaling` ``(1 / 255, mean, std)``.
         None: the module receives the images' values unchanged.
     class_names : sequence of str or None (default "0", "1", ...).
     device : str, torch.device or None
-        Where the module runs (None: where its parameters are, CPU for a module without any).
+        Where the module runs (None: where its parameters are at each call).
     batch_size : int or None
-        Images per model call (default :data:`DEFAULT_BATCH_SIZE` of the device type).
+        Images per model call (default :func:`limetheory.nets.default_batch_size`).
     name : str or None (default: the module's class name).
+    output : {"prob", "logit"}, default "prob";  input_range : (0, 255) or (0, 1)
+        See :func:`limetheory.nets.from_function`.
 
     Returns
     -------
-    Classifier with ``backend="torch"``: ``predict`` (softmax probabilities, float64, computed
-    under ``torch.no_grad`` in chunks of ``batch_size``), ``logits`` (one image) and
-    ``batch_logits`` (NumPy float64), and ``value_and_grad(images, target, output="logit",
-    dtype="float32")`` for integrated gradients. ``dtype="float64"`` runs a float64 copy of the
-    module (made once, on first use).
+    Classifier with ``backend="torch"``: ``predict`` (under ``torch.no_grad``, in chunks of
+    ``batch_size``, float64) and ``value_and_grad(images, target, output, dtype)`` for
+    integrated gradients (``dtype="float64"`` or ``"float32"`` runs a copy of the module in that
+    dtype when its parameters are in another, remade when they change; ``None``: the module as it is).
     """
     torch = _torch()
     if not isinstance(module, torch.nn.Module):
@@ -118,82 +113,71 @@ def from_torch(module, *, input_size, preprocess: Callable | None = None, class_
     size = check_size(input_size, "input_size")
     if preprocess is not None and not callable(preprocess):
         raise TypeError(f"preprocess must be callable or None, got {type(preprocess).__name__}")
-    dev = _device(torch, module, device)
-    bs = DEFAULT_BATCH_SIZE.get(dev.type, 32) if batch_size is None else check_int(batch_size, "batch_size", 1)
-    net = module.to(dev).eval()
+    if device is not None:
+        try:
+            module = module.to(torch.device(device))
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}") from exc
+    module.eval()
+    body, stripped = _without_final_softmax(torch, module)
     prep = (lambda x: x) if preprocess is None else preprocess
+    copies = {}  # dtype -> (state key, copy of the module in that dtype) for integrated gradients
 
-    def forward_with(m):
-        return lambda x: m(prep(x).permute(0, 3, 1, 2))
+    def run(m, x):
+        """``m``'s scores of a NumPy or torch batch, cast to ``m``'s dtype and device now."""
+        dtype, dev = _placement(torch, m)
+        xt = torch.as_tensor(x).to(device=dev, dtype=dtype)
+        return m(prep(xt).permute(0, 3, 1, 2))
 
-    forward = forward_with(net)
-    n_classes = _probe(torch, forward, size, dev)
-    names = _class_names(class_names, n_classes)
-    doubles = {}  # the float64 copy, made on first use
-
-    def forward_in(dtype):
-        if dtype == "float32":
-            return forward, torch.float32
-        if "f64" not in doubles:
-            doubles["f64"] = forward_with(copy.deepcopy(net).to(torch.float64))
-        return doubles["f64"], torch.float64
-
-    def batch_logits(images) -> np.ndarray:
-        """Logits (N, n_classes), float64, of images (N, H, W, C)."""
-        x = check_images(images, size)
-        out = np.empty((x.shape[0], n_classes))
+    def batch_scores(images) -> np.ndarray:
         with torch.no_grad():
-            for start in range(0, x.shape[0], bs):
-                chunk = torch.from_numpy(x[start:start + bs]).to(dev)
-                out[start:start + chunk.shape[0]] = forward(chunk).double().cpu().numpy()
-        return out
+            return run(body, np.asarray(images)).double().cpu().numpy()
 
-    def predict(images) -> np.ndarray:
-        """Softmax probabilities (N, n_classes), float64."""
-        z = batch_logits(images)
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        return p / p.sum(axis=1, keepdims=True)
+    def in_dtype(dtype):
+        """The module in ``dtype`` (itself when it is already; else a copy, remade when its values change)."""
+        if dtype is None or _placement(torch, body)[0] == getattr(torch, dtype):
+            return body
+        if dtype not in copies or copies[dtype][0] != _state_key(body):
+            copies[dtype] = (_state_key(body), copy.deepcopy(body).to(getattr(torch, dtype)))
+        return copies[dtype][1]
 
-    def logits(image) -> np.ndarray:
-        """Logits (n_classes,) of ONE image (H, W, C)."""
-        return batch_logits(np.asarray(image)[None])[0]
+    def value_and_grad(images, target: int, output: str = "prob", dtype: str | None = None):
+        """Scores ``s_i`` of class ``target`` (``output``) and ``d s_i / d images_i``, ``batch_size`` at a time.
 
-    def value_and_grad(images, target: int, output: str = "logit", dtype: str = "float32"):
-        """Scores ``s_i`` of class ``target`` and ``d s_i / d images_i``, in chunks of ``batch_size``.
-
-        ``s`` is the logit (``output="logit"``) or the softmax probability (``"prob"``); each
-        image's score depends on that image only (eval mode), so the gradient of ``sum_i s_i``
-        is every image's own gradient.
+        Each image's score depends on that image only (eval mode), so the gradient of
+        ``sum_i s_i`` is every image's own gradient.
         """
         check_choice(output, "output", OUTPUTS)
-        check_choice(dtype, "dtype", _DTYPES)
-        tgt = check_int(target, "target", 0, n_classes - 1)
-        fwd, tdtype = forward_in(dtype)
+        check_choice(dtype, "dtype", _DTYPES + (None,))
+        m = in_dtype(dtype)
         x = np.asarray(images, dtype=np.float64)
         values, grads = np.empty(x.shape[0]), np.empty(x.shape)
+        bs = clf.batch_size
         for start in range(0, x.shape[0], bs):
-            chunk = torch.tensor(x[start:start + bs], dtype=tdtype, device=dev, requires_grad=True)
+            mdtype, dev = _placement(torch, m)
+            chunk = torch.tensor(x[start:start + bs], dtype=mdtype, device=dev, requires_grad=True)
             with torch.enable_grad():
-                z = fwd(chunk)
-                s = torch.softmax(z, dim=1)[:, tgt] if output == "prob" else z[:, tgt]
+                z = run(m, chunk)
+                if clf.returns == "logit" and output == "prob":
+                    z = torch.softmax(z.to(torch.float64 if mdtype == torch.float64 else torch.float32), dim=1)
+                s = z[:, target]
                 (g,) = torch.autograd.grad(s.sum(), chunk)
             values[start:start + s.shape[0]] = s.detach().double().cpu().numpy()
             grads[start:start + s.shape[0]] = g.double().cpu().numpy()
         return values, grads
 
-    return Classifier(
-        name=name if name is not None else type(module).__name__,
-        predict=predict,
-        logits=logits,
-        class_names=names,
-        input_size=size,
-        batch_logits=batch_logits,
-        info={"backend": "torch", "device": str(dev), "module": type(module).__name__},
-        batch_size=bs,
-        backend="torch",
-        value_and_grad=value_and_grad,
+    clf = from_function(
+        batch_scores, name=name if name is not None else type(module).__name__, class_names=class_names,
+        input_size=size, batch_size=batch_size, backend="torch", value_and_grad=value_and_grad,
+        output=output, input_range=input_range,
+        info={"backend": "torch", "module": type(module).__name__, "final_softmax_removed": stripped},
     )
+    return clf
+
+
+def _state_key(module) -> tuple:
+    """What identifies a module's parameter values now (a float64 copy is remade when they change)."""
+    return tuple((p.data_ptr(), p._version) for p in module.parameters())
 
 
 def load_torch_factory(spec: str, *, input_size=None, **kwargs) -> Classifier:

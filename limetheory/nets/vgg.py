@@ -38,7 +38,7 @@ import numpy as np
 import optax
 
 from ..validation import check_choice, check_int
-from . import Classifier
+from .classifier import Classifier
 from .small_cnn import (WEIGHTS_DIR, training_main, evaluate, library_versions, load_data,
                         load_weights, make_classifier, save_weights)
 
@@ -266,7 +266,7 @@ def train_net(name: str, *, settings: TrainSettings = PAPER, seed: int = 0, prog
 
 
 # --------------------------------------------------------------------------- Classifier
-def load_table1_net(name: str, path=None, batch_size: int = 256) -> Classifier:
+def load_table1_net(name: str, path=None, batch_size: int | None = None) -> Classifier:
     """The stored network ``name`` (one of :data:`NAMES`) as a Classifier.
 
     ``predict``: (N, 32, 32, 3) RGB in [0, 255] -> (N, K) float64 softmax probabilities;

@@ -53,7 +53,10 @@ def _panel(ax, rows, floors, column: str, label: str, k: int):
         rho = stats.spearmanr(ok[column], ok[col]).statistic
         ax.text(0.98, 0.03, f"Spearman rho = {rho:.2f} ({len(ok)} points)", transform=ax.transAxes, ha="right",
                 fontsize=8)
-    ax.set_xscale("log")
+    if np.isfinite(rows[column].to_numpy(dtype=float)).any():
+        ax.set_xscale("log")
+    else:  # e.g. one image of a user's model in a quick run: too few samples for the share
+        ax.text(0.5, 0.5, "no finite value to plot", transform=ax.transAxes, ha="center", fontsize=8)
     ax.set_xlabel(label, fontsize=8)
     ax.set_ylim(-0.03, 1.03)
     ax.grid(alpha=0.3)
