@@ -20,11 +20,12 @@ from typing import Callable
 
 import numpy as np
 
+from .perturb import check_binary_z
 from .sampling import kernel_weights
 from .surrogate import fit_weighted_ridge, predict_linear
 from .theory import ResponseTable, exact_limit
 from .theory.enumeration import all_patterns
-from .validation import as_generator, check_int, check_real
+from .validation import as_generator, check_int, check_real, check_vector
 
 __all__ = ["nonadditive_share_exact", "nonadditive_share"]
 
@@ -98,12 +99,18 @@ def nonadditive_share(z, y, weights, *, seed=0) -> tuple[np.ndarray, np.ndarray]
     -------
     share, se : (k,) arrays.
     """
-    z = np.asarray(z, dtype=np.float64)
+    if np.ndim(z) != 2:
+        raise ValueError(f"z must be an (n, d) array of 0/1, got shape {np.shape(z)}")
+    z = check_binary_z(z, np.shape(z)[1]).astype(np.float64)
     y = _as_2d(y)
-    w = np.asarray(weights, dtype=np.float64)
     n, d = z.shape
-    if y.shape[0] != n or w.shape != (n,):
-        raise ValueError(f"z, y and weights must have the same number of rows, got {n}, {y.shape[0]}, {w.shape}")
+    w = check_vector(weights, "weights", n) if np.ndim(weights) == 1 and len(weights) == n else None
+    if w is None or y.shape[0] != n:
+        raise ValueError(f"z, y and weights must have the same number of rows, got {n}, {y.shape[0]}, "
+                         f"{np.shape(weights)}")
+    if np.any(w < 0) or not np.any(w > 0):
+        raise ValueError("weights must be >= 0 with at least one > 0 (kernel weights pi(z)), got "
+                         f"{int(np.sum(w < 0))} negative of {n}" if np.any(w < 0) else "weights are all zero")
     if n < 2 * (d + 2):
         raise ValueError(f"nonadditive_share needs at least 2 (d + 2) = {2 * (d + 2)} samples, got {n}")
     folds = as_generator(seed).permutation(n) % 2

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from .nets import Classifier
-from .perturb import check_responses, jax_perturb_batch, model_responses
+from .perturb import check_pixel_dtype, check_responses, jax_perturb_batch, model_responses
 from .sampling import SAMPLERS, samples_and_weights
 from .validation import as_generator, check_bool, check_choice, check_int, check_real
 from .segmentation import QUICKSHIFT_DEFAULTS, check_image, check_segments, n_superpixels, replacement_image, segment
@@ -509,8 +509,8 @@ def explain(
     if isinstance(predict, Classifier):  # its preferred batch, and the precision it computes in
         batch_size = predict.batch_size if batch_size is None else batch_size
         dtype = np.float32 if dtype is None else dtype
-    dtype = np.float64 if dtype is None else dtype
     rep = replacement_image(img, seg, hide_color)
+    dtype = check_pixel_dtype(np.float64 if dtype is None else dtype, img, rep)
     refuse = check_bool(refuse_unidentified, "refuse_unidentified")
 
     def draw(m, first):
