@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from .perturb import check_binary_z
+from .validation import check_binary_z
 from .sampling import kernel_weights
 from .surrogate import fit_weighted_ridge, predict_linear
 from .theory import ResponseTable, exact_limit
@@ -29,13 +29,15 @@ from .validation import as_generator, check_int, check_real, check_vector
 
 __all__ = ["nonadditive_share_exact", "nonadditive_share"]
 
-def _as_2d(y) -> np.ndarray:
+def _as_2d(y, name: str = "the model's outputs") -> np.ndarray:
     y = np.asarray(y)
     if np.iscomplexobj(y) or not np.issubdtype(y.dtype, np.number):
-        raise TypeError(f"the model's outputs must be real numbers, got dtype {y.dtype}")
+        raise TypeError(f"{name} must be real numbers, got dtype {y.dtype}")
+    if y.ndim not in (1, 2):
+        raise ValueError(f"{name} must be (n,) or (n, k), got shape {y.shape}")
     y = y.astype(np.float64)
     if not np.all(np.isfinite(y)):
-        raise ValueError("the model's outputs hold NaN or infinite values")
+        raise ValueError(f"{name} hold NaN or infinite values")
     return y[:, None] if y.ndim == 1 else y
 
 
@@ -102,7 +104,7 @@ def nonadditive_share(z, y, weights, *, seed=0) -> tuple[np.ndarray, np.ndarray]
     if np.ndim(z) != 2:
         raise ValueError(f"z must be an (n, d) array of 0/1, got shape {np.shape(z)}")
     z = check_binary_z(z, np.shape(z)[1]).astype(np.float64)
-    y = _as_2d(y)
+    y = _as_2d(y, "y (the model's outputs)")
     n, d = z.shape
     w = check_vector(weights, "weights", n) if np.ndim(weights) == 1 and len(weights) == n else None
     if w is None or y.shape[0] != n:

@@ -16,10 +16,10 @@ from typing import Callable
 import numpy as np
 
 from . import theory
-from .perturb import check_binary_z, model_responses
+from .perturb import model_responses
 from .validation import check_int, check_real
 from .segmentation import check_image, check_segments, n_superpixels, replacement_image
-from .validation import check_kernel_width
+from .validation import check_binary_z, check_kernel_width
 
 __all__ = ["LinearModel", "ShapeDetector", "response_of_z"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from skimage.transform import resize
 
-from .validation import check_choice, check_int, check_real
+from .validation import check_choice, check_int, check_memory, check_real
 
 __all__ = [
     "PHOTOS",
@@ -345,6 +345,7 @@ def make_shapes(n: int, size: int = 64, seed: int = 0, *, max_distractors: int =
     seed = check_int(seed, "seed", 0, 2**64 - 1)
     max_distractors = check_int(max_distractors, "max_distractors", 0)
     noise = check_real(noise, "noise", low=0)
+    check_memory(n * size * size * 4, f"make_shapes(n={n}, size={size}): n images of size x size pixels")
     images = np.empty((n, size, size, 3), dtype=np.uint8)
     labels = np.empty(n, dtype=np.int64)
     masks = np.empty((n, size, size), dtype=bool)

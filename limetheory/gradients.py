@@ -348,8 +348,7 @@ def integrated_gradients(
         raise ValueError("output='prob' needs a Classifier; for a function f, pass softmax(f) itself")
     if dtype is None:
         dtype = "float32" if is_clf and f.backend == "jax" else "float64"
-    if dtype not in _DTYPES:
-        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+    check_choice(dtype, "dtype", sorted(_DTYPES))
     xa = _check_real_array(x, "x")
     ba = _check_real_array(baseline, "baseline")
     if xa.shape != ba.shape:

@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 __all__ = [
-    "auto_batch_size", "check_binary_z", "check_pixel_dtype", "model_batch_size", "iter_perturbed_batches", "perturb_batch", "jax_perturb_batch", "model_responses", "check_responses",
+    "auto_batch_size", "check_pixel_dtype", "model_batch_size", "iter_perturbed_batches", "perturb_batch", "jax_perturb_batch", "model_responses", "check_responses",
 ]
 
 #: Default memory budget for one batch of perturbed images (bytes): small enough to stay in cache-friendly, reused heap memory (measured: 16 MiB batches build 224x224 float64 images 2-3x faster than 64 MiB ones).
@@ -43,28 +43,6 @@ def model_batch_size(image_shape, dtype=np.float64) -> int:
     """
     return max(auto_batch_size(image_shape, dtype),
                min(MODEL_BATCH, auto_batch_size(image_shape, dtype, 4 * BATCH_BYTES)))
-
-
-def check_binary_z(z, d: int, name: str = "z") -> np.ndarray:
-    """``z`` as a non-empty (m, d) array whose entries are all 0 or 1 (bools included).
-
-    Raises
-    ------
-    TypeError
-        If it does not hold real numbers.
-    ValueError
-        If its shape is not (m, d) with m >= 1, or a value is neither 0 nor 1 (2 or 0.5 is no on/off
-        state of a superpixel).
-    """
-    arr = np.asarray(z)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be an array of 0/1, got dtype {arr.dtype}")
-    if arr.ndim != 2 or arr.shape[1] != d or arr.shape[0] == 0:
-        raise ValueError(f"{name} must be a non-empty (m, {d}) array of 0/1, got shape {arr.shape}")
-    if arr.dtype.kind != "b" and not np.all((arr == 0) | (arr == 1)):
-        raise ValueError(f"{name} must hold only 0 and 1 (superpixel hidden or kept), got values "
-                         f"{np.unique(arr[(arr != 0) & (arr != 1)])[:3].tolist()}")
-    return arr
 
 
 def check_pixel_dtype(dtype, *images) -> np.dtype:

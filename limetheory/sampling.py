@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .kernel import kernel_log, weighted_law
-from .validation import as_generator, check_kernel_width
+from .validation import as_generator, check_binary_z, check_kernel_width
 
 __all__ = [
     "SAMPLERS",
@@ -130,5 +130,5 @@ def kernel_weights(z, kernel_width: float = 0.25) -> np.ndarray:
     ``d_cos^2 / nu^2``), so no width in float64's range overflows or gives 0 / 0.
     """
     kernel_width = check_kernel_width(kernel_width)
-    z = np.asarray(z)
+    z = check_binary_z(z, np.shape(z)[1] if np.ndim(z) == 2 else -1)
     return np.exp(kernel_log(np.count_nonzero(z, axis=1), z.shape[1], kernel_width))

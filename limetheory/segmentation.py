@@ -14,7 +14,7 @@ import numpy as np
 from skimage.color import gray2rgb
 from skimage.segmentation import felzenszwalb, quickshift, slic
 
-from .validation import check_int
+from .validation import check_choice, check_int
 
 __all__ = [
     "METHODS",
@@ -169,8 +169,7 @@ def segment(image, method: str = "quickshift", **params) -> np.ndarray:
     segments : (H, W) int64 array with labels ``0..d-1``.
     """
     arr = check_image(image)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    check_choice(method, "method", sorted(METHODS))
     return relabel(METHODS[method](arr, **params))
 
 
