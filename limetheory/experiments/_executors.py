@@ -200,22 +200,34 @@ def check_executor_arguments(workers=None, scheduler=None, *, connect: bool = Tr
 
 
 def _dask_handshake(address: str, timeout: float) -> None:
-    """Open and close one Dask comm to ``address`` (the protocol's handshake, not just TCP), within
-    ``timeout`` seconds; in a thread of its own, so it works under a running event loop too."""
+    """Open and close one Dask comm to ``address`` (the protocol's handshake, not just TCP) within
+    ``timeout`` seconds. It runs in a daemon thread of its own (so it works under a running event
+    loop too), which is abandoned if the peer never answers: TimeoutError then."""
     import asyncio
-    from concurrent.futures import ThreadPoolExecutor
+    import threading
 
     from distributed.comm import connect
+
+    outcome: list = []
 
     async def probe():
         comm = await connect(address, timeout=timeout)
         await comm.close()
 
-    with ThreadPoolExecutor(1) as pool:
+    def target():
         try:
-            pool.submit(asyncio.run, probe()).result(timeout=timeout + 5)
-        except asyncio.TimeoutError as exc:
-            raise TimeoutError(str(exc)) from None
+            asyncio.run(asyncio.wait_for(probe(), timeout))
+            outcome.append(None)
+        except BaseException as exc:  # reported to the caller below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=target, name="limetheory-dask-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    if not outcome:
+        raise TimeoutError(f"no answer within {timeout:g} s")
+    if outcome[0] is not None:
+        raise outcome[0]
 
 
 @contextmanager
