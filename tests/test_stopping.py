@@ -233,6 +233,25 @@ def test_separated_rule():
     assert not separated(coef, _diagonal([0.1, np.inf, 0.1, 0.1]), 2, 0.05).any()
 
 
+def test_separated_rule_tolerance_is_relative_to_the_coefficients_scale():
+    """eps = tolerance * max(0, max_j (|coef_j| - q sd_j)): on coefficients of order 0.1 it is about 0.015
+    here, not enough for a gap whose lower bound is -0.027; tolerance 0.5 (eps ~ 0.037) is."""
+    coef = np.array([[0.1, 0.09, 0.0]])
+    cov = _diagonal(np.full(3, 0.01))
+    q = norm.isf(0.05 / (3 * 4))
+    lower = 0.01 - q * np.sqrt(2e-4)
+    eps = lambda tol: tol * (0.1 - q * 0.01)  # noqa: E731
+    assert -eps(0.2) > lower > -eps(0.5)
+    assert not separated(coef, cov, 1, 0.05, tolerance=0.2).any()
+    assert separated(coef, cov, 1, 0.05, tolerance=0.5).all()
+
+
+def test_separated_rule_answers_per_label():
+    coef = np.array([[3.0, 0.0, -1.0], [3.0, 2.99, -1.0]])
+    cov = np.stack([np.diag(np.full(3, 1e-4))] * 2)
+    np.testing.assert_array_equal(separated(coef, cov, 1, 0.05), [True, False])
+
+
 def test_separated_rule_uses_the_covariance_of_differences():
     """Two coefficients with se 1 and correlation rho: their difference has sd sqrt(2 (1 - rho))."""
     coef = np.array([[1.0, 0.0, -5.0]])
