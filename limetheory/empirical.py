@@ -410,8 +410,8 @@ def fit_explanation(z, y, weights, labels, ridge, *, segments, image, replacemen
     constant = np.ptp(y_lab, axis=0) <= 1e-12 * np.abs(y_lab).max(axis=0)  # to rounding
     if constant.any() and not np.any(np.asarray(z) != np.asarray(z)[:1]):
         warnings.warn(
-            f"all {z.shape[0]} samples are the same z (nothing was hidden: the kernel width is too small for "
-            "this sampler), so the explanation is zero and says nothing about the model",
+            f"all {z.shape[0]} samples are the same z (nothing was hidden: too few samples, or a kernel width "
+            "too small for this sampler), so the explanation is zero and says nothing about the model",
             UserWarning, stacklevel=3,
         )
     elif constant.any():

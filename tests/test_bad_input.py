@@ -203,7 +203,7 @@ CASES = [
     (lambda: grid((8, 8), 9), ValueError, "n_rows"),
     (lambda: grid((8, 8), 2, 0), ValueError, "n_cols"),
     (lambda: segment(IMG, "watershed"), ValueError, "method"),
-    (lambda: segment(IMG, ["grid"]), TypeError, "method"),
+    (lambda: segment(IMG, ["grid"]), ValueError, "method"),
     (lambda: replacement_image(IMG, SEG, hide_color="red"), TypeError, "hide_color"),
     (lambda: replacement_image(IMG.astype("m8[s]"), SEG), TypeError, "image"),
     # ---- data
@@ -266,16 +266,17 @@ def test_identifiability_counts_copies_of_one_sample_once():
 
 def test_ridge_zero_refuses_a_singular_weighted_design():
     """Two distinct patterns with weight: n_eff = 2, but 5 coefficients from 2 points are not identified."""
-    z = np.array([[1, 1, 1, 1]] * 5 + [[0, 1, 1, 1]] * 5 + [[0, 0, 0, 0], [1, 0, 1, 0]], dtype=np.uint8)
-    weights = np.r_[np.ones(10), 0.0, 0.0]
+    z = np.array([[1, 1, 1, 1]] * 5 + [[0, 1, 1, 1]] * 5 + [[1, 0, 1, 1], [1, 1, 0, 1], [1, 1, 1, 0]],
+                 dtype=np.uint8)
+    weights = np.r_[np.ones(10), 0.0, 0.0, 0.0]
     with pytest.raises(ValueError, match="ridge=0 .* singular"):
         check_identifiable(z, weights, 0.0)
-    check_identifiable(z, np.ones(12), 0.0)  # with every row weighted: rank d + 1
+    check_identifiable(z, np.ones(13), 0.0)  # with every row weighted: 5 affinely independent patterns
 
 
 def test_identifiability_advice_fits_the_sampler():
-    z = np.vstack([np.ones((30, 4), dtype=np.uint8), np.eye(4, dtype=np.uint8)[[0, 1, 2, 3, 0, 1]]])
-    weights = np.ones(36)
+    z = np.vstack([np.ones((5, 4), dtype=np.uint8), np.eye(4, dtype=np.uint8)[[0, 1, 2, 3] * 5]])
+    weights = np.ones(25)  # 5 distinct patterns of equal total weight: n_eff = 5, but lambda = 1000 dominates
     with pytest.raises(ValueError, match="dominates") as bernoulli:
         check_identifiable(z, weights, 1000.0, "bernoulli")
     assert 'sampler="weighted"' in str(bernoulli.value)
@@ -331,7 +332,7 @@ def test_read_image_refuses_nan_pixels_instead_of_reading_them_black(tmp_path):
     pixels[2, 3] = np.nan
     path = tmp_path / "nan.tiff"
     Image.fromarray(pixels, mode="F").save(path)
-    with pytest.raises(ValueError, match="1 NaN or infinite pixel"):
+    with pytest.raises(ValueError, match="3 NaN or infinite pixel"):
         data.read_image(path)
     pixels[2, 3] = 0.5
     Image.fromarray(pixels, mode="F").save(path)
