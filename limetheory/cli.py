@@ -187,7 +187,7 @@ def _check_dask_arguments(args) -> None:
     """--workers / --scheduler: checked, and Dask importable, before any experiment runs."""
     if args.workers is None and args.scheduler is None:
         return
-    from .experiments._executors import check_executor_arguments
+    from .experiments import check_executor_arguments
 
     flag = "--workers" if args.workers is not None else "--scheduler"
     _check(args, flag, lambda value, name: check_executor_arguments(**{name.strip("-"): value}),
