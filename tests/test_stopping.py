@@ -174,6 +174,9 @@ def test_schedule_and_levels():
         assert round_level(r, 0.9) == pytest.approx(0.1 * 6 / (np.pi**2 * r**2), rel=1e-12)
     growing = StoppingRule(initial=100, growth=1.5, max_samples=400).schedule(9)
     assert growing == (100, 150, 225, 338, 400)  # ceil(n * growth) each round, capped at max_samples
+    # at least 2 samples (a fit's minimum) unless the caller asks for more; then +1 when growth rounds down
+    assert StoppingRule(initial=2, max_samples=10).schedule(5) == (2, 3, 5, 8, 10)
+    assert StoppingRule(initial=2, max_samples=10).schedule(5, min_samples=6) == (6, 9, 10)
     assert StoppingRule(initial=50, max_samples=60).schedule(9) == (50, 60)
 
 
