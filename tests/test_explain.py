@@ -109,6 +109,15 @@ def test_defaults_are_limes():
     assert compat["kernel_width"].default == init["kernel_width"].default
 
 
+def test_surrogate_default_ridge_is_limes():
+    rng = np.random.default_rng(5)
+    z = rng.integers(0, 2, (100, 5)).astype(float)
+    y = rng.normal(size=100)
+    w = rng.uniform(0.1, 1, 100)
+    _, coef = fit_weighted_ridge(z, y, w)
+    np.testing.assert_allclose(coef[0], Ridge(alpha=1.0).fit(z, y, sample_weight=w).coef_, atol=1e-10)
+
+
 def test_linear_model_recovered_exactly_with_ridge_zero():
     rng = np.random.default_rng(3)
     img = rng.uniform(0, 1, (12, 12, 3))
