@@ -20,21 +20,24 @@ from typing import Callable
 
 import numpy as np
 
+from .validation import check_binary_z
 from .sampling import kernel_weights
 from .surrogate import fit_weighted_ridge, predict_linear
 from .theory import ResponseTable, exact_limit
 from .theory.enumeration import all_patterns
-from .validation import as_generator, check_int, check_kernel_width
+from .validation import as_generator, check_int, check_kernel_width, check_real, check_vector
 
 __all__ = ["nonadditive_share_exact", "nonadditive_share"]
 
-def _as_2d(y) -> np.ndarray:
+def _as_2d(y, name: str = "the model's outputs") -> np.ndarray:
     y = np.asarray(y)
     if np.iscomplexobj(y) or not np.issubdtype(y.dtype, np.number):
-        raise TypeError(f"the model's outputs must be real numbers, got dtype {y.dtype}")
+        raise TypeError(f"{name} must be real numbers, got dtype {y.dtype}")
+    if y.ndim not in (1, 2):
+        raise ValueError(f"{name} must be (n,) or (n, k), got shape {y.shape}")
     y = y.astype(np.float64)
     if not np.all(np.isfinite(y)):
-        raise ValueError("the model's outputs hold NaN or infinite values")
+        raise ValueError(f"{name} hold NaN or infinite values")
     return y[:, None] if y.ndim == 1 else y
 
 
@@ -98,12 +101,18 @@ def nonadditive_share(z, y, weights, *, seed=0) -> tuple[np.ndarray, np.ndarray]
     -------
     share, se : (k,) arrays.
     """
-    z = np.asarray(z, dtype=np.float64)
-    y = _as_2d(y)
-    w = np.asarray(weights, dtype=np.float64)
+    if np.ndim(z) != 2:
+        raise ValueError(f"z must be an (n, d) array of 0/1, got shape {np.shape(z)}")
+    z = check_binary_z(z, np.shape(z)[1]).astype(np.float64)
+    y = _as_2d(y, "y (the model's outputs)")
     n, d = z.shape
-    if y.shape[0] != n or w.shape != (n,):
-        raise ValueError(f"z, y and weights must have the same number of rows, got {n}, {y.shape[0]}, {w.shape}")
+    w = check_vector(weights, "weights", n) if np.ndim(weights) == 1 and len(weights) == n else None
+    if w is None or y.shape[0] != n:
+        raise ValueError(f"z, y and weights must have the same number of rows, got {n}, {y.shape[0]}, "
+                         f"{np.shape(weights)}")
+    if np.any(w < 0) or not np.any(w > 0):
+        raise ValueError("weights must be >= 0 with at least one > 0 (kernel weights pi(z)), got "
+                         f"{int(np.sum(w < 0))} negative of {n}" if np.any(w < 0) else "weights are all zero")
     if n < 2 * (d + 2):
         raise ValueError(f"nonadditive_share needs at least 2 (d + 2) = {2 * (d + 2)} samples, got {n}")
     folds = as_generator(seed).permutation(n) % 2

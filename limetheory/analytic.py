@@ -19,7 +19,7 @@ from . import theory
 from .perturb import model_responses
 from .validation import check_int, check_real
 from .segmentation import check_image, check_segments, n_superpixels, replacement_image
-from .validation import check_kernel_width
+from .validation import check_binary_z, check_kernel_width
 
 __all__ = ["LinearModel", "ShapeDetector", "response_of_z"]
 
@@ -32,13 +32,15 @@ class _ImageModel:
 
     def _check_batch(self, images) -> np.ndarray:
         x = np.asarray(images)
-        if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        if x.dtype.kind not in "biuf":  # complex parts are not dropped, dates are not numbers
             raise TypeError(f"images must hold real numbers, got dtype {x.dtype}")
         if x.ndim not in (3, 4) or x.shape[1:3] != self.spatial_shape:
             raise ValueError(
                 f"images must be a batch (N, H, W) or (N, H, W, C) with (H, W) = {self.spatial_shape}, "
                 f"got shape {x.shape} (pass a single image as image[None])"
             )
+        if x.dtype.kind == "f" and not np.all(np.isfinite(x)):  # NaN is no intensity: never read as dark
+            raise ValueError(f"images hold {int(x.size - np.count_nonzero(np.isfinite(x)))} NaN or infinite values")
         return x
 
     def _check_image(self, image) -> np.ndarray:
@@ -82,9 +84,7 @@ def response_of_z(predict: Callable, image, segments, hide_color=None, *, batch_
         batch_size = check_int(batch_size, "batch_size", 1)
 
     def f_of_z(z):
-        z = np.asarray(z)
-        if z.ndim != 2 or z.shape[1] != d or z.shape[0] == 0:
-            raise ValueError(f"z must be a non-empty (m, {d}) array of 0/1, got shape {z.shape}")
+        z = check_binary_z(z, d)
         y = model_responses(predict, img, rep, seg, z, batch_size, progress=False)
         return y[:, 0] if y.shape[1] == 1 else y
 

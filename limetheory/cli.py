@@ -103,7 +103,7 @@ def _check(args, flag: str, check, value, *bounds):
         return check(value, flag, *bounds)
     except (TypeError, ValueError) as exc:
         message = str(exc)
-        for prefix in (f"{flag} = ", f"{flag} "):  # the checker names the argument: say it once
+        for prefix in (f"{flag} = ", f"{flag} ", f"{flag.lstrip('-')} "):  # the checker names the argument: say it once
             if message.startswith(prefix):
                 message = message[len(prefix):]
                 break
@@ -187,12 +187,12 @@ def _check_dask_arguments(args) -> None:
     """--workers / --scheduler: checked, and Dask importable, before any experiment runs."""
     if args.workers is None and args.scheduler is None:
         return
-    if args.workers is not None:
-        from .validation import check_int
+    from .experiments import check_executor_arguments
 
-        _check(args, "--workers", check_int, args.workers, 1, 4096)
+    flag = "--workers" if args.workers is not None else "--scheduler"
+    _check(args, flag, lambda value, name: check_executor_arguments(**{name.strip("-"): value}),
+           args.workers if args.workers is not None else args.scheduler)
     if importlib.util.find_spec("distributed") is None:
-        flag = "--workers" if args.workers is not None else "--scheduler"
         args.parser.error(f"argument {flag}: needs Dask: pip install 'limetheory[dask]'")
 
 

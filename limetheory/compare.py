@@ -78,7 +78,9 @@ class CompareSettings:
         check_kernel_width(self.kernel_width)
         check_int(self.n_steps, "n_steps", 1)
         check_choice(self.method, "method", METHODS)
-        object.__setattr__(self, "ks", tuple(check_int(k, "ks", 1) for k in self.ks))
+        if not isinstance(self.ks, (list, tuple)) or not self.ks:
+            raise TypeError(f"ks must be a non-empty tuple of ints (the k of the top-k Jaccard indices), got {self.ks!r}")
+        object.__setattr__(self, "ks", tuple(check_int(k, f"ks[{i}]", 1) for i, k in enumerate(self.ks)))
         check_int(self.batch_size, "batch_size", 1)
         check_choice(self.dtype, "dtype", ("float64", "float32", None))
         check_choice(self.output, "output", ("prob", "logit", None))

@@ -14,7 +14,8 @@ stream and returns coefficients and intercepts equal to lime's up to floating-po
    per channel and cast into that dtype, as lime's assignment does (uint8 images truncate).
 4. z = ``randint(0, 2, n*d).reshape(n, d)``, first row ones; perturbed images in the image's dtype.
 5. Cosine distance to z_0, kernel ``sqrt(exp(-d^2 / w^2))``, ``Ridge(alpha=1)`` per label.
-6. ``top_labels=K``: the K classes with the highest score on sample 0, ordered as lime orders them.
+6. ``top_labels=K``: the K classes with the highest score on sample 0, ordered as lime orders them
+   (all the model's classes when it has fewer than K, as lime does with its default K = 5).
 """
 from __future__ import annotations
 
@@ -117,15 +118,18 @@ def lime_explain(
         rs.randint(0, high=1000)  # lime's segmentation seed draw
     rep = lime_replacement_image(img, seg, hide_color)
     z = lime_samples(n, d, rs)
-    y = model_responses(predict, img, rep, seg, z, batch_size=batch_size, dtype=img.dtype, progress=False)
+    # the unperturbed image (z_0 = 1) first: the labels are checked against the model's classes
+    # after one image, not after n
+    y0 = model_responses(predict, img, rep, seg, z[:1], batch_size=batch_size, dtype=img.dtype, progress=False)
     if top_labels is not None:
-        if top_labels > y.shape[1]:
-            raise ValueError(f"top_labels must be <= the number of classes {y.shape[1]}, got {top_labels}")
-        labs = np.argsort(y[0])[-top_labels:][::-1]
+        # lime's np.argsort(scores)[-top_labels:]: every class when the model has fewer than top_labels
+        labs = np.argsort(y0[0])[-top_labels:][::-1]
     else:
         labs = labs.astype(np.int64)
-        if labs.min() < 0 or labs.max() >= y.shape[1]:
-            raise ValueError(f"labels must be class indices in [0, {y.shape[1] - 1}], got {labs.tolist()}")
+        if labs.min() < 0 or labs.max() >= y0.shape[1]:
+            raise ValueError(f"labels must be class indices in [0, {y0.shape[1] - 1}], got {labs.tolist()}")
+    y = np.concatenate([y0, model_responses(predict, img, rep, seg, z[1:], batch_size=batch_size, dtype=img.dtype,
+                                            progress=False)])
     # lime: sqrt(exp(-d^2 / w^2)) == exp(-d^2 / (2 w^2)) with d the cosine distance to z_0.
     weights = kernel_weights(z, kernel_width)
     return fit_explanation(

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from skimage.transform import resize
 
-from .validation import check_choice, check_int, check_real
+from .validation import check_choice, check_int, check_memory, check_real
 
 __all__ = [
     "PHOTOS",
@@ -182,13 +182,16 @@ def read_image(path, size=None) -> np.ndarray:
         arr = img.astype(np.float64) * (255.0 / 65535.0)
     elif img.dtype == bool:
         arr = img.astype(np.float64) * 255.0
-    elif np.issubdtype(img.dtype, np.number):
+    elif img.dtype.kind in "iuf":
         arr = img.astype(np.float64)
-        if np.isfinite(arr).all() and arr.max() <= 1.0:
+        if not np.isfinite(arr).all():  # NaN is no colour: refused, not read as black
+            n_bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+            raise ValueError(f"{path}: {n_bad} NaN or infinite pixel values")
+        if arr.max() <= 1.0:
             arr = arr * 255.0
     else:
         raise ValueError(f"{path}: unsupported pixel type {img.dtype}")
-    pixels = np.clip(np.rint(np.nan_to_num(arr)), 0, 255).astype(np.uint8)
+    pixels = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
     return pixels if size is None else resize_image(pixels, size)
 
 
@@ -342,6 +345,7 @@ def make_shapes(n: int, size: int = 64, seed: int = 0, *, max_distractors: int =
     seed = check_int(seed, "seed", 0, 2**64 - 1)
     max_distractors = check_int(max_distractors, "max_distractors", 0)
     noise = check_real(noise, "noise", low=0)
+    check_memory(n * size * size * 4, f"make_shapes(n={n}, size={size}): n images of size x size pixels")
     images = np.empty((n, size, size, 3), dtype=np.uint8)
     labels = np.empty(n, dtype=np.int64)
     masks = np.empty((n, size, size), dtype=bool)

@@ -15,10 +15,10 @@ import numpy as np
 
 from .explanation import Explanation
 from .nets import Classifier
-from .perturb import check_responses, jax_perturb_batch, model_responses
+from .perturb import check_pixel_dtype, check_responses, jax_perturb_batch, model_responses
 from .sampling import SAMPLERS, samples_and_weights
-from .validation import (as_generator, check_bool, check_choice, check_int, check_kernel_width, check_ridge,
-                         validate_params)
+from .validation import (as_generator, available_memory, check_bool, check_choice, check_int, check_kernel_width,
+                         check_ridge, validate_params)
 from .segmentation import QUICKSHIFT_DEFAULTS, check_image, check_segments, n_superpixels, replacement_image, segment
 from .stopping import StoppingRule, check_n_samples, run_rounds
 from .surrogate import fit_weighted_ridge, predict_linear, sandwich_covariance, sandwich_standard_errors, weighted_r2
@@ -52,7 +52,8 @@ def fit_bytes(n: int, d: int, n_classes: int = 1) -> int:
 
 
 def check_fit_size(n: int, d: int, n_classes: int = 1, available: int | None = None) -> None:
-    """Refuse, before any model call, a fit that needs more than ``MEMORY_SHARE`` of the available memory.
+    """Refuse, before any model call, a fit that needs more than ``MEMORY_SHARE`` of the available memory
+    (default :func:`available_memory`: the machine's, the ``ulimit -v`` room and the cgroup's, the least).
 
     Raises
     ------
@@ -60,9 +61,7 @@ def check_fit_size(n: int, d: int, n_classes: int = 1, available: int | None = N
         Naming ``n_samples`` and the number of superpixels, with the bytes needed and available.
     """
     if available is None:
-        import psutil
-
-        available = psutil.virtual_memory().available
+        available = available_memory()
     need = fit_bytes(n, d, n_classes)
     if need > MEMORY_SHARE * available:
         raise ValueError(
@@ -76,36 +75,67 @@ def check_fit_size(n: int, d: int, n_classes: int = 1, available: int | None = N
 RIDGE_DOMINANCE = 0.01
 
 
-def check_identifiable(z, weights, ridge: float) -> None:
+def _pattern_weights(z, w: np.ndarray) -> np.ndarray:
+    """The total weight of every distinct row of z: copies of one pattern (z = 1 drawn again) are one sample."""
+    packed = np.packbits(np.asarray(z) != 0, axis=1)
+    _, inverse = np.unique(packed, axis=0, return_inverse=True)
+    return np.bincount(inverse.ravel(), weights=w)
+
+
+def check_identifiable(z, weights, ridge: float, sampler: str = "bernoulli") -> None:
     """Refuse samples whose weights cannot identify the coefficients, before any model call.
 
-    Only for n > d + 1 (below, the standard errors are already infinite). Two signs, either one refuses: the effective sample size n_eff = (sum_i pi_i)^2 / sum_i pi_i^2 is
-    below 2 (one sample carries all the weight), or the ridge penalty dominates the weighted design,
-    mean_j sum_i pi_i (z_ij - zbar_j)^2 < ``RIDGE_DOMINANCE`` * lambda (zbar: the pi-weighted mean).
-    Either happens e.g. for a tiny kernel width under lime's Bernoulli sampler, where every sample but
-    z = 1 weighs ~0: the coefficients are then the ridge's, ~0, with falsely tiny standard errors.
+    Only for n > d + 1 (below, the standard errors are already infinite). Three signs, any one refuses:
+
+    * the effective number of distinct samples n_eff = (sum_p W_p)^2 / sum_p W_p^2 is below 2, W_p the
+      total weight of the distinct pattern p (copies of one z, e.g. z = 1 drawn again, count once):
+      one pattern carries all the weight;
+    * ``ridge = 0``: the weighted design is singular, lambda_min(H) <= 1e-12 lambda_max(H) with
+      H = sum_i pi_i x_i x_i^T, x_i = (1, z_i) (:func:`limetheory.surrogate.weighted_hessian`): the
+      least-squares coefficients are then arbitrary;
+    * ``ridge > 0``: the ridge penalty dominates the weighted design,
+      mean_j sum_i pi_i (z_ij - zbar_j)^2 < ``RIDGE_DOMINANCE`` * lambda (zbar: the pi-weighted mean).
+
+    Each happens e.g. for a tiny kernel width, where every sample but z = 1 weighs ~0 (Bernoulli
+    sampler) or every sample is z = 1 (weighted sampler): the coefficients are then the ridge's, ~0,
+    with falsely tiny standard errors, or arbitrary ones with infinite standard errors.
 
     Raises
     ------
     ValueError
-        Saying which sign was seen and suggesting ``sampler="weighted"``, a larger kernel_width or n.
+        Saying which sign was seen, with advice that fits ``sampler`` (``sampler="weighted"`` is
+        suggested only when it is not the one in use).
     """
+    from .surrogate import SINGULAR, weighted_hessian
+
     w = np.asarray(weights, dtype=np.float64)
     n, d = np.shape(z)
     if n <= d + 1:  # the standard errors are inf then (no degrees of freedom): no false confidence to refuse
         return
     total = w.sum()
-    n_eff = total**2 / np.sum(w**2) if total > 0 else 0.0
-    advice = 'Use sampler="weighted", a larger kernel_width or a larger n_samples'
+    pattern_w = _pattern_weights(z, w)
+    n_eff = total**2 / np.sum(pattern_w**2) if total > 0 else 0.0
+    advice = ("Use a larger kernel_width or a larger n_samples" if sampler == "weighted" else
+              'Use sampler="weighted", a larger kernel_width or a larger n_samples')
     if not n_eff >= 2:
         raise ValueError(
-            f"the kernel weights leave an effective sample size (sum pi)^2 / sum pi^2 = {n_eff:.3g} < 2: one "
-            f"sample carries all the weight and the coefficients are not identified. {advice}"
+            f"the kernel weights leave an effective number of distinct samples (sum pi)^2 / sum pi^2 = {n_eff:.3g} "
+            f"< 2 (copies of one z counted once): one z carries all the weight and the coefficients are not "
+            f"identified. {advice}"
         )
+    if ridge == 0:
+        eigval = np.linalg.eigvalsh(weighted_hessian(z, w, 0.0))
+        if not eigval[0] > SINGULAR * eigval[-1]:
+            raise ValueError(
+                f"ridge=0 with these kernel weights leaves the weighted design singular (smallest / largest "
+                f"eigenvalue {eigval[0] / eigval[-1]:.3g}): some coefficients are not identified and would be "
+                f"arbitrary, with infinite standard errors. {advice}, or ridge > 0"
+            )
+        return
     zf = np.asarray(z, dtype=np.float64)
     z_bar = w @ zf / total
     curvature = float(np.mean(w @ (zf - z_bar) ** 2))
-    if ridge > 0 and curvature < RIDGE_DOMINANCE * ridge:
+    if curvature < RIDGE_DOMINANCE * ridge:
         raise ValueError(
             f"the ridge penalty {ridge:g} dominates the weighted design (mean curvature sum pi (z - zbar)^2 = "
             f"{curvature:.3g}): the coefficients would be the ridge's, not the model's. {advice}"
@@ -179,7 +209,13 @@ def fit_explanation(z, y, weights, labels, ridge, *, segments, image, replacemen
     """Fit the surrogate on given samples/responses and package an :class:`Explanation`."""
     y_lab = y[:, labels]
     constant = np.ptp(y_lab, axis=0) <= 1e-12 * np.abs(y_lab).max(axis=0)  # to rounding
-    if constant.any():
+    if constant.any() and not np.any(np.asarray(z) != np.asarray(z)[:1]):
+        warnings.warn(
+            f"all {z.shape[0]} samples are the same z (nothing was hidden: too few samples, or a kernel width "
+            "too small for this sampler), so the explanation is zero and says nothing about the model",
+            UserWarning, stacklevel=3,
+        )
+    elif constant.any():
         warnings.warn(
             f"the model's output for label(s) {np.asarray(labels)[constant].tolist()} is the same on all "
             f"{z.shape[0]} samples (to rounding), so their explanation is zero: hiding superpixels (with this "
@@ -318,15 +354,14 @@ def explain(
     if isinstance(predict, Classifier):  # its preferred batch, and the precision it computes in
         batch_size = predict.batch_size if batch_size is None else batch_size
         dtype = np.float32 if dtype is None else dtype
-    dtype = np.float64 if dtype is None else dtype
     rep = replacement_image(img, seg, hide_color)
-    _check_image_dtype(dtype, img, rep)
+    dtype = check_pixel_dtype(np.float64 if dtype is None else dtype, img, rep)
     refuse = check_bool(refuse_unidentified, "refuse_unidentified")
 
     def draw(m, first):
         z, weights = samples_and_weights(m, d, kernel_width, gen, sampler, first_row_ones=first)
-        if refuse and first:
-            check_identifiable(z, weights, ridge)
+        if first:
+            _identifiable_or_warn(z, weights, ridge, sampler, refuse)
         return z, weights
 
     def evaluate(z):
@@ -355,20 +390,14 @@ def explain(
     return replace(rounds.fit, settled=rounds.settled, n_rounds=rounds.n_rounds, stopping=rule)
 
 
-def _check_image_dtype(dtype, image, replacement) -> None:
-    """ValueError when the image or its replacement do not fit in an integer ``dtype`` (they would wrap)."""
+def _identifiable_or_warn(z, weights, ridge, sampler, refuse: bool) -> None:
+    """:func:`check_identifiable`; with ``refuse=False`` its refusal becomes a warning (the fit goes on)."""
     try:
-        dt = np.dtype(dtype)
-    except TypeError as exc:
-        raise TypeError(f"dtype must be a NumPy dtype, got {dtype!r}") from exc
-    if dt.kind not in "biuf":
-        raise TypeError(f"dtype must be a real NumPy dtype, got {dt}")
-    if dt.kind in "iu":
-        info = np.iinfo(dt)
-        lo, hi = min(image.min(), replacement.min()), max(image.max(), replacement.max())
-        if lo < info.min or hi > info.max:
-            raise ValueError(f"dtype {dt} holds [{info.min}, {info.max}], but the image and its replacement span "
-                             f"[{lo:g}, {hi:g}]: their values would wrap; pass a wider dtype")
+        check_identifiable(z, weights, ridge, sampler)
+    except ValueError as exc:
+        if refuse:
+            raise
+        warnings.warn(f"{exc} (fitted anyway: refuse_unidentified=False)", UserWarning, stacklevel=4)
 
 
 def _stopping_rule(n_samples, **loose) -> StoppingRule | None:

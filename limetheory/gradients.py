@@ -25,6 +25,7 @@ shows that for a linear f the LIME limit coefficients are exactly the superpixel
 from __future__ import annotations
 
 import numbers
+import warnings
 from dataclasses import dataclass
 from functools import partial
 
@@ -276,6 +277,23 @@ def _check_finite_path(mean_grad, fx, fb) -> None:
         )
 
 
+#: Warn when the attributions miss f(x) - f(baseline) by more than this share of it.
+GAP_WARNING = 0.5
+
+
+def _warn_if_incomplete(total: float, fx: float, fb: float) -> None:
+    """Warn when |sum IG - (f(x) - f(b))| > GAP_WARNING |f(x) - f(b)| (beyond rounding): completeness fails,
+    as for a step function, whose gradient is 0 almost everywhere, or a path too coarsely sampled."""
+    gap, change = total - (fx - fb), fx - fb
+    if abs(gap) > GAP_WARNING * abs(change) and abs(gap) > 1e-6 * max(abs(fx), abs(fb), np.finfo(float).tiny):
+        warnings.warn(
+            f"integrated gradients sum to {total:.6g} but f(x) - f(baseline) = {change:.6g} (completeness gap "
+            f"{gap:.6g}): f is likely discontinuous or flat along the path (a step has zero gradient almost "
+            "everywhere), or n_steps is too small; the attributions do not account for f's change",
+            UserWarning, stacklevel=4,
+        )
+
+
 def _x64(dtype):
     return jax.enable_x64(dtype == "float64")
 
@@ -352,8 +370,7 @@ def integrated_gradients(
         raise ValueError("output='prob' needs a Classifier; for a function f, pass softmax(f) itself")
     if dtype is None:
         dtype = "float32" if is_clf and f.backend == "jax" else "float64"
-    if dtype not in _DTYPES:
-        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+    check_choice(dtype, "dtype", sorted(_DTYPES))
     xa = _check_real_array(x, "x")
     ba = _check_real_array(baseline, "baseline")
     if xa.shape != ba.shape:
@@ -400,6 +417,7 @@ def _result(mean_grad, xa, ba, fx, fb, method, n_steps, target, dtype) -> IGResu
     """``IG = (x - b) * sum_k w_k grad f(b + alpha_k (x - b))`` and its completeness gap."""
     _check_finite_path(mean_grad, fx, fb)
     attr = mean_grad * (xa.astype(np.float64) - ba.astype(np.float64))
+    _warn_if_incomplete(float(np.sum(attr)), float(fx), float(fb))
     return IGResult(
         attributions=attr,
         f_x=float(fx),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .kernel import kernel_log, weighted_law
-from .validation import as_generator, check_kernel_width, validate_params
+from .validation import as_generator, check_binary_z, check_kernel_width, validate_params
 
 __all__ = [
     "SAMPLERS",
@@ -130,5 +130,5 @@ def kernel_weights(z, kernel_width: float = 0.25) -> np.ndarray:
     lime writes the same kernel as ``sqrt(exp(-d^2 / w^2))``. Computed as ``(d_cos / nu)^2`` (not
     ``d_cos^2 / nu^2``), so no width in float64's range overflows or gives 0 / 0.
     """
-    z = np.asarray(z)
+    z = check_binary_z(z, np.shape(z)[1] if np.ndim(z) == 2 else -1)
     return np.exp(kernel_log(np.count_nonzero(z, axis=1), z.shape[1], kernel_width))

@@ -14,7 +14,7 @@ import numpy as np
 from skimage.color import gray2rgb
 from skimage.segmentation import felzenszwalb, quickshift, slic
 
-from .validation import check_int
+from .validation import check_choice, check_int
 
 __all__ = [
     "METHODS",
@@ -51,10 +51,10 @@ def check_image(image, name: str = "image") -> np.ndarray:
         arr = np.asarray(image)
     except Exception as exc:  # pragma: no cover - exotic inputs
         raise TypeError(f"{name} must be an array-like image, got {type(image).__name__}") from exc
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     if np.iscomplexobj(arr):
         raise TypeError(f"{name} must hold real numbers, got complex dtype {arr.dtype}")
+    if arr.dtype.kind not in "biuf":  # not objects, strings, dates or time deltas (NumPy counts those as ints)
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     if arr.dtype == np.int8:  # 8-bit pixels 128..255 wrap to negatives in int8: refused, not guessed
         raise TypeError(f"{name} has dtype int8, which cannot hold 8-bit pixel values 0..255: use uint8 or a float dtype")
     if arr.ndim not in (2, 3):
@@ -169,8 +169,7 @@ def segment(image, method: str = "quickshift", **params) -> np.ndarray:
     segments : (H, W) int64 array with labels ``0..d-1``.
     """
     arr = check_image(image)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    check_choice(method, "method", sorted(METHODS))
     return relabel(METHODS[method](arr, **params))
 
 
@@ -182,7 +181,10 @@ def as_float_image(image) -> np.ndarray:
 
 
 def _check_hide_color(hide_color, n_channels: int) -> np.ndarray:
-    col = np.asarray(hide_color, dtype=np.float64)
+    col = np.asarray(hide_color)
+    if col.dtype == object or col.dtype.kind not in "biuf":
+        raise TypeError(f"hide_color must be None, a real number or one per channel, got {hide_color!r}")
+    col = col.astype(np.float64)
     if col.ndim > 1 or (col.ndim == 1 and col.shape[0] not in (1, n_channels)):
         raise ValueError(
             f"hide_color must be a scalar or one value per channel ({n_channels}), got shape {col.shape}"
@@ -198,11 +200,14 @@ def superpixel_means(image, segments) -> np.ndarray:
     d = n_superpixels(segments)
     flat = segments.ravel()
     counts = np.bincount(flat, minlength=d).astype(np.float64)
+    peak = float(np.max(np.abs(img))) if img.size else 0.0
+    # sums of huge pixel values overflow: scale by a power of two (exact) so the sums stay finite
+    scale = float(np.ldexp(1.0, np.frexp(peak)[1] - 1)) if peak > 1e300 else 1.0
     sums = np.stack(
-        [np.bincount(flat, weights=img[:, :, c].ravel(), minlength=d) for c in range(img.shape[2])],
+        [np.bincount(flat, weights=img[:, :, c].ravel() / scale, minlength=d) for c in range(img.shape[2])],
         axis=1,
     )
-    return sums / counts[:, None]
+    return sums / counts[:, None] * scale
 
 
 def replacement_image(image, segments, hide_color=None) -> np.ndarray:

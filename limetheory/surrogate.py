@@ -17,7 +17,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-__all__ = ["fit_weighted_ridge", "predict_linear", "sandwich_covariance", "sandwich_standard_errors", "weighted_r2"]
+from .validation import check_real
+
+__all__ = ["fit_weighted_ridge", "predict_linear", "sandwich_covariance", "sandwich_standard_errors", "weighted_hessian",
+           "weighted_r2"]
 
 #: Work memory of :func:`sandwich_standard_errors` and :func:`sandwich_covariance` per block of samples (bytes).
 _SANDWICH_CHUNK_BYTES = 4 * 2**20
@@ -44,6 +47,7 @@ def fit_weighted_ridge(z, y, weights, ridge: float = 1.0):
     -------
     intercept : (k,) array;  coef : (k, d) array.
     """
+    ridge = check_real(ridge, "ridge", low=0.0)
     z = np.asarray(z, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     y2 = y[:, None] if y.ndim == 1 else y
@@ -109,6 +113,38 @@ def sandwich_covariance(z, weights, residuals, ridge: float = 1.0) -> np.ndarray
     return _sandwich(z, weights, residuals, ridge, full=True)
 
 
+#: H is singular (the samples do not identify every coefficient) when lambda_min(H) <= SINGULAR lambda_max(H).
+SINGULAR = 1e-12
+
+
+def _chunk_rows(d: int) -> int:
+    return max(1, _SANDWICH_CHUNK_BYTES // (8 * (d + 1)))  # memory: a few (rows, d + 1) blocks
+
+
+def _design(z, start: int, rows: int) -> np.ndarray:
+    """Rows ``start:start + rows`` of X = [1, z] as float64."""
+    block = np.asarray(z[start : start + rows], dtype=np.float64)
+    return np.hstack([np.ones((block.shape[0], 1)), block])
+
+
+def weighted_hessian(z, weights, ridge: float = 1.0) -> np.ndarray:
+    """H = sum_i pi_i x_i x_i^T + lambda P, x_i = (1, z_i), P = diag(0, 1, ..., 1): (d + 1, d + 1).
+
+    The curvature of the surrogate's objective; the coefficients are identified when H is
+    non-singular (:data:`SINGULAR`). Summed over blocks of samples: O(d^2) work memory.
+    """
+    z = np.asarray(z)
+    w = np.asarray(weights, dtype=np.float64)
+    n, d = z.shape
+    rows = _chunk_rows(d)
+    hessian = np.zeros((d + 1, d + 1))
+    for start in range(0, n, rows):
+        x = _design(z, start, rows)
+        hessian += x.T @ (x * w[start : start + rows, None])
+    hessian[np.arange(1, d + 1), np.arange(1, d + 1)] += ridge
+    return hessian
+
+
 def _sandwich(z, weights, residuals, ridge: float, full: bool) -> np.ndarray:
     """HC1 sandwich variances (k, d + 1), or with ``full`` covariances (k, d + 1, d + 1)."""
     z = np.asarray(z)
@@ -119,18 +155,13 @@ def _sandwich(z, weights, residuals, ridge: float, full: bool) -> np.ndarray:
     shape = (r.shape[1], d + 1, d + 1) if full else (r.shape[1], d + 1)
     if n <= d + 1:
         return np.full(shape, np.inf)
-    rows = max(1, _SANDWICH_CHUNK_BYTES // (8 * (d + 1)))  # memory: a few (rows, d + 1) blocks
+    rows = _chunk_rows(d)
 
     def design(start):
-        return np.hstack([np.ones((min(rows, n - start), 1)), z[start : start + rows].astype(np.float64)])
+        return _design(z, start, rows)
 
-    hessian = np.zeros((d + 1, d + 1))
-    for start in range(0, n, rows):
-        x = design(start)
-        hessian += x.T @ (x * w[start : start + rows, None])
-    hessian[np.arange(1, d + 1), np.arange(1, d + 1)] += ridge
-    eigval, eigvec = np.linalg.eigh(hessian)  # H is small, (d+1)^2, and positive semi-definite
-    if eigval[0] <= 1e-12 * eigval[-1]:  # e.g. a superpixel never (or always) off: not identified
+    eigval, eigvec = np.linalg.eigh(weighted_hessian(z, w, ridge))  # small, (d+1)^2, positive semi-definite
+    if eigval[0] <= SINGULAR * eigval[-1]:  # e.g. a superpixel never (or always) off: not identified
         return np.full(shape, np.inf)
     h_inv = (eigvec / eigval) @ eigvec.T
     out = np.zeros(shape)

@@ -23,7 +23,10 @@ from typing import Callable, Iterable
 import numpy as np
 
 __all__ = [
+    "available_memory",
     "as_generator",
+    "check_binary_z",
+    "check_memory",
     "check_bool",
     "check_choice",
     "check_int",
@@ -257,3 +260,75 @@ def check_size(value, name: str) -> tuple:
         return (check_int(value[0], f"{name}[0]", 1), check_int(value[1], f"{name}[1]", 1))
     n = check_int(value, name, 1)
     return (n, n)
+
+
+def check_binary_z(z, d: int, name: str = "z") -> np.ndarray:
+    """``z`` as a non-empty (m, d) array whose entries are all 0 or 1 (bools included).
+
+    Raises
+    ------
+    TypeError
+        If it does not hold real numbers.
+    ValueError
+        If its shape is not (m, d) with m >= 1, or a value is neither 0 nor 1 (2 or 0.5 is no on/off
+        state of a superpixel).
+    """
+    arr = np.asarray(z)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be an array of 0/1, got dtype {arr.dtype}")
+    if arr.ndim != 2 or arr.shape[1] != d or arr.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty (m, {d}) array of 0/1, got shape {arr.shape}")
+    if arr.dtype.kind != "b" and not np.all((arr == 0) | (arr == 1)):
+        raise ValueError(f"{name} must hold only 0 and 1 (superpixel hidden or kept), got values "
+                         f"{np.unique(arr[(arr != 0) & (arr != 1)])[:3].tolist()}")
+    return arr
+
+
+def _cgroup_room() -> float:
+    """Bytes this process's cgroup may still allocate (cgroup v2 or v1); inf where there is no limit."""
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit_file) as f:
+                limit = f.read().strip()
+            with open(usage_file) as f:
+                usage = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        if limit.isdigit() and int(limit) < 2**60:  # "max" or a huge v1 number: no limit
+            return float(max(0, int(limit) - usage))
+        return float("inf")
+    return float("inf")
+
+
+def _address_space_room() -> float:
+    """Bytes of address space left under ``ulimit -v`` (RLIMIT_AS); inf where there is no limit."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
+        return float("inf")
+    if soft == resource.RLIM_INFINITY:
+        return float("inf")
+    import psutil
+
+    return float(max(0, soft - psutil.Process().memory_info().vms))
+
+
+def available_memory() -> int:
+    """Bytes this process can still allocate: the least of the machine's available memory, the room
+    left under the process's address-space limit (``ulimit -v``) and under its cgroup's memory limit."""
+    import psutil
+
+    return int(min(psutil.virtual_memory().available, _address_space_room(), _cgroup_room()))
+
+
+def check_memory(need: int, what: str, available: int | None = None, share: float = 0.8) -> None:
+    """ValueError starting with ``what`` unless ``need`` bytes are at most ``share`` of the memory this
+    process can still allocate (default :func:`available_memory`), checked before the work starts."""
+    available = available_memory() if available is None else available
+    if need > share * available:
+        raise ValueError(f"{what} needs about {need / 2**30:.3g} GiB, more than {share:.0%} of the "
+                         f"{available / 2**30:.3g} GiB this process can still allocate")

@@ -150,6 +150,14 @@ for n_mc in (1_000, 100_000):
     mc = theory.monte_carlo_limit(f_of_z, d, 0.25, n_samples=n_mc, seed=1)
     print(f"Monte Carlo n={n_mc:<7d}", np.round(mc[1:], 4), f" max error {np.abs(mc - limit).max():.1e}")
 
+# %%
+# Check: the limit is the weighted least-squares fit on all 2^d patterns, each weighing pi(z) 2^-d.
+all_z = theory.all_patterns(d)
+root_w = np.sqrt(kernel_weights(all_z, 0.25))
+brute_force = np.linalg.lstsq(np.c_[np.ones(len(all_z)), all_z] * root_w[:, None], f_of_z(all_z) * root_w,
+                              rcond=None)[0]
+assert np.allclose(brute_force, limit, rtol=0, atol=1e-8 * np.abs(limit).max())
+
 # %% [markdown]
 # ## The spread of LIME runs
 #

@@ -132,6 +132,8 @@ by_enumeration = theory.exact_limit(detector.response_of_z(image, segments, hide
 print("closed form vs enumeration: max |difference| =", np.abs(limit - by_enumeration).max())
 print(f"intercept {limit[0]:.4f}, inside E_- {limit[1:][e_minus][0]:.4f}, "
       f"outside {limit[1:][~e_minus][0]:.4f}")
+assert np.abs(limit - by_enumeration).max() <= 1e-10  # the closed form is the enumeration, to rounding
+assert np.ptp(limit[1:][e_minus]) <= 1e-12 and np.ptp(limit[1:][~e_minus]) <= 1e-12  # two values only
 
 runs = np.array([
     lt.explain(image, detector, segments=segments, n_samples=1000, hide_color=hide_color,

@@ -81,6 +81,10 @@ ig = integrated_gradients(lambda x: jnp.sum(weights * x), image, baseline, n_ste
 lime_limit = LinearModel(weights).limit_explanation(image, segments)  # (d+1,), intercept first
 print("max |beta_j - sum_J IG| =", np.abs(lime_limit[1:] - superpixel_sums(ig.attributions, segments)).max())
 print("completeness gap        =", ig.completeness_gap)
+# f linear: LIME's limit and IG summed per superpixel agree to rounding, and IG is complete
+assert np.allclose(lime_limit[1:], superpixel_sums(ig.attributions, segments), rtol=0,
+                   atol=1e-9 * np.abs(lime_limit[1:]).max())
+assert abs(ig.completeness_gap) <= 1e-9 * abs(ig.f_x - ig.f_baseline)
 
 # %% [markdown]
 # ## 2. A pretrained CNN

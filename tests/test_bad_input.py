@@ -10,10 +10,16 @@ import pytest
 
 import limetheory as lt
 from limetheory import data, metrics
+from limetheory.additivity import nonadditive_share
 from limetheory.analytic import LinearModel, response_of_z
+from limetheory.compare import CompareSettings
 from limetheory.compat import lime_explain
-from limetheory.empirical import check_fit_size
-from limetheory.segmentation import grid, segment
+from limetheory.empirical import check_fit_size, check_identifiable
+from limetheory.experiments import reproduce
+from limetheory.gradients import integrated_gradients
+from limetheory.sampling import kernel_weights
+from limetheory.segmentation import grid, replacement_image, segment
+from limetheory.surrogate import fit_weighted_ridge
 
 IMG = np.random.default_rng(0).uniform(0, 1, (8, 8, 3))
 SEG = grid((8, 8), 2, 2)
@@ -52,6 +58,20 @@ def complex_model(x):
 
 EX = explain(keep_samples=False)
 SCORES = np.arange(4.0)
+Z40 = np.random.default_rng(3).integers(0, 2, (40, 3))
+Y40 = Z40 @ np.array([1.0, -2.0, 0.5]) + 0.1 * np.random.default_rng(4).normal(size=40)
+
+
+def share(**kw):
+    args = {"z": Z40, "y": Y40, "weights": np.ones(40), **kw}
+    return nonadditive_share(args.pop("z"), args.pop("y"), args.pop("weights"), **args)
+
+
+def run_reproduce(**kw):
+    """reproduce() with one bad argument: refused before any folder is made or any unit runs."""
+    args = {"names": ["linear_model"], "out": "/nonexistent/never-created", "quick": True, "progress": False,
+            "figures": False, **kw}
+    return reproduce(args.pop("names"), args.pop("out"), **args)
 
 CASES = [
     # ---- explain
@@ -85,6 +105,17 @@ CASES = [
     (lambda: explain(image=IMG.astype(complex)), TypeError, "image"),
     (lambda: explain(image=(IMG * 100).astype(np.int8)), TypeError, "image"),
     (lambda: explain(kernel_width=1e-3), ValueError, 'sampler="weighted"'),
+    (lambda: explain(kernel_width=1e-3, ridge=0), ValueError, "not identified"),
+    (lambda: explain(kernel_width=1e-3, ridge=0, sampler="weighted"), ValueError, "not identified"),
+    (lambda: explain(dtype=np.int8), ValueError, "dtype int8"),
+    (lambda: explain(dtype=np.uint8, image=IMG * 300), ValueError, "dtype uint8"),
+    (lambda: explain(dtype=np.float16, image=IMG * 1e6), ValueError, "dtype float16"),
+    (lambda: explain(dtype="foo"), TypeError, "dtype"),
+    (lambda: explain(dtype=np.complex128), TypeError, "dtype"),
+    (lambda: explain(hide_color="red"), TypeError, "hide_color"),
+    (lambda: explain(hide_color=[0.1, 0.2]), ValueError, "hide_color"),
+    (lambda: explain(image=(IMG * 100).astype("m8[s]")), TypeError, "image"),
+    (lambda: explain(image=(IMG * 100).astype("M8[s]")), TypeError, "image"),
     # ---- Explanation methods
     (lambda: EX.top(k=-1), ValueError, "k"),
     (lambda: EX.top(k=True), TypeError, "k"),
@@ -97,7 +128,7 @@ CASES = [
     (lambda: compat(labels=[1.7]), TypeError, "labels"),
     (lambda: compat(top_labels=-1, labels=None), ValueError, "top_labels"),
     (lambda: compat(top_labels=True, labels=None), TypeError, "top_labels"),
-    (lambda: compat(top_labels=3, labels=None), ValueError, "top_labels"),
+    (lambda: compat(labels=(2,), top_labels=None), ValueError, "labels"),
     (lambda: compat(kernel_width=True), TypeError, "kernel_width"),
     (lambda: compat(random_state=True), TypeError, "random_state"),
     (lambda: compat(random_state=-1), ValueError, "random_state"),
@@ -122,11 +153,59 @@ CASES = [
     (lambda: response_of_z(MODEL, IMG, SEG, batch_size=True), TypeError, "batch_size"),
     (lambda: response_of_z(MODEL, IMG, SEG)(np.ones((0, 4))), ValueError, "z must be"),
     (lambda: response_of_z(complex_model, IMG, SEG)(np.ones((2, 4))), TypeError, "real"),
+    (lambda: response_of_z(MODEL, IMG, SEG)(np.full((2, 4), 2)), ValueError, "z must hold only 0 and 1"),
+    (lambda: response_of_z(MODEL, IMG, SEG)(np.full((2, 4), 0.5)), ValueError, "z must hold only 0 and 1"),
+    (lambda: response_of_z(MODEL, IMG, SEG)(np.full((2, 4), "1")), TypeError, "z"),
+    (lambda: MODEL(np.where(IMG > 0.5, np.nan, IMG)[None]), ValueError, "images hold .* NaN"),
+    (lambda: MODEL(np.full((1, 8, 8, 3), np.inf)), ValueError, "images hold .* NaN or infinite"),
+    (lambda: MODEL(IMG[None] + 1j), TypeError, "images"),
+    (lambda: MODEL((IMG[None] * 100).astype("m8[s]")), TypeError, "images"),
+    # ---- additivity
+    (lambda: share(weights=np.full(40, np.nan)), ValueError, "weights"),
+    (lambda: share(weights=-np.ones(40)), ValueError, "weights"),
+    (lambda: share(weights=np.zeros(40)), ValueError, "weights"),
+    (lambda: share(weights=np.ones(39)), ValueError, "weights"),
+    (lambda: share(z=Z40 * 2), ValueError, "z must hold only 0 and 1"),
+    (lambda: share(z=Z40 * 0.5), ValueError, "z must hold only 0 and 1"),
+    (lambda: share(y=3.0), ValueError, "y"),
+    (lambda: share(y=np.full(40, np.nan)), ValueError, "y"),
+    # ---- sampling, surrogate, gradients, compare
+    (lambda: kernel_weights(None), TypeError, "z"),
+    (lambda: kernel_weights(np.ones(3)), ValueError, "z"),
+    (lambda: kernel_weights(np.full((2, 3), 2)), ValueError, "z must hold only 0 and 1"),
+    (lambda: fit_weighted_ridge(np.ones((5, 2)), np.ones(5), np.ones(5), ridge="1"), TypeError, "ridge"),
+    (lambda: fit_weighted_ridge(np.ones((5, 2)), np.ones(5), np.ones(5), ridge=-1.0), ValueError, "ridge"),
+    (lambda: integrated_gradients(lambda x: x.sum(), np.ones(3), np.zeros(3), dtype=["float64"]), ValueError, "dtype"),
+    (lambda: CompareSettings(ks=None), TypeError, "ks"),
+    (lambda: CompareSettings(ks=3), TypeError, "ks"),
+    (lambda: CompareSettings(ks=(3, 0)), ValueError, r"ks\[1\]"),
+    # ---- reproduce: the checks of the command line, in the function
+    (lambda: run_reproduce(workers=0), ValueError, "workers"),
+    (lambda: run_reproduce(workers=-1), ValueError, "workers"),
+    (lambda: run_reproduce(workers=10**6), ValueError, "workers"),
+    (lambda: run_reproduce(workers=True), TypeError, "workers"),
+    (lambda: run_reproduce(workers=2.0), TypeError, "workers"),
+    (lambda: run_reproduce(workers=2, scheduler="tcp://127.0.0.1:8786"), ValueError, "workers or scheduler"),
+    (lambda: run_reproduce(quick="no"), TypeError, "quick"),
+    (lambda: run_reproduce(progress=1), TypeError, "progress"),
+    (lambda: run_reproduce(figures=None), TypeError, "figures"),
+    (lambda: run_reproduce(on_error="ignore"), ValueError, "on_error"),
+    (lambda: run_reproduce(names="linear_model"), TypeError, "names"),
+    (lambda: run_reproduce(names=[1]), TypeError, "names"),
+    (lambda: run_reproduce(names=["nope"]), ValueError, "nope"),
+    (lambda: run_reproduce(scheduler=8786), TypeError, "scheduler"),
+    (lambda: run_reproduce(scheduler="nonsense"), ValueError, "scheduler"),
+    (lambda: run_reproduce(scheduler="tcp://127.0.0.1:99999"), ValueError, "scheduler"),
+    (lambda: run_reproduce(scheduler="udp://127.0.0.1:8786"), ValueError, "scheduler"),
+    (lambda: run_reproduce(scheduler="tcp://127.0.0.1:1"), ValueError, "scheduler .* cannot be reached"),
     # ---- segmentation
     (lambda: grid((8, 8), True), TypeError, "n_rows"),
     (lambda: grid((8, 8), 9), ValueError, "n_rows"),
     (lambda: grid((8, 8), 2, 0), ValueError, "n_cols"),
     (lambda: segment(IMG, "watershed"), ValueError, "method"),
+    (lambda: segment(IMG, ["grid"]), ValueError, "method"),
+    (lambda: replacement_image(IMG, SEG, hide_color="red"), TypeError, "hide_color"),
+    (lambda: replacement_image(IMG.astype("m8[s]"), SEG), TypeError, "image"),
     # ---- data
     (lambda: data.load_photo("nope"), ValueError, "name"),
     (lambda: data.load_photo(sorted(data.PHOTOS)[0], size=10**6), ValueError, "size"),
@@ -137,6 +216,8 @@ CASES = [
     (lambda: data.make_shapes(2, seed=2**70), ValueError, "seed"),
     (lambda: data.make_shapes(2, noise=True), TypeError, "noise"),
     (lambda: data.load_digits_rgb(test_size=True), TypeError, "test_size"),
+    (lambda: data.make_shapes(10**9), ValueError, "make_shapes.n=1000000000"),
+    (lambda: data.make_shapes(2, size=10**6), ValueError, "size=1000000"),
 ]
 
 
@@ -153,6 +234,143 @@ def test_explain_refuses_before_calling_the_model():
         with pytest.raises(ValueError):
             explain(predict=model, **kw)
         assert model.calls == 0, kw
+
+
+def test_bad_pixels_and_settings_are_refused_before_calling_the_model():
+    for kw in ({"dtype": np.int8}, {"dtype": "foo"}, {"hide_color": "red"}, {"kernel_width": 1e-3, "ridge": 0},
+               {"kernel_width": 1e-3, "ridge": 0, "sampler": "weighted"}):
+        model = CountingModel()
+        with pytest.raises((TypeError, ValueError)):
+            explain(predict=model, **kw)
+        assert model.calls == 0, kw
+
+
+def test_compat_checks_labels_after_the_unperturbed_image_only():
+    model = CountingModel()
+    with pytest.raises(ValueError, match="labels"):
+        compat(predict=model, labels=(5,))
+    assert model.calls == 1  # z_0 = 1 alone, not the n perturbed images
+
+
+def test_identifiability_counts_copies_of_one_sample_once():
+    """Ten copies of z = 1 with weight 1 and 40 samples of weight ~0 are one sample, not ten."""
+    z = np.vstack([np.ones((10, 4), dtype=np.uint8), np.random.default_rng(0).integers(0, 2, (40, 4))])
+    z[10:, 0] = 0  # never z = 1 again
+    weights = np.r_[np.ones(10), np.full(40, 1e-300)]
+    for ridge in (0.0, 1.0):
+        with pytest.raises(ValueError, match="distinct samples .* = 1 < 2"):
+            check_identifiable(z, weights, ridge)
+    weights[10:] = 1.0  # the same rows with real weight identify the fit
+    check_identifiable(z, weights, 0.0)
+
+
+def test_ridge_zero_refuses_a_singular_weighted_design():
+    """Two distinct patterns with weight: n_eff = 2, but 5 coefficients from 2 points are not identified."""
+    z = np.array([[1, 1, 1, 1]] * 5 + [[0, 1, 1, 1]] * 5 + [[1, 0, 1, 1], [1, 1, 0, 1], [1, 1, 1, 0]],
+                 dtype=np.uint8)
+    weights = np.r_[np.ones(10), 0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="ridge=0 .* singular"):
+        check_identifiable(z, weights, 0.0)
+    check_identifiable(z, np.ones(13), 0.0)  # with every row weighted: 5 affinely independent patterns
+
+
+def test_identifiability_advice_fits_the_sampler():
+    z = np.vstack([np.ones((5, 4), dtype=np.uint8), np.eye(4, dtype=np.uint8)[[0, 1, 2, 3] * 5]])
+    weights = np.ones(25)  # 5 distinct patterns of equal total weight: n_eff = 5, but lambda = 1000 dominates
+    with pytest.raises(ValueError, match="dominates") as bernoulli:
+        check_identifiable(z, weights, 1000.0, "bernoulli")
+    assert 'sampler="weighted"' in str(bernoulli.value)
+    with pytest.raises(ValueError, match="dominates") as weighted:
+        check_identifiable(z, weights, 1000.0, "weighted")
+    assert "sampler" not in str(weighted.value) and "kernel_width" in str(weighted.value)
+
+
+def test_unidentified_fit_asked_for_anyway_is_warned_about_honestly():
+    with pytest.warns(UserWarning, match="not identified") as record:
+        ex = explain(kernel_width=1e-3, ridge=0, sampler="weighted", refuse_unidentified=False)
+    assert np.all(np.isinf(ex.coef_se))
+    messages = " ".join(str(w.message) for w in record)
+    assert "does not change what the model responds to" not in messages  # false here: nothing was hidden
+    assert "same z" in messages
+
+
+def test_scheduler_that_never_answers_is_refused_after_the_connect_timeout(monkeypatch):
+    """A port that accepts TCP connections but never speaks Dask's protocol (a silent proxy)."""
+    import socket
+
+    from limetheory.experiments import executors as _executors
+
+    monkeypatch.setattr(_executors, "CONNECT_TIMEOUT_S", 0.5)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        with pytest.raises(ValueError, match="scheduler .* cannot be reached within 0.5 s"):
+            run_reproduce(scheduler=address)
+
+
+def test_replacement_image_of_huge_values_is_their_exact_mean():
+    """Sums of values near float64's maximum overflow; the mean itself is representable."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(5)
+    img = rng.uniform(0.5, 1.7, (8, 8, 3)) * 1e308
+    img[0, 0, 0] = -1.7e308
+    rep = replacement_image(img, SEG)
+    assert np.all(np.isfinite(rep))
+    for j in range(4):
+        for c in range(3):
+            values = img[:, :, c][SEG == j]
+            exact = float(sum(map(Fraction, values.tolist())) / len(values))
+            assert rep[:, :, c][SEG == j][0] == pytest.approx(exact, rel=1e-14)
+
+
+def test_read_image_refuses_nan_pixels_instead_of_reading_them_black(tmp_path):
+    from PIL import Image
+
+    pixels = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    pixels[2, 3] = np.nan
+    path = tmp_path / "nan.tiff"
+    Image.fromarray(pixels, mode="F").save(path)
+    with pytest.raises(ValueError, match="3 NaN or infinite pixel"):
+        data.read_image(path)
+    pixels[2, 3] = 0.5
+    Image.fromarray(pixels, mode="F").save(path)
+    assert data.read_image(path).shape == (8, 8, 3)
+
+
+def test_memory_check_respects_the_address_space_limit(tmp_path):
+    """Under ``ulimit -v`` (RLIMIT_AS) a fit that cannot fit is refused before the model runs, though the
+    machine has memory to spare."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import resource
+        import numpy as np
+        import psutil
+        import limetheory as lt
+        from limetheory.segmentation import grid
+
+        calls = []
+        def model(x):
+            calls.append(len(x))
+            return x.mean(axis=(1, 2, 3))
+
+        img = np.random.default_rng(0).uniform(size=(32, 32, 3))
+        seg = grid((32, 32), 16, 16)  # d = 256: the fit of n = 200000 needs ~0.8 GiB
+        assert psutil.virtual_memory().available > 2**30
+        room = psutil.Process().memory_info().vms + 300 * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (room, resource.RLIM_INFINITY))
+        try:
+            lt.explain(img, model, segments=seg, n_samples=200000, seed=0, progress=False)
+        except ValueError as exc:
+            assert "GiB" in str(exc) and "n_samples=200000" in str(exc), exc
+            print("refused", len(calls))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.stdout.strip() == "refused 0", out.stdout + out.stderr[-2000:]
 
 
 def test_memory_estimate_names_need_and_availability():
@@ -184,6 +402,7 @@ def test_valid_edge_cases_give_valid_results():
     assert EX.top(k=0).size == 0
     assert metrics.jaccard([], []) != metrics.jaccard([], [])  # NaN: undefined for two empty sets
     assert compat(random_state=np.random.RandomState(0)).coef.shape == (1, 4)
+    assert sorted(compat(top_labels=3, labels=None).labels.tolist()) == [0, 1]  # lime: every class there is
     assert data.load_photo(sorted(data.PHOTOS)[0], size=(8, 6)).shape == (8, 6, 3)
     curve = metrics.deletion_curve(IMG, two_classes, SEG, SCORES, target=1)
     assert curve.values.shape == (5,) and np.isfinite(curve.auc)

@@ -82,6 +82,20 @@ def test_bit_for_bit_with_lime(name, kind, hide, request_labels):
     assert abs(ours.local_pred[last] - float(np.ravel(ref.local_pred)[0])) <= 1e-8
 
 
+def test_lime_default_top_labels_with_fewer_classes_explains_them_all():
+    """lime's default top_labels=5 on a 3-class model: lime explains the 3 classes (np.argsort(...)[-5:]),
+    and so does lime_explain, with the same coefficients."""
+    img = load_photo("chelsea", 40)
+    segments = lt.segment(img.astype(float), method="quickshift", kernel_size=2)
+    d = segments.max() + 1
+    model = BlockSoftmax(img.shape, n_classes=3, scale=2.0 / (np.sqrt(48) * 255))
+    ref = _lime_reference(img, model, segments, num_samples=200, random_state=5)  # lime's defaults: top_labels=5
+    ours = lime_explain(img, model, segments=segments, n_samples=200, random_state=5)
+    assert [int(k) for k in ref.top_labels] == ours.labels.tolist() and sorted(ours.labels.tolist()) == [0, 1, 2]
+    for row, label in enumerate(ours.labels):
+        np.testing.assert_allclose(ours.coef[row], _dense(ref.local_exp[label], d), rtol=0, atol=1e-8)
+
+
 def test_same_random_stream_different_seeds_differ():
     img = load_photo("chelsea", 48).astype(float)
     seg = lt.segment(img)

@@ -230,7 +230,11 @@ def test_killed_client_resumes_a_real_experiment(tmp_path):
 def test_bad_dask_arguments(capsys, tmp_path):
     for args, message in ((["--workers", "0"], "argument --workers: must be >= 1"),
                           (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "not allowed with argument"),
-                          (["--workers", "two"], "expected an integer")):
+                          (["--workers", "two"], "expected an integer"),
+                          (["--workers", "1000000"], "argument --workers: must be <="),
+                          (["--scheduler", "nonsense"], "argument --scheduler: must be an address host:port"),
+                          (["--scheduler", "tcp://127.0.0.1:1"],
+                           "argument --scheduler: 'tcp://127.0.0.1:1' cannot be reached within 5 s")):
         with pytest.raises(SystemExit) as exit_info:
             main(["reproduce", "--quick", "--out", str(tmp_path / "o"), *args])
         assert exit_info.value.code == 2 and message in capsys.readouterr().err

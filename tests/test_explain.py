@@ -76,6 +76,48 @@ def test_surrogate_equals_sklearn_ridge(ridge):
         assert abs(weighted_r2(z, y[:, k], w, intercept[k : k + 1], coef[k : k + 1])[0] - ref.score(z, y[:, k], sample_weight=w)) < 1e-10
 
 
+def test_defaults_are_limes():
+    """explain's settings default to lime 0.2.0.1's, read from lime's own signatures and regressor."""
+    import inspect
+
+    from lime import lime_base, lime_image
+
+    ours = inspect.signature(lt.explain).parameters
+    init = inspect.signature(lime_image.LimeImageExplainer.__init__).parameters
+    call = inspect.signature(lime_image.LimeImageExplainer.explain_instance).parameters
+    assert ours["kernel_width"].default == init["kernel_width"].default == 0.25
+    assert ours["n_samples"].default == call["num_samples"].default == 1000
+    assert ours["hide_color"].default is call["hide_color"].default is None
+    assert call["distance_metric"].default == "cosine"  # the distance kernel_weights implements
+    # lime's default regressor (model_regressor=None) is the ridge explain uses by default
+    rng = np.random.default_rng(4)
+    z = rng.integers(0, 2, (300, 6)).astype(float)
+    z[0] = 1
+    y = rng.normal(size=(300, 2))
+    w = kernel_weights(z, ours["kernel_width"].default)
+    base = lime_base.LimeBase(lambda dist: w, random_state=0)
+    _, local_exp, _, _ = base.explain_instance_with_data(z, y, np.zeros(300), 1, 6, feature_selection="none")
+    intercept, coef = fit_weighted_ridge(z, y[:, 1], w, ours["ridge"].default)
+    np.testing.assert_allclose(coef[0], [c for _, c in sorted(local_exp)], atol=1e-10)
+    # compat.lime_explain: lime's own label defaults
+    from limetheory.compat import lime_explain
+
+    compat = inspect.signature(lime_explain).parameters
+    for name, lime_name in (("labels", "labels"), ("top_labels", "top_labels"), ("n_samples", "num_samples"),
+                            ("hide_color", "hide_color")):
+        assert compat[name].default == call[lime_name].default, name
+    assert compat["kernel_width"].default == init["kernel_width"].default
+
+
+def test_surrogate_default_ridge_is_limes():
+    rng = np.random.default_rng(5)
+    z = rng.integers(0, 2, (100, 5)).astype(float)
+    y = rng.normal(size=100)
+    w = rng.uniform(0.1, 1, 100)
+    _, coef = fit_weighted_ridge(z, y, w)
+    np.testing.assert_allclose(coef[0], Ridge(alpha=1.0).fit(z, y, sample_weight=w).coef_, atol=1e-10)
+
+
 def test_linear_model_recovered_exactly_with_ridge_zero():
     rng = np.random.default_rng(3)
     img = rng.uniform(0, 1, (12, 12, 3))
@@ -113,7 +155,9 @@ def test_explanation_fields_and_helpers(tmp_path):
     d = seg.max() + 1
     assert ex.coef.shape == (3, d) and ex.intercept.shape == (3,)
     np.testing.assert_array_equal(ex.labels, np.argsort(model(img[None])[0])[::-1][:3])
-    np.testing.assert_allclose(ex.local_pred, ex.intercept + ex.coef.sum(1))
+    for row, label in enumerate(ex.labels):  # lime's local_pred: the surrogate's prediction at z_0 = 1
+        ref = Ridge(alpha=1.0).fit(ex.samples, ex.responses[:, label], sample_weight=ex.weights)
+        assert ex.local_pred[row] == pytest.approx(ref.predict(np.ones((1, d)))[0], abs=1e-9)
     assert ex.samples.shape == (200, d) and np.all(ex.samples[0] == 1)
     np.testing.assert_allclose(ex.responses[0], ex.prediction)
     top = ex.top(4)
@@ -225,14 +269,19 @@ def test_valid_space_gives_finite_consistent_explanations(h, w, channels, n_rows
 
     try:
         ex = lt.explain(img, counted, segments=seg, n_samples=n, kernel_width=nu, ridge=ridge, hide_color=hide,
-                        seed=seed, top_labels=2)
+                        seed=seed, top_labels=2, keep_samples=True)
     except ValueError as exc:  # the documented refusal of weights that cannot identify the fit
         assert 'sampler="weighted"' in str(exc) and n > d + 1 and calls == []  # only where se < inf, before f runs
         return
     assert ex.coef.shape == (2, d)
     assert np.all(np.isfinite(ex.coef)) and np.all(np.isfinite(ex.intercept))
     assert np.all(ex.score <= 1 + 1e-9)
-    np.testing.assert_allclose(ex.local_pred, ex.intercept + ex.coef.sum(1))
+    # local_pred is the surrogate at z = 1, here equal (to rounding) to the weighted least-squares /
+    # ridge prediction of scikit-learn on the same samples
+    for row, label in enumerate(ex.labels):
+        ref = Ridge(alpha=ridge).fit(ex.samples, ex.responses[:, label], sample_weight=ex.weights)
+        scale = 1.0 + np.abs(ex.responses[:, label]).max()
+        assert abs(ex.local_pred[row] - ref.predict(np.ones((1, d)))[0]) <= 1e-6 * scale
 
 
 def test_constant_response_gives_exact_zero_fit():

@@ -6,6 +6,7 @@ f = exp(w.x), scipy.integrate.quad on a hand-derived gradient. LIME next to IG: 
 from __future__ import annotations
 
 import math
+import warnings
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -264,6 +265,22 @@ def test_validation(kwargs, exc, word):
     args.update(kwargs)
     with pytest.raises(exc, match=word):
         integrated_gradients(args.pop("f"), args.pop("x"), args.pop("baseline"), **args)
+
+
+def test_step_function_warns_that_completeness_fails():
+    """f = 60 [sum x > 1.5]: its gradient is 0 wherever it exists, so IG is 0 and misses f(x) - f(b) = 60."""
+    step = lambda im: 60.0 * (jnp.sum(im) > 1.5)
+    with pytest.warns(UserWarning, match="completeness gap -60"):
+        res = integrated_gradients(step, np.ones(3), np.zeros(3))
+    assert res.total == 0.0 and res.completeness_gap == -60.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a smooth f integrated accurately: no warning
+        integrated_gradients(lambda im: jnp.sum(im**3), np.ones(3), np.zeros(3), n_steps=8)
+        # sum x^2 with 2 left Riemann nodes (0, 1/2): IG total 1.5 of a change of 3, a gap of exactly half
+        # the change, not yet flagged (the rule: |gap| > 0.5 |f(x) - f(b)|)
+        res = integrated_gradients(lambda im: jnp.sum(im**2), np.ones(3), np.zeros(3), n_steps=2,
+                                   method="riemann_left")
+        assert res.completeness_gap == -1.5
 
 
 # --------------------------------------------------------------------------- superpixel sums

@@ -39,6 +39,38 @@ def test_top_k_orders_largest_first_ties_by_index_and_positive_only():
     np.testing.assert_array_equal(top_k(-s, 2, positive_only=True), [2])
 
 
+def test_top_k_tie_break_is_stable_on_arrays_numpy_sorts_unstably():
+    """Ties: lower index first. On 20 elements NumPy's default (introsort) argsort orders some ties the
+    other way (these arrays were found to do so), so only a stable sort passes; the reference is a
+    plain sort by (-score, index)."""
+    arrays = [
+        [3, 2, 2, 1, 1, 0, 0, 0, 0, 3, 2, 3, 2, 2, 3, 2, 2, 2, 2, 3],
+        [1, 3, 2, 0, 1, 3, 2, 0, 3, 2, 3, 0, 0, 3, 0, 2, 0, 1, 1, 1],
+        [1, 0, 0, 0, 0, 2, 2, 2, 1, 2, 3, 1, 1, 3, 3, 3, 1, 2, 3, 2],
+    ]
+    for values in arrays:
+        s = np.array(values, dtype=float)
+        for k in (1, 3, 5, 8, 20):
+            expected = sorted(range(20), key=lambda i: (-s[i], i))[:k]
+            np.testing.assert_array_equal(top_k(s, k), expected)
+            # the same order made strict (lower index higher by a hair): the same top-k set
+            assert jaccard_topk(s, s - np.arange(20) * 1e-9, k) == 1.0
+
+
+def test_jaccard_topk_empty_value_is_checked_and_used():
+    neg = -np.arange(1.0, 5.0)
+    assert jaccard_topk(neg, neg, 2, positive_only=True, empty=0.5) == 0.5  # no positive score on either side
+    assert jaccard_topk(neg, neg, 2, positive_only=True, empty=1.0) == 1.0
+    for bad in (1.5, -0.5, 2.0):
+        with pytest.raises(ValueError, match="empty"):
+            jaccard_topk(neg, neg, 2, positive_only=True, empty=bad)
+
+
+def test_top_k_default_keeps_non_positive_scores():
+    s = -np.arange(1.0, 6.0)
+    np.testing.assert_array_equal(top_k(s, 2), [0, 1])  # positive_only is off unless asked for
+
+
 def test_jaccard_topk_known_values():
     a = np.array([5.0, 4.0, 3.0, 2.0, 1.0, 0.0])
     b = np.array([5.0, 0.0, 3.0, 2.0, 1.0, 4.0])

@@ -17,7 +17,7 @@ from scipy.stats import binom, norm
 import limetheory as lt
 from limetheory import analytic, theory
 from limetheory.segmentation import grid
-from limetheory.stopping import StoppingRule, round_level, separated
+from limetheory.stopping import StoppingRule, round_level, run_rounds, separated
 from limetheory.surrogate import predict_linear, sandwich_covariance
 
 D_SIDE = 3  # 3 x 3 grid: d = 9
@@ -173,7 +173,57 @@ def test_schedule_and_levels():
     sizes = rule.schedule(35)
     assert sizes[0] == 360 and sizes[-1] == 20000 and all(np.diff(sizes) > 0)
     assert sum(round_level(r, 0.95) for r in range(1, 100000)) == pytest.approx(0.05, rel=1e-4)
+    for r in (1, 2, 7):  # a_r = (1 - c) 6 / (pi^2 r^2), from its definition
+        assert round_level(r, 0.9) == pytest.approx(0.1 * 6 / (np.pi**2 * r**2), rel=1e-12)
+    growing = StoppingRule(initial=100, growth=1.5, max_samples=400).schedule(9)
+    assert growing == (100, 150, 225, 338, 400)  # ceil(n * growth) each round, capped at max_samples
+    # at least 2 samples (a fit's minimum) unless the caller asks for more; then +1 when growth rounds down
+    assert StoppingRule(initial=2, max_samples=10).schedule(5) == (2, 3, 5, 8, 10)
+    assert StoppingRule(initial=2, max_samples=10).schedule(5, min_samples=6) == (6, 9, 10)
     assert StoppingRule(initial=50, max_samples=60).schedule(9) == (50, 60)
+
+
+def test_a_constant_model_never_settles():
+    """Every coefficient is exactly 0 with covariance 0: no top-k set is separated (the rule's inequality
+    is strict), however many rounds are run."""
+    assert not separated(np.zeros((1, 5)), np.zeros((1, 5, 5)), 2, 0.05).any()
+    img, seg = _image(tied=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the constant-output warning
+        ex = lt.explain(img, lambda x: np.full((len(x), 2), 0.5), segments=seg, labels=[0], n_samples="auto",
+                        top_k=2, max_samples=400, seed=0, progress=False)
+    assert ex.settled is False and ex.n_samples == 400
+
+
+#: Rounds of the Gaussian calibration test and its seeds.
+GAUSS_RUNS = 800
+
+
+def test_exact_tie_claims_are_rare_at_the_level_the_bonferroni_share_gives():
+    """Calibration at the rule's own level, fast and exact: two tied "coefficients" (means of N(0, I_2) draws,
+    their covariance from the draws) fed through run_rounds round by round up to 1200 samples (11 looks).
+
+    Any settled top-1 set is wrong (a tie). At round r the rule's only failing interval, the difference,
+    is two-sided at level a_r / m with a_r = (1 - c) 6 / (pi^2 r^2) and m = L d (d + 1) / 2 = 3 intervals,
+    so P(wrong) <= sum_r a_r / 3 = (1 - c) / 3. The number of wrong runs of R is then stochastically
+    below Binomial(R, (1 - c) / 3), and exceeds its 1 - 1e-4 quantile (47 of 800) with probability < 1e-4.
+    Measured with these seeds: 22 of 800 wrong; the rule without the Bonferroni share makes 61, without
+    the alpha spending (level 1 - c at every look) 154, with q = 0 all 800: each fails the bound.
+    """
+    confidence = 0.9
+    rule = StoppingRule(top_k=1, confidence=confidence, max_samples=1200)
+    wrong = 0
+    for seed in range(GAUSS_RUNS):
+        rng = np.random.default_rng(seed)
+        result = run_rounds(
+            rule, 2,
+            draw=lambda m, first: (np.zeros((m, 2)), np.ones(m)),
+            evaluate=lambda z: rng.normal(size=(len(z), 2)),
+            fit=lambda z, y, w: y,
+            coef_and_cov=lambda y, z, y_all, w: (y.mean(axis=0)[None], (np.cov(y.T) / len(y))[None]),
+        )
+        wrong += result.settled
+    assert wrong <= binom.isf(FALSE_FAILURE, GAUSS_RUNS, (1 - confidence) / 3), wrong
 
 
 def _diagonal(se):
@@ -187,6 +237,25 @@ def test_separated_rule():
     assert separated(coef, _diagonal(np.full(4, 0.95 * critical)), 2, 0.05).all()
     assert not separated(coef, _diagonal(np.full(4, 1.05 * critical)), 2, 0.05).any()
     assert not separated(coef, _diagonal([0.1, np.inf, 0.1, 0.1]), 2, 0.05).any()
+
+
+def test_separated_rule_tolerance_is_relative_to_the_coefficients_scale():
+    """eps = tolerance * max(0, max_j (|coef_j| - q sd_j)): on coefficients of order 0.1 it is about 0.015
+    here, not enough for a gap whose lower bound is -0.027; tolerance 0.5 (eps ~ 0.037) is."""
+    coef = np.array([[0.1, 0.09, 0.0]])
+    cov = _diagonal(np.full(3, 0.01))
+    q = norm.isf(0.05 / (3 * 4))
+    lower = 0.01 - q * np.sqrt(2e-4)
+    eps = lambda tol: tol * (0.1 - q * 0.01)  # noqa: E731
+    assert -eps(0.2) > lower > -eps(0.5)
+    assert not separated(coef, cov, 1, 0.05, tolerance=0.2).any()
+    assert separated(coef, cov, 1, 0.05, tolerance=0.5).all()
+
+
+def test_separated_rule_answers_per_label():
+    coef = np.array([[3.0, 0.0, -1.0], [3.0, 2.99, -1.0]])
+    cov = np.stack([np.diag(np.full(3, 1e-4))] * 2)
+    np.testing.assert_array_equal(separated(coef, cov, 1, 0.05), [True, False])
 
 
 def test_separated_rule_uses_the_covariance_of_differences():

@@ -10,7 +10,7 @@ Adding an experiment takes three steps:
    ``out/results``, writes ``out/figures``);
 3. one line in :data:`REGISTRY` below.
 """
-from .executors import UnitsFailed
+from .executors import UnitsFailed, check_executor_arguments
 from .runner import (CorruptUnitWarning, Experiment, RunReport, experiment_names, load_experiment, make_figures,
                       reproduce, run_experiment)
 
@@ -25,5 +25,6 @@ REGISTRY = {
     "qualitative": ("limetheory.experiments.qualitative", ("limetheory.paper_figures.fig_qualitative",)),
 }
 
-__all__ = ["REGISTRY", "CorruptUnitWarning", "Experiment", "RunReport", "UnitsFailed", "experiment_names", "load_experiment",
+__all__ = ["REGISTRY", "CorruptUnitWarning", "Experiment", "RunReport", "UnitsFailed", "check_executor_arguments",
+           "experiment_names", "load_experiment",
            "make_figures", "reproduce", "run_experiment"]

@@ -18,12 +18,20 @@ from __future__ import annotations
 import importlib
 import logging
 import json
+import os
+import socket
 from contextlib import contextmanager
 from typing import Iterator, NamedTuple
 
 import pandas as pd
 
-__all__ = ["UnitOutcome", "UnitsFailed", "InProcess", "OnDask", "executor"]
+__all__ = ["UnitOutcome", "UnitsFailed", "InProcess", "OnDask", "check_executor_arguments", "executor"]
+
+#: Local Dask workers allowed per CPU of this machine (more processes than that only compete).
+WORKERS_PER_CPU = 4
+
+#: Seconds to wait for a Dask scheduler to answer before giving up.
+CONNECT_TIMEOUT_S = 5.0
 
 
 class UnitOutcome(NamedTuple):
@@ -131,6 +139,97 @@ class OnDask:
             future.release()
 
 
+def max_workers() -> int:
+    """The most local Dask workers allowed: ``WORKERS_PER_CPU`` per CPU of this machine."""
+    return WORKERS_PER_CPU * (os.cpu_count() or 1)
+
+
+def _host_port(scheduler: str) -> tuple[str, int]:
+    """(host, port) of a ``[tcp://]host:port`` address; ValueError naming ``scheduler`` otherwise."""
+    rest = scheduler.strip()
+    protocol, sep, tail = rest.partition("://")
+    if sep:
+        if protocol not in ("tcp", "tls"):
+            raise ValueError(f"scheduler must be a tcp:// or tls:// address host:port, got {scheduler!r}")
+        rest = tail
+    host, sep, port = rest.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"scheduler must be an address host:port (port 1..65535), e.g. tcp://127.0.0.1:8786, "
+                         f"got {scheduler!r}")
+    return host, int(port)
+
+
+def check_executor_arguments(workers=None, scheduler=None, *, connect: bool = True) -> tuple:
+    """Check ``workers`` / ``scheduler`` before any work; return them (workers as an int).
+
+    ``workers``: None or an int in 1..:func:`max_workers` (bools refused). ``scheduler``: None or a
+    ``[tcp://|tls://]host:port`` string; with ``connect=True`` the scheduler must accept a TCP
+    connection within ``CONNECT_TIMEOUT_S`` seconds. Not both.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the argument, in one line.
+    """
+    from ..validation import check_int
+
+    if workers is not None and scheduler is not None:
+        raise ValueError("give workers or scheduler, not both")
+    if workers is not None:
+        workers = check_int(workers, "workers", 1)
+        if workers > max_workers():
+            raise ValueError(f"workers must be <= {max_workers()} ({WORKERS_PER_CPU} per CPU of this machine), "
+                             f"got {workers}")
+    if scheduler is not None:
+        if not isinstance(scheduler, str):
+            raise TypeError(f"scheduler must be an address string host:port, got {type(scheduler).__name__} "
+                            f"{scheduler!r}")
+        host, port = _host_port(scheduler)
+        if connect:
+            try:
+                socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+                _dask_handshake(scheduler, CONNECT_TIMEOUT_S)
+            except Exception as exc:  # refused, silent, or something that does not speak Dask's protocol
+                reason = ("no answer" if isinstance(exc, TimeoutError) else
+                          exc.strerror if isinstance(exc, OSError) and exc.strerror else
+                          f"not a Dask scheduler: {type(exc).__name__}")
+                raise ValueError(f"scheduler {scheduler!r} cannot be reached within {CONNECT_TIMEOUT_S:g} s "
+                                 f"({reason}): is a Dask scheduler running there?") from None
+    return workers, scheduler
+
+
+def _dask_handshake(address: str, timeout: float) -> None:
+    """Open and close one Dask comm to ``address`` (the protocol's handshake, not just TCP) within
+    ``timeout`` seconds. It runs in a daemon thread of its own (so it works under a running event
+    loop too), which is abandoned if the peer never answers: TimeoutError then."""
+    import asyncio
+    import threading
+
+    from distributed.comm import connect
+
+    outcome: list = []
+
+    async def probe():
+        comm = await connect(address, timeout=timeout)
+        await comm.close()
+
+    def target():
+        try:
+            asyncio.run(asyncio.wait_for(probe(), timeout))
+            outcome.append(None)
+        except BaseException as exc:  # reported to the caller below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=target, name="limetheory-dask-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    if not outcome:
+        raise TimeoutError(f"no answer within {timeout:g} s")
+    if outcome[0] is not None:
+        raise outcome[0]
+
+
 @contextmanager
 def executor(workers: int | None = None, scheduler: str | None = None):
     """The executor for ``--workers N`` / ``--scheduler ADDRESS`` (neither: in this process).
@@ -139,8 +238,7 @@ def executor(workers: int | None = None, scheduler: str | None = None):
     ``scheduler``: an existing Dask scheduler (``dask scheduler`` / ``dask worker``, or any Dask
     deployment); the client disconnects on exit and leaves the cluster running.
     """
-    if workers is not None and scheduler is not None:
-        raise ValueError("give workers or scheduler, not both")
+    workers, scheduler = check_executor_arguments(workers, scheduler)
     if workers is None and scheduler is None:
         yield InProcess()
         return

@@ -68,7 +68,8 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from .executors import InProcess, UnitsFailed, executor
+from ..validation import check_bool, check_choice
+from .executors import InProcess, UnitsFailed, check_executor_arguments, executor
 from ..files import markdown_table, remove_stale_temporaries, write_csv, write_npz, write_text
 from .store import CorruptUnit, read_arrays_if_whole, read_unit, write_unit
 
@@ -311,6 +312,7 @@ def run_experiment(
     """
     from tqdm import tqdm
 
+    check_bool(quick, "quick")
     out = Path(out)
     exp = load_experiment(name, registry)
     _, figure_modules = _entry(name, registry)
@@ -398,6 +400,20 @@ def make_figures(name: str, out, *, registry: Mapping | None = None, modules: It
     return written
 
 
+def _names_list(names) -> list:
+    """``names`` as a list of strings: a sequence of experiment names, never one string."""
+    if isinstance(names, (str, bytes)):
+        raise TypeError(f"names must be a list of experiment names, not one string: use [{names!r}]")
+    try:
+        names = list(names)
+    except TypeError:
+        raise TypeError(f"names must be a list of experiment names, got {type(names).__name__}") from None
+    bad = [n for n in names if not isinstance(n, str)]
+    if bad:
+        raise TypeError(f"names must be experiment names (strings), got {bad[0]!r}")
+    return names
+
+
 def reproduce(
     names: Iterable[str] | None = None,
     out="results/full",
@@ -422,11 +438,13 @@ def reproduce(
     ``scheduler=ADDRESS`` on an existing Dask cluster (:func:`limetheory.experiments.executors.executor`);
     neither: in this process.
     """
-    if on_error not in ("raise", "continue"):
-        raise ValueError(f"on_error must be 'raise' or 'continue', got {on_error!r}")
-    names = experiment_names(registry) if names is None else list(names)
+    check_choice(on_error, "on_error", ("raise", "continue"))
+    for flag, value in (("quick", quick), ("progress", progress), ("figures", figures)):
+        check_bool(value, flag)
+    names = experiment_names(registry) if names is None else _names_list(names)
     for n in names:
         _entry(n, registry)  # validate every name before running anything
+    check_executor_arguments(workers, scheduler)
     reports = []
     with executor(workers, scheduler) as runner:
         for n in names:

@@ -1,0 +1,329 @@
+"""Mutation testing of the core modules: do the tests catch small plausible bugs?
+
+A small AST mutator (the operators of mutmut: comparison, arithmetic, boolean and unary operators
+swapped, numbers changed by one, True/False swapped, a keyword argument dropped from a call) makes
+one mutant per site in the listed functions of each core module. Each mutant runs the tests that
+target its module (``pytest -x``): a failing test kills it; a mutant whose tests all pass survives;
+one that runs past its time limit counts as killed by timeout (an infinite loop is caught).
+
+To avoid paying Python's and NumPy's start-up per mutant, a parent process imports the package and
+pytest once and forks a child per mutant; the child swaps the function's code object (``__code__``
+and its defaults, so every reference to the function sees the mutant) and runs pytest. A baseline
+run of every module's tests without mutation must pass first.
+
+Writes ``results/mutation_testing.json`` (every mutant: module, function, line, change, outcome,
+seconds) and a per-module summary table to stdout; the committed report
+``results/mutation_testing.md`` quotes it with the analysis of every survivor.
+
+Usage::
+
+    nice -n 10 python benchmarks/mutation_testing.py [--modules kernel,metrics] [--budget-s 3600]
+        [--list] [--out results/mutation_testing.json]
+
+(run from the repository root, with ``PYTHONPATH=.``). The run is sequential: one mutant at a time.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import importlib
+import inspect
+import json
+import os
+import platform
+import signal
+import sys
+import textwrap
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: module key -> (module, functions to mutate (qualified names), pytest arguments selecting the tests that
+#: target them). On 2 shared cores every mutant costs 10-90 s, so the list holds each core module's
+#: central functions and the tests that exercise them; the report names what is not mutated.
+TARGETS = {
+    "metrics": ("limetheory.metrics", ["top_k", "jaccard", "jaccard_topk"],
+                ["tests/test_metrics.py"]),
+    "stopping": ("limetheory.stopping", ["round_level", "separated", "StoppingRule.schedule"],
+                 ["tests/test_stopping.py", "-k", "schedule or separated or tie or constant or levels"]),
+    "kernel": ("limetheory.kernel", ["kernel_log", "log_weighted_law_zeros", "weighted_law"],
+               ["tests/test_explain.py::test_kernel_weights_are_limes", "tests/test_theory.py",
+                "-k", "kernel_weights or alpha_equals_enumeration or weighted_law or limes"]),
+    "gradients": ("limetheory.gradients", ["quadrature"],
+                  ["tests/test_gradients.py", "-k", "quadrature or gauss"]),
+    "surrogate": ("limetheory.surrogate", ["_weighted_centre", "fit_weighted_ridge"],
+                  ["tests/test_explain.py", "-k", "surrogate or ridge_zero or constant"]),
+    "sampling": ("limetheory.sampling",
+                 ["kernel_weights", "cosine_distance_to_ones", "bernoulli_samples", "samples_with_ones",
+                  "weighted_samples"],
+                 ["tests/test_explain.py", "tests/test_uncertainty.py", "tests/test_theory.py",
+                  "-k", "kernel_weights or limes or seed or weighted_samples or weighted_law"]),
+    "perturb": ("limetheory.perturb", ["perturb_batch", "_pixel_view"],
+                ["tests/test_explain.py", "-k", "perturb"]),
+    "theory": ("limetheory.theory.limit", ["limit_explanation"],
+               ["tests/test_theory.py", "-k", "mpmath or enumeration or brute"]),
+}
+
+_SWAPS = {
+    ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq, ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In,
+    ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.FloorDiv: ast.Div,
+    ast.Pow: ast.Mult, ast.Mod: ast.FloorDiv, ast.BitAnd: ast.BitOr, ast.BitOr: ast.BitAnd,
+    ast.And: ast.Or, ast.Or: ast.And,
+}
+
+
+@dataclass
+class Mutant:
+    module: str
+    function: str
+    line: int
+    change: str
+    outcome: str = "not run"
+    seconds: float = 0.0
+
+
+def _skipped_nodes(func: ast.AST) -> set:
+    """Nodes never mutated: the docstring, messages (f-strings, raise statements), decorators."""
+    skip = set()
+    body = func.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        skip.update(map(id, ast.walk(body[0])))
+    for node in ast.walk(func):
+        if isinstance(node, (ast.Raise, ast.JoinedStr)):
+            skip.update(map(id, ast.walk(node)))
+    for dec in getattr(func, "decorator_list", []):
+        skip.update(map(id, ast.walk(dec)))
+    return skip
+
+
+def mutation_sites(func: ast.AST) -> list:
+    """Every (path, description) of a single change in ``func``: path locates the node to change."""
+    skip = _skipped_nodes(func)
+    sites = []
+    for node in ast.walk(func):
+        if id(node) in skip:
+            continue
+        line = getattr(node, "lineno", func.lineno)
+        if isinstance(node, ast.Compare):
+            for i, op in enumerate(node.ops):
+                if type(op) in _SWAPS:
+                    sites.append((node, ("cmp", i), line, f"{type(op).__name__} -> {_SWAPS[type(op)].__name__}"))
+        elif isinstance(node, (ast.BinOp, ast.AugAssign, ast.BoolOp)):
+            if type(node.op) in _SWAPS:
+                sites.append((node, ("op",), line, f"{type(node.op).__name__} -> {_SWAPS[type(node.op)].__name__}"))
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.USub)):
+            sites.append((node, ("unary",), line, f"drop {type(node.op).__name__}"))
+        elif isinstance(node, ast.Constant) and type(node.value) in (int, float, bool):
+            new = (not node.value) if isinstance(node.value, bool) else node.value + 1
+            sites.append((node, ("const", new), line, f"{node.value!r} -> {new!r}"))
+        elif isinstance(node, ast.Call):
+            for i, kw in enumerate(node.keywords):
+                if kw.arg is not None:
+                    sites.append((node, ("dropkw", i), line, f"drop keyword {kw.arg}="))
+    return sites
+
+
+class _Apply(ast.NodeTransformer):
+    def __init__(self, target_id: int, action: tuple):
+        self.target_id, self.action = target_id, action
+
+    def generic_visit(self, node):
+        node = super().generic_visit(node)
+        if getattr(node, "_mut_id", None) != self.target_id:
+            return node
+        kind = self.action[0]
+        if kind == "cmp":
+            node.ops[self.action[1]] = _SWAPS[type(node.ops[self.action[1]])]()
+        elif kind == "op":
+            node.op = _SWAPS[type(node.op)]()
+        elif kind == "unary":
+            return node.operand
+        elif kind == "const":
+            node.value = self.action[1]
+        elif kind == "dropkw":
+            del node.keywords[self.action[1]]
+        return node
+
+
+def find_function(tree: ast.Module, qualname: str) -> ast.AST:
+    scope = tree
+    for part in qualname.split("."):
+        scope = next(n for n in scope.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == part)
+    return scope
+
+
+def live_function(module, qualname: str):
+    obj = module
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return inspect.unwrap(obj)
+
+
+def mutants_of(module_name: str, qualname: str) -> list:
+    """(Mutant, mutated FunctionDef) for every site of the function."""
+    source = inspect.getsource(importlib.import_module(module_name))
+    func = find_function(ast.parse(source), qualname)
+    for i, n in enumerate(ast.walk(func)):
+        n._mut_id = i
+    out = []
+    for node, action, line, desc in mutation_sites(func):
+        mutated = _Apply(node._mut_id, action).visit(copy.deepcopy(func))
+        mutated.decorator_list = []
+        out.append((Mutant(module_name, qualname, line, desc), mutated))
+    return out
+
+
+def install(module_name: str, qualname: str, mutated: ast.FunctionDef) -> None:
+    """Swap the live function's code and defaults for those of ``mutated`` (in this process only)."""
+    module = importlib.import_module(module_name)
+    tree = ast.Module(body=[mutated], type_ignores=[])
+    ast.fix_missing_locations(tree)
+    namespace = dict(vars(module))
+    exec(compile(tree, module.__file__, "exec", flags=annotations_flag(), dont_inherit=True), namespace)
+    new = namespace[mutated.name]
+    live = live_function(module, qualname)
+    live.__code__ = new.__code__
+    live.__defaults__ = new.__defaults__
+    live.__kwdefaults__ = new.__kwdefaults__
+
+
+def annotations_flag() -> int:
+    import __future__
+    return __future__.annotations.compiler_flag
+
+
+def run_in_child(tests: list, timeout_s: float, setup=None) -> tuple[str, float]:
+    """Fork; the child applies ``setup`` and runs pytest on ``tests``. Returns (outcome, seconds)."""
+    t0 = time.monotonic()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            os.setpgid(0, 0)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            if setup is not None:
+                setup()
+            import pytest
+            rc = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-m", "not slow", *tests])
+            os._exit(int(rc))
+        except BaseException:
+            os._exit(99)
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() - t0 > timeout_s:
+            os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return "timeout", time.monotonic() - t0
+        time.sleep(0.2)
+    rc = os.waitstatus_to_exitcode(status)
+    outcome = {0: "survived", 1: "killed"}.get(rc, f"error (exit {rc})")
+    return outcome, time.monotonic() - t0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--modules", default=",".join(TARGETS), help="comma-separated keys of TARGETS")
+    parser.add_argument("--budget-s", type=float, default=3600.0, help="stop starting mutants after this")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--survivors-of", default=None, metavar="JSON",
+                        help="run only the mutants that survived in this earlier result file")
+    parser.add_argument("--out", default=str(ROOT / "results" / "mutation_testing.json"))
+    args = parser.parse_args(argv)
+    keys = [k.strip() for k in args.modules.split(",") if k.strip()]
+    unknown = sorted(set(keys) - set(TARGETS))
+    if unknown:
+        parser.error(f"--modules: unknown {unknown}; choose from {sorted(TARGETS)}")
+
+    os.chdir(ROOT)
+    import numpy  # noqa: F401  (imported once, before the forks)
+    import pytest  # noqa: F401
+    for key in keys:
+        importlib.import_module(TARGETS[key][0])
+
+    out_path = Path(args.out)
+    previous = json.loads(out_path.read_text()) if out_path.exists() else {"mutants": [], "baselines": {}}
+    records = [m for m in previous["mutants"] if m["module"] not in {TARGETS[k][0] for k in keys}]
+    baselines = {k: v for k, v in previous.get("baselines", {}).items() if k not in keys}
+    # every mutant is made now, from the source of the modules this process imported
+    plans = {key: [pair for f in TARGETS[key][1] for pair in mutants_of(TARGETS[key][0], f)] for key in keys}
+    if args.survivors_of:
+        keep = {(m["module"], m["function"], m["line"], m["change"])
+                for m in json.loads(Path(args.survivors_of).read_text())["mutants"] if m["outcome"] == "survived"}
+        plans = {k: [(m, f) for m, f in v if (m.module, m.function, m.line, m.change) in keep] for k, v in plans.items()}
+    start = time.monotonic()
+    for key in keys:
+        module_name, functions, tests = TARGETS[key]
+        todo = plans[key]
+        if args.list:
+            for m, _ in todo:
+                print(f"{key} {m.function} L{m.line}: {m.change}")
+            continue
+        outcome, seconds = run_in_child(tests, timeout_s=1800.0)
+        baselines[key] = {"outcome": outcome, "seconds": round(seconds, 1), "tests": tests}
+        print(f"[{key}] baseline: {outcome} in {seconds:.0f} s, {len(todo)} mutants", flush=True)
+        if outcome != "survived":
+            print(f"[{key}] the unmutated tests do not pass; skipping the module", flush=True)
+            continue
+        limit = max(3 * seconds, seconds + 60)
+        for m, mutated in todo:
+            if time.monotonic() - start > args.budget_s:
+                m.outcome = "not run (budget)"
+            else:
+                m.outcome, m.seconds = run_in_child(
+                    tests, limit, setup=lambda m=m, mutated=mutated: install(m.module, m.function, mutated))
+                m.seconds = round(m.seconds, 1)
+            print(f"[{key}] {m.function} L{m.line} {m.change}: {m.outcome} ({m.seconds:.0f} s)", flush=True)
+            records.append(asdict(m))
+            _write(out_path, records, baselines)
+    if not args.list:
+        _write(out_path, records, baselines)
+        print(summary_table(records))
+        print()
+        print(survivors_table(records))
+    return 0
+
+
+def _write(path: Path, records: list, baselines: dict) -> None:
+    payload = {
+        "conditions": {"machine": platform.platform(), "python": platform.python_version(),
+                       "cpus": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2)},
+        "baselines": baselines,
+        "mutants": records,
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=1))
+    tmp.replace(path)
+
+
+def survivors_table(records: list) -> str:
+    """Markdown table of the surviving mutants (module, function, line, change)."""
+    lines = ["| module | function | line | change |", "|---|---|---|---|"]
+    for r in records:
+        if r["outcome"] == "survived":
+            lines.append(f"| {r['module']} | {r['function']} | {r['line']} | {r['change']} |")
+    return "\n".join(lines)
+
+
+def summary_table(records: list) -> str:
+    """Markdown table: mutants killed / survived / timed out / not run per module."""
+    rows = {}
+    for r in records:
+        row = rows.setdefault(r["module"], {"killed": 0, "timeout": 0, "survived": 0, "other": 0})
+        key = r["outcome"] if r["outcome"] in row else "other"
+        row[key] += 1
+    lines = ["| module | mutants | killed | killed by timeout | survived | not run / error |",
+             "|---|---|---|---|---|---|"]
+    for mod, c in rows.items():
+        lines.append(f"| {mod} | {sum(c.values())} | {c['killed']} | {c['timeout']} | {c['survived']} | {c['other']} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
