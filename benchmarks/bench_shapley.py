@@ -34,15 +34,16 @@ from limetheory import theory
 from limetheory.sampling import shapley_samples
 from limetheory.surrogate import fit_constrained
 
-BUDGETS = (50, 100, 200, 400, 800, 1600)
+BUDGETS = (50, 100, 200, 400, 800)
 QUICK_BUDGETS = (50, 200)
 EXACT_DS = (16, 20, 24)
 QUICK_EXACT_DS = (12,)
 
 
 # --------------------------------------------------------------------------- games
-def network_games(quick: bool) -> dict:
-    """{name: (d, values (2^d,), info)} for the networks (each tabulated once)."""
+def network_games(quick: bool, cached: dict | None = None, save=None) -> dict:
+    """{name: (d, values (2^d,), info)} for the networks (each tabulated once, or read from ``cached``:
+    the arrays of an earlier run's games file); ``save(games)`` after each new table."""
     from limetheory.data import load_digits_rgb, load_photo, make_shapes
     from limetheory.nets import load
     from limetheory.perturb import superpixel_game
@@ -60,11 +61,17 @@ def network_games(quick: bool) -> dict:
         d = n_superpixels(seg)
         top = int(np.argmax(clf.predict(image[None])[0]))
         t0 = time.perf_counter()
-        table = theory.ResponseTable.from_function(superpixel_game(clf.predict, image, seg, top, dtype=np.float32),
-                                                   d, batch_size=512)
-        games[name] = (d, table.values, {"class": top, "class_name": str(clf.class_names[top]),
-                                         "table_s": time.perf_counter() - t0, "segments": seg})
-        print(f"{name}: d = {d}, 2^d = {1 << d} calls in {games[name][2]['table_s']:.1f} s", flush=True)
+        if cached and f"{name}__values" in cached and np.array_equal(cached[f"{name}__segments"], seg):
+            values, seconds = cached[f"{name}__values"], float(cached[f"{name}__table_s"])
+        else:
+            game = superpixel_game(clf.predict, image, seg, top, dtype=np.float32)
+            values = theory.ResponseTable.from_function(game, d, batch_size=512).values
+            seconds = time.perf_counter() - t0
+        games[name] = (d, values, {"class": top, "class_name": str(clf.class_names[top]), "table_s": seconds,
+                                   "segments": seg})
+        print(f"{name}: d = {d}, 2^d = {1 << d} calls in {seconds:.1f} s", flush=True)
+        if save is not None:
+            save(games)
     return games
 
 
@@ -191,7 +198,7 @@ def to_markdown(rows, exact, games, meta) -> str:
               "", "| d | model calls 2^d | table (s) | exact_shapley (s) | table (MiB) | captum ShapleyValues calls d*d! |",
               "|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['d']} | {r['model_calls']} | {r['table_s_cheap_game']:.2f} | {r['exact_shapley_s']:.2f} | "
-              f"{r['table_mib']:.0f} | {r['captum_shapley_values_calls']:.3g} |" for r in exact]
+              f"{r['table_mib']:.1f} | {r['captum_shapley_values_calls']:.3g} |" for r in exact]
     return "\n".join(lines) + "\n"
 
 
@@ -199,14 +206,20 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two small-CNN games, two budgets, d = 12 exact")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "results"))
-    parser.add_argument("--runs", type=int, default=None, help="seeds per cell (default 20; quick 3)")
+    parser.add_argument("--runs", type=int, default=None, help="seeds per cell (default 10; quick 3)")
+    parser.add_argument("--games", default=None, help="an earlier games file (.npz) whose tables to reuse")
     args = parser.parse_args(argv)
-    runs = args.runs or (3 if args.quick else 20)
+    runs = args.runs or (3 if args.quick else 10)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     load_before = os.getloadavg()[0]
-    games = network_games(args.quick)
+    name = "bench_shapley_quick" if args.quick else "bench_shapley"
+    cached = None
+    if args.games:
+        with np.load(args.games) as f:
+            cached = {k: f[k] for k in f.files}
+    games = network_games(args.quick, cached, lambda g: save_games(out / f"{name}_games.npz", g))
     rows = error_rows(games, QUICK_BUDGETS if args.quick else BUDGETS, runs)
     exact = exact_cost_rows(QUICK_EXACT_DS if args.quick else EXACT_DS)
     meta = {"machine": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count(),
@@ -215,14 +228,19 @@ def main(argv=None):
     meta["conditions"] = (f"{meta['cpu_count']} CPU cores shared with other jobs (1-min load average "
                           f"{load_before:.1f} at start, {meta['load_1min_end']:.1f} at end), no GPU; networks in "
                           f"float32 (JAX, CPU); {runs} seeds per cell; total {meta['wall_s'] / 60:.1f} min.")
-    name = "bench_shapley_quick" if args.quick else "bench_shapley"
     info = {k: {kk: vv for kk, vv in v[2].items() if kk != "segments"} for k, v in games.items()}
     (out / f"{name}.json").write_text(json.dumps({"meta": meta, "games": info, "errors": rows, "exact": exact},
                                                  indent=2))
     (out / f"{name}.md").write_text(to_markdown(rows, exact, games, meta))
-    np.savez_compressed(out / f"{name}_games.npz", **{f"{k}__values": v[1] for k, v in games.items()},
-                        **{f"{k}__segments": v[2]["segments"] for k, v in games.items()})
     return rows, exact
+
+
+def save_games(path, games: dict) -> None:
+    """The games' tables, segmentations and tabulation times, for a later run (``--games``) or the figure."""
+    arrays = {}
+    for k, (_, values, info) in games.items():
+        arrays.update({f"{k}__values": values, f"{k}__segments": info["segments"], f"{k}__table_s": info["table_s"]})
+    np.savez_compressed(path, **arrays)
 
 
 if __name__ == "__main__":
