@@ -7,7 +7,7 @@ At the narrow end the curves reach occlusion g(1) - g(1 - e_j) (left triangles),
 the Banzhaf value (right triangles); the strip on the right shows the Shapley value (the Shapley
 kernel's limit, circles) and the IG superpixel sums with LIME's replacement image as baseline
 (diamonds; the detector is a step function, which has no gradient). Colours: the superpixels with
-the largest |Shapley| value; the others grey.
+the largest |Shapley| value; the others grey (superpixels with equal values draw one curve).
 
 Usage: python -m limetheory.paper_figures.fig_kernel_dial [--out DIR] [--games FILE.npz]
 (``--games``: the tables written by benchmarks/bench_shapley.py, to skip tabulating the networks).
@@ -115,6 +115,12 @@ def draw(panels: list, out) -> list:
         side.set_xticks([0, 1], ["Shapley", "IG sums" if p["ig"] is not None else "(no IG)"], rotation=90, fontsize=8)
         side.tick_params(axis="y", labelleft=False)
         side.axhline(0, color="k", lw=0.5)
+    from matplotlib.lines import Line2D
+
+    keys = [Line2D([], [], ls="none", marker=m, color="k", mfc=f, label=t) for m, f, t in
+            (("<", "k", "occlusion (width -> 0)"), (">", "k", "Banzhaf (width -> inf)"), ("o", "k", "Shapley"),
+             ("D", "none", "IG sums"))]
+    fig.axes[0].legend(handles=keys, loc="center right", fontsize=7, frameon=False)
     fig.suptitle("LIME's limit moves from occlusion (narrow kernel) to Banzhaf (wide); Shapley and IG beside it; "
                  f"{N_COLOURED} largest |Shapley| in colour", fontsize=9)
     return save_figure(fig, out, STEM, rect=(0, 0, 1, 0.95))
