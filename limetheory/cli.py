@@ -330,6 +330,9 @@ def _add_explain(subparsers) -> None:
     p.add_argument("--output", choices=OUTPUTS, default="prob",
                    help="explain the class's probability (default, as lime) or its logit")
     p.add_argument("--top-k", type=_integer, default=5, metavar="K", help="superpixels highlighted (default 5)")
+    p.add_argument("--method", choices=("lime", "shap", "both"), default="lime",
+                   help="lime (default), shap (KernelSHAP, paired samples: estimates the superpixels' Shapley "
+                        "values) or both (the figure shows LIME, the --html page toggles to KernelSHAP)")
     p.add_argument("--ig-steps", type=_integer, default=IG_DEFAULTS["n_steps"], metavar="M",
                    help=f"Gauss-Legendre points of integrated gradients (default {IG_DEFAULTS['n_steps']})")
     p.add_argument("--html", type=Path, default=None, metavar="OUT.html",
@@ -496,14 +499,22 @@ def _most_samples(args) -> int:
     return args.max_samples if args.n_samples == "auto" else args.n_samples
 
 
-def _lime(args, image, net, segments, target: int, k: int):
-    """LIME of class ``target`` (its outputs as labels, see :func:`pipeline.lime_run`) and a line saying how."""
+def _lime(args, image, net, segments, target: int, k: int, kernel: str = "lime"):
+    """LIME (or KernelSHAP) of class ``target`` (its outputs as labels, see :func:`pipeline.lime_run`) and a
+    line saying how."""
     import numpy as np
 
     from . import pipeline
     from .empirical import explain
     from .stopping import StoppingRule
 
+    if kernel == "shap":
+        auto = dict(top_k=k, max_samples=args.max_samples, tolerance=args.tolerance or 0.0) if args.n_samples == "auto" else {}
+        run = explain(image, pipeline.class_scores(net, target), segments=segments,
+                      labels=[pipeline.OUTPUTS.index(args.output)], kernel="shap", sampler="paired",
+                      n_samples=StoppingRule(**auto) if auto else args.n_samples, seed=int(args.seed),
+                      batch_size=net.batch_size, dtype=np.float32, progress=False)
+        return run, f"KernelSHAP (paired, n = {run.n_samples}, seed {args.seed})"
     if args.n_samples != "auto":
         run = pipeline.lime_run(image, net, segments, target, int(args.seed), n_samples=args.n_samples)
         return run, f"LIME (n = {args.n_samples}, seed {args.seed})"
@@ -563,17 +574,18 @@ def _cmd_explain(args) -> int:
     k = min(int(args.top_k), d)
     if args.n_samples == "auto" and k >= d:
         args.parser.error(f"argument --top-k: --n-samples auto needs top-k < d = {d} superpixels, got {args.top_k}")
-    run, lime_label = _lime(args, image, net, segments, target, k)
-    lime_run = pipeline.class_explanation(run, args.output, target, probs)
+    kernels = {"lime": ["lime"], "shap": ["shap"], "both": ["lime", "shap"]}[args.method]
+    runs = [_lime(args, image, net, segments, target, k, kernel) for kernel in kernels]
+    (lime_run, lime_label), *more = [(pipeline.class_explanation(r, args.output, target, probs), how) for r, how in runs]
     lime = np.asarray(lime_run.coef[0], dtype=np.float64)
     sums, ig = pipeline.ig_superpixel_sums(image, net, segments, target, args.output, n_steps=args.ig_steps)
     jac = jaccard_topk(lime, sums, k)
-    lime_top = np.argsort(-lime, kind="stable")[:k]
     ig_top = np.argsort(-sums, kind="stable")[:k]
     _say(f"explained: {name} (class {target}, p = {prob:.4f}), output: the class's {unit}; d = {d} superpixels")
-    _say(f"  {lime_label} top {k} (coefficients in {unit}): {lime_top.tolist()}")
-    for line in _interval_lines(lime, lime_run.conf_int(level=0.95), k):
-        _say("    " + line)
+    for ex, how in [(lime_run, lime_label), *more]:
+        _say(f"  {how} top {k} (coefficients in {unit}): {np.argsort(-ex.coef[0], kind='stable')[:k].tolist()}")
+        for line in _interval_lines(ex.coef[0], ex.conf_int(level=0.95), k):
+            _say("    " + line)
     _say(f"  IG sums ({args.ig_steps}-point Gauss-Legendre, in {unit}) top {k}: {ig_top.tolist()}; "
          f"completeness gap {ig.completeness_gap:+.3g} ({100 * ig.relative_gap():.2g}% of f(x) - f(baseline))")
     _say(f"  Jaccard of the two top-{k} sets: {jac:.3f}")
@@ -592,7 +604,8 @@ def _cmd_explain(args) -> int:
     if args.html is not None:
         try:
             lime_run.to_html(args.html, ig_sums=sums, class_names=net.class_names, seed=int(args.seed), k=k,
-                         title=f"{args.image.name}, {args.model}: {name} ({args.output})", output=args.output)
+                             title=f"{args.image.name}, {args.model}: {name} ({args.output})", output=args.output,
+                             shapley=more[0][0].coef[0] if more else None)
         except OSError as exc:
             _log(f"limetheory explain: error: cannot write {args.html}: {exc.strerror or exc}")
             return 1

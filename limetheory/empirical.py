@@ -16,16 +16,18 @@ import numpy as np
 from .explanation import Explanation
 from .nets import Classifier
 from .perturb import check_pixel_dtype, check_responses, jax_perturb_batch, model_responses
-from .sampling import SAMPLERS, samples_and_weights
+from .kernel import KERNELS
+from .sampling import SAMPLERS, samples_and_weights, shapley_samples
 from .validation import (as_generator, available_memory, check_bool, check_choice, check_int, check_kernel_width,
                          check_ridge, validate_params)
 from .segmentation import QUICKSHIFT_DEFAULTS, check_image, check_segments, n_superpixels, replacement_image, segment
 from .stopping import StoppingRule, check_n_samples, run_rounds
-from .surrogate import fit_weighted_ridge, predict_linear, sandwich_covariance, sandwich_standard_errors, weighted_r2
+from .surrogate import (fit_constrained, fit_weighted_ridge, predict_linear, sandwich_covariance,
+                        sandwich_standard_errors, weighted_r2)
 
 __all__ = [
     "Explanation", "explain", "fit_explanation", "model_responses", "check_settings", "check_fit_size",
-    "check_identifiable", "fit_bytes",
+    "check_identifiable", "fit_bytes", "explain_shapley",
 ]
 
 
@@ -270,6 +272,7 @@ def explain(
     progress: bool | None = None,
     sampler: str = "bernoulli",
     refuse_unidentified: bool = True,
+    kernel: str = "lime",
 ) -> Explanation:
     """Explain ``predict`` at ``image`` with image LIME (THEORY.md section 1).
 
@@ -321,6 +324,9 @@ def explain(
     refuse_unidentified : refuse (ValueError, before any model call) samples whose weights cannot
         identify the coefficients (:func:`check_identifiable`). False fits them anyway, as lime does
         (for studies of that failure); the standard errors are then not to be trusted.
+    kernel : ``"lime"`` (default) or ``"shap"``: KernelSHAP on the superpixels (:func:`explain_shapley`),
+        whose coefficients converge to the Shapley values of the game z -> f(x(z)); kernel_width and
+        ridge do not apply, ``sampler="paired"`` draws z and 1 - z together.
 
     Returns
     -------
@@ -344,6 +350,11 @@ def explain(
         rule.check_for(d, min_samples=d + 1 if ridge == 0 else 2)
     n = check_settings(rule.max_samples if rule else n_samples, ridge, d)
     label_request = _check_label_request(labels, top_labels)
+    if check_choice(kernel, "kernel", KERNELS) == "shap":
+        return explain_shapley(img, predict, seg, label_request, n if rule is None else rule, seed, hide_color,
+                               paired=check_choice(sampler, "sampler", ("bernoulli", "paired")) == "paired",
+                               batch_size=batch_size, dtype=dtype, keep_samples=keep_samples, fused=fused,
+                               progress=progress)
     check_choice(sampler, "sampler", SAMPLERS)
     if batch_size is not None:
         batch_size = check_int(batch_size, "batch_size", 1)
@@ -398,6 +409,64 @@ def _identifiable_or_warn(z, weights, ridge, sampler, refuse: bool) -> None:
         if refuse:
             raise
         warnings.warn(f"{exc} (fitted anyway: refuse_unidentified=False)", UserWarning, stacklevel=4)
+
+
+def explain_shapley(img, predict, seg, label_request, n_or_rule, seed, hide_color, *, paired=False, batch_size=None,
+                    dtype=None, keep_samples=False, fused=False, progress=None) -> Explanation:
+    """KernelSHAP on superpixels: ``explain(..., kernel="shap")`` after its checks.
+
+    z from the Shapley kernel's law (:func:`limetheory.sampling.shapley_samples`; rows 0 and 1 are
+    z = 1 and z = 0), the constrained least squares with its projected sandwich
+    (:func:`limetheory.surrogate.fit_constrained`, clustered by pair when ``paired``). ``n_or_rule``:
+    the number of model calls, or the :class:`StoppingRule` of ``n_samples="auto"``.
+    """
+    d = n_superpixels(seg)
+    rule = n_or_rule if isinstance(n_or_rule, StoppingRule) else None
+    n = rule.max_samples if rule else n_or_rule
+    if n < d + 2:
+        raise ValueError(f"kernel='shap' needs n_samples >= d + 2 = {d + 2} model calls, got {n}")
+    check_fit_size(n, d)
+    gen = as_generator(seed)
+    if isinstance(predict, Classifier):
+        batch_size = predict.batch_size if batch_size is None else batch_size
+        dtype = np.float32 if dtype is None else dtype
+    rep = replacement_image(img, seg, hide_color)
+    pairs = []
+
+    def draw(m, first):
+        z, ids = shapley_samples(m, d, gen, paired, first_rows=first)
+        pairs.append(ids + (pairs[-1].max() + 1 if pairs else 0))
+        return z, np.ones(m)
+
+    def evaluate(z):
+        if fused:
+            return fused_jax_responses(predict, img, rep, seg, z, batch_size)
+        return model_responses(predict, img, rep, seg, z, batch_size, np.float64 if dtype is None else dtype, progress)
+
+    def fit(z, y, _weights):
+        labels = _resolve_labels(label_request, y[0])
+        y_lab = y[:, labels]
+        coef, cov = fit_constrained(z, y_lab, y_lab[1], y_lab[0], np.concatenate(pairs)[: z.shape[0]])
+        ones = np.ones(z.shape[0])
+        return Explanation(
+            coef=coef, intercept=y_lab[1].copy(), labels=labels, segments=seg,
+            score=weighted_r2(z, y_lab, ones, y_lab[1], coef), local_pred=y_lab[0].copy(), prediction=y[0].copy(),
+            image=img, replacement=rep, kernel_width=float("nan"), ridge=0.0, n_samples=int(z.shape[0]),
+            sampler="paired" if paired else "bernoulli", coef_se=np.sqrt(np.diagonal(cov, axis1=1, axis2=2)),
+            intercept_se=np.zeros(len(labels)), samples=z if keep_samples else None,
+            weights=ones if keep_samples else None, responses=y if keep_samples else None, kernel="shap",
+        )
+
+    if rule is None:
+        z, _ = draw(n, True)
+        return fit(z, evaluate(z), None)
+
+    def coef_and_cov(ex, z, y, _weights):
+        y_lab = y[:, ex.labels]
+        return fit_constrained(z, y_lab, y_lab[1], y_lab[0], np.concatenate(pairs)[: z.shape[0]])
+
+    rounds = run_rounds(rule, d, draw=draw, evaluate=evaluate, fit=fit, coef_and_cov=coef_and_cov, min_samples=d + 2)
+    return replace(rounds.fit, settled=rounds.settled, n_rounds=rounds.n_rounds, stopping=rule)
 
 
 def _stopping_rule(n_samples, **loose) -> StoppingRule | None:

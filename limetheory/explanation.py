@@ -64,6 +64,8 @@ class Explanation:
     n_rounds : the rounds of sampling it took (1 for a fixed n).
     stopping : with ``n_samples="auto"``, the :class:`limetheory.stopping.StoppingRule` it ran under
         (``top_k``, ``confidence``, ``tolerance``, ``max_samples``, ...); None for a fixed n.
+    kernel : "lime", or "shap" for KernelSHAP (coef then estimates the Shapley values of the
+        superpixel game, intercept is f(xi_bar) exactly, kernel_width is NaN and ridge 0).
     """
 
     coef: np.ndarray
@@ -87,6 +89,7 @@ class Explanation:
     settled: bool | None = None
     n_rounds: int = 1
     stopping: StoppingRule | None = None
+    kernel: str = "lime"
 
     def __repr__(self) -> str:
         return (

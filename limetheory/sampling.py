@@ -4,8 +4,9 @@
     d_cos(1, z) = 1 - 1^T z / (sqrt(d) ||z||),   d_cos(1, 0) = 1
     pi(z) = exp(-d_cos(1, z)^2 / (2 nu^2))
 
-Also lime's own random stream (:func:`lime_samples`), and a variance-reduced alternative with the
-same limit explanation: z drawn from the pi-weighted law with equal weights (:func:`weighted_samples`).
+Also lime's own random stream (:func:`lime_samples`), a variance-reduced alternative with the
+same limit explanation: z drawn from the pi-weighted law with equal weights (:func:`weighted_samples`),
+and KernelSHAP's samples from the Shapley kernel's law of |z| (:func:`shapley_samples`).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ __all__ = [
     "lime_samples",
     "samples_and_weights",
     "samples_with_ones",
+    "shapley_samples",
     "weighted_samples",
 ]
 
@@ -132,3 +134,33 @@ def kernel_weights(z, kernel_width: float = 0.25) -> np.ndarray:
     """
     z = check_binary_z(z, np.shape(z)[1] if np.ndim(z) == 2 else -1)
     return np.exp(kernel_log(np.count_nonzero(z, axis=1), z.shape[1], kernel_width))
+
+
+def shapley_samples(n: int, d: int, rng, paired: bool = False, first_rows: bool = True) -> tuple:
+    """n samples of z for KernelSHAP: k = |z| from the Shapley kernel's law, then k ones at random.
+
+    The law of k is q_k proportional to 1 / (k (d - k)) on 1 <= k <= d - 1 (the Shapley kernel
+    pi_SHAP(k) = (d - 1) / (C(d, k) k (d - k)) times the C(d, k) patterns of size k;
+    :func:`limetheory.kernel.weighted_law` with ``kernel="shap"``): least squares with equal weights on
+    these z is KernelSHAP's regression. With ``first_rows`` rows 0 and 1 are z = 1 and z = 0, the two
+    patterns KernelSHAP imposes as constraints. ``paired``: rows come in pairs z, 1 - z (the law of k
+    is symmetric, so each row keeps it).
+
+    Returns
+    -------
+    z : (n, d) uint8 array of 0/1.
+    pairs : (n,) int array: rows with the same number were drawn together (one number per row
+        unless ``paired``; rows 0 and 1 form a pair), for standard errors clustered by pair.
+    """
+    rng = as_generator(rng)
+    head = min(n, 2) if first_rows else 0
+    m = n - head
+    q, _ = weighted_law(d, None, kernel="shap") if d >= 2 else (np.eye(d + 1)[d], 0.0)
+    draws = (m + 1) // 2 if paired else m
+    z = samples_with_ones(rng.choice(d + 1, size=draws, p=q), d, rng)
+    ids = np.arange(draws)
+    if paired:
+        z = np.stack([z, 1 - z], axis=1).reshape(-1, d)[:m]
+        ids = np.repeat(ids, 2)[:m]
+    ends = np.array([np.ones(d), np.zeros(d)], dtype=np.uint8)[:head]
+    return np.concatenate([ends, z]), np.concatenate([np.zeros(head, dtype=np.int64), ids + (head > 0)])

@@ -19,7 +19,7 @@ import scipy.linalg
 
 from .validation import check_real
 
-__all__ = ["fit_weighted_ridge", "predict_linear", "sandwich_covariance", "sandwich_standard_errors", "weighted_hessian",
+__all__ = ["fit_constrained", "fit_weighted_ridge", "predict_linear", "sandwich_covariance", "sandwich_standard_errors", "weighted_hessian",
            "weighted_r2"]
 
 #: Work memory of :func:`sandwich_standard_errors` and :func:`sandwich_covariance` per block of samples (bytes).
@@ -198,3 +198,65 @@ def weighted_r2(z, y, weights, intercept, coef) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = 1.0 - num / den
     return np.where(den > 0, r2, np.where(num > 0, 0.0, 1.0))
+
+
+def fit_constrained(z, y, f_zero, f_one, clusters=None):
+    """KernelSHAP's fit: least squares of y on z with phi_0 = f(0) and sum_j phi_j = f(1) - f(0) imposed.
+
+    minimise sum_i (y_i - f(0) - z_i^T phi)^2 subject to 1^T phi = Delta = f(1) - f(0), solved (as
+    shap does) by eliminating phi_d: regress t_i = y_i - f(0) - z_id Delta on u_i = z_i,1..d-1 - z_id,
+    then phi_d = Delta - sum_{j<d} phi_j. This equals Covert & Lee's closed form
+    ``phi = A^-1 b - A^-1 1 (1^T A^-1 b - Delta) / (1^T A^-1 1)`` (A = Z^T Z, b = Z^T (y - f(0))).
+    The rows z = 0 and z = 1 have u = 0 and t = 0: they carry the constraints, not the fit.
+
+    Its covariance is the sandwich of the reduced regression projected onto the constraint,
+
+        Cov(phi_hat) = T B^-1 (sum_c s_c s_c^T) B^-1 T^T,   B = U^T U,  s_c = sum_{i in c} u_i r_i,
+        T = [I_{d-1}; -1^T],
+
+    r the residuals, clusters c the rows drawn together (each row alone by default), scaled by
+    n / (n - d + 1) (HC1) or, for clusters, G / (G - 1) (n - 1) / (n - d + 1) (CR1); n counts the
+    rows with 0 < |z| < d, G their clusters.
+
+    Parameters
+    ----------
+    z : (n, d) 0/1;  y : (n,) or (n, k) responses;  f_zero, f_one : (k,) or scalars, f(0) and f(1).
+    clusters : (n,) ids of the rows drawn together (e.g. pairs z, 1 - z), or None.
+
+    Returns
+    -------
+    coef : (k, d);  cov : (k, d, d), ``inf`` where the rows do not identify phi (or leave no
+    degrees of freedom).
+    """
+    z = np.asarray(z, dtype=np.float64)
+    y2 = np.asarray(y, dtype=np.float64)
+    y2 = y2[:, None] if y2.ndim == 1 else y2
+    g0 = np.broadcast_to(np.asarray(f_zero, dtype=np.float64), y2.shape[1:])
+    delta = np.broadcast_to(np.asarray(f_one, dtype=np.float64), y2.shape[1:]) - g0
+    n, d = z.shape
+    k = y2.shape[1]
+    if d == 1:
+        return delta[:, None].copy(), np.zeros((k, 1, 1))
+    u = z[:, :-1] - z[:, -1:]
+    t = y2 - g0 - z[:, -1:] * delta
+    head = scipy.linalg.lstsq(u, t, lapack_driver="gelsd")[0]  # (d - 1, k)
+    coef = np.vstack([head, delta - head.sum(axis=0)]).T
+    resid = t - u @ head
+    inside = (z.sum(axis=1) > 0) & (z.sum(axis=1) < d)
+    m = int(inside.sum())
+    eigval, eigvec = np.linalg.eigh(u.T @ u)
+    cov = np.full((k, d, d), np.inf)
+    if m <= d - 1 or eigval[0] <= 1e-12 * eigval[-1]:
+        return coef, cov
+    bread = (eigvec / eigval) @ eigvec.T
+    ids = np.arange(n) if clusters is None else np.asarray(clusters)
+    ids = np.unique(ids[inside], return_inverse=True)[1]  # clusters 0..G-1 of the rows that fit
+    groups = int(ids.max()) + 1
+    scale = m / (m - d + 1) if clusters is None else groups / max(groups - 1, 1) * (m - 1) / (m - d + 1)
+    lift = np.vstack([np.eye(d - 1), -np.ones((1, d - 1))])  # T
+    for c in range(k):
+        scores = np.zeros((groups, d - 1))
+        np.add.at(scores, ids, u[inside] * resid[inside, c, None])
+        half = lift @ bread @ scores.T  # (d, G)
+        cov[c] = scale * half @ half.T
+    return coef, cov

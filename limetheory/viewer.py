@@ -6,8 +6,9 @@ network, no CDN; about 0.3 MB for a 224 x 224 image. The page shows
 
 * the photo with superpixel outlines and one value per superpixel as a colour overlay on a
   diverging map symmetric around 0 (``[-max |v|, +max |v|]``): LIME's coefficients beta_hat_j,
-  or, when given, the limit explanation beta_j or the integrated-gradients sums
-  ``s_j = sum_{u in J_j} IG_u`` (a toggle);
+  or, when given, the limit explanation beta_j, the integrated-gradients sums
+  ``s_j = sum_{u in J_j} IG_u`` or the Shapley values (a toggle); KernelSHAP's estimates for an
+  explanation made with ``kernel="shap"``;
 * a slider ``<input type="range" name="k">``: the k largest positive and the k most negative
   values are outlined and the rest dimmed; the page reports their number in
   ``#highlight-count``;
@@ -19,7 +20,7 @@ network, no CDN; about 0.3 MB for a 224 x 224 image. The page shows
   classes.
 
 Contract for outside checks: ``#superpixels`` holds one ``<li>`` per superpixel with
-``data-superpixel``, ``data-coef``, ``data-se`` (``data-limit``, ``data-ig`` when given,
+``data-superpixel``, ``data-coef``, ``data-se`` (``data-limit``, ``data-ig``, ``data-shapley`` when given,
 ``data-pixels``, and ``data-row``/``data-col``: an interior pixel, the one farthest from the
 superpixel's boundary); after the page has drawn, ``body[data-ready="true"]`` and each ``<li>``
 carries ``data-highlight`` (positive / negative / none).
@@ -120,7 +121,7 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def _records(d, coef, se, limit, ig_sums, sizes, centres) -> str:
+def _records(d, coef, se, limit, ig_sums, sizes, centres, shapley=None) -> str:
     lines = []
     for j in range(d):
         attrs = {"data-superpixel": j, "data-coef": repr(float(coef[j])),
@@ -129,6 +130,8 @@ def _records(d, coef, se, limit, ig_sums, sizes, centres) -> str:
             attrs["data-limit"] = repr(float(limit[j]))
         if ig_sums is not None:
             attrs["data-ig"] = repr(float(ig_sums[j]))
+        if shapley is not None:
+            attrs["data-shapley"] = repr(float(shapley[j]))
         attrs.update({"data-pixels": int(sizes[j]), "data-row": int(centres[j, 0]), "data-col": int(centres[j, 1])})
         lines.append("<li " + " ".join(f'{k}="{v}"' for k, v in attrs.items()) + f">superpixel {j}</li>")
     return "\n".join(lines)
@@ -149,8 +152,9 @@ def _class_table(prediction, labels, explained, names, top_classes: int) -> str:
     return "\n".join(rows)
 
 
-def _mode_inputs(limit, ig_sums) -> str:
-    modes = [("lime", "LIME", True), ("limit", "limit", limit is not None), ("ig", "IG sums", ig_sums is not None)]
+def _mode_inputs(limit, ig_sums, shapley=None, method: str = "LIME") -> str:
+    modes = [("lime", method, True), ("limit", "limit", limit is not None), ("ig", "IG sums", ig_sums is not None),
+             ("shapley", "Shapley", shapley is not None)]
     shown = [m for m in modes if m[2]]
     if len(shown) == 1:
         return ""
@@ -165,13 +169,15 @@ def _asset(name: str) -> str:
 
 def explanation_html(explanation, *, label=None, limit=None, ig_sums=None, class_names=None,
                      top_classes: int = 5, seed=None, k: int | None = None, title: str | None = None,
-                     output: str | None = None) -> str:
+                     output: str | None = None, shapley=None) -> str:
     """The viewer page of ``explanation`` as one HTML string (see :func:`write_html`)."""
     row = explanation._row(None if label is None else check_int(label, "label", 0))
     explained = int(explanation.labels[row])
     d = int(explanation.n_superpixels)
     limit = None if limit is None else check_vector(limit, "limit", d)
     ig_sums = None if ig_sums is None else check_vector(ig_sums, "ig_sums", d)
+    shapley = None if shapley is None else check_vector(shapley, "shapley", d)
+    method = "KernelSHAP" if getattr(explanation, "kernel", "lime") == "shap" else "LIME"
     prediction = np.asarray(explanation.prediction, dtype=np.float64).ravel()
     names = _check_class_names(class_names, prediction.size)
     top_classes = min(check_int(top_classes, "top_classes", 0), prediction.size)
@@ -187,9 +193,9 @@ def explanation_html(explanation, *, label=None, limit=None, ig_sums=None, class
     se = None if explanation.coef_se is None else np.asarray(explanation.coef_se)[row]
     labels_b64, nbytes = encode_labels(segments)
     payload = {"width": w, "height": h, "scale": max(1, DISPLAY_SIZE // max(h, w)), "labels": labels_b64,
-               "label_bytes": nbytes}
+               "label_bytes": nbytes, "method": method}
     label_name = names.get(explained, "") if names else ""
-    heading = title or f"LIME explanation of class {explained}" + (f" ({label_name})" if label_name else "")
+    heading = title or f"{method} explanation of class {explained}" + (f" ({label_name})" if label_name else "")
     settings = [("explained class", f"{explained}" + (f" ({label_name})" if label_name else "")),
                 ("explained output", unit),
                 ("superpixels d", d), ("n_samples", explanation.n_samples),
@@ -204,12 +210,12 @@ def explanation_html(explanation, *, label=None, limit=None, ig_sums=None, class
                                 f"units of {unit}, coloured on a map symmetric around 0."),
         "css": _asset("viewer.css"),
         "js": _asset("viewer.js"),
-        "modes": _mode_inputs(limit, ig_sums),
+        "modes": _mode_inputs(limit, ig_sums, shapley, method),
         "d": str(d),
         "k": str(k),
         "photo": png_data_uri(explanation.image),
         "records": _records(d, explanation.coef[row], se, limit, ig_sums,
-                            np.bincount(segments.ravel(), minlength=d), interior_pixels(segments, d)),
+                            np.bincount(segments.ravel(), minlength=d), interior_pixels(segments, d), shapley),
         "settings": _rows(settings),
         "classes": _class_table(prediction, explanation.labels, explained, names, top_classes),
         "payload": json.dumps(payload).replace("<", "\\u003c"),
@@ -220,7 +226,7 @@ def explanation_html(explanation, *, label=None, limit=None, ig_sums=None, class
 
 def write_html(explanation, path, *, label=None, limit=None, ig_sums=None, class_names=None,
                top_classes: int = 5, seed=None, k: int | None = None, title: str | None = None,
-               output: str | None = None) -> Path:
+               output: str | None = None, shapley=None) -> Path:
     """Write the self-contained viewer of ``explanation`` to ``path`` (atomically); return the path.
 
     Parameters
@@ -239,8 +245,10 @@ def write_html(explanation, path, *, label=None, limit=None, ig_sums=None, class
     title : the page's heading (default: "LIME explanation of class ...").
     output : "prob" or "logit", what the explained model's values are (shown as the unit of every
         value on the page), or None ("the model's score").
+    shapley : (d,) Shapley values of the same label (e.g. :func:`limetheory.theory.exact_shapley` of the
+        superpixel game, or the ``coef`` of a ``kernel="shap"`` explanation), shown as a toggle, or None.
     """
     out = _check_path(path)
     page = explanation_html(explanation, label=label, limit=limit, ig_sums=ig_sums, class_names=class_names,
-                            top_classes=top_classes, seed=seed, k=k, title=title, output=output)
+                            top_classes=top_classes, seed=seed, k=k, title=title, output=output, shapley=shapley)
     return write_text(out, page)

@@ -76,3 +76,23 @@ def test_bench_explain_full_run_fails_loudly_when_the_claim_is_not_met(tmp_path,
     saved = json.loads((tmp_path / "bench_explain.json").read_text())
     assert saved["claim"]["met"] is False and len(saved["claim"]["failing_cells"]) == len(bench_explain.CELLS)
     assert "NOT MET" in (tmp_path / "bench_explain.md").read_text()
+
+
+def test_bench_shapley_cells_on_a_toy_game():
+    """bench_shapley's estimators on a d = 6 table: every method counts its model calls within the budget
+    (shap's and captum's calls are counted by the table they query), errors are finite, our coverage is a
+    share; and the exact-cost rows satisfy efficiency."""
+    require("shap")
+    require("captum")
+    import numpy as np
+
+    import bench_shapley
+
+    values = np.sin(np.arange(64) * 0.37)
+    rows = bench_shapley.error_rows({"toy": (6, values, {})}, budgets=(40,), runs=2)
+    assert [r["method"] for r in rows] == list(bench_shapley.ESTIMATORS)
+    for r in rows:
+        assert 0 < r["model_calls_mean"] <= 42 and np.isfinite(r["rel_error_mean"]), r
+        assert (r["coverage"] is None) == (not r["method"].startswith("ours"))
+    exact = bench_shapley.exact_cost_rows((8,))
+    assert exact[0]["model_calls"] == 256 and exact[0]["efficiency_error"] < 1e-12

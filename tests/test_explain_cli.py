@@ -259,3 +259,25 @@ def test_interval_lines_say_whether_the_top_k_is_settled():
     narrow = _interval_lines(coef, interval(0.002), 2)
     assert "settled" in narrow[-1]
     assert len(_interval_lines(coef, interval(0.002), 4)) == 4  # nothing after the last rank
+
+
+
+def test_method_both_prints_kernelshap_and_the_page_toggles_to_it(digit, tmp_path, capsys):
+    """--method both: LIME and KernelSHAP intervals in the text; the page toggles to KernelSHAP's estimates."""
+    path, label = digit
+    page = tmp_path / "both.html"
+    assert main(["explain", str(path), "--model", "digits-cnn", "--n-samples", "200", "--method", "both",
+                 "--ig-steps", "4", "--out", str(tmp_path / "f.png"), "--html", str(page)]) == 0
+    text = capsys.readouterr().out
+    assert "LIME (n = 200, seed 0) top 5 (coefficients in" in text and "KernelSHAP (paired, n = 200, seed 0) top 5 (coefficients in" in text
+    html = page.read_text(encoding="utf-8")
+    d = html.count("<li data-superpixel=")
+    assert html.count(" data-shapley=") == d and 'value="shapley"' in html
+
+
+def test_method_shap_alone(digit, tmp_path, capsys):
+    path, _ = digit
+    assert main(["explain", str(path), "--model", "digits-cnn", "--n-samples", "120", "--method", "shap",
+                 "--ig-steps", "4", "--out", str(tmp_path / "f.png")]) == 0
+    text = capsys.readouterr().out
+    assert "KernelSHAP (paired, n = 120, seed 0) top 5 (coefficients in" in text and "LIME (n =" not in text

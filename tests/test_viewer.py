@@ -303,3 +303,25 @@ def test_screenshot_is_not_blank(browser, tmp_path):
 
     region = np.asarray(Image.open(io.BytesIO(canvas)).convert("RGB"), dtype=np.float64)
     assert region.std() > 20 and _n_colours(region) > 1000
+
+
+def test_shapley_toggle_and_kernelshap_heading(tmp_path):
+    """A kernel="shap" explanation is titled KernelSHAP, and given Shapley values get their own toggle and records."""
+    rng = np.random.default_rng(0)
+    img = rng.random((8, 16))
+    seg = np.broadcast_to(np.repeat(np.arange(8), 2)[None, :], (8, 16)).copy()  # 8 vertical strips
+    w = rng.normal(size=img.size)
+    ex = lt.explain(img, lambda x: np.tanh(x.reshape(len(x), -1) @ w), segments=seg, kernel="shap", n_samples=200,
+                    seed=0)
+    shapley = np.linspace(-1, 1, 8)
+    path = ex.to_html(tmp_path / "shap.html", shapley=shapley)
+    text = path.read_text(encoding="utf-8")
+    assert "KernelSHAP explanation of class 0" in text
+    tags = _parse(path)
+    modes = [a["value"] for t, a in tags if t == "input" and a.get("name") == "mode"]
+    assert modes == ["lime", "shapley"]
+    records = [a for t, a in tags if t == "li" and "data-superpixel" in a]
+    np.testing.assert_array_equal([float(a["data-shapley"]) for a in records], shapley)
+    assert '"method": "KernelSHAP"' in text
+    with pytest.raises(ValueError, match="shapley"):
+        ex.to_html(tmp_path / "bad.html", shapley=np.zeros(3))

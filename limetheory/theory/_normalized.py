@@ -20,8 +20,7 @@ from scipy.optimize import brentq
 from scipy.special import log_expit, logsumexp
 
 from .._binomial import log_binom_pmf, lse
-from ..kernel import check_d, log_weighted_law_zeros
-from ..validation import check_kernel_width
+from ..kernel import check_d, check_kernel, log_weighted_law_zeros
 
 #: Below this, Sigma / alpha_0 is singular to float64 precision.
 SINGULAR = 1e-300
@@ -99,10 +98,10 @@ def _singular(d: int, nu: float, pivot: float) -> ValueError:
 
 
 @functools.lru_cache(maxsize=512)
-def _normalized(d: int, nu: float) -> Normalized:
+def _normalized(d: int, nu: float, kernel: str = "lime") -> Normalized:
     # Work with the number of zeros s = d - k: q is largest near s = 0 when nu is small, and
     # moments of s are then small positive sums computed to full relative accuracy (in logs).
-    log_q, log_a0 = log_weighted_law_zeros(d, nu)
+    log_q, log_a0 = log_weighted_law_zeros(d, nu, kernel)
     s = np.arange(d + 1, dtype=np.float64)
     with np.errstate(divide="ignore"):
         log_s = np.log(s)
@@ -129,7 +128,9 @@ def _normalized(d: int, nu: float) -> Normalized:
     log_tb = lse(log_q[2:] + log_s[2:] + np.log(s[2:] - 1.0)) - log_dd
     ta, tb = np.exp(log_ta), np.exp(log_tb)
     err_zero = (ta + tb) * 1e-15
-    t_tan, err_tan = _turan_tangent(d, nu)
+    # the tangent form is for LIME's kernel; the Shapley kernel's q is symmetric about d/2, T is
+    # not small against its parts there
+    t_tan, err_tan = _turan_tangent(d, nu) if kernel == "lime" else (0.0, np.inf)
     if err_tan < err_zero:  # the form with the smaller rounding-error bound
         t = t_tan
         s3 = t / d1
@@ -139,9 +140,12 @@ def _normalized(d: int, nu: float) -> Normalized:
     return Normalized(d, nu, log_a0, m1, d1, c, s0, -m1, c / d1 + s3, s3, t)
 
 
-def normalized(d, kernel_width) -> Normalized:
-    """Checked :class:`Normalized` for (d, kernel_width); ValueError if Sigma is singular in float64."""
-    return _normalized(check_d(d), check_kernel_width(kernel_width))
+def normalized(d, kernel_width, kernel: str = "lime") -> Normalized:
+    """Checked :class:`Normalized` for (d, kernel_width) and an exchangeable ``kernel`` ("lime" or
+    "shap": the Shapley kernel on 1 <= k <= d - 1, no width); ValueError if Sigma is singular in float64
+    (always for the Shapley kernel with d <= 2: its patterns then all have one and the same k)."""
+    kernel, nu = check_kernel(kernel, kernel_width)
+    return _normalized(check_d(d), 0.0 if kernel == "shap" else nu, kernel)  # nan is no cache key
 
 
 def warn_if_ill_conditioned(n: Normalized, stacklevel: int = 4) -> None:

@@ -5,18 +5,21 @@ from typing import Callable
 
 import numpy as np
 
-from ..kernel import kernel_log
+from ..kernel import check_kernel, kernel_log
 from ..sampling import SAMPLERS
-from ..validation import check_choice, check_int, check_kernel_width, renamed_keywords
+from ..validation import check_bool, check_choice, check_int, renamed_keywords
 from ._normalized import ILL_CONDITIONED, Normalized, SingularSigma, beta_normalized, interpolation_limit, normalized
-from .enumeration import ResponseTable, all_patterns, call_f, check_enumerable_d
+from .enumeration import ResponseTable, all_patterns, check_enumerable_d
+from .games import one_off_responses
+from .shapley_kernel import shapley_kernel_covariance, shapley_kernel_limit
 from .moments import enumerated_sums
 
 __all__ = ["exact_limit", "exact_limit_covariance"]
 
 
-def _checked(f_of_z, d, kernel_width, batch_size) -> tuple[int, float, int]:
-    d, nu = check_enumerable_d(d), check_kernel_width(kernel_width)
+def _checked(f_of_z, d, kernel_width, batch_size, kernel="lime") -> tuple[int, float, int]:
+    kernel, nu = check_kernel(kernel, kernel_width)
+    d = check_enumerable_d(d)
     batch_size = check_int(batch_size, "batch_size", 1)
     if not callable(f_of_z):
         raise TypeError("f_of_z must be callable on an (m, d) array of 0/1")
@@ -24,9 +27,7 @@ def _checked(f_of_z, d, kernel_width, batch_size) -> tuple[int, float, int]:
 
 
 def _interpolation(f_of_z: Callable, d: int) -> np.ndarray:
-    z = np.ones((d + 1, d), dtype=np.uint8)
-    z[np.arange(1, d + 1), np.arange(d)] = 0  # rows: 1, then 1 - e_j
-    y = call_f(f_of_z, z, None)
+    y = one_off_responses(f_of_z, d)  # rows: 1, then 1 - e_j
     beta = interpolation_limit(y[0], y[1:].T if y.ndim == 2 else y[1:])
     return beta
 
@@ -39,8 +40,13 @@ def _exact_limit(f_of_z: Callable, n: Normalized, batch_size: int) -> np.ndarray
 
 
 @renamed_keywords(nu="kernel_width")
-def exact_limit(f_of_z: Callable, d: int, kernel_width: float, *, batch_size: int = 1 << 15) -> np.ndarray:
+def exact_limit(f_of_z: Callable, d: int, kernel_width: float | None = None, *, batch_size: int = 1 << 15,
+                kernel: str = "lime") -> np.ndarray:
     """The exact limit explanation beta^f of any f(z), enumerating {0,1}^d (d <= MAX_EXACT_D).
+
+    ``kernel="shap"``: the limit of KernelSHAP instead (the Shapley kernel, its two constraints
+    imposed; kernel_width unused): ``(f(0), Shapley value)``, from the closed form of
+    :mod:`limetheory.theory.shapley_kernel`. The rest of this docstring is about LIME's kernel.
 
     ``beta^f = Sigma^{-1} E[pi Z f(z)]``; (d+1,) for a scalar f, (k, d+1) for an (m, k) output;
     intercept first. The ground truth any empirical LIME run converges to (ridge = 0).
@@ -61,7 +67,11 @@ def exact_limit(f_of_z: Callable, d: int, kernel_width: float, *, batch_size: in
     TypeError
         If ``f_of_z`` is not callable or returns non-real values.
     """
-    d, nu, batch_size = _checked(f_of_z, d, kernel_width, batch_size)
+    d, nu, batch_size = _checked(f_of_z, d, kernel_width, batch_size, kernel)
+    if kernel == "shap":
+        table = ResponseTable.from_function(f_of_z, d, batch_size=batch_size)
+        beta = shapley_kernel_limit(table, batch_size)
+        return beta if table.values.ndim == 2 else beta[0]
     try:
         n = normalized(d, nu)
     except SingularSigma:  # the kernel sees only z = 1 and the z with one zero
@@ -76,8 +86,9 @@ def _sandwich(n: Normalized, meat: np.ndarray) -> np.ndarray:
 
 
 @renamed_keywords(nu="kernel_width")
-def exact_limit_covariance(f_of_z: Callable, d: int, kernel_width: float, *, sampler: str = "bernoulli",
-                           batch_size: int = 1 << 15) -> np.ndarray:
+def exact_limit_covariance(f_of_z: Callable, d: int, kernel_width: float | None = None, *,
+                           sampler: str = "bernoulli", batch_size: int = 1 << 15, kernel: str = "lime",
+                           paired: bool = False) -> np.ndarray:
     """The exact asymptotic covariance V of LIME's estimate around beta^f, by enumerating {0,1}^d.
 
     Empirical LIME with ridge = 0 solves sum_i w_i x_i (f(z_i) - x_i^T b) = 0, x = (1, z), so
@@ -103,6 +114,13 @@ def exact_limit_covariance(f_of_z: Callable, d: int, kernel_width: float, *, sam
         How LIME draws z (:data:`limetheory.sampling.SAMPLERS`).
     batch_size : int >= 1
         Patterns per call of ``f_of_z``.
+    kernel : {"lime", "shap"}
+        ``"shap"``: KernelSHAP's covariance (z from the Shapley kernel's law, equal weights, both
+        constraints imposed; kernel_width and sampler unused): ``V = P M P / D^2``, M = E[r^2 z z^T],
+        P = I - 1 1^T / d (:mod:`limetheory.theory.shapley_kernel`); the intercept's row and column
+        are 0 (f(0) is known exactly).
+    paired : bool
+        Only with ``kernel="shap"``: samples drawn in pairs z, 1 - z (the covariance per sample).
 
     Returns
     -------
@@ -117,7 +135,13 @@ def exact_limit_covariance(f_of_z: Callable, d: int, kernel_width: float, *, sam
         below 1e-8 (V then grows like 1 / pivot and cannot be computed to any useful accuracy).
     """
     sampler = check_choice(sampler, "sampler", SAMPLERS)
-    d, nu, batch_size = _checked(f_of_z, d, kernel_width, batch_size)
+    d, nu, batch_size = _checked(f_of_z, d, kernel_width, batch_size, kernel)
+    if check_bool(paired, "paired") and kernel != "shap":
+        raise ValueError('paired=True applies to kernel="shap" only')
+    if kernel == "shap":
+        table = ResponseTable.from_function(f_of_z, d, batch_size=batch_size)
+        cov = shapley_kernel_covariance(table, paired, batch_size)
+        return cov if table.values.ndim == 2 else cov[0]
     n = normalized(d, nu)
     if n.pivot < ILL_CONDITIONED:
         raise ValueError(f"kernel_width = {n.nu:g} is too small for d = {d}: LIME's covariance grows like "

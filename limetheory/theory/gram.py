@@ -8,8 +8,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..kernel import alpha, alpha_diff, check_d, exp_checked
-from ..validation import check_kernel_width, check_real, renamed_keywords
+from ..kernel import alpha, alpha_diff, check_d, check_kernel, exp_checked
+from ..validation import check_real, renamed_keywords
 from ._normalized import normalized
 
 __all__ = ["MAX_DENSE_D", "Sigma", "sigma", "sigma_inverse", "sigma_matrix"]
@@ -30,7 +30,7 @@ class Sigma(NamedTuple):
 
 
 @renamed_keywords(nu="kernel_width")
-def sigma(d: int, kernel_width: float, *, log_scale: float = 0.0) -> Sigma:
+def sigma(d: int, kernel_width: float | None, *, log_scale: float = 0.0, kernel: str = "lime") -> Sigma:
     """(c_d, sigma_0, sigma_1, sigma_2, sigma_3) for the kernel pi * exp(-log_scale).
 
     ``c_d = (d-1) a0 a2 - d a1^2 + a0 a1``, ``sigma_0 = (d-1) a2 + a1``, ``sigma_1 = -a1``,
@@ -38,7 +38,8 @@ def sigma(d: int, kernel_width: float, *, log_scale: float = 0.0) -> Sigma:
     ``sigma_3 = (a1^2 - a0 a2) / (a1 - a2)`` with ``a_p = alpha_p exp(-log_scale)``; c_d scales
     like exp(-2 log_scale), the sigmas like exp(-log_scale). Evaluated without cancellation
     (package docstring). For d = 1 (a 2 x 2 Sigma) ``sigma_2 = a0`` and ``sigma_3 = 0`` (there is
-    no off-diagonal entry).
+    no off-diagonal entry). The same closed form holds for every exchangeable kernel, with its own
+    alpha_p: ``kernel="shap"`` gives it for the Shapley kernel on 1 <= k <= d - 1 (kernel_width unused).
 
     Raises
     ------
@@ -47,7 +48,7 @@ def sigma(d: int, kernel_width: float, *, log_scale: float = 0.0) -> Sigma:
         ``log_scale=log_alpha(d, nu, 0)``), or Sigma is singular to float64 precision (d = 1
         with kernel_width < ~0.027; d = 4 with kernel_width < ~0.0053).
     """
-    n = normalized(d, kernel_width)
+    n = normalized(d, kernel_width, kernel)
     shift = n.log_alpha0 - check_real(log_scale, "log_scale")
     out = []
     for value, power in ((n.c, 2), (n.s0, 1), (n.s1, 1), (n.s2, 1), (n.s3, 1)):
@@ -60,7 +61,7 @@ def sigma(d: int, kernel_width: float, *, log_scale: float = 0.0) -> Sigma:
 
 
 @renamed_keywords(nu="kernel_width")
-def sigma_inverse(d: int, kernel_width: float, *, log_scale: float = 0.0) -> np.ndarray:
+def sigma_inverse(d: int, kernel_width: float | None, *, log_scale: float = 0.0, kernel: str = "lime") -> np.ndarray:
     """The dense (d+1, d+1) matrix Sigma^{-1} for the kernel pi * exp(-log_scale).
 
     ``Sigma^{-1} = (1/c_d) [[sigma_0, sigma_1 1^T], [sigma_1 1, M]]``, M with sigma_2 on the
@@ -70,7 +71,7 @@ def sigma_inverse(d: int, kernel_width: float, *, log_scale: float = 0.0) -> np.
     d = check_d(d)
     if d > MAX_DENSE_D:
         raise ValueError(f"d must be <= {MAX_DENSE_D} for a dense Sigma^{{-1}}, got {d}; use sigma()")
-    n = normalized(d, kernel_width)
+    n = normalized(d, kernel_width, kernel)
     shift = check_real(log_scale, "log_scale") - n.log_alpha0
     scale = exp_checked(np.log(1.0 / n.c) + shift, "the scale 1/c_d of Sigma^{-1}", _HINT)
     m = np.full((n.d + 1, n.d + 1), n.s3)
@@ -82,21 +83,23 @@ def sigma_inverse(d: int, kernel_width: float, *, log_scale: float = 0.0) -> np.
 
 
 @renamed_keywords(nu="kernel_width")
-def sigma_matrix(d: int, kernel_width: float, *, log_scale: float = 0.0) -> np.ndarray:
+def sigma_matrix(d: int, kernel_width: float | None, *, log_scale: float = 0.0, kernel: str = "lime") -> np.ndarray:
     """The dense (d+1, d+1) matrix Sigma = E[pi Z Z^T] for pi * exp(-log_scale) (small d; tests).
 
     ``Sigma = [[alpha_0, alpha_1 1^T], [alpha_1 1, (alpha_1 - alpha_2) I + alpha_2 1 1^T]]``.
     """
-    d, nu = check_d(d), check_kernel_width(kernel_width)
+    kernel, nu = check_kernel(kernel, kernel_width)
+    d = check_d(d)
     if d > MAX_DENSE_D:
         raise ValueError(f"d must be <= {MAX_DENSE_D} for a dense Sigma, got {d}")
-    a0, a1 = alpha(d, nu, [0, 1], log_scale=log_scale)
+    nu = None if kernel == "shap" else nu
+    a0, a1 = alpha(d, nu, [0, 1], log_scale=log_scale, kernel=kernel)
     if d == 1:
         return np.array([[a0, a1], [a1, a1]])
-    a2 = alpha(d, nu, 2, log_scale=log_scale)
+    a2 = alpha(d, nu, 2, log_scale=log_scale, kernel=kernel)
     m = np.full((d + 1, d + 1), a2)
     idx = np.arange(1, d + 1)
-    m[idx, idx] = a2 + alpha_diff(d, nu, 1, log_scale=log_scale)
+    m[idx, idx] = a2 + alpha_diff(d, nu, 1, log_scale=log_scale, kernel=kernel)
     m[0, :] = a1
     m[:, 0] = a1
     m[0, 0] = a0

@@ -1,5 +1,5 @@
 // limetheory's explanation viewer: everything it shows comes from this page (no network).
-// Records: one <li data-superpixel data-coef data-se [data-limit] [data-ig]> per superpixel.
+// Records: one <li data-superpixel data-coef data-se [data-limit] [data-ig] [data-shapley]> per superpixel.
 (function () {
   "use strict";
   var Z95 = 1.959963984540054;  // the 97.5% normal quantile: 95% intervals coef +- Z95 * se
@@ -10,8 +10,9 @@
   var W = data.width, H = data.height, S = data.scale, DW = W * S, DH = H * S;
   var items = Array.prototype.slice.call(document.querySelectorAll("#superpixels > li"));
   var d = items.length;
-  var MODE_ATTR = {lime: "coef", limit: "limit", ig: "ig"};
-  var MODE_NAME = {lime: "LIME", limit: "limit", ig: "IG sum"};
+  var METHOD = data.method || "LIME";  // the explanation's own method: LIME or KernelSHAP
+  var MODE_ATTR = {lime: "coef", limit: "limit", ig: "ig", shapley: "shapley"};
+  var MODE_NAME = {lime: METHOD, limit: "limit", ig: "IG sum", shapley: "Shapley"};
 
   function column(attr) {
     var out = new Float64Array(d);
@@ -22,7 +23,7 @@
     }
     return out;
   }
-  var values = {lime: column("coef"), limit: column("limit"), ig: column("ig")};
+  var values = {lime: column("coef"), limit: column("limit"), ig: column("ig"), shapley: column("shapley")};
   var se = column("se");  // all NaN when the explanation carries no standard errors
   if (se !== null && !Array.prototype.some.call(se, isFinite)) se = null;
   var sizes = column("pixels");
@@ -176,7 +177,7 @@
     var b = document.createElement("b"); b.appendChild(document.createTextNode("Superpixel "));
     b.appendChild(span("readout-index", String(j)));
     readout.appendChild(b);
-    readout.appendChild(document.createTextNode(" (" + sizes[j] + " pixels)  LIME: "));
+    readout.appendChild(document.createTextNode(" (" + sizes[j] + " pixels)  " + METHOD + ": "));
     readout.appendChild(span("readout-coef", fmt(c)));
     if (se !== null && isFinite(se[j])) {
       readout.appendChild(document.createTextNode(" \u00b1 "));
@@ -186,6 +187,7 @@
     }
     if (values.limit) { readout.appendChild(document.createTextNode(" \u00b7 limit: ")); readout.appendChild(span("readout-limit", fmt(values.limit[j]))); }
     if (values.ig) { readout.appendChild(document.createTextNode(" \u00b7 IG sum: ")); readout.appendChild(span("readout-ig", fmt(values.ig[j]))); }
+    if (values.shapley) { readout.appendChild(document.createTextNode(" \u00b7 Shapley: ")); readout.appendChild(span("readout-shapley", fmt(values.shapley[j]))); }
     readout.appendChild(document.createTextNode(" \u00b7 highlighted: " + li.getAttribute("data-highlight")));
   }
   function pointed(ev) {

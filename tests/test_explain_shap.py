@@ -1,0 +1,130 @@
+"""explain(kernel="shap"): KernelSHAP on superpixels against exact Shapley values and its exact covariance."""
+import numpy as np
+import pytest
+from scipy.stats import binom, chi2
+
+import limetheory as lt
+from limetheory import theory as th
+from limetheory.sampling import shapley_samples
+from limetheory.surrogate import fit_constrained
+
+D = 8
+SEG = np.repeat(np.arange(D), 4).reshape(4, 8)
+
+
+def setup(seed=0):
+    """A small image, a model with interactions between superpixels, and its superpixel game as a table."""
+    rng = np.random.default_rng(seed)
+    img = rng.random((4, 8))
+    w = rng.normal(size=32)
+
+    def predict(x):
+        flat = x.reshape(len(x), -1)
+        return np.stack([np.tanh(flat @ w), flat[:, 0] * flat[:, 9] * flat[:, 17] + 0.2 * flat[:, 30]], axis=1)
+
+    rep = lt.replacement_image(img, SEG)
+    table = th.ResponseTable.from_function(lambda z: predict(np.where(z[:, SEG].astype(bool), img, rep)), D)
+    return img, predict, table
+
+
+def test_constraints_hold_exactly_and_the_rest_converges():
+    img, predict, table = setup()
+    ex = lt.explain(img, predict, segments=SEG, kernel="shap", n_samples=400, labels=[0, 1], seed=3)
+    assert ex.kernel == "shap" and ex.coef.shape == (2, D)
+    np.testing.assert_array_equal(ex.intercept, table.values[0])
+    np.testing.assert_allclose(ex.coef.sum(axis=1), table.values[-1] - table.values[0], rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(ex.intercept_se, 0.0)
+    assert ex.conf_int(label=1).shape == (D, 2)
+    assert ex.n_samples_for(float(ex.coef_se[1].max()) / 2, label=1) >= 4 * 400 - 1
+    assert np.all(np.abs(ex.coef - th.exact_shapley(table)) < 5 * ex.coef_se)
+
+
+def test_the_fit_is_covert_and_lees_closed_form(rng):
+    """The eliminated-variable least squares equals phi = A^-1 b - A^-1 1 (1^T A^-1 b - Delta) / (1^T A^-1 1)."""
+    _, _, table = setup()
+    z, _ = shapley_samples(300, D, rng)
+    y = table(z)
+    coef, _ = fit_constrained(z, y, y[1], y[0])
+    zf = z.astype(float)
+    a = zf.T @ zf
+    for c in range(2):
+        b = zf.T @ (y[:, c] - y[1, c])
+        a_b, a_1 = np.linalg.solve(a, b), np.linalg.solve(a, np.ones(D))
+        closed = a_b - a_1 * (a_b.sum() - (y[0, c] - y[1, c])) / a_1.sum()
+        np.testing.assert_allclose(coef[c], closed, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_intervals_cover_exact_shapley_at_their_level(paired):
+    """95% intervals from each run's own standard errors against exact Shapley, R = 300 fixed-seed runs, n = 400.
+
+    Each coefficient's coverage count is Binomial(R, 0.95) if the intervals are calibrated; the mean over the
+    2 d coefficients has a standard deviation no larger than one count's, so it must lie in that binomial
+    law's two-sided 0.999 range. The standard errors must also match the exact asymptotic covariance
+    (theory.exact_limit_covariance, kernel="shap"): their mean within 10% of sqrt(V_jj / n)."""
+    img, predict, table = setup()
+    exact = th.exact_shapley(table)
+    v = th.exact_limit_covariance(table, D, kernel="shap", paired=paired)
+    runs, n = 300, 400
+    hits = np.zeros((2, D))
+    ses = np.zeros((2, D))
+    for r in range(runs):
+        ex = lt.explain(img, predict, segments=SEG, kernel="shap", n_samples=n, labels=[0, 1], seed=1000 + r,
+                        sampler="paired" if paired else "bernoulli")
+        lo, hi = ex.conf_int(label=0), ex.conf_int(label=1)
+        hits[0] += (lo[:, 0] <= exact[0]) & (exact[0] <= lo[:, 1])
+        hits[1] += (hi[:, 0] <= exact[1]) & (exact[1] <= hi[:, 1])
+        ses += ex.coef_se
+    low, high = binom.ppf(0.0005, runs, 0.95), binom.isf(0.0005, runs, 0.95)
+    assert low <= hits.mean() <= high, hits.mean() / runs
+    theory = np.sqrt(np.diagonal(v, axis1=1, axis2=2)[:, 1:] / n)
+    np.testing.assert_allclose((ses / runs).mean(axis=1), theory.mean(axis=1), rtol=0.1)
+
+
+def test_error_shrinks_like_one_over_sqrt_n():
+    """n ||phi_hat - phi||^2 averaged over runs tends to trace V (the exact covariance, kernel="shap"): at
+    n = 400 and 1600 its ratio to trace V lies in the 0.999 range of chi2(R (d - 1)) / (R (d - 1)), the law of
+    that ratio for Gaussian errors (R = 120 runs; d - 1 free coefficients). At n = 100 it is still 1.23 (the
+    O(1/n) terms), so the smaller n are left out."""
+    img, predict, table = setup(1)
+    exact = th.exact_shapley(table)[0]
+    trace = np.trace(th.exact_limit_covariance(table, D, kernel="shap")[0])
+    runs = 120
+    dof = runs * (D - 1)
+    low, high = chi2.ppf(0.0005, dof) / dof, chi2.isf(0.0005, dof) / dof
+    for n in (400, 1600):
+        sq = [np.sum((lt.explain(img, predict, segments=SEG, kernel="shap", n_samples=n, labels=[0],
+                                 seed=5000 + r).coef[0] - exact) ** 2) for r in range(runs)]
+        ratio = n * np.mean(sq) / trace
+        assert low <= ratio <= high, (n, ratio)
+
+
+def test_auto_and_helpers():
+    img, predict, table = setup()
+    ex = lt.explain(img, predict, segments=SEG, kernel="shap", n_samples="auto", top_k=2, labels=[1], seed=0)
+    assert ex.settled and ex.kernel == "shap" and ex.n_rounds >= 1
+    order = np.argsort(-th.exact_shapley(table)[1])[:2]
+    assert set(ex.top(2)) == set(order)
+    image, mask = ex.get_image_and_mask(1, num_features=2)
+    assert mask.shape == SEG.shape and set(np.unique(mask[mask > 0])) == {1}
+    assert [p[0] for p in ex.local_exp[1][:2]] == list(np.argsort(-np.abs(ex.coef[0]))[:2])
+    assert len(ex.to_frame()) == D
+
+
+def test_bad_settings():
+    img, predict, _ = setup()
+    with pytest.raises(ValueError, match="kernel"):
+        lt.explain(img, predict, segments=SEG, kernel="kernelshap")
+    with pytest.raises(ValueError, match="d \\+ 2"):
+        lt.explain(img, predict, segments=SEG, kernel="shap", n_samples=D + 1)
+    with pytest.raises(ValueError, match="sampler"):
+        lt.explain(img, predict, segments=SEG, kernel="shap", sampler="weighted")
+
+
+def test_lime_default_is_unchanged():
+    """kernel="lime" is the default path: same seed, same coefficients, with or without the argument."""
+    img, predict, _ = setup()
+    a = lt.explain(img, predict, segments=SEG, n_samples=200, seed=4)
+    b = lt.explain(img, predict, segments=SEG, n_samples=200, seed=4, kernel="lime")
+    np.testing.assert_array_equal(a.coef, b.coef)
+    assert a.kernel == "lime"
