@@ -14,7 +14,7 @@ import numpy as np
 
 from .nets import Classifier
 from .perturb import check_responses, jax_perturb_batch, model_responses
-from .sampling import SAMPLERS, samples_and_weights
+from .design_choice import DesignRun, resolve_design
 from .validation import as_generator, check_bool, check_choice, check_int, check_real
 from .segmentation import QUICKSHIFT_DEFAULTS, check_image, check_segments, n_superpixels, replacement_image, segment
 from .stopping import StoppingRule, run_rounds
@@ -41,7 +41,11 @@ class Explanation:
     local_pred : (n_labels,) surrogate prediction at z = 1 (the unperturbed image).
     prediction : (n_classes,) the model's scores on the unperturbed image.
     image : the explained image; replacement : LIME's replacement image xi_bar.
-    kernel_width, ridge, n_samples, sampler : the settings used.
+    kernel_width, ridge, n_samples : the settings used.
+    design : the sampling design (:data:`limetheory.sampling.DESIGNS`); ``"auto:<name>"`` when
+        ``design="auto"`` chose ``<name>`` from a pilot. ``sampler``: its former name ("bernoulli" for "iid").
+    design_choice : with ``design="auto"`` (or a given :class:`limetheory.design_choice.DesignChoice`),
+        why: every design's per-call variance and the source of those numbers (``design_choice.reason``).
     coef_se, intercept_se : (n_labels, d) and (n_labels,) standard errors of coef and intercept
         from the samples themselves (sandwich estimator, :func:`limetheory.surrogate.sandwich_standard_errors`):
         how far another run with another seed would typically land, i.e. the spread of this
@@ -66,7 +70,8 @@ class Explanation:
     kernel_width: float
     ridge: float
     n_samples: int
-    sampler: str = "bernoulli"
+    design: str = "iid"
+    design_choice: object = None
     coef_se: np.ndarray | None = None
     intercept_se: np.ndarray | None = None
     samples: np.ndarray | None = None
@@ -80,8 +85,13 @@ class Explanation:
         return (
             f"Explanation(labels={self.labels.tolist()}, d={self.n_superpixels}, image={self.image.shape}, "
             f"n_samples={self.n_samples}, kernel_width={self.kernel_width:g}, ridge={self.ridge:g}, "
-            f"sampler={self.sampler!r}, samples_kept={self.samples is not None})"
+            f"design={self.design!r}, samples_kept={self.samples is not None})"
         )
+
+    @property
+    def sampler(self) -> str:
+        """The former name of :attr:`design`: "bernoulli" for "iid"."""
+        return {"iid": "bernoulli"}.get(self.design, self.design)
 
     @property
     def n_superpixels(self) -> int:
@@ -374,8 +384,12 @@ def fused_jax_responses(predict: Callable, image, replacement, segments, z, batc
 
 # --------------------------------------------------------------------------- fit
 def fit_explanation(z, y, weights, labels, ridge, *, segments, image, replacement, kernel_width, keep_samples,
-                    sampler: str = "bernoulli"):
-    """Fit the surrogate on given samples/responses and package an :class:`Explanation`."""
+                    design: str = "iid", clusters=None, strata=None, design_choice=None):
+    """Fit the surrogate on given samples/responses and package an :class:`Explanation`.
+
+    ``clusters``, ``strata``: how the rows were drawn (:class:`limetheory.sampling.DesignSample`), for
+    the standard errors (:func:`limetheory.surrogate.sandwich_standard_errors`).
+    """
     y_lab = y[:, labels]
     constant = np.ptp(y_lab, axis=0) <= 1e-12 * np.abs(y_lab).max(axis=0)  # to rounding
     if constant.any():
@@ -386,7 +400,8 @@ def fit_explanation(z, y, weights, labels, ridge, *, segments, image, replacemen
             UserWarning, stacklevel=3,
         )
     intercept, coef = fit_weighted_ridge(z, y_lab, weights, ridge)
-    se = sandwich_standard_errors(z, weights, y_lab - predict_linear(z, intercept, coef), ridge)
+    se = sandwich_standard_errors(z, weights, y_lab - predict_linear(z, intercept, coef), ridge,
+                                  clusters=clusters, strata=strata)
     return Explanation(
         coef=coef,
         intercept=intercept,
@@ -400,7 +415,8 @@ def fit_explanation(z, y, weights, labels, ridge, *, segments, image, replacemen
         kernel_width=float(kernel_width),
         ridge=float(ridge),
         n_samples=int(z.shape[0]),
-        sampler=sampler,
+        design=design,
+        design_choice=design_choice,
         coef_se=se[:, 1:],
         intercept_se=se[:, 0],
         samples=z if keep_samples else None,
@@ -430,7 +446,8 @@ def explain(
     keep_samples: bool = False,
     fused: bool = False,
     progress: bool | None = None,
-    sampler: str = "bernoulli",
+    design=None,
+    sampler: str | None = None,
     refuse_unidentified: bool = True,
 ) -> Explanation:
     """Explain ``predict`` at ``image`` with image LIME (THEORY.md section 1).
@@ -470,10 +487,16 @@ def explain(
     keep_samples : keep z, pi and y on the result for diagnostics.
     fused : ``predict`` is a JAX function of a batch; build x(z) and run the model in one jit.
     progress : show a progress bar (None: only on an interactive terminal).
-    sampler : ``"bernoulli"`` (lime: z ~ Bernoulli(1/2)^d, weights pi(z)) or ``"weighted"`` (z
-        drawn from the pi-weighted law, equal weights): the same limit explanation, another
-        spread around it (:func:`limetheory.sampling.weighted_samples`); ``"weighted"`` needs far
-        fewer samples for small kernel widths.
+    design : how z is drawn, all with the same limit explanation and another spread around it
+        (:mod:`limetheory.sampling`; the user guide page on designs says which when): ``"iid"``
+        (default, lime: z ~ Bernoulli(1/2)^d, weights pi(z)), ``"paired"`` (z and 1 - z together),
+        ``"stratified"`` (by the number of ones), ``"weighted"`` (z from the pi-weighted law, equal
+        weights; far fewer samples for small kernel widths), or ``"auto"``: a pilot estimates
+        every design's variance and the rest of the budget goes to the best
+        (:mod:`limetheory.design_choice`). A :class:`limetheory.design_choice.DesignChoice` (e.g.
+        from :func:`limetheory.theory.exact_design_traces`) uses its choice without a pilot.
+        The standard errors follow the design (clustered by pair, centred within strata).
+    sampler : the former name of ``design`` (``"bernoulli"`` is ``"iid"``); deprecated.
     refuse_unidentified : refuse (ValueError, before any model call) samples whose weights cannot
         identify the coefficients (:func:`check_identifiable`). False fits them anyway, as lime does
         (for studies of that failure); the standard errors are then not to be trusted.
@@ -499,7 +522,7 @@ def explain(
         rule.check_for(d, min_samples=d + 1 if ridge == 0 else 2)
     n = check_settings(rule.max_samples if rule else n, kernel_width, ridge, d)
     label_request = _check_label_request(labels, top_labels)
-    check_choice(sampler, "sampler", SAMPLERS)
+    design = resolve_design(design, sampler)
     if batch_size is not None:
         batch_size = check_int(batch_size, "batch_size", 1)
     check_bool(keep_samples, "keep_samples")
@@ -513,34 +536,52 @@ def explain(
     rep = replacement_image(img, seg, hide_color)
     refuse = check_bool(refuse_unidentified, "refuse_unidentified")
 
+    run = DesignRun(design, d, kernel_width, gen, ridge, lambda y0: _resolve_labels(label_request, y0), n)
+
     def draw(m, first):
-        z, weights = samples_and_weights(m, d, kernel_width, gen, sampler, first_row_ones=first)
+        z, weights = run.draw(m, first)
         if refuse and first:
             check_identifiable(z, weights, ridge)
         return z, weights
 
     def evaluate(z):
         if fused:
-            return fused_jax_responses(predict, img, rep, seg, z, batch_size)
-        return model_responses(predict, img, rep, seg, z, batch_size, dtype, progress)
+            return run.record(fused_jax_responses(predict, img, rep, seg, z, batch_size))
+        return run.record(model_responses(predict, img, rep, seg, z, batch_size, dtype, progress))
 
-    def fit(z, y, weights):
+    def fit(z, y, weights):  # the run's own weights: "auto" reweights its pilot
+        drawn = run.sample()
         return fit_explanation(
-            z, y, weights, _resolve_labels(label_request, y[0]), ridge, segments=seg, image=img,
-            replacement=rep, kernel_width=kernel_width, keep_samples=keep_samples, sampler=sampler,
+            z, y, drawn.weights, _resolve_labels(label_request, y[0]), ridge, segments=seg, image=img,
+            replacement=rep, kernel_width=kernel_width, keep_samples=keep_samples, design=run.name,
+            clusters=drawn.clusters, strata=drawn.strata, design_choice=run.choice,
         )
 
     if rule is None:
-        z, weights = draw(n, True)
-        return fit(z, evaluate(z), weights)
+        return _fixed_budget(run, n, d, draw, evaluate, fit)
 
     def coef_and_cov(ex, z, y, weights):
+        drawn = run.sample()
         residuals = y[:, ex.labels] - predict_linear(z, ex.intercept, ex.coef)
-        return ex.coef, sandwich_covariance(z, weights, residuals, ridge)[:, 1:, 1:]
+        return ex.coef, sandwich_covariance(z, drawn.weights, residuals, ridge, clusters=drawn.clusters,
+                                            strata=drawn.strata)[:, 1:, 1:]
 
     rounds = run_rounds(rule, d, draw=draw, evaluate=evaluate, fit=fit, coef_and_cov=coef_and_cov,
                         min_samples=d + 1 if ridge == 0 else 2)
     return replace(rounds.fit, settled=rounds.settled, n_rounds=rounds.n_rounds, stopping=rule)
+
+
+def _fixed_budget(run: DesignRun, n: int, d: int, draw, evaluate, fit) -> Explanation:
+    """n model calls: one draw, or for ``design="auto"`` a pilot (:func:`limetheory.design_choice.pilot_size`)
+    and the rest of the budget with the design it chose."""
+    from .design_choice import pilot_size
+
+    sizes = [n] if not run.auto else [pilot_size(n, d), n - pilot_size(n, d)]
+    z, y, w = [], [], []
+    for i, m in enumerate(sizes):
+        zi, wi = draw(m, i == 0)
+        z.append(zi), w.append(wi), y.append(evaluate(zi))
+    return fit(np.concatenate(z), np.concatenate(y), np.concatenate(w))
 
 
 def _stopping_rule(n_samples, top_k, confidence, max_samples, tolerance) -> StoppingRule | None:
