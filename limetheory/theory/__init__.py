@@ -83,7 +83,7 @@ exact_limit_covariance. ``monte_carlo``: monte_carlo_limit.
 """
 from ..kernel import MAX_D, alpha, alpha_diff, log_alpha, log_kernel, weighted_law
 from .enumeration import MAX_EXACT_D, ResponseTable, all_patterns, pattern_index
-from .exact import exact_limit, exact_limit_covariance
+from .exact import exact_design_traces, exact_limit, exact_limit_covariance
 from .limit import limit_explanation, product_limit, ridge_bias
 from .moments import Moments, moments_exact, monte_carlo_moments
 from .monte_carlo import monte_carlo_limit
@@ -99,6 +99,7 @@ __all__ = [
     "all_patterns",
     "alpha",
     "alpha_diff",
+    "exact_design_traces",
     "exact_limit",
     "exact_limit_covariance",
     "limit_explanation",
