@@ -38,8 +38,8 @@ from .surrogate import fit_weighted_ridge, hessian, predict_linear
 from .validation import check_choice
 from .threads import single_blas_thread
 
-__all__ = ["DESIGN_CHOICES", "DesignChoice", "DesignRun", "choose_design", "pilot_size", "pilot_traces",
-           "resolve_design"]
+__all__ = ["DESIGN_CHOICES", "DesignChoice", "DesignRun", "choose_design", "pilot_covariances", "pilot_size",
+           "pilot_traces", "resolve_design"]
 
 #: What ``explain(..., design=...)`` accepts (a :class:`DesignChoice` too).
 DESIGN_CHOICES = DESIGNS + ("auto",)
@@ -99,50 +99,70 @@ def pilot_size(n: int, d: int) -> int:
 
 
 def _scores(x, w, r, factor):
-    """Rows w_i r_i H^{-1} x_i without the intercept, stacked over labels: (n, L d)."""
+    """Rows w_i r_i H^{-1} x_i without the intercept, one (n, d) block per label: (L, n, d)."""
     import scipy.linalg
 
     a = scipy.linalg.cho_solve(factor, x.T, check_finite=False).T[:, 1:]
-    return np.concatenate([a * (w * r[:, c])[:, None] for c in range(r.shape[1])], axis=1)
+    return np.stack([a * (w * r[:, c])[:, None] for c in range(r.shape[1])])
 
 
-def pilot_traces(pairs: DesignSample, weighted: DesignSample, residuals_pairs, residuals_weighted,
-                 log_alpha0: float, ridge: float = 0.0) -> dict:
-    """Estimates of every design's per-call trace T_D (module docstring) from a pilot.
+def pilot_covariances(pairs: DesignSample, weighted: DesignSample, residuals_pairs, residuals_weighted,
+                      log_alpha0: float, ridge: float = 0.0) -> dict:
+    """Estimates of every design's per-call covariance V_D of the coefficients from a pilot.
+
+    The plug-in forms of the module docstring with the full outer products: for the scores s_i (rows
+    of :func:`_scores`, the pairs' weights pi / alpha_0, the pi-weighted rows' weights 1),
+
+        V_iid = mean_i s_i s_i^T (pairs' rows),  V_paired = V_iid + mean_pairs (s_i s_i'^T + s_i' s_i^T) / 2,
+        V_stratified = within-stratum covariance of the pairs' rows (strata by |z|, :func:`stratum_labels`),
+        V_weighted = mean_j s_j s_j^T (pi-weighted rows).
 
     Parameters
     ----------
     pairs : the paired Bernoulli rows (weights pi);  weighted : the pi-weighted rows (weights 1).
-    residuals_pairs, residuals_weighted : (n, L) residuals of the pilot fit on those rows.
+    residuals_pairs, residuals_weighted : (n,) or (n, L) residuals of the pilot fit on those rows.
     log_alpha0 : log E[pi] under Bernoulli(1/2)^d: the pairs' weights pi / alpha_0 put both parts
         on the same scale.
     ridge : lambda of the fit (H = mean w x x^T + lambda P / n).
+
+    Returns
+    -------
+    {design: (L, d, d)}; all ``inf`` when the pilot does not identify the coefficients.
     """
     from .surrogate import cholesky_or_none
 
     wb = pairs.weights * np.exp(-log_alpha0)
     z = np.concatenate([pairs.z, weighted.z])
     w = np.concatenate([wb, weighted.weights])
-    n = z.shape[0]
+    n, d = z.shape
+    r_b = np.asarray(residuals_pairs, dtype=np.float64).reshape(pairs.n, -1)
+    r_w = np.asarray(residuals_weighted, dtype=np.float64).reshape(weighted.n, -1)
     with single_blas_thread():
         factor = cholesky_or_none(hessian(z, w, ridge) / n)
         if factor is None:
-            return {name: np.inf for name in DESIGNS}
-        xb = np.hstack([np.ones((pairs.n, 1)), pairs.z.astype(np.float64)])
-        xw = np.hstack([np.ones((weighted.n, 1)), weighted.z.astype(np.float64)])
-        sb = _scores(xb, wb, np.atleast_2d(np.asarray(residuals_pairs).T).T, factor)
-        sw = _scores(xw, weighted.weights, np.atleast_2d(np.asarray(residuals_weighted).T).T, factor)
-    t_iid = float(np.mean(np.sum(sb**2, axis=1)))
-    m = pairs.n // 2
-    cross = float(np.mean(np.sum(sb[0 : 2 * m : 2] * sb[1 : 2 * m : 2], axis=1))) if m else np.nan
-    strata = stratum_labels(pairs.z.sum(axis=1, dtype=np.int64))
-    within = 0.0
-    for h in np.unique(strata):
-        rows = sb[strata == h]
-        if rows.shape[0] > 1:
-            within += np.sum((rows - rows.mean(axis=0)) ** 2) * rows.shape[0] / (rows.shape[0] - 1)
-    return {"iid": t_iid, "paired": t_iid + cross, "stratified": float(within / pairs.n),
-            "weighted": float(np.mean(np.sum(sw**2, axis=1)))}
+            return {name: np.full((r_b.shape[1], d, d), np.inf) for name in DESIGNS}
+        sb = _scores(np.hstack([np.ones((pairs.n, 1)), pairs.z]), wb, r_b, factor)
+        sw = _scores(np.hstack([np.ones((weighted.n, 1)), weighted.z]), weighted.weights, r_w, factor)
+        v_iid = np.einsum("lni,lnj->lij", sb, sb) / pairs.n
+        m = pairs.n // 2
+        cross = np.einsum("lni,lnj->lij", sb[:, 0 : 2 * m : 2], sb[:, 1 : 2 * m : 2]) / max(m, 1)
+        strata = stratum_labels(pairs.z.sum(axis=1, dtype=np.int64))
+        centred = sb.copy()
+        for h in np.unique(strata):
+            rows = strata == h
+            k = int(rows.sum())
+            centred[:, rows] = (sb[:, rows] - sb[:, rows].mean(axis=1, keepdims=True)) * np.sqrt(k / max(k - 1, 1))
+        v_strat = np.einsum("lni,lnj->lij", centred, centred) / pairs.n
+        v_w = np.einsum("lni,lnj->lij", sw, sw) / max(weighted.n, 1)
+    return {"iid": v_iid, "paired": v_iid + (cross + cross.swapaxes(1, 2)) / 2, "stratified": v_strat,
+            "weighted": v_w}
+
+
+def pilot_traces(pairs: DesignSample, weighted: DesignSample, residuals_pairs, residuals_weighted,
+                 log_alpha0: float, ridge: float = 0.0) -> dict:
+    """{design: T_D}, the trace of :func:`pilot_covariances` summed over the labels."""
+    covs = pilot_covariances(pairs, weighted, residuals_pairs, residuals_weighted, log_alpha0, ridge)
+    return {name: float(np.trace(v, axis1=1, axis2=2).sum()) for name, v in covs.items()}
 
 
 class DesignRun:
