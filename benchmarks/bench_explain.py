@@ -199,7 +199,8 @@ def main(argv=None):
     claim = check_claim(rows, checked=not args.quick and not args.no_lime)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    name = "bench_explain_quick" if args.quick else "bench_explain_busy" if args.busy else "bench_explain"
+    name = ("bench_explain_quick" if args.quick else "bench_explain_busy" if args.busy
+            else "bench_explain_quiet" if args.cells else "bench_explain")
     conditions = (f"Conditions: {meta['cores']} cores, {'one competing busy process, ' if args.busy else ''}"
                   f"1-minute load average {load_before:.1f} before and {load_after:.1f} after the cells "
                   f"(the machine is shared); image 224 x 224, near-free classifier; best of 3.\n\n")
