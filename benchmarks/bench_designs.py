@@ -39,7 +39,6 @@ import numpy as np
 from limetheory.compare import segment_for
 from limetheory.data import PHOTOS, load_photo
 from limetheory.design_choice import pilot_covariances
-from limetheory.experiments._store import atomic_write
 from limetheory.kernel import weighted_law
 from limetheory.nets.scored import scored_net
 from limetheory.nets.small_cnn import load_heldout
@@ -225,9 +224,9 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     stem = "bench_designs_quick" if args.quick else "bench_designs"
     text = json.dumps({"meta": meta, "summary": summ, "rows": rows}, indent=1)
-    atomic_write(out / f"{stem}.json", lambda tmp: Path(tmp).write_text(text))
+    (out / f"{stem}.json").write_text(text)
     md = markdown(rows, summ, meta)
-    atomic_write(out / f"{stem}.md", lambda tmp: Path(tmp).write_text(md))
+    (out / f"{stem}.md").write_text(md)
     print(md)
     return 0
 
