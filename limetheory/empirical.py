@@ -297,7 +297,7 @@ def check_identifiable(z, weights, ridge: float) -> None:
     Raises
     ------
     ValueError
-        Saying which sign was seen and suggesting ``sampler="weighted"``, a larger kernel_width or n.
+        Saying which sign was seen and suggesting ``design="weighted"``, a larger kernel_width or n.
     """
     w = np.asarray(weights, dtype=np.float64)
     n, d = np.shape(z)
@@ -305,7 +305,7 @@ def check_identifiable(z, weights, ridge: float) -> None:
         return
     total = w.sum()
     n_eff = total**2 / np.sum(w**2) if total > 0 else 0.0
-    advice = 'Use sampler="weighted", a larger kernel_width or a larger n_samples'
+    advice = 'Use design="weighted" (formerly sampler="weighted"), a larger kernel_width or a larger n_samples'
     if not n_eff >= 2:
         raise ValueError(
             f"the kernel weights leave an effective sample size (sum pi)^2 / sum pi^2 = {n_eff:.3g} < 2: one "
