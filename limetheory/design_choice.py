@@ -32,7 +32,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .kernel import kernel_log, weighted_law
+from scipy.special import logsumexp
+
+from ._binomial import log_half_binom
+from .kernel import weighted_law
 from .sampling import DESIGNS, DesignSample, concat_samples, design_for_sampler, draw_design, stratum_labels
 from .surrogate import fit_weighted_ridge, hessian, predict_linear
 from .validation import check_choice
@@ -172,16 +175,22 @@ class DesignRun:
     outputs on them; :meth:`sample` is every row so far as a :class:`DesignSample` (with ``"auto"``,
     the pilot's parts reweighted as the module docstring says). For ``"auto"`` the first draw is the
     pilot and the design is chosen at the next draw, from the pilot's fit for ``labels`` (a callable
-    of the first response row giving the explained columns).
+    of the first response row giving the explained columns). ``log_weights``: (d + 1,) log kernel by
+    the number of ones, for a kernel other than LIME's (:func:`limetheory.sampling.draw_design`).
     """
 
-    def __init__(self, design, d: int, kernel_width: float, rng, ridge: float, labels, budget: int):
+    def __init__(self, design, d: int, kernel_width: float, rng, ridge: float, labels, budget: int,
+                 log_weights=None):
         self.d, self.kernel_width, self.rng, self.ridge, self.labels = d, kernel_width, rng, ridge, labels
         self.choice = design if isinstance(design, DesignChoice) else None
         self.design = design.chosen if isinstance(design, DesignChoice) else design
         self.budget = budget
         self.parts, self.responses, self.scales = [], [], []
-        self.log_alpha0 = weighted_law(d, kernel_width)[1]
+        self.log_weights = log_weights
+        if log_weights is None:
+            self.log_alpha0 = weighted_law(d, kernel_width)[1]
+        else:  # log E[pi] under Bernoulli(1/2)^d
+            self.log_alpha0 = float(logsumexp(log_half_binom(d) + np.asarray(log_weights, dtype=np.float64)))
 
     @property
     def auto(self) -> bool:
@@ -190,13 +199,13 @@ class DesignRun:
     def draw(self, m: int, first: bool):
         if self.auto and not self.parts:  # the pilot: half pairs, half pi-weighted
             half = min(m, max(2, m // 2 + (m // 2) % 2))  # an even number of paired rows, z = 1 first
-            new = [draw_design("paired", half, self.d, self.kernel_width, self.rng, first),
-                   draw_design("weighted", m - half, self.d, self.kernel_width, self.rng, False)]
+            new = [draw_design("paired", half, self.d, self.kernel_width, self.rng, first, self.log_weights),
+                   draw_design("weighted", m - half, self.d, self.kernel_width, self.rng, False, self.log_weights)]
             self.scales += [1.0, float(np.exp(self.log_alpha0))]  # both in the units of pi: E[pi] = alpha_0
         else:
             if self.auto:
                 self._choose()
-            new = [draw_design(self.design, m, self.d, self.kernel_width, self.rng, first)]
+            new = [draw_design(self.design, m, self.d, self.kernel_width, self.rng, first, self.log_weights)]
             self.scales.append(1.0)
         self.parts += new
         drawn = concat_samples(new)

@@ -208,23 +208,42 @@ class DesignSample:
         return self.z.shape[0]
 
 
-def draw_design(design: str, n: int, d: int, kernel_width: float, rng, first_row_ones: bool = True) -> DesignSample:
-    """n samples of ``design`` (:data:`DESIGNS`) with LIME's weights; row 0 is z = 1 by default.
+def draw_design(design: str, n: int, d: int, kernel_width: float, rng, first_row_ones: bool = True,
+                log_weights=None) -> DesignSample:
+    """n samples of ``design`` (:data:`DESIGNS`) with the kernel's weights; row 0 is z = 1 by default.
 
     ``"iid"``, ``"paired"``, ``"stratified"``: weights pi(z). ``"weighted"``: z from the pi-weighted
     law, weights 1. A paired sample marks its pairs as clusters, a stratified one its strata.
+
+    ``log_weights``: (d + 1,) log pi by the number of ones k, for a kernel other than LIME's (any
+    kernel that depends on z through k; the designs keep its estimand too). None: LIME's kernel of
+    width ``kernel_width``.
     """
+    log_pi = kernel_log(np.arange(d + 1), d, check_kernel_width(kernel_width)) if log_weights is None \
+        else np.asarray(log_weights, dtype=np.float64)
+
+    def weights(z):
+        return np.exp(log_pi[np.count_nonzero(z, axis=1)])
+
     if design == "iid":
         z = bernoulli_samples(n, d, rng, first_row_ones)
-        return DesignSample(z, kernel_weights(z, kernel_width))
+        return DesignSample(z, weights(z))
     if design == "paired":
         z = paired_samples(n, d, rng, first_row_ones)
-        return DesignSample(z, kernel_weights(z, kernel_width), clusters=np.arange(n) // 2)
+        return DesignSample(z, weights(z), clusters=np.arange(n) // 2)
     if design == "stratified":
         z = stratified_samples(n, d, rng, first_row_ones)
-        return DesignSample(z, kernel_weights(z, kernel_width), strata=stratum_labels(z.sum(axis=1, dtype=np.int64)))
+        return DesignSample(z, weights(z), strata=stratum_labels(z.sum(axis=1, dtype=np.int64)))
     if design == "weighted":
-        return DesignSample(weighted_samples(n, d, kernel_width, rng, first_row_ones), np.ones(n))
+        if log_weights is None:
+            return DesignSample(weighted_samples(n, d, kernel_width, rng, first_row_ones), np.ones(n))
+        rng = as_generator(rng)
+        log_q = log_half_binom(d) + log_pi
+        q = np.exp(log_q - log_q.max())
+        z = samples_with_ones(rng.choice(d + 1, size=n, p=q / q.sum()), d, rng)
+        if first_row_ones and n > 0:
+            z[0] = 1
+        return DesignSample(z, np.ones(n))
     raise ValueError(f"design must be one of {list(DESIGNS)}, got {design!r}")
 
 

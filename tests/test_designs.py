@@ -265,3 +265,30 @@ def test_sampler_is_the_former_name_of_design():
         limetheory.explain(image, model, segments=seg, design="iid", sampler="weighted")
     with pytest.raises(ValueError, match="design must be one of"):
         limetheory.explain(image, model, segments=seg, design="antithetic")
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+def test_designs_keep_the_estimand_of_another_kernel(design):
+    """Any kernel of k = |z| (here the Shapley kernel (d - 1) / (C(d, k) k (d - k)), 10 at k = 0, d):
+    every design's estimate lands within its own standard errors of the weighted least-squares fit
+    over all 2^d patterns with that kernel (Bonferroni over the d + 1 coefficients and 4 designs)."""
+    from scipy.special import comb
+
+    d, n = 6, 6000
+    k = np.arange(d + 1)
+    with np.errstate(divide="ignore"):
+        kernel = np.where((k > 0) & (k < d), (d - 1) / (comb(d, k) * k * (d - k)), 10.0)
+    table = th.ResponseTable(tanh_game(d, 4).values + 0.5 * pairwise_game(d, 4).values)
+    z_all = th.all_patterns(d)
+    b0, b = fit_weighted_ridge(z_all, table.values, kernel[z_all.sum(axis=1)], 0.0)
+    exact = np.concatenate([b0, b[0]])
+    run = DesignRun(design, d, 0.25, np.random.default_rng(21), 0.0, lambda y0: np.array([0]), n,
+                    log_weights=np.log(kernel))
+    z, _ = run.draw(n, True)
+    run.record(table(z)[:, None])
+    s = run.sample()
+    c0, c = fit_weighted_ridge(s.z, table(s.z), s.weights, 0.0)
+    se = sandwich_standard_errors(s.z, s.weights, table(s.z) - predict_linear(s.z, c0, c)[:, 0], 0.0,
+                                  clusters=s.clusters, strata=s.strata)[0]
+    est = np.concatenate([c0, c[0]])
+    assert np.all(np.abs(est - exact) <= quantile(ALPHA, m=4 * (d + 1)) * se), (design, est - exact, se)
