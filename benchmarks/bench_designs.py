@@ -35,13 +35,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_auto import images_for  # the same photos and held-out images
 
 from limetheory.compare import segment_for
-from limetheory.data import PHOTOS, load_photo
+from limetheory.data import PHOTOS
 from limetheory.design_choice import pilot_covariances
 from limetheory.kernel import weighted_law
 from limetheory.nets.scored import scored_net
-from limetheory.nets.small_cnn import load_heldout
 from limetheory.perturb import model_responses
 from limetheory.sampling import DESIGNS, DesignSample, kernel_weights, paired_samples, weighted_samples
 from limetheory.segmentation import replacement_image
@@ -112,16 +112,6 @@ def image_rows(model, image_name, image, snet, args, rng) -> list:
                      "calls_ratio_gap": {k: gap_var["iid"] / gap_var[k] for k in DESIGNS},
                      "auto_choice": best, "settle_calls": settle})
     return rows
-
-
-def images_for(model, args):
-    if model == "efficientnet-lite0":
-        for name in list(PHOTOS)[: args.photos]:
-            yield name, load_photo(name)
-    else:
-        images, _ = load_heldout(model.split("-")[0])
-        for i in range(args.heldout):
-            yield f"heldout {i}", images[i]
 
 
 def _quantiles(values) -> str:
