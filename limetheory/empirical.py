@@ -494,7 +494,7 @@ def explain(
         weights; far fewer samples for small kernel widths), or ``"auto"``: a pilot estimates
         every design's variance and the rest of the budget goes to the best
         (:mod:`limetheory.design_choice`). A :class:`limetheory.design_choice.DesignChoice` (e.g.
-        from :func:`limetheory.theory.exact_design_traces`) uses its choice without a pilot.
+        ``choose_design(theory.exact_design_traces(...), "exact")``) uses its choice without a pilot.
         The standard errors follow the design (clustered by pair, centred within strata).
     sampler : the former name of ``design`` (``"bernoulli"`` is ``"iid"``); deprecated.
     refuse_unidentified : refuse (ValueError, before any model call) samples whose weights cannot
