@@ -207,6 +207,14 @@ def _independent_rows(z, w, r, factor, full, shape):
     return out
 
 
+def _summing_matrix(group_of, n_groups):
+    """Sparse (n_groups, n) 0/1 matrix whose product with a (n, p) array sums its rows by group."""
+    import scipy.sparse
+
+    n = group_of.shape[0]
+    return scipy.sparse.csr_matrix((np.ones(n), (group_of, np.arange(n))), shape=(n_groups, n))
+
+
 def _grouped_rows(z, w, r, factor, full, shape, clusters, strata):
     """Scores summed within clusters, then centred within strata (module docstring of the formulas)."""
     n, d = z.shape
@@ -225,13 +233,14 @@ def _grouped_rows(z, w, r, factor, full, shape, clusters, strata):
         _, stratum_of = np.unique(unit_stratum[centred], return_inverse=True)
         size = np.bincount(stratum_of)
         scale[centred] = np.where(size[stratum_of] > 1, size[stratum_of] / np.maximum(size[stratum_of] - 1, 1), 1.0)
+    to_units = _summing_matrix(cluster_of, n_units)
+    if centred.any():
+        to_strata = _summing_matrix(stratum_of, size.size)
     out = np.zeros(shape)
     for c in range(r.shape[1]):
-        scores = np.zeros((n_units, d + 1))
-        np.add.at(scores, cluster_of, x * (w * r[:, c])[:, None])
+        scores = to_units @ (x * (w * r[:, c])[:, None])
         if centred.any():
-            sums = np.zeros((size.size, d + 1))
-            np.add.at(sums, stratum_of, scores[centred])
+            sums = to_strata @ scores[centred]
             scores[centred] -= (sums / size[:, None])[stratum_of]
         a = scipy.linalg.cho_solve(factor, (scores * np.sqrt(scale)[:, None]).T, check_finite=False).T
         _accumulate(out, a, full, c)
