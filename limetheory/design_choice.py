@@ -179,12 +179,10 @@ class DesignRun:
     the number of ones, for a kernel other than LIME's (:func:`limetheory.sampling.draw_design`).
     """
 
-    def __init__(self, design, d: int, kernel_width: float, rng, ridge: float, labels, budget: int,
-                 log_weights=None):
+    def __init__(self, design, d: int, kernel_width: float, rng, ridge: float, labels, log_weights=None):
         self.d, self.kernel_width, self.rng, self.ridge, self.labels = d, kernel_width, rng, ridge, labels
         self.choice = design if isinstance(design, DesignChoice) else None
         self.design = design.chosen if isinstance(design, DesignChoice) else design
-        self.budget = budget
         self.parts, self.responses, self.scales = [], [], []
         self.log_weights = log_weights
         if log_weights is None:

@@ -536,7 +536,7 @@ def explain(
     rep = replacement_image(img, seg, hide_color)
     refuse = check_bool(refuse_unidentified, "refuse_unidentified")
 
-    run = DesignRun(design, d, kernel_width, gen, ridge, lambda y0: _resolve_labels(label_request, y0), n)
+    run = DesignRun(design, d, kernel_width, gen, ridge, lambda y0: _resolve_labels(label_request, y0))
 
     def draw(m, first):
         z, weights = run.draw(m, first)

@@ -5,14 +5,13 @@ Oracles: exact enumeration of {0,1}^d (``theory.exact_limit``, ``theory.exact_li
 the Binomial law, and Monte Carlo runs with fixed seeds; every tolerance is a band from
 ``tests/stats_bounds.py`` (false-failure probability 0.1% per test for a random seed).
 """
-import warnings
 
 import numpy as np
 import pytest
 
 import limetheory
 from limetheory import theory as th
-from limetheory.design_choice import DesignChoice, DesignRun, choose_design, pilot_size
+from limetheory.design_choice import DesignRun, choose_design, pilot_size
 from limetheory.sampling import (DESIGNS, binomial_cdf, draw_design, paired_samples, stratified_counts,
                                  stratum_labels)
 from limetheory.surrogate import fit_weighted_ridge, predict_linear, sandwich_standard_errors
@@ -50,7 +49,7 @@ def fit_design(table, design, n, kernel_width, seed, ridge=0.0):
     """One LIME estimate of ``table`` from n calls under ``design`` (explain's own DesignRun), with its
     standard errors: (beta_hat (d + 1,), se (d + 1,), the run)."""
     d = table.d
-    run = DesignRun(design, d, kernel_width, np.random.default_rng(seed), ridge, lambda y0: np.array([0]), n)
+    run = DesignRun(design, d, kernel_width, np.random.default_rng(seed), ridge, lambda y0: np.array([0]))
     sizes = [pilot_size(n, d), n - pilot_size(n, d)] if design == "auto" else [n]
     for i, m in enumerate(sizes):
         z, _ = run.draw(m, i == 0)
@@ -282,7 +281,7 @@ def test_designs_keep_the_estimand_of_another_kernel(design):
     z_all = th.all_patterns(d)
     b0, b = fit_weighted_ridge(z_all, table.values, kernel[z_all.sum(axis=1)], 0.0)
     exact = np.concatenate([b0, b[0]])
-    run = DesignRun(design, d, 0.25, np.random.default_rng(21), 0.0, lambda y0: np.array([0]), n,
+    run = DesignRun(design, d, 0.25, np.random.default_rng(21), 0.0, lambda y0: np.array([0]),
                     log_weights=np.log(kernel))
     z, _ = run.draw(n, True)
     run.record(table(z)[:, None])
