@@ -511,7 +511,7 @@ def _lime(args, image, net, segments, target: int, k: int, kernel: str = "lime")
     if kernel == "shap":
         auto = dict(top_k=k, max_samples=args.max_samples, tolerance=args.tolerance or 0.0) if args.n_samples == "auto" else {}
         run = explain(image, pipeline.class_scores(net, target), segments=segments,
-                      labels=[pipeline.OUTPUTS.index(args.output)], kernel="shap", sampler="paired",
+                      labels=[pipeline.OUTPUTS.index(args.output)], kernel="shap", design="paired",
                       n_samples=StoppingRule(**auto) if auto else args.n_samples, seed=int(args.seed),
                       batch_size=net.batch_size, dtype=np.float32, progress=False)
         return run, f"KernelSHAP (paired, n = {run.n_samples}, seed {args.seed})"

@@ -16,8 +16,9 @@ import numpy as np
 from .explanation import Explanation
 from .nets import Classifier
 from .perturb import check_pixel_dtype, check_responses, jax_perturb_batch, model_responses
+from .design_choice import DesignRun, resolve_design
 from .kernel import KERNELS
-from .sampling import SAMPLERS, samples_and_weights, shapley_samples
+from .sampling import shapley_samples
 from .validation import (as_generator, available_memory, check_bool, check_choice, check_int, check_kernel_width,
                          check_ridge, validate_params)
 from .segmentation import QUICKSHIFT_DEFAULTS, check_image, check_segments, n_superpixels, replacement_image, segment
@@ -93,7 +94,7 @@ def check_identifiable(z, weights, ridge: float, sampler: str = "bernoulli") -> 
       total weight of the distinct pattern p (copies of one z, e.g. z = 1 drawn again, count once):
       one pattern carries all the weight;
     * ``ridge = 0``: the weighted design is singular, lambda_min(H) <= 1e-12 lambda_max(H) with
-      H = sum_i pi_i x_i x_i^T, x_i = (1, z_i) (:func:`limetheory.surrogate.weighted_hessian`): the
+      H = sum_i pi_i x_i x_i^T, x_i = (1, z_i) (:func:`limetheory.surrogate.hessian`): the
       least-squares coefficients are then arbitrary;
     * ``ridge > 0``: the ridge penalty dominates the weighted design,
       mean_j sum_i pi_i (z_ij - zbar_j)^2 < ``RIDGE_DOMINANCE`` * lambda (zbar: the pi-weighted mean).
@@ -105,10 +106,10 @@ def check_identifiable(z, weights, ridge: float, sampler: str = "bernoulli") -> 
     Raises
     ------
     ValueError
-        Saying which sign was seen, with advice that fits ``sampler`` (``sampler="weighted"`` is
-        suggested only when it is not the one in use).
+        Saying which sign was seen, with advice that fits the design in use (``design="weighted"``
+        is suggested only when it is not the one in use).
     """
-    from .surrogate import SINGULAR, weighted_hessian
+    from .surrogate import SINGULAR, hessian
 
     w = np.asarray(weights, dtype=np.float64)
     n, d = np.shape(z)
@@ -118,7 +119,7 @@ def check_identifiable(z, weights, ridge: float, sampler: str = "bernoulli") -> 
     pattern_w = _pattern_weights(z, w)
     n_eff = total**2 / np.sum(pattern_w**2) if total > 0 else 0.0
     advice = ("Use a larger kernel_width or a larger n_samples" if sampler == "weighted" else
-              'Use sampler="weighted", a larger kernel_width or a larger n_samples')
+              'Use design="weighted" (formerly sampler="weighted"), a larger kernel_width or a larger n_samples')
     if not n_eff >= 2:
         raise ValueError(
             f"the kernel weights leave an effective number of distinct samples (sum pi)^2 / sum pi^2 = {n_eff:.3g} "
@@ -126,7 +127,7 @@ def check_identifiable(z, weights, ridge: float, sampler: str = "bernoulli") -> 
             f"identified. {advice}"
         )
     if ridge == 0:
-        eigval = np.linalg.eigvalsh(weighted_hessian(z, w, 0.0))
+        eigval = np.linalg.eigvalsh(hessian(z, w, 0.0))
         if not eigval[0] > SINGULAR * eigval[-1]:
             raise ValueError(
                 f"ridge=0 with these kernel weights leaves the weighted design singular (smallest / largest "
@@ -207,8 +208,12 @@ def fused_jax_responses(predict: Callable, image, replacement, segments, z, batc
 
 # --------------------------------------------------------------------------- fit
 def fit_explanation(z, y, weights, labels, ridge, *, segments, image, replacement, kernel_width, keep_samples,
-                    sampler: str = "bernoulli"):
-    """Fit the surrogate on given samples/responses and package an :class:`Explanation`."""
+                    design: str = "iid", clusters=None, strata=None, design_choice=None):
+    """Fit the surrogate on given samples/responses and package an :class:`Explanation`.
+
+    ``clusters``, ``strata``: how the rows were drawn (:class:`limetheory.sampling.DesignSample`), for
+    the standard errors (:func:`limetheory.surrogate.sandwich_standard_errors`).
+    """
     y_lab = y[:, labels]
     constant = np.ptp(y_lab, axis=0) <= 1e-12 * np.abs(y_lab).max(axis=0)  # to rounding
     if constant.any() and not np.any(np.asarray(z) != np.asarray(z)[:1]):
@@ -225,7 +230,8 @@ def fit_explanation(z, y, weights, labels, ridge, *, segments, image, replacemen
             UserWarning, stacklevel=3,
         )
     intercept, coef = fit_weighted_ridge(z, y_lab, weights, ridge)
-    se = sandwich_standard_errors(z, weights, y_lab - predict_linear(z, intercept, coef), ridge)
+    se = sandwich_standard_errors(z, weights, y_lab - predict_linear(z, intercept, coef), ridge,
+                                  clusters=clusters, strata=strata)
     return Explanation(
         coef=coef,
         intercept=intercept,
@@ -239,7 +245,8 @@ def fit_explanation(z, y, weights, labels, ridge, *, segments, image, replacemen
         kernel_width=float(kernel_width),
         ridge=float(ridge),
         n_samples=int(z.shape[0]),
-        sampler=sampler,
+        design=design,
+        design_choice=design_choice,
         coef_se=se[:, 1:],
         intercept_se=se[:, 0],
         samples=z if keep_samples else None,
@@ -270,7 +277,8 @@ def explain(
     keep_samples: bool = False,
     fused: bool = False,
     progress: bool | None = None,
-    sampler: str = "bernoulli",
+    design=None,
+    sampler: str | None = None,
     refuse_unidentified: bool = True,
     kernel: str = "lime",
 ) -> Explanation:
@@ -317,16 +325,22 @@ def explain(
     keep_samples : keep z, pi and y on the result for diagnostics.
     fused : ``predict`` is a JAX function of a batch; build x(z) and run the model in one jit.
     progress : show a progress bar (None: only on an interactive terminal).
-    sampler : ``"bernoulli"`` (lime: z ~ Bernoulli(1/2)^d, weights pi(z)) or ``"weighted"`` (z
-        drawn from the pi-weighted law, equal weights): the same limit explanation, another
-        spread around it (:func:`limetheory.sampling.weighted_samples`); ``"weighted"`` needs far
-        fewer samples for small kernel widths.
+    design : how z is drawn, all with the same limit explanation and another spread around it
+        (:mod:`limetheory.sampling`; the user guide page on designs says which when): ``"iid"``
+        (default, lime: z ~ Bernoulli(1/2)^d, weights pi(z)), ``"paired"`` (z and 1 - z together),
+        ``"stratified"`` (by the number of ones), ``"weighted"`` (z from the pi-weighted law, equal
+        weights; far fewer samples for small kernel widths), or ``"auto"``: a pilot estimates
+        every design's variance and the rest of the budget goes to the best
+        (:mod:`limetheory.design_choice`). A :class:`limetheory.design_choice.DesignChoice` (e.g.
+        ``choose_design(theory.exact_design_traces(...), "exact")``) uses its choice without a pilot.
+        The standard errors follow the design (clustered by pair, centred within strata).
+    sampler : the former name of ``design`` (``"bernoulli"`` is ``"iid"``); deprecated.
     refuse_unidentified : refuse (ValueError, before any model call) samples whose weights cannot
         identify the coefficients (:func:`check_identifiable`). False fits them anyway, as lime does
         (for studies of that failure); the standard errors are then not to be trusted.
     kernel : ``"lime"`` (default) or ``"shap"``: KernelSHAP on the superpixels (:func:`explain_shapley`),
         whose coefficients converge to the Shapley values of the game z -> f(x(z)); kernel_width and
-        ridge do not apply, ``sampler="paired"`` draws z and 1 - z together.
+        ridge do not apply, ``design="paired"`` draws z and 1 - z together.
 
     Returns
     -------
@@ -350,12 +364,14 @@ def explain(
         rule.check_for(d, min_samples=d + 1 if ridge == 0 else 2)
     n = check_settings(rule.max_samples if rule else n_samples, ridge, d)
     label_request = _check_label_request(labels, top_labels)
+    design = resolve_design(design, sampler)
     if check_choice(kernel, "kernel", KERNELS) == "shap":
+        if design not in ("iid", "paired"):
+            raise ValueError(f"kernel='shap' draws z from the Shapley kernel's law, design 'iid' or 'paired'; "
+                             f"got design={design!r}")
         return explain_shapley(img, predict, seg, label_request, n if rule is None else rule, seed, hide_color,
-                               paired=check_choice(sampler, "sampler", ("bernoulli", "paired")) == "paired",
-                               batch_size=batch_size, dtype=dtype, keep_samples=keep_samples, fused=fused,
-                               progress=progress)
-    check_choice(sampler, "sampler", SAMPLERS)
+                               paired=design == "paired", batch_size=batch_size, dtype=dtype,
+                               keep_samples=keep_samples, fused=fused, progress=progress)
     if batch_size is not None:
         batch_size = check_int(batch_size, "batch_size", 1)
     check_bool(keep_samples, "keep_samples")
@@ -369,30 +385,35 @@ def explain(
     dtype = check_pixel_dtype(np.float64 if dtype is None else dtype, img, rep)
     refuse = check_bool(refuse_unidentified, "refuse_unidentified")
 
+    run = DesignRun(design, d, kernel_width, gen, ridge, lambda y0: _resolve_labels(label_request, y0))
+
     def draw(m, first):
-        z, weights = samples_and_weights(m, d, kernel_width, gen, sampler, first_row_ones=first)
+        z, weights = run.draw(m, first)
         if first:
-            _identifiable_or_warn(z, weights, ridge, sampler, refuse)
+            _identifiable_or_warn(z, weights, ridge, run.name, refuse)
         return z, weights
 
     def evaluate(z):
         if fused:
-            return fused_jax_responses(predict, img, rep, seg, z, batch_size)
-        return model_responses(predict, img, rep, seg, z, batch_size, dtype, progress)
+            return run.record(fused_jax_responses(predict, img, rep, seg, z, batch_size))
+        return run.record(model_responses(predict, img, rep, seg, z, batch_size, dtype, progress))
 
-    def fit(z, y, weights):
+    def fit(z, y, weights):  # the run's own weights: "auto" reweights its pilot
+        drawn = run.sample()
         return fit_explanation(
-            z, y, weights, _resolve_labels(label_request, y[0]), ridge, segments=seg, image=img,
-            replacement=rep, kernel_width=kernel_width, keep_samples=keep_samples, sampler=sampler,
+            z, y, drawn.weights, _resolve_labels(label_request, y[0]), ridge, segments=seg, image=img,
+            replacement=rep, kernel_width=kernel_width, keep_samples=keep_samples, design=run.name,
+            clusters=drawn.clusters, strata=drawn.strata, design_choice=run.choice,
         )
 
     if rule is None:
-        z, weights = draw(n, True)
-        return fit(z, evaluate(z), weights)
+        return _fixed_budget(run, n, d, draw, evaluate, fit)
 
     def coef_and_cov(ex, z, y, weights):
+        drawn = run.sample()
         residuals = y[:, ex.labels] - predict_linear(z, ex.intercept, ex.coef)
-        return ex.coef, sandwich_covariance(z, weights, residuals, ridge)[:, 1:, 1:]
+        return ex.coef, sandwich_covariance(z, drawn.weights, residuals, ridge, clusters=drawn.clusters,
+                                            strata=drawn.strata)[:, 1:, 1:]
 
     rounds = run_rounds(rule, d, draw=draw, evaluate=evaluate, fit=fit, coef_and_cov=coef_and_cov,
                         min_samples=d + 1 if ridge == 0 else 2)
@@ -452,7 +473,7 @@ def explain_shapley(img, predict, seg, label_request, n_or_rule, seed, hide_colo
             coef=coef, intercept=y_lab[1].copy(), labels=labels, segments=seg,
             score=weighted_r2(z, y_lab, ones, y_lab[1], coef), local_pred=y_lab[0].copy(), prediction=y[0].copy(),
             image=img, replacement=rep, kernel_width=float("nan"), ridge=0.0, n_samples=int(z.shape[0]),
-            sampler="paired" if paired else "bernoulli", coef_se=np.sqrt(np.diagonal(cov, axis1=1, axis2=2)),
+            design="paired" if paired else "iid", coef_se=np.sqrt(np.diagonal(cov, axis1=1, axis2=2)),
             intercept_se=np.zeros(len(labels)), samples=z if keep_samples else None,
             weights=ones if keep_samples else None, responses=y if keep_samples else None, kernel="shap",
         )
@@ -467,6 +488,19 @@ def explain_shapley(img, predict, seg, label_request, n_or_rule, seed, hide_colo
 
     rounds = run_rounds(rule, d, draw=draw, evaluate=evaluate, fit=fit, coef_and_cov=coef_and_cov, min_samples=d + 2)
     return replace(rounds.fit, settled=rounds.settled, n_rounds=rounds.n_rounds, stopping=rule)
+
+
+def _fixed_budget(run: DesignRun, n: int, d: int, draw, evaluate, fit) -> Explanation:
+    """n model calls: one draw, or for ``design="auto"`` a pilot (:func:`limetheory.design_choice.pilot_size`)
+    and the rest of the budget with the design it chose."""
+    from .design_choice import pilot_size
+
+    sizes = [n] if not run.auto else [pilot_size(n, d), n - pilot_size(n, d)]
+    z, y, w = [], [], []
+    for i, m in enumerate(sizes):
+        zi, wi = draw(m, i == 0)
+        z.append(zi), w.append(wi), y.append(evaluate(zi))
+    return fit(np.concatenate(z), np.concatenate(y), np.concatenate(w))
 
 
 def _stopping_rule(n_samples, **loose) -> StoppingRule | None:

@@ -53,7 +53,11 @@ class Explanation:
     local_pred : (n_labels,) surrogate prediction at z = 1 (the unperturbed image).
     prediction : (n_classes,) the model's scores on the unperturbed image.
     image : the explained image; replacement : LIME's replacement image xi_bar.
-    kernel_width, ridge, n_samples, sampler : the settings used.
+    kernel_width, ridge, n_samples : the settings used.
+    design : the sampling design (:data:`limetheory.sampling.DESIGNS`); ``"auto:<name>"`` when
+        ``design="auto"`` chose ``<name>`` from a pilot. ``sampler``: its former name ("bernoulli" for "iid").
+    design_choice : with ``design="auto"`` (or a given :class:`limetheory.design_choice.DesignChoice`),
+        why: every design's per-call variance and the source of those numbers (``design_choice.reason``).
     coef_se, intercept_se : (n_labels, d) and (n_labels,) standard errors of coef and intercept
         from the samples themselves (sandwich estimator, :func:`limetheory.surrogate.sandwich_standard_errors`):
         how far another run with another seed would typically land, i.e. the spread of this
@@ -80,7 +84,8 @@ class Explanation:
     kernel_width: float
     ridge: float
     n_samples: int
-    sampler: str = "bernoulli"
+    design: str = "iid"
+    design_choice: object = None
     coef_se: np.ndarray | None = None
     intercept_se: np.ndarray | None = None
     samples: np.ndarray | None = None
@@ -95,8 +100,13 @@ class Explanation:
         return (
             f"Explanation(labels={self.labels.tolist()}, d={self.n_superpixels}, image={self.image.shape}, "
             f"n_samples={self.n_samples}, kernel_width={self.kernel_width:g}, ridge={self.ridge:g}, "
-            f"sampler={self.sampler!r}, samples_kept={self.samples is not None})"
+            f"design={self.design!r}, kernel={self.kernel!r}, samples_kept={self.samples is not None})"
         )
+
+    @property
+    def sampler(self) -> str:
+        """The former name of :attr:`design`: "bernoulli" for "iid"."""
+        return {"iid": "bernoulli"}.get(self.design, self.design)
 
     @property
     def n_superpixels(self) -> int:

@@ -4,19 +4,41 @@
     d_cos(1, z) = 1 - 1^T z / (sqrt(d) ||z||),   d_cos(1, 0) = 1
     pi(z) = exp(-d_cos(1, z)^2 / (2 nu^2))
 
-Also lime's own random stream (:func:`lime_samples`), a variance-reduced alternative with the
-same limit explanation: z drawn from the pi-weighted law with equal weights (:func:`weighted_samples`),
-and KernelSHAP's samples from the Shapley kernel's law of |z| (:func:`shapley_samples`).
+Also lime's own random stream (:func:`lime_samples`), and the sampling *designs* of ``explain``
+(:data:`DESIGNS`, :func:`draw_design`): four ways of drawing z that keep LIME's estimand
+beta^f = E[pi x x^T]^{-1} E[pi x f] (x = (1, z), z ~ Bernoulli(1/2)^d), each with its own spread
+around it (the proofs: the theory page on designs, docs/theory/designs.md).
+
+- ``"iid"``: z_i ~ Bernoulli(1/2)^d independently, weights pi(z_i) (lime's design);
+- ``"paired"``: z and its complement 1 - z in consecutive rows, z ~ Bernoulli(1/2)^d, weights pi;
+  each row is Bernoulli(1/2)^d, so the estimating equation has the same expectation;
+- ``"stratified"``: the number of ones k is drawn by systematic sampling of the Binomial(d, 1/2)
+  law (u_i = (i + U) / n, k_i = F^{-1}(u_i)), so stratum k gets floor or ceil of n C(d, k) 2^-d rows
+  (proportional allocation), then z uniform among the vectors with k ones; each row is marginally
+  Bernoulli(1/2)^d, so the reweighting factor to the Bernoulli law is 1 and the weights stay pi;
+- ``"weighted"``: z from the pi-weighted law, density pi / alpha_0, weights 1 (:func:`weighted_samples`).
+
+KernelSHAP's samples come from the Shapley kernel's law of |z| (:func:`shapley_samples`).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from ._binomial import log_half_binom
 from .kernel import kernel_log, weighted_law
 from .validation import as_generator, check_binary_z, check_kernel_width, validate_params
 
 __all__ = [
+    "DESIGNS",
+    "DesignSample",
     "SAMPLERS",
+    "concat_samples",
+    "design_for_sampler",
+    "draw_design",
+    "paired_samples",
+    "stratified_samples",
     "as_generator",
     "bernoulli_samples",
     "cosine_distance_to_ones",
@@ -31,6 +53,12 @@ __all__ = [
 #: How ``explain`` draws z: lime's Bernoulli(1/2)^d weighted by pi, or z drawn from the pi-weighted
 #: law itself with equal weights (same limit explanation, see :func:`weighted_samples`).
 SAMPLERS = ("bernoulli", "weighted")
+
+#: The sampling designs of ``explain(..., design=...)``; all keep LIME's estimand (module docstring).
+DESIGNS = ("iid", "paired", "stratified", "weighted")
+
+#: The design each former ``sampler=`` value names.
+SAMPLER_DESIGNS = {"bernoulli": "iid", "weighted": "weighted"}
 
 
 def bernoulli_samples(n: int, d: int, rng, first_row_ones: bool = True) -> np.ndarray:
@@ -101,6 +129,170 @@ def samples_and_weights(n: int, d: int, kernel_width: float, rng, sampler: str =
     if sampler == "weighted":
         return weighted_samples(n, d, kernel_width, rng, first_row_ones), np.ones(n)
     raise ValueError(f"sampler must be one of {list(SAMPLERS)}, got {sampler!r}")
+
+
+def paired_samples(n: int, d: int, rng, first_row_ones: bool = True) -> np.ndarray:
+    """n rows in pairs (z, 1 - z), z ~ Bernoulli(1/2)^d: rows 2i and 2i + 1 are complements.
+
+    Every row is Bernoulli(1/2)^d (the complement of a uniform z is uniform); an odd n cuts the
+    last pair. With ``first_row_ones`` the first pair is (1, 0): the unperturbed image and its
+    complement.
+    """
+    half = bernoulli_samples((n + 1) // 2, d, rng, first_row_ones)
+    z = np.empty((2 * half.shape[0], d), dtype=np.uint8)
+    z[0::2] = half
+    z[1::2] = 1 - half
+    return z[:n]
+
+
+def binomial_cdf(d: int) -> np.ndarray:
+    """F(k) = P(Binomial(d, 1/2) <= k) for k = 0..d (from log probabilities, no overflow)."""
+    cdf = np.cumsum(np.exp(log_half_binom(d)))
+    return cdf / cdf[-1]
+
+
+def stratified_counts(n: int, d: int, rng) -> np.ndarray:
+    """Numbers of ones k_1 <= ... <= k_n by systematic sampling of Binomial(d, 1/2).
+
+    k_i = F^{-1}((i + U) / n) with one U ~ Uniform[0, 1): each k_i is Binomial(d, 1/2), and stratum
+    k receives floor or ceil of n P(k) rows, the proportional allocation (in expectation exactly
+    n P(k), so strata with n P(k) < 1 are reached with probability n P(k)).
+    """
+    u = (np.arange(n) + as_generator(rng).random()) / n
+    return np.minimum(np.searchsorted(binomial_cdf(d), u, side="right"), d)
+
+
+def stratified_samples(n: int, d: int, rng, first_row_ones: bool = True) -> np.ndarray:
+    """n rows stratified by their number of ones (:func:`stratified_counts`), each marginally Bernoulli(1/2)^d.
+
+    Rows come sorted by k. With ``first_row_ones`` the last row (the largest k) is replaced by z = 1.
+    """
+    rng = as_generator(rng)
+    z = samples_with_ones(stratified_counts(n, d, rng), d, rng)
+    if first_row_ones and n > 0:
+        z[-1] = 1
+        z = np.roll(z, 1, axis=0)  # the unperturbed image first, as in every design
+    return z
+
+
+def stratum_labels(n_ones) -> np.ndarray:
+    """Stratum of each row from its number of ones, adjacent values of k merged until every stratum
+    holds >= 2 rows (a lone row gives no within-stratum spread); all in one stratum if n < 4."""
+    k = np.asarray(n_ones)
+    values, inverse, counts = np.unique(k, return_inverse=True, return_counts=True)
+    group = np.zeros(values.size, dtype=np.int64)
+    current, filled = 0, 0
+    for i, c in enumerate(counts):
+        group[i] = current
+        filled += c
+        if filled >= 2:
+            current, filled = current + 1, 0
+    if filled and current > 0:  # a short last group joins the one before
+        group[group == current] = current - 1
+    return group[inverse]
+
+
+@dataclass(frozen=True, eq=False)
+class DesignSample:
+    """Samples of one design: z (n, d) uint8, the regression weights (n,), and how rows depend.
+
+    ``clusters`` (n,) ints: rows of one cluster are drawn together (a pair), so their scores are
+    summed before the sandwich; ``strata`` (n,) ints: rows drawn with a fixed share per stratum, so
+    scores are centred within their stratum (-1: not stratified). None: independent rows.
+    """
+
+    z: np.ndarray
+    weights: np.ndarray
+    clusters: np.ndarray | None = None
+    strata: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return self.z.shape[0]
+
+
+def draw_design(design: str, n: int, d: int, kernel_width: float, rng, first_row_ones: bool = True,
+                log_weights=None) -> DesignSample:
+    """n samples of ``design`` (:data:`DESIGNS`) with the kernel's weights; row 0 is z = 1 by default.
+
+    ``"iid"``, ``"paired"``, ``"stratified"``: weights pi(z). ``"weighted"``: z from the pi-weighted
+    law, weights 1. A paired sample marks its pairs as clusters, a stratified one its strata.
+
+    ``log_weights``: (d + 1,) log pi by the number of ones k, for a kernel other than LIME's (any
+    kernel that depends on z through k; the designs keep its estimand too). None: LIME's kernel of
+    width ``kernel_width``.
+    """
+    log_pi = kernel_log(np.arange(d + 1), d, check_kernel_width(kernel_width)) if log_weights is None \
+        else np.asarray(log_weights, dtype=np.float64)
+
+    def weights(z):
+        return np.exp(log_pi[np.count_nonzero(z, axis=1)])
+
+    if design == "iid":
+        z = bernoulli_samples(n, d, rng, first_row_ones)
+        return DesignSample(z, weights(z))
+    if design == "paired":
+        z = paired_samples(n, d, rng, first_row_ones)
+        return DesignSample(z, weights(z), clusters=np.arange(n) // 2)
+    if design == "stratified":
+        z = stratified_samples(n, d, rng, first_row_ones)
+        return DesignSample(z, weights(z), strata=stratum_labels(z.sum(axis=1, dtype=np.int64)))
+    if design == "weighted":
+        if log_weights is None:
+            return DesignSample(weighted_samples(n, d, kernel_width, rng, first_row_ones), np.ones(n))
+        rng = as_generator(rng)
+        log_q = log_half_binom(d) + log_pi
+        q = np.exp(log_q - log_q.max())
+        z = samples_with_ones(rng.choice(d + 1, size=n, p=q / q.sum()), d, rng)
+        if first_row_ones and n > 0:
+            z[0] = 1
+        return DesignSample(z, np.ones(n))
+    raise ValueError(f"design must be one of {list(DESIGNS)}, got {design!r}")
+
+
+def concat_samples(parts, scales=None) -> DesignSample:
+    """The rows of several :class:`DesignSample` in order, cluster and stratum labels kept apart.
+
+    ``scales``: a factor per part multiplying its weights (e.g. pi / alpha_0 for Bernoulli rows
+    next to pi-weighted rows, whose weights are 1: both then estimate the same equation).
+    """
+    parts = list(parts)
+    scales = [1.0] * len(parts) if scales is None else list(scales)
+    weights = np.concatenate([p.weights * s for p, s in zip(parts, scales)])
+    z = np.concatenate([p.z for p in parts])
+    clusters = strata = None
+    if any(p.clusters is not None for p in parts):
+        labels, offset = [], 0
+        for p in parts:
+            own = np.arange(p.n) if p.clusters is None else p.clusters
+            labels.append(own + offset)
+            offset += int(own.max()) + 1 if p.n else 0
+        clusters = np.concatenate(labels)
+    if any(p.strata is not None for p in parts):
+        labels, offset = [], 0
+        for p in parts:
+            if p.strata is None:
+                labels.append(np.full(p.n, -1, dtype=np.int64))
+            else:
+                labels.append(p.strata + offset)
+                offset += int(p.strata.max()) + 1 if p.n else 0
+        strata = np.concatenate(labels)
+    return DesignSample(z, weights, clusters, strata)
+
+
+def design_for_sampler(design, sampler, default: str = "iid") -> str:
+    """The design named by ``design=`` or by the former ``sampler=`` (DeprecationWarning); not both."""
+    import warnings
+
+    if sampler is None:
+        return default if design is None else design
+    if design is not None:
+        raise TypeError("give design= or its former name sampler=, not both")
+    warnings.warn('sampler= is deprecated; use design= ("bernoulli" is design="iid", "weighted" is '
+                  'design="weighted")', DeprecationWarning, stacklevel=3)
+    if sampler not in SAMPLER_DESIGNS:
+        raise ValueError(f"sampler must be one of {list(SAMPLERS)}, got {sampler!r}")
+    return SAMPLER_DESIGNS[sampler]
 
 
 def lime_samples(n: int, d: int, random_state: np.random.RandomState) -> np.ndarray:

@@ -17,10 +17,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
+from .threads import single_blas_thread
 from .validation import check_real
 
-__all__ = ["fit_constrained", "fit_weighted_ridge", "predict_linear", "sandwich_covariance", "sandwich_standard_errors", "weighted_hessian",
-           "weighted_r2"]
+__all__ = [
+    "cholesky_or_none", "fit_constrained", "fit_weighted_ridge", "hessian", "predict_linear", "sandwich_covariance",
+    "sandwich_standard_errors", "weighted_r2",
+]
 
 #: Work memory of :func:`sandwich_standard_errors` and :func:`sandwich_covariance` per block of samples (bytes).
 _SANDWICH_CHUNK_BYTES = 4 * 2**20
@@ -52,6 +55,11 @@ def fit_weighted_ridge(z, y, weights, ridge: float = 1.0):
     y = np.asarray(y, dtype=np.float64)
     y2 = y[:, None] if y.ndim == 1 else y
     w = np.asarray(weights, dtype=np.float64)
+    with single_blas_thread():
+        return _fit(z, y2, w, ridge)
+
+
+def _fit(z, y2, w, ridge):
     zc, yc, z_bar, y_bar = _weighted_centre(z, y2, w)
     d = z.shape[1]
     if ridge > 0:
@@ -69,84 +77,103 @@ def fit_weighted_ridge(z, y, weights, ridge: float = 1.0):
     return intercept, coef.T
 
 
-def sandwich_standard_errors(z, weights, residuals, ridge: float = 1.0) -> np.ndarray:
+def sandwich_standard_errors(z, weights, residuals, ridge: float = 1.0, *, clusters=None, strata=None) -> np.ndarray:
     """Standard errors of the fitted (intercept, coefficients) from one set of LIME samples.
 
     LIME's responses are not noisy: y_i = f(x(z_i)) is a fixed function of z_i, and the surrogate's
     error comes only from which z_i were drawn. The estimator solves sum_i pi_i x_i (y_i - x_i^T b)
-    = lambda P b with x_i = (1, z_i) and P = diag(0, 1, ..., 1), an M-estimator of i.i.d. samples, so
+    = lambda P b with x_i = (1, z_i) and P = diag(0, 1, ..., 1), an M-estimator, so with the scores
+    s_i = pi_i r_i x_i (residuals r_i = y_i - x_i^T b_hat)
 
-        Cov(b_hat) ~ H^{-1} (sum_i pi_i^2 r_i^2 x_i x_i^T) H^{-1},  H = sum_i pi_i x_i x_i^T + lambda P,
+        Cov(b_hat) ~ H^{-1} M H^{-1},  H = sum_i pi_i x_i x_i^T + lambda P,
 
-    (the sandwich, heteroskedasticity-consistent covariance), with the residuals r_i = y_i - x_i^T
-    b_hat, scaled by n / (n - d - 1) (HC1). It estimates the spread of b_hat around the value LIME
-    converges to (:func:`limetheory.theory.exact_limit_covariance` gives it exactly for small d).
-    Only the diagonal is formed: with A = X H^{-1}, Var(b_j) = sum_i (pi_i r_i)^2 A_ij^2, shared by
-    every class and computed over blocks of samples, so the work memory does not grow with n
-    (:func:`sandwich_covariance` forms the whole matrix).
+    (the sandwich) where the "meat" M depends on how the samples were drawn (the design):
+
+    - independent rows (``clusters`` and ``strata`` None): M = c sum_i s_i s_i^T, c = n / (n - d - 1)
+      (HC1, heteroskedasticity-consistent);
+    - ``clusters`` (rows drawn together, e.g. the pairs (z, 1 - z)): M = c sum_g S_g S_g^T with the
+      cluster sums S_g = sum_{i in g} s_i, c = G / (G - 1) (n - 1) / (n - d - 1) (CR1, G clusters);
+    - ``strata`` (a fixed share of rows per stratum): the scores are centred within each stratum h
+      (label >= 0; -1: not centred), s_i - s_bar_h, each stratum scaled by n_h / (n_h - 1), and
+      c = (n - 1) / (n - d - 1): the between-strata part of the spread is not sampling error.
+
+    It estimates the spread of b_hat around the value LIME converges to
+    (:func:`limetheory.theory.exact_limit_covariance` gives it exactly for small d). Only the diagonal is
+    formed: with the rows a = H^{-1} S, Var(b_j) = sum (a_j)^2, shared by every class; independent
+    rows are done over blocks of samples, so the work memory does not grow with n
+    (:func:`sandwich_covariance` forms the whole matrix). H^{-1} is applied through a Cholesky
+    factorisation, with one BLAS thread (:func:`limetheory.threads.single_blas_thread`).
 
     Parameters
     ----------
     z : (n, d) 0/1 features;  weights : (n,) pi_i;  residuals : (n,) or (n, k) y - surrogate.
     ridge : lambda >= 0, as in the fit.
+    clusters, strata : (n,) integer labels, or None (see above).
 
     Returns
     -------
     (k, d + 1) standard errors, intercept first; ``inf`` when n <= d + 1 (no degrees of freedom)
     or when the samples do not identify every coefficient (H singular to 1e-12).
     """
-    return np.sqrt(_sandwich(z, weights, residuals, ridge, full=False))
+    return np.sqrt(_sandwich(z, weights, residuals, ridge, full=False, clusters=clusters, strata=strata))
 
 
-def sandwich_covariance(z, weights, residuals, ridge: float = 1.0) -> np.ndarray:
+def sandwich_covariance(z, weights, residuals, ridge: float = 1.0, *, clusters=None, strata=None) -> np.ndarray:
     """The whole sandwich covariance of :func:`sandwich_standard_errors`, one matrix per class.
 
-    Cov(b_hat) ~ (n / (n - d - 1)) sum_i (pi_i r_i)^2 a_i a_i^T with a_i = H^{-1} x_i (the i-th row of
-    A = X H^{-1}); its diagonal is the square of :func:`sandwich_standard_errors`. The off-diagonal
-    terms give the spread of differences b_i - b_j (Var = C_ii + C_jj - 2 C_ij), which
+    Cov(b_hat) ~ c sum_u a_u a_u^T with a_u = H^{-1} S_u (S_u the scores of a row, a cluster's sum or
+    a stratum-centred row); its diagonal is the square of :func:`sandwich_standard_errors`. The
+    off-diagonal terms give the spread of differences b_i - b_j (Var = C_ii + C_jj - 2 C_ij), which
     :mod:`limetheory.stopping` compares. Work: O(n d^2) per class, memory O(d^2) per class.
 
     Returns
     -------
     (k, d + 1, d + 1), intercept first; all ``inf`` in the cases where the standard errors are.
     """
-    return _sandwich(z, weights, residuals, ridge, full=True)
+    return _sandwich(z, weights, residuals, ridge, full=True, clusters=clusters, strata=strata)
 
 
 #: H is singular (the samples do not identify every coefficient) when lambda_min(H) <= SINGULAR lambda_max(H).
 SINGULAR = 1e-12
 
 
-def _chunk_rows(d: int) -> int:
-    return max(1, _SANDWICH_CHUNK_BYTES // (8 * (d + 1)))  # memory: a few (rows, d + 1) blocks
-
-
-def _design(z, start: int, rows: int) -> np.ndarray:
-    """Rows ``start:start + rows`` of X = [1, z] as float64."""
-    block = np.asarray(z[start : start + rows], dtype=np.float64)
-    return np.hstack([np.ones((block.shape[0], 1)), block])
-
-
-def weighted_hessian(z, weights, ridge: float = 1.0) -> np.ndarray:
-    """H = sum_i pi_i x_i x_i^T + lambda P, x_i = (1, z_i), P = diag(0, 1, ..., 1): (d + 1, d + 1).
-
-    The curvature of the surrogate's objective; the coefficients are identified when H is
-    non-singular (:data:`SINGULAR`). Summed over blocks of samples: O(d^2) work memory.
-    """
+def hessian(z, weights, ridge: float) -> np.ndarray:
+    """H = sum_i w_i x_i x_i^T + lambda P with x_i = (1, z_i), P = diag(0, 1, ..., 1), over blocks of rows."""
     z = np.asarray(z)
     w = np.asarray(weights, dtype=np.float64)
     n, d = z.shape
-    rows = _chunk_rows(d)
-    hessian = np.zeros((d + 1, d + 1))
+    rows = max(1, _SANDWICH_CHUNK_BYTES // (8 * (d + 1)))
+    out = np.zeros((d + 1, d + 1))
     for start in range(0, n, rows):
-        x = _design(z, start, rows)
-        hessian += x.T @ (x * w[start : start + rows, None])
-    hessian[np.arange(1, d + 1), np.arange(1, d + 1)] += ridge
-    return hessian
+        x = _design_rows(z, start, rows)
+        out += x.T @ (x * w[start : start + rows, None])
+    out[np.arange(1, d + 1), np.arange(1, d + 1)] += ridge
+    return out
 
 
-def _sandwich(z, weights, residuals, ridge: float, full: bool) -> np.ndarray:
-    """HC1 sandwich variances (k, d + 1), or with ``full`` covariances (k, d + 1, d + 1)."""
+def _design_rows(z, start, rows):
+    block = z[start : start + rows]
+    return np.hstack([np.ones((block.shape[0], 1)), block.astype(np.float64)])
+
+
+#: H is taken as singular when its reciprocal condition number (1-norm estimate) is below this.
+SINGULAR_RCOND = 1e-12
+
+
+def cholesky_or_none(matrix):
+    """``scipy.linalg.cho_factor`` of a symmetric positive semi-definite matrix, or None when it is
+    singular to ``SINGULAR_RCOND`` (the factorisation fails, or LAPACK's condition estimate says so)."""
+    try:
+        factor = scipy.linalg.cho_factor(matrix, lower=False, check_finite=False)
+    except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+        return None
+    anorm = np.max(np.sum(np.abs(matrix), axis=0))
+    rcond, info = scipy.linalg.lapack.dpocon(factor[0], anorm, uplo="U")
+    return factor if info == 0 and rcond > SINGULAR_RCOND else None
+
+
+def _sandwich(z, weights, residuals, ridge: float, full: bool, clusters=None, strata=None) -> np.ndarray:
+    """The design's sandwich variances (k, d + 1), or with ``full`` covariances (k, d + 1, d + 1)."""
     z = np.asarray(z)
     w = np.asarray(weights, dtype=np.float64)
     r = np.asarray(residuals, dtype=np.float64)
@@ -155,26 +182,75 @@ def _sandwich(z, weights, residuals, ridge: float, full: bool) -> np.ndarray:
     shape = (r.shape[1], d + 1, d + 1) if full else (r.shape[1], d + 1)
     if n <= d + 1:
         return np.full(shape, np.inf)
-    rows = _chunk_rows(d)
+    with single_blas_thread():
+        factor = cholesky_or_none(hessian(z, w, ridge))
+        if factor is None:  # e.g. a superpixel never (or always) off: not identified
+            return np.full(shape, np.inf)
+        if clusters is None and strata is None:
+            return _independent_rows(z, w, r, factor, full, shape) * (n / (n - d - 1))
+        return _grouped_rows(z, w, r, factor, full, shape, clusters, strata) * ((n - 1) / (n - d - 1))
 
-    def design(start):
-        return _design(z, start, rows)
 
-    eigval, eigvec = np.linalg.eigh(weighted_hessian(z, w, ridge))  # small, (d+1)^2, positive semi-definite
-    if eigval[0] <= SINGULAR * eigval[-1]:  # e.g. a superpixel never (or always) off: not identified
-        return np.full(shape, np.inf)
-    h_inv = (eigvec / eigval) @ eigvec.T
+def _accumulate(out, a, full, c=None):
+    if full:
+        out[c] += a.T @ a
+    else:
+        out[c] += np.einsum("ij,ij->j", a, a)
+
+
+def _independent_rows(z, w, r, factor, full, shape):
+    n, d = z.shape
+    rows = max(1, _SANDWICH_CHUNK_BYTES // (8 * (d + 1)))  # memory: a few (rows, d + 1) blocks
     out = np.zeros(shape)
     for start in range(0, n, rows):
-        a = design(start) @ h_inv  # rows of X H^{-1}
+        a = scipy.linalg.cho_solve(factor, _design_rows(z, start, rows).T, check_finite=False).T  # X H^{-1}
         g = w[start : start + rows, None] * r[start : start + rows]  # pi_i r_i, (rows, k)
         if full:
             for c in range(r.shape[1]):
-                ga = a * g[:, c, None]
-                out[c] += ga.T @ ga
+                _accumulate(out, a * g[:, c, None], True, c)
         else:
             out += (g**2).T @ a**2
-    return out * (n / (n - d - 1))
+    return out
+
+
+def _summing_matrix(group_of, n_groups):
+    """Sparse (n_groups, n) 0/1 matrix whose product with a (n, p) array sums its rows by group."""
+    import scipy.sparse
+
+    n = group_of.shape[0]
+    return scipy.sparse.csr_matrix((np.ones(n), (group_of, np.arange(n))), shape=(n_groups, n))
+
+
+def _grouped_rows(z, w, r, factor, full, shape, clusters, strata):
+    """Scores summed within clusters, then centred within strata (module docstring of the formulas)."""
+    n, d = z.shape
+    x = _design_rows(z, 0, n)
+    if clusters is None:
+        cluster_of, n_units = np.arange(n), n
+    else:
+        _, cluster_of = np.unique(np.asarray(clusters), return_inverse=True)
+        n_units = int(cluster_of.max()) + 1
+    unit_stratum = np.full(n_units, -1, dtype=np.int64)
+    if strata is not None:
+        unit_stratum[cluster_of] = np.asarray(strata)
+    scale = np.ones(n_units) * (n_units / (n_units - 1) if clusters is not None and n_units > 1 else 1.0)
+    centred = unit_stratum >= 0
+    if centred.any():
+        _, stratum_of = np.unique(unit_stratum[centred], return_inverse=True)
+        size = np.bincount(stratum_of)
+        scale[centred] = np.where(size[stratum_of] > 1, size[stratum_of] / np.maximum(size[stratum_of] - 1, 1), 1.0)
+    to_units = _summing_matrix(cluster_of, n_units)
+    if centred.any():
+        to_strata = _summing_matrix(stratum_of, size.size)
+    out = np.zeros(shape)
+    for c in range(r.shape[1]):
+        scores = to_units @ (x * (w * r[:, c])[:, None])
+        if centred.any():
+            sums = to_strata @ scores[centred]
+            scores[centred] -= (sums / size[:, None])[stratum_of]
+        a = scipy.linalg.cho_solve(factor, (scores * np.sqrt(scale)[:, None]).T, check_finite=False).T
+        _accumulate(out, a, full, c)
+    return out
 
 
 def predict_linear(z, intercept, coef) -> np.ndarray:

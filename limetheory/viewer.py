@@ -16,7 +16,7 @@ network, no CDN; about 0.3 MB for a 224 x 224 image. The page shows
   :attr:`Explanation.coef_se`) contains 0: this run cannot tell the sign;
 * a readout of the superpixel under the pointer: index, ``beta_hat_j +- 1.96 se_j``, the limit
   and the IG sum when given;
-* the settings (n_samples, kernel_width, ridge, sampler, seed when given) and the model's top
+* the settings (n_samples, kernel_width, ridge, sampling design, seed when given) and the model's top
   classes.
 
 Contract for outside checks: ``#superpixels`` holds one ``<li>`` per superpixel with
@@ -200,7 +200,7 @@ def explanation_html(explanation, *, label=None, limit=None, ig_sums=None, class
                 ("explained output", unit),
                 ("superpixels d", d), ("n_samples", explanation.n_samples),
                 ("kernel_width", _fmt(explanation.kernel_width)), ("ridge", _fmt(explanation.ridge)),
-                ("sampler", explanation.sampler), ("seed", "not recorded" if seed is None else seed),
+                ("design", explanation.design), ("seed", "not recorded" if seed is None else seed),
                 ("intercept", _fmt(float(explanation.intercept[row]))), ("weighted R\u00b2", _fmt(float(explanation.score[row]))),
                 ("image", f"{h} x {w}")]
     parts = {

@@ -96,3 +96,19 @@ def test_bench_shapley_cells_on_a_toy_game():
         assert (r["coverage"] is None) == (not r["method"].startswith("ours"))
     exact = bench_shapley.exact_cost_rows((8,))
     assert exact[0]["model_calls"] == 256 and exact[0]["efficiency_error"] < 1e-12
+
+
+def test_bench_designs_quick(tmp_path):
+    """One held-out image per small CNN, a small pilot: every design's calls ratio is positive and
+    iid's is 1, the settle predictions are round sizes of lime's schedule, the files are written."""
+    import bench_designs
+
+    bench_designs.main(["--quick", "--out", str(tmp_path)])
+    saved = json.loads((tmp_path / "bench_designs_quick.json").read_text())
+    assert {r["model"] for r in saved["rows"]} == {"shapes-cnn", "digits-cnn"}
+    for row in saved["rows"]:
+        assert row["calls_ratio_trace"]["iid"] == pytest.approx(1.0) and min(row["calls_ratio_trace"].values()) > 0
+        assert row["auto_choice"] == max(row["calls_ratio_trace"], key=row["calls_ratio_trace"].get)
+        for calls in row["settle_calls"]["0.1"].values():
+            assert calls is None or calls >= 10 * (row["d"] + 1)  # the first round of lime's schedule
+    assert "| model | width |" in (tmp_path / "bench_designs_quick.md").read_text()

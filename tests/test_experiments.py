@@ -133,10 +133,10 @@ def test_linear_model_results(out):
 def test_convergence_results(out):
     frame = read_results(out, "convergence")
     s = read_meta(out, "convergence")["settings"]
-    assert {"model", "sampler", "n", "seed", "d", "err", "err_all", "err_max", "limit_norm",
+    assert {"model", "design", "n", "seed", "d", "err", "err_all", "err_max", "limit_norm",
             "closed_form_gap"} <= set(frame.columns)
-    assert len(frame) == len(s["models"]) * len(s["samplers"]) * len(s["n_samples"]) * len(s["seeds"])
-    assert set(frame["sampler"]) == {"bernoulli", "weighted"}
+    assert len(frame) == len(s["models"]) * len(s["designs"]) * len(s["n_samples"]) * len(s["seeds"])
+    assert set(frame["design"]) == {"iid", "paired", "stratified", "weighted"}
     assert (frame["d"] <= 12).all() and {"shape", "linear"} <= set(frame["model"])
     # the analytic closed forms agree with the exact enumeration used as ground truth
     assert frame.loc[frame["model"] != "cnn", "closed_form_gap"].max() < 1e-10
@@ -149,10 +149,10 @@ def test_convergence_slopes_near_minus_half(out):
     """The fitted log-log slope is -1/2 within a t band of its standard error (Bonferroni over the rated
     cells, 0.1%) + the bias of the O(d/n) terms: rms = sqrt(tr V / n) (1 + O(d/n)) shifts the slope by
     about d (1/n_min - 1/n_max) / log(n_max / n_min) <= (d / n_min) / log(n_max / n_min) (c = 1)."""
-    slopes = pd.read_csv(out / "results" / "convergence_slopes.csv").set_index(["model", "sampler"])
-    assert (out / "results" / "convergence_slopes.md").read_text().startswith("| model | sampler |")
+    slopes = pd.read_csv(out / "results" / "convergence_slopes.csv").set_index(["model", "design"])
+    assert (out / "results" / "convergence_slopes.md").read_text().startswith("| model | design |")
     rated = [key for key in slopes.index if key[0] != "linear"]
-    assert ("shape", "bernoulli") in rated and ("shape", "weighted") in rated
+    assert {("shape", design) for design in ("iid", "paired", "stratified", "weighted")} <= set(rated)
     for key in rated:
         row = slopes.loc[key]
         bias = dn_bias(row["d"], row["n_min"], 1 / np.log(row["n_max"] / row["n_min"]))
@@ -162,15 +162,15 @@ def test_convergence_slopes_near_minus_half(out):
 
 
 def test_convergence_matches_the_exact_error_law(out):
-    """E||beta_hat_n - beta^f||^2 = trace(V) / n (V: exact sandwich covariance of each sampler), runs'
+    """E||beta_hat_n - beta^f||^2 = trace(V) / n (V: exact sandwich covariance of each design), runs'
     own se and 95% intervals agree: each mean over runs within a t band of its standard error (Bonferroni
     over 3 checks x the rated cells, 0.1%) + the O(d/n) bias at the smallest n (c = 1, relative)."""
     frame = read_results(out, "convergence")
     assert {"predicted_rms", "se_norm", "covered_95"} <= set(frame.columns)
-    slopes = pd.read_csv(out / "results" / "convergence_slopes.csv").set_index(["model", "sampler"])
+    slopes = pd.read_csv(out / "results" / "convergence_slopes.csv").set_index(["model", "design"])
     rated = [key for key in slopes.index if key[0] != "linear"]
     for m, sampler in rated:
-        sub = frame[(frame["model"] == m) & (frame["sampler"] == sampler)]
+        sub = frame[(frame["model"] == m) & (frame["design"] == sampler)]
         bias = dn_bias(int(sub["d"].iloc[0]), sub["n"].min(), 1.0)
         squared = (sub["err"] / sub["predicted_rms"]) ** 2
         tols = []

@@ -70,7 +70,7 @@ def test_intervals_cover_exact_shapley_at_their_level(paired):
     ses = np.zeros((2, D))
     for r in range(runs):
         ex = lt.explain(img, predict, segments=SEG, kernel="shap", n_samples=n, labels=[0, 1], seed=1000 + r,
-                        sampler="paired" if paired else "bernoulli")
+                        design="paired" if paired else "iid")
         lo, hi = ex.conf_int(label=0), ex.conf_int(label=1)
         hits[0] += (lo[:, 0] <= exact[0]) & (exact[0] <= lo[:, 1])
         hits[1] += (hi[:, 0] <= exact[1]) & (exact[1] <= hi[:, 1])
@@ -117,8 +117,8 @@ def test_bad_settings():
         lt.explain(img, predict, segments=SEG, kernel="kernelshap")
     with pytest.raises(ValueError, match="d \\+ 2"):
         lt.explain(img, predict, segments=SEG, kernel="shap", n_samples=D + 1)
-    with pytest.raises(ValueError, match="sampler"):
-        lt.explain(img, predict, segments=SEG, kernel="shap", sampler="weighted")
+    with pytest.raises(ValueError, match="design"):
+        lt.explain(img, predict, segments=SEG, kernel="shap", design="weighted")
 
 
 def test_lime_default_is_unchanged():

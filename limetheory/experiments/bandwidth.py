@@ -30,6 +30,7 @@ import pandas as pd
 import limetheory as lt
 from limetheory import theory
 from limetheory.analytic import ShapeDetector
+from limetheory.sampling import SAMPLER_DESIGNS
 
 from ._common import bar_mask, digit_image
 
@@ -123,7 +124,8 @@ def _lime_run(ctx: Context, segments, members, nu: float, seed: int, sampler: st
     """One LIME run: its mean coefficient on E_-, the largest and spread outside, and ``found``."""
     s = ctx.settings
     ex = lt.explain(ctx.image, ctx.model, segments=segments, n_samples=s["n_samples"], kernel_width=nu,
-                    ridge=s["ridge"], hide_color=s["hide_color"], seed=seed, sampler=sampler, progress=False,
+                    ridge=s["ridge"], hide_color=s["hide_color"], seed=seed, design=SAMPLER_DESIGNS[sampler],
+                    progress=False,
                     refuse_unidentified=False)  # lime's failure at small widths is what this measures
     coef = ex.coef[0]
     top = np.argsort(-coef, kind="stable")[: int(members.sum())]

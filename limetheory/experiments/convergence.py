@@ -23,10 +23,12 @@ computed once on the 2^d distinct perturbed images (for the enumeration) and ser
 ``explain`` by recovering each perturbed image's z (:class:`EnumeratedResponses`): the same
 estimates as calling the model again, at a fraction of the cost, so n can be large.
 
-Every run is made twice: with lime's Bernoulli design and with ``sampler="weighted"`` (z from the
-pi-weighted law, equal weights), which converges to the same limit with its own exact V.
+Every run is made with each sampling design of ``explain(..., design=...)``: lime's ``"iid"``
+Bernoulli draws, ``"paired"`` (z and 1 - z), ``"stratified"`` (by the number of ones) and
+``"weighted"`` (z from the pi-weighted law, equal weights). All converge to the same limit, each with
+its own exact V (:func:`limetheory.theory.exact_limit_covariance` with ``design=``).
 
-Rows: one per (model, sampler, n, seed). Table ``slopes``: per (model, sampler), the least-squares slope of log err
+Rows: one per (model, design, n, seed). Table ``slopes``: per (model, design), the least-squares slope of log err
 against log n over all runs, its standard error and 95% interval (theory: -1/2); the measured
 root-mean-square error over the predicted one (theory: 1), the mean of the runs' own se norms over
 the predicted error (1), and the coverage of the runs' 95% intervals (0.95).
@@ -51,7 +53,7 @@ from .linear_model import class_template
 
 NAME = "convergence"
 TITLE = "Exp. 3: ||beta_hat_n - beta^f|| against n (rate n^-1/2), exact limit by enumeration"
-VERSION = 3
+VERSION = 4
 
 CNN_NAME = "digits-cnn"
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
@@ -94,13 +96,13 @@ def settings(quick: bool) -> dict:
         "cnn": cnn,
         "n_samples": [250, 500, 1000, 2000, 4000] if quick else [300, 1000, 3000, 10000, 30000, 100000],
         "seeds": list(range(8 if quick else 25)),
-        "samplers": ["bernoulli", "weighted"],
+        "designs": ["iid", "paired", "stratified", "weighted"],
     }
 
 
 def units(s: dict) -> list:
-    return [{"model": m, "sampler": sampler, "n": n}
-            for m in s["models"] for sampler in s["samplers"] for n in s["n_samples"]]
+    return [{"model": m, "design": design, "n": n}
+            for m in s["models"] for design in s["designs"] for n in s["n_samples"]]
 
 
 class EnumeratedResponses:
@@ -150,7 +152,7 @@ class EnumeratedResponses:
 @dataclass(frozen=True, eq=False)
 class ModelSetup:
     """One model of the experiment: the image it sees, the class explained (None: a scalar model),
-    its exact limit, sqrt(trace V) per sampler (0 for exact recovery), the enumerated predict served
+    its exact limit, sqrt(trace V) per design (0 for exact recovery), the enumerated predict served
     to ``explain``, the gap to the closed form (NaN when there is none) and f(xi)."""
 
     image: np.ndarray
@@ -203,11 +205,11 @@ def _model_setup(name: str, s: dict, gray: np.ndarray, digit: int, segments: np.
         column = theory.ResponseTable(responses)
     limit = theory.exact_limit(column, d, nu)
     rms_constant = {}
-    for sampler in s["samplers"]:
-        cov = theory.exact_limit_covariance(column, d, nu, sampler=sampler)
+    for design in s["designs"]:
+        cov = theory.exact_limit_covariance(column, d, nu, design=design)
         constant = float(np.sqrt(np.trace(cov[1:, 1:])))
         # f linear in z: LIME is exact and V is rounding
-        rms_constant[sampler] = 0.0 if constant <= 1e-9 * np.linalg.norm(limit) else constant
+        rms_constant[design] = 0.0 if constant <= 1e-9 * np.linalg.norm(limit) else constant
     return ModelSetup(image=image, label=label, limit=limit, rms_constant=rms_constant,
                       predict=EnumeratedResponses(image, rep, segments, responses),
                       closed_form_gap=np.nan if closed is None else float(np.max(np.abs(closed - limit))),
@@ -226,17 +228,17 @@ def run_unit(unit: dict, ctx: Context) -> pd.DataFrame:
     m = ctx.models[unit["model"]]
     limit = m.limit
     rows = []
-    sampler = unit["sampler"]
-    rms_constant = m.rms_constant[sampler]
+    design = unit["design"]
+    rms_constant = m.rms_constant[design]
     for seed in s["seeds"]:
         ex = lt.explain(m.image, m.predict, segments=ctx.segments,
                         labels=None if m.label is None else [m.label], n_samples=unit["n"],
                         kernel_width=s["kernel_width"], ridge=s["ridge"], hide_color=s["hide_color"],
-                        seed=np.random.default_rng([seed, unit["n"]]), sampler=sampler, progress=False)
+                        seed=np.random.default_rng([seed, unit["n"]]), design=design, progress=False)
         diff = ex.coef[0] - limit[1:]
         exact_fit = rms_constant == 0.0  # a linear model: no sampling error to cover
         rows.append({
-            "model": unit["model"], "sampler": sampler, "n": unit["n"], "seed": seed, "d": limit.size - 1,
+            "model": unit["model"], "design": design, "n": unit["n"], "seed": seed, "d": limit.size - 1,
             "err": float(np.linalg.norm(diff)),
             "err_all": float(np.hypot(np.linalg.norm(diff), ex.intercept[0] - limit[0])),
             "err_max": float(np.max(np.abs(diff))),
@@ -282,12 +284,12 @@ def _against_prediction(sub: pd.DataFrame, rms: pd.Series) -> dict:
 
 def tables(frame: pd.DataFrame, s: dict) -> dict:
     rows = []
-    for (model, sampler), sub in frame.groupby(["model", "sampler"], sort=False):
+    for (model, design), sub in frame.groupby(["model", "design"], sort=False):
         fit = fit_slope(sub["n"], sub["err"])
         rms = sub.groupby("n")["err"].apply(lambda e: float(np.sqrt(np.mean(e**2))))
         rms_fit = fit_slope(rms.index, rms.to_numpy())
         rows.append({
-            "model": model, "sampler": sampler, "d": int(sub["d"].iloc[0]),
+            "model": model, "design": design, "d": int(sub["d"].iloc[0]),
             "n_min": int(sub["n"].min()), "n_max": int(sub["n"].max()),
             "runs": int(len(sub)), **fit, "slope_of_rms": rms_fit["slope"],
             "rms_err_at_n_min": float(rms.iloc[0]), "rms_err_at_n_max": float(rms.iloc[-1]),

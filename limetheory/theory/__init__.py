@@ -85,7 +85,7 @@ occlusion values. ``shapley_kernel``: KernelSHAP's limit and covariance (the con
 """
 from ..kernel import KERNELS, MAX_D, alpha, alpha_diff, log_alpha, log_kernel, weighted_law
 from .enumeration import MAX_EXACT_D, ResponseTable, all_patterns, pattern_index
-from .exact import exact_limit, exact_limit_covariance
+from .exact import exact_design_traces, exact_limit, exact_limit_covariance
 from .games import exact_banzhaf, exact_occlusion, exact_shapley
 from .shapley_kernel import shapley_law_scale
 from .limit import limit_explanation, product_limit, ridge_bias
@@ -105,6 +105,7 @@ __all__ = [
     "alpha",
     "alpha_diff",
     "exact_banzhaf",
+    "exact_design_traces",
     "exact_limit",
     "exact_limit_covariance",
     "exact_occlusion",

@@ -5,16 +5,17 @@ from typing import Callable
 
 import numpy as np
 
+from .._binomial import log_half_binom
 from ..kernel import check_kernel, kernel_log
-from ..sampling import SAMPLERS
-from ..validation import check_bool, check_choice, check_int, renamed_keywords
+from ..sampling import DESIGNS, design_for_sampler
+from ..validation import check_bool, check_choice, check_int, check_kernel_width, renamed_keywords
 from ._normalized import ILL_CONDITIONED, Normalized, SingularSigma, beta_normalized, interpolation_limit, normalized
 from .enumeration import ResponseTable, all_patterns, check_enumerable_d
 from .games import one_off_responses
 from .shapley_kernel import shapley_kernel_covariance, shapley_kernel_limit
 from .moments import enumerated_sums
 
-__all__ = ["exact_limit", "exact_limit_covariance"]
+__all__ = ["exact_design_traces", "exact_limit", "exact_limit_covariance"]
 
 
 def _checked(f_of_z, d, kernel_width, batch_size, kernel="lime") -> tuple[int, float, int]:
@@ -86,20 +87,24 @@ def _sandwich(n: Normalized, meat: np.ndarray) -> np.ndarray:
 
 
 @renamed_keywords(nu="kernel_width")
-def exact_limit_covariance(f_of_z: Callable, d: int, kernel_width: float | None = None, *,
-                           sampler: str = "bernoulli", batch_size: int = 1 << 15, kernel: str = "lime",
+def exact_limit_covariance(f_of_z: Callable, d: int, kernel_width: float | None = None, *, design: str | None = None,
+                           sampler: str | None = None, batch_size: int = 1 << 15, kernel: str = "lime",
                            paired: bool = False) -> np.ndarray:
-    """The exact asymptotic covariance V of LIME's estimate around beta^f, by enumerating {0,1}^d.
+    """The exact asymptotic covariance V of LIME's estimate around beta^f under a sampling design, by enumeration.
 
-    Empirical LIME with ridge = 0 solves sum_i w_i x_i (f(z_i) - x_i^T b) = 0, x = (1, z), so
-    sqrt(n) (beta_hat_n - beta^f) -> N(0, V) with the sandwich
+    Empirical LIME with ridge = 0 solves sum_i w_i x_i (f(z_i) - x_i^T b) = 0, x = (1, z), so for n
+    model calls sqrt(n) (beta_hat_n - beta^f) -> N(0, V) with the sandwich V = H^{-1} M H^{-1},
+    H = E[pi x x^T] = Sigma, and with the scores g(z) = pi(z) r(z) x(z), r = f - x^T beta^f,
 
-        V = H^{-1} M H^{-1},   H = E[pi x x^T] = Sigma,   r = f - x^T beta^f,
-        M = E[pi^2 r^2 x x^T]                    (sampler="bernoulli": z ~ Bernoulli(1/2)^d, w = pi),
-        M = alpha_0 E[pi r^2 x x^T]              (sampler="weighted": z ~ pi / alpha_0, w = 1),
+        M_iid        = E[g g^T]                           (z ~ Bernoulli(1/2)^d, w = pi),
+        M_paired     = E[g g^T] + E[g(z) g(1 - z)^T]      (pairs (z, 1 - z), two calls each),
+        M_stratified = E[g g^T] - sum_k P(k) m_k m_k^T,  m_k = E[g | |z| = k]
+                                                          (proportional allocation by k = |z|),
+        M_weighted   = alpha_0 E[pi r^2 x x^T]            (z ~ pi / alpha_0, w = 1),
 
-    all computed for the kernel pi / alpha_0 (V does not change when pi is scaled), H^{-1} in the
-    closed form of :func:`sigma`. lime's ridge = 1 only adds a bias of order 1/n (:func:`ridge_bias`).
+    expectations under Bernoulli(1/2)^d (the theory page on designs, docs/theory/designs.md, derives
+    them), all computed for the kernel pi / alpha_0 (V does not change when pi is scaled), H^{-1} in
+    the closed form of :func:`sigma`. lime's ridge = 1 only adds a bias of order 1/n (:func:`ridge_bias`).
 
     Parameters
     ----------
@@ -110,8 +115,10 @@ def exact_limit_covariance(f_of_z: Callable, d: int, kernel_width: float | None 
         Number of superpixels.
     kernel_width : float > 0
         The kernel width nu (formerly ``nu``).
+    design : {"iid", "paired", "stratified", "weighted"}
+        How LIME draws z (:data:`limetheory.sampling.DESIGNS`); default "iid" (lime's).
     sampler : {"bernoulli", "weighted"}
-        How LIME draws z (:data:`limetheory.sampling.SAMPLERS`).
+        The former name of ``design`` ("bernoulli" is "iid"); deprecated.
     batch_size : int >= 1
         Patterns per call of ``f_of_z``.
     kernel : {"lime", "shap"}
@@ -134,34 +141,89 @@ def exact_limit_covariance(f_of_z: Callable, d: int, kernel_width: float | None 
         If d > MAX_EXACT_D, or the kernel width is so small for d that Sigma / alpha_0 has a pivot
         below 1e-8 (V then grows like 1 / pivot and cannot be computed to any useful accuracy).
     """
-    sampler = check_choice(sampler, "sampler", SAMPLERS)
-    d, nu, batch_size = _checked(f_of_z, d, kernel_width, batch_size, kernel)
+    kernel = check_choice(kernel, "kernel", ("lime", "shap"))
     if check_bool(paired, "paired") and kernel != "shap":
         raise ValueError('paired=True applies to kernel="shap" only')
     if kernel == "shap":
+        _checked(f_of_z, d, kernel_width, batch_size, kernel)
         table = ResponseTable.from_function(f_of_z, d, batch_size=batch_size)
         cov = shapley_kernel_covariance(table, paired, batch_size)
         return cov if table.values.ndim == 2 else cov[0]
+    design = check_choice(design_for_sampler(design, sampler), "design", DESIGNS)
+    return _exact_covariances(f_of_z, d, kernel_width, (design,), batch_size)[design]
+
+
+def exact_design_traces(f_of_z: Callable, d: int, kernel_width: float, *, batch_size: int = 1 << 15) -> dict:
+    """{design: trace of V's coefficient block} for every design, from one enumeration of f.
+
+    The per-call variance of each design (:func:`exact_limit_covariance`), summed over f's outputs:
+    n T_best / T_D calls of design D give the error of n calls of the best. Pass
+    ``design_choice.choose_design(traces, "exact")`` to ``explain(..., design=...)`` to use the best
+    without a pilot.
+    """
+    covs = _exact_covariances(f_of_z, d, kernel_width, DESIGNS, batch_size)
+    return {name: float(np.trace(c.reshape(-1, *c.shape[-2:])[:, 1:, 1:], axis1=1, axis2=2).sum())
+            for name, c in covs.items()}
+
+
+def _exact_covariances(f_of_z: Callable, d: int, kernel_width: float, designs, batch_size: int) -> dict:
+    d, nu, batch_size = _checked(f_of_z, d, kernel_width, batch_size)
     n = normalized(d, nu)
     if n.pivot < ILL_CONDITIONED:
         raise ValueError(f"kernel_width = {n.nu:g} is too small for d = {d}: LIME's covariance grows like "
                          f"1 / {n.pivot:.2g} and is not computable in float64; use a larger kernel_width")
     table = ResponseTable.from_function(f_of_z, d, batch_size=batch_size)  # f once per pattern
     beta = _exact_limit(table, n, batch_size)
-    beta2 = np.atleast_2d(beta)  # (k, d + 1)
+    meats = _design_meats(table, n, np.atleast_2d(beta), designs, batch_size)
+    return {name: (lambda cov: cov[0] if np.ndim(beta) == 1 else cov)(_sandwich(n, meat)) for name, meat in meats.items()}
+
+
+def _design_meats(table: ResponseTable, n: Normalized, beta2: np.ndarray, designs, batch_size: int) -> dict:
+    """The meat M of every design in ``designs`` (see :func:`exact_limit_covariance`), (k, d+1, d+1) each."""
+    d = n.d
     pi_of_k = np.exp(kernel_log(np.arange(d + 1), d, n.nu) - n.log_alpha0)  # pi / alpha_0 by number of ones
     prob = 0.5**d
-    meat = np.zeros((beta2.shape[0], d + 1, d + 1))
+    n_out = beta2.shape[0]
     values = table.values if table.values.ndim == 2 else table.values[:, None]
     total = 1 << d
+    shape = (n_out, d + 1, d + 1)
+    second = np.zeros(shape)  # E[g g^T]
+    weighted = np.zeros(shape)  # E[pi r^2 x x^T]
+    cross = np.zeros(shape)  # E[g(z) g(1 - z)^T]
+    by_k = np.zeros((n_out, d + 1, d + 1))  # row k: sum over |z| = k of P(z) g(z)
+
+    def scores(z, y):
+        x = np.hstack([np.ones((z.shape[0], 1)), z.astype(np.float64)])
+        k = z.sum(axis=1, dtype=np.int64)
+        return x, k, pi_of_k[k], y - x @ beta2.T  # (m, d+1), (m,), (m,), (m, n_out)
+
     for start in range(0, total, batch_size):
         stop = min(start + batch_size, total)
         z = all_patterns(d, start, stop)
-        x = np.hstack([np.ones((z.shape[0], 1)), z.astype(np.float64)])
-        pi = pi_of_k[z.sum(axis=1)]
-        resid = values[start:stop] - x @ beta2.T  # (m, k)
-        meat_weight = prob * pi**2 if sampler == "bernoulli" else prob * pi  # law x weight^2
-        for k in range(beta2.shape[0]):
-            meat[k] += x.T @ (x * (meat_weight * resid[:, k] ** 2)[:, None])
-    cov = _sandwich(n, meat)
-    return cov[0] if np.ndim(beta) == 1 else cov
+        x, k, pi, resid = scores(z, values[start:stop])
+        if "paired" in designs:  # the complements 1 - z are patterns total - 1 - i
+            xc, _, pic, residc = scores(1 - z, values[total - stop : total - start][::-1])
+        onehot = np.zeros((z.shape[0], d + 1))
+        onehot[np.arange(z.shape[0]), k] = 1.0
+        for c in range(n_out):
+            g = x * (pi * resid[:, c])[:, None]
+            second[c] += prob * (g.T @ g)
+            if "weighted" in designs:
+                weighted[c] += x.T @ (x * (prob * pi * resid[:, c] ** 2)[:, None])
+            if "paired" in designs:
+                cross[c] += prob * (g.T @ (xc * (pic * residc[:, c])[:, None]))
+            if "stratified" in designs:
+                by_k[c] += prob * (onehot.T @ g)
+    out = {}
+    for name in designs:
+        if name == "iid":
+            out[name] = second
+        elif name == "weighted":
+            out[name] = weighted
+        elif name == "paired":
+            out[name] = second + 0.5 * (cross + cross.swapaxes(1, 2))  # symmetric up to rounding
+        else:
+            p_k = np.exp(log_half_binom(d))
+            between = np.einsum("ckp,ckq->cpq", by_k / p_k[None, :, None], by_k)
+            out[name] = second - between
+    return out
