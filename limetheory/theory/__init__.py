@@ -79,11 +79,13 @@ Layout
 ``_normalized``: Sigma for pi / alpha_0 (the numerics above). ``gram``: Sigma, Sigma^{-1} (``sigma``, ``sigma_inverse``, ``sigma_matrix``).
 ``limit``: limit_explanation, product_limit, ridge_bias. ``enumeration``: {0,1}^d and
 :class:`ResponseTable`. ``moments``: E[pi f], E[pi z f]. ``exact``: exact_limit and
-exact_limit_covariance. ``monte_carlo``: monte_carlo_limit.
+exact_limit_covariance. ``games``: exact Shapley, Banzhaf and occlusion values.
+``monte_carlo``: monte_carlo_limit.
 """
 from ..kernel import MAX_D, alpha, alpha_diff, log_alpha, log_kernel, weighted_law
 from .enumeration import MAX_EXACT_D, ResponseTable, all_patterns, pattern_index
 from .exact import exact_limit, exact_limit_covariance
+from .games import exact_banzhaf, exact_occlusion, exact_shapley
 from .limit import limit_explanation, product_limit, ridge_bias
 from .moments import Moments, moments_exact, monte_carlo_moments
 from .monte_carlo import monte_carlo_limit
@@ -99,8 +101,11 @@ __all__ = [
     "all_patterns",
     "alpha",
     "alpha_diff",
+    "exact_banzhaf",
     "exact_limit",
     "exact_limit_covariance",
+    "exact_occlusion",
+    "exact_shapley",
     "limit_explanation",
     "log_alpha",
     "log_kernel",

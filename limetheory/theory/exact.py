@@ -9,7 +9,8 @@ from ..kernel import kernel_log
 from ..sampling import SAMPLERS
 from ..validation import check_choice, check_int, check_kernel_width, renamed_keywords
 from ._normalized import ILL_CONDITIONED, Normalized, SingularSigma, beta_normalized, interpolation_limit, normalized
-from .enumeration import ResponseTable, all_patterns, call_f, check_enumerable_d
+from .enumeration import ResponseTable, all_patterns, check_enumerable_d
+from .games import one_off_responses
 from .moments import enumerated_sums
 
 __all__ = ["exact_limit", "exact_limit_covariance"]
@@ -24,9 +25,7 @@ def _checked(f_of_z, d, kernel_width, batch_size) -> tuple[int, float, int]:
 
 
 def _interpolation(f_of_z: Callable, d: int) -> np.ndarray:
-    z = np.ones((d + 1, d), dtype=np.uint8)
-    z[np.arange(1, d + 1), np.arange(d)] = 0  # rows: 1, then 1 - e_j
-    y = call_f(f_of_z, z, None)
+    y = one_off_responses(f_of_z, d)  # rows: 1, then 1 - e_j
     beta = interpolation_limit(y[0], y[1:].T if y.ndim == 2 else y[1:])
     return beta
 
