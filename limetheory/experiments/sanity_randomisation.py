@@ -8,7 +8,7 @@ initialiser (:mod:`limetheory.nets.randomize`):
 ``cascading``    the top layer, then the top two, ..., then all of them (Adebayo's cascade);
 ``independent``  each layer alone.
 
-Superpixels: a ``rows x cols`` grid (d = 12 by default), small enough that every game value is
+Superpixels: a ``rows x cols`` grid (d = 10 by default), small enough that every game value is
 exact. The class explained is the trained network's top class, on every network state; the
 output is its softmax probability (what lime explains); hidden superpixels take their mean colour.
 Each network state's 2^d responses are evaluated once (:func:`._exact_methods.response_table`) and
@@ -23,7 +23,7 @@ Spearman's rho of the signed values, of their absolute values, and the Jaccard i
 by absolute value):
 
 ``randomized``  the trained network against a randomised one (per ``mode`` and ``step``);
-``null``        two independently, fully randomised networks: the similarity that random
+``random_pair`` two independently, fully randomised networks: the similarity that random
                 networks share through the image alone;
 ``rerun``       the trained network against itself, the method run again with another seed
                 (1 for the deterministic methods: no rows; the noise floor of ``sampled`` and
@@ -63,7 +63,7 @@ VERSION = 1
 SMALL_CNNS = ("digits-cnn", "shapes-cnn")
 MODEL_ORDER = SMALL_CNNS + TABLE1_NAMES
 #: Comparison kinds, in table order.
-COMPARISONS = ("randomized", "null", "rerun", "vs_limit")
+COMPARISONS = ("randomized", "random_pair", "rerun", "vs_limit")
 STOCHASTIC = ("sampled", "random")
 
 
@@ -73,8 +73,8 @@ def methods(kernel_widths) -> list:
 
 
 def settings(quick: bool, nets=None, max_images=None) -> dict:
-    """Full: every small CNN and Table 1 network, 50 held-out images, 5 randomisation seeds, a 3 x 4
-    grid (d = 12), IG with 32 Gauss-Legendre points. Quick (a smoke test): digits-cnn, 2 images,
+    """Full: every small CNN and Table 1 network, 50 held-out images, 5 randomisation seeds, a 2 x 5
+    grid (d = 10: 1024 network evaluations per image and network state), IG with 32 Gauss-Legendre points. Quick (a smoke test): digits-cnn, 2 images,
     1 seed, a 2 x 3 grid (d = 6), 8 points. ``nets``, ``max_images``: a subset (not in the unit keys)."""
     from .lime_vs_ig import _heldout_images
 
@@ -90,7 +90,7 @@ def settings(quick: bool, nets=None, max_images=None) -> dict:
     widths = [0.25, 2.0]
     return {
         "models": [{"model": name, "images": {**_heldout_images(name), "count": count}} for name in nets],
-        "grid": [2, 3] if quick else [3, 4],
+        "grid": [2, 3] if quick else [2, 5],
         "seeds": [0] if quick else [0, 1, 2, 3, 4],
         "kernel_widths": widths,
         "methods": methods(widths),
@@ -138,12 +138,12 @@ def states(order, seed_entropy) -> list:
     """The network states of one unit: ``(mode, step, layers randomised, which fresh network)``.
 
     ``trained``; every cascading and independent step (``fresh``: the seed's re-initialisation);
-    ``null``: every layer from a second, independent re-initialisation.
+    ``random_pair``: every layer from a second, independent re-initialisation (the null).
     """
     out = [("trained", 0, (), None)]
     out += [("cascading", i + 1, layers, "fresh") for i, layers in enumerate(cascading_steps(order))]
     out += [("independent", i + 1, layers, "fresh") for i, layers in enumerate(independent_steps(order))]
-    out.append(("null", len(order), tuple(order), "null"))
+    out.append(("random_pair", len(order), tuple(order), "null"))
     return out
 
 
@@ -194,12 +194,12 @@ def run_unit(unit: dict, ctx: _Context) -> pd.DataFrame:
         pairs = {}
         if mode in ("cascading", "independent"):
             pairs["randomized"] = explained[(None, ())][0]
-        elif mode == "null":
-            pairs["null"] = explained[("fresh", tuple(sorted(order)))][0]
+        elif mode == "random_pair":
+            pairs["random_pair"] = explained[("fresh", tuple(sorted(order)))][0]
         for comparison, other in pairs.items():
             for m in s["methods"]:
                 rows.append({**state, "comparison": comparison, "method": m, **similarity(expl[m], other[m], k)})
-        if mode in ("trained", "null") or (mode == "cascading" and step == len(order)):
+        if mode in ("trained", "random_pair") or (mode == "cascading" and step == len(order)):
             limit = expl[em.limit_name(s["sampled"]["kernel_width"])]
             rows.append({**state, "comparison": "vs_limit", "method": "sampled",
                          **similarity(expl["sampled"], limit, k)})
@@ -241,7 +241,7 @@ def similarity_table(frame: pd.DataFrame, method_order) -> pd.DataFrame:
         return out
     order = {m: i for i, m in enumerate(method_order)}
     comp = {c: i for i, c in enumerate(COMPARISONS)}
-    mode = {"trained": 0, "cascading": 1, "independent": 2, "null": 3}
+    mode = {"trained": 0, "cascading": 1, "independent": 2, "random_pair": 3}
     models = {m: i for i, m in enumerate(dict.fromkeys(frame["model"]))}
     sort = np.lexsort([out["method"].map(order), out["step"], out["mode"].map(mode), out["comparison"].map(comp),
                        out["model"].map(models)])
@@ -272,7 +272,7 @@ def summary_table(sim: pd.DataFrame, method_order, metric: str = "spearman_abs")
 
             top, top_se = pick("randomized", "cascading", 1)
             full, full_se = pick("randomized", "cascading", n_layers)
-            null, null_se = pick("null")
+            null, null_se = pick("random_pair")
             rerun, rerun_se = pick("rerun") if m in STOCHASTIC else (1.0, 0.0)
             se = lambda *v: float(np.nansum(np.square(v)) ** 0.5)  # noqa: E731
             reproducible = rerun >= 0.8
