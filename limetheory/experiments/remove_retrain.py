@@ -59,8 +59,8 @@ DATASETS = {
 
 def settings(quick: bool, datasets=None, n_seeds=None) -> dict:
     """Full: both datasets, every method, k = 1, 3, 5, 7 of d = 9, 3 seeds, the recipe's 15 epochs.
-    Quick (a smoke test): the first 120 training and 60 test digits, a 2 x 2 grid, the limit,
-    occlusion and random, k = 1 and 3, 1 seed, 40 training steps. ``datasets`` and ``n_seeds``
+    Quick (a smoke test): the first 100 training and 50 test digits, a 2 x 2 grid, the limit,
+    occlusion and random, k = 1 and 3, 1 seed, 20 training steps. ``datasets`` and ``n_seeds``
     (the first seeds) select part of the run; they are not in the unit keys (:func:`unit_settings`)."""
     if datasets is not None:
         for name in datasets:
@@ -71,19 +71,19 @@ def settings(quick: bool, datasets=None, n_seeds=None) -> dict:
     methods = ["limit_0.25", "occlusion", "random"] if quick else ["limit_0.25", "shapley", "ig", "occlusion", "random"]
     return {
         "datasets": list(datasets or (["digits"] if quick else DATASETS)),
-        "max_images": {"train": 120, "test": 60} if quick else None,
+        "max_images": {"train": 100, "test": 50} if quick else None,
         "grid": [2, 2] if quick else [3, 3],
         "methods": methods,
         "mask_method": not quick,
         "ks": [1, 3] if quick else [1, 3, 5, 7],
         "seeds": seeds,
         "recipe": {"widths": [8, 16, 32], "epochs": 15, "batch_size": 32, "learning_rate": 3e-3,
-                   "weight_decay": 1e-4, "warmup_steps": 50, "max_steps": 40 if quick else None},
+                   "weight_decay": 1e-4, "warmup_steps": 50, "max_steps": 20 if quick else None},
         "kernel_width": 0.25,
         "ig_steps": 16,
         "hide_color": None,
         "road_noise_sd": 2.55,
-        "n_metric_images": 10 if quick else 100,
+        "n_metric_images": 5 if quick else 100,
         "seed": 20190521,
     }
 
