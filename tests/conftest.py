@@ -22,3 +22,20 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 def rng(request):
     """A generator seeded by the test's name: the same draws whatever tests run, in any order."""
     return np.random.default_rng(zlib.crc32(request.node.name.encode()))
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """``quick_run(name)``: the folder of experiment ``name``'s quick run (figures included), run
+    once per test module."""
+    from limetheory.experiments import run_experiment
+
+    folders = {}
+
+    def run(name):
+        if name not in folders:
+            folders[name] = tmp_path_factory.mktemp(name)
+            run_experiment(name, folders[name], quick=True, progress=False)
+        return folders[name]
+
+    return run

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-from limetheory.experiments import run_experiment
 from limetheory.paper_figures._common import read_results
 from limetheory.removal import fill_superpixels, noisy_linear_imputation, top_k_mask
 from limetheory.segmentation import grid
@@ -71,10 +70,8 @@ def test_imputation_noise_and_kept_pixels():
 
 # --------------------------------------------------------------------------- the experiment's quick run
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("roar")
-    run_experiment("remove_retrain", out, quick=True, progress=False)
-    return out
+def quick(quick_run):
+    return quick_run("remove_retrain")
 
 
 def test_quick_run(quick):

@@ -7,7 +7,6 @@ import pytest
 import limetheory as lt
 from limetheory.analytic import response_of_z
 from limetheory.experiments import _exact_methods as em
-from limetheory.experiments import run_experiment
 from limetheory.nets import small_cnn, vgg
 from limetheory.nets.randomize import (cascading_steps, independent_steps, layer_order, randomize_layers,
                                        reinitialized)
@@ -140,10 +139,8 @@ def test_exact_explanations_read_one_table():
 
 # --------------------------------------------------------------------------- the experiment's quick run
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sanity")
-    run_experiment("sanity_randomisation", out, quick=True, progress=False)
-    return out
+def quick(quick_run):
+    return quick_run("sanity_randomisation")
 
 
 def test_quick_run_rows_and_tables(quick):

@@ -57,11 +57,13 @@ DATASETS = {
 }
 
 
-def settings(quick: bool, datasets=None, n_seeds=None) -> dict:
+def settings(quick: bool, datasets=None, n_seeds=None, max_train_images=None) -> dict:
     """Full: both datasets, every method, k = 1, 3, 5, 7 of d = 9, 3 seeds, the recipe's 15 epochs.
     Quick (a smoke test): the first 100 training and 50 test digits, a 2 x 2 grid, the limit,
     occlusion and random, k = 1 and 3, 1 seed, 20 training steps. ``datasets`` and ``n_seeds``
-    (the first seeds) select part of the run; they are not in the unit keys (:func:`unit_settings`)."""
+    (the first seeds) select part of the run; they are not in the unit keys (:func:`unit_settings`).
+    ``max_train_images``: only the first that many training images and half as many test images
+    (a smaller run; part of the unit keys)."""
     if datasets is not None:
         for name in datasets:
             check_choice(name, "datasets", tuple(DATASETS))
@@ -71,7 +73,8 @@ def settings(quick: bool, datasets=None, n_seeds=None) -> dict:
     methods = ["limit_0.25", "occlusion", "random"] if quick else ["limit_0.25", "shapley", "ig", "occlusion", "random"]
     return {
         "datasets": list(datasets or (["digits"] if quick else DATASETS)),
-        "max_images": {"train": 100, "test": 50} if quick else None,
+        "max_images": ({"train": 100, "test": 50} if quick else None) if max_train_images is None else
+        {"train": check_int(max_train_images, "max_train_images", 2), "test": int(max_train_images) // 2},
         "grid": [2, 2] if quick else [3, 3],
         "methods": methods,
         "mask_method": not quick,
