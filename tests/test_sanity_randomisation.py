@@ -6,7 +6,7 @@ import pytest
 
 import limetheory as lt
 from limetheory.analytic import response_of_z
-from limetheory.experiments import _exact_methods as em
+from limetheory.experiments import exact_methods as em
 from limetheory.nets import small_cnn, vgg
 from limetheory.nets.randomize import (cascading_steps, independent_steps, layer_order, randomize_layers,
                                        reinitialized)

@@ -43,7 +43,7 @@ from limetheory.removal import fill_superpixels, noisy_linear_imputation, top_k_
 from limetheory.segmentation import grid
 from limetheory.validation import check_choice, check_int
 
-from . import _exact_methods as em
+from . import exact_methods as em
 
 NAME = "remove_retrain"
 TITLE = "Remove and retrain (ROAR) and ROAD on exact limits, Shapley, IG, occlusion, with deletion/insertion"

@@ -11,8 +11,8 @@ initialiser (:mod:`limetheory.nets.randomize`):
 Superpixels: a ``rows x cols`` grid (d = 10 by default), small enough that every game value is
 exact. The class explained is the trained network's top class, on every network state; the
 output is its softmax probability (what lime explains); hidden superpixels take their mean colour.
-Each network state's 2^d responses are evaluated once (:func:`._exact_methods.response_table`) and
-every exact method reads them (:mod:`._exact_methods`): the LIME limit at lime's kernel width 0.25
+Each network state's 2^d responses are evaluated once (:func:`.exact_methods.response_table`) and
+every exact method reads them (:mod:`.exact_methods`): the LIME limit at lime's kernel width 0.25
 and at a wide one (2, near the Banzhaf value, its limit as the width grows), the exact Shapley, Banzhaf and occlusion values, one
 sampled LIME run of lime's n = 1000 (the noise a user sees), the IG superpixel sums, a random
 ranking and the input-only control (each superpixel's pixel contrast to its replacement, the same
@@ -55,7 +55,7 @@ from limetheory.nets.vgg import NAMES as TABLE1_NAMES
 from limetheory.segmentation import grid, superpixel_contrast
 from limetheory.validation import check_choice, check_int
 
-from . import _exact_methods as em
+from . import exact_methods as em
 
 NAME = "sanity_randomisation"
 TITLE = "Sanity checks: model randomisation (cascading, independent) against exact LIME limits, Shapley, IG"
