@@ -29,7 +29,7 @@ def make(out) -> list:
     for i, dataset in enumerate(datasets):
         sub = roar[roar["dataset"] == dataset]
         base = sub[sub["method"] == "none"]
-        for j, (column, title) in enumerate((("roar_accuracy", "ROAR: retrained"), ("road_accuracy", "ROAD: no retraining"))):
+        for j, (column, title) in enumerate((("roar_accuracy", "ROAR: retrained"), ("road_accuracy", "ROAD: the explainer on imputed images"))):
             ax = axes[i, j]
             for method in [m for m in dict.fromkeys(sub["method"]) if m != "none"]:
                 rows = sub[sub["method"] == method].sort_values("k")
