@@ -208,7 +208,19 @@ class _Context:
 
 
 def setup(s: dict) -> _Context:
-    return _Context(s)
+    """The context of ``s``, shared by the runs of this process whose settings differ only in the
+    datasets and seeds (:func:`unit_settings`), so that a run adding seeds does not explain every
+    image again."""
+    import json
+
+    return _shared_context(json.dumps(unit_settings(s, {}), sort_keys=True))
+
+
+@functools.lru_cache(maxsize=2)
+def _shared_context(key: str) -> _Context:
+    import json
+
+    return _Context(json.loads(key))
 
 
 # =========================================================================== units
