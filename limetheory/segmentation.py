@@ -28,6 +28,7 @@ __all__ = [
     "relabel",
     "replacement_image",
     "segment",
+    "superpixel_contrast",
     "superpixel_means",
 ]
 
@@ -226,3 +227,18 @@ def replacement_image(image, segments, hide_color=None) -> np.ndarray:
         out = np.empty_like(img)
         out[...] = col
     return out.reshape(arr.shape)
+
+
+def superpixel_contrast(image, segments, hide_color=None) -> np.ndarray:
+    """How much hiding each superpixel changes the pixels: ``c_j = sum_{u in J_j} ||x_u - xi_bar_u||_2``.
+
+    ``xi_bar`` is LIME's replacement image (:func:`replacement_image`); the norm runs over the
+    channels. A (d,) float64 array that depends on the image alone, not on any model: the
+    input-only control of a model randomisation test.
+    """
+    arr = check_image(image)
+    seg = check_segments(segments, arr.shape)
+    img = as_float_image(arr)
+    diff = img - as_float_image(replacement_image(arr, seg, hide_color))
+    per_pixel = np.sqrt(np.sum(diff * diff, axis=2))
+    return np.bincount(seg.ravel(), weights=per_pixel.ravel(), minlength=n_superpixels(seg))

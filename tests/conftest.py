@@ -33,3 +33,20 @@ def jax_float64():
 
     with jax.enable_x64(True):
         yield
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """``quick_run(name)``: the folder of experiment ``name``'s quick run (figures included), run
+    once per test module."""
+    from limetheory.experiments import run_experiment
+
+    folders = {}
+
+    def run(name):
+        if name not in folders:
+            folders[name] = tmp_path_factory.mktemp(name)
+            run_experiment(name, folders[name], quick=True, progress=False)
+        return folders[name]
+
+    return run

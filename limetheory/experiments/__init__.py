@@ -23,6 +23,9 @@ REGISTRY = {
     "lime_vs_ig": ("limetheory.experiments.lime_vs_ig", ("limetheory.paper_figures.table_lime_vs_ig",
                                                          "limetheory.paper_figures.fig_lime_vs_ig_additivity")),
     "qualitative": ("limetheory.experiments.qualitative", ("limetheory.paper_figures.fig_qualitative",)),
+    "sanity_randomisation": ("limetheory.experiments.sanity_randomisation",
+                             ("limetheory.paper_figures.fig_sanity_randomisation",)),
+    "remove_retrain": ("limetheory.experiments.remove_retrain", ("limetheory.paper_figures.fig_remove_retrain",)),
 }
 
 __all__ = ["REGISTRY", "CorruptUnitWarning", "Experiment", "RunReport", "UnitsFailed", "check_executor_arguments",

@@ -1,0 +1,99 @@
+"""Figure of the model randomisation sanity check: similarity of each method's explanation of the
+trained network to that of the randomised network, against the layers randomised.
+
+One column per network: cascading randomisation (top layer first) with Spearman's rho of the
+signed values (first row) and of the absolute values (second row); each layer alone (third row,
+absolute values). x: the layer randomised at that step (cascading: that layer and every one above
+it); y: the similarity (mean over images of the mean over seeds, error bars:
+one standard error); one line per method; the grey band is the null of the exact LIME limit
+(two independently randomised networks, mean +- 2 se) and the markers at "null" each method's null.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ._common import figure_main, read_meta, read_results, save_figure
+
+NAME = "sanity_randomisation"
+STEM = "fig_sanity_randomisation"
+#: The rows of panels: (mode, similarity metric, its label).
+ROWS = (("cascading", "spearman", "Spearman (signed)"), ("cascading", "spearman_abs", "Spearman of |values|"),
+        ("independent", "spearman_abs", "Spearman of |values|"))
+
+#: (colour, line style, marker) per method.
+STYLES = {
+    "limit_0.25": ("tab:blue", "-", "o"), "limit_2": ("tab:cyan", "-", "s"),
+    "shapley": ("tab:red", "-", "^"), "banzhaf": ("tab:orange", "-", "v"), "occlusion": ("tab:purple", "-", "D"),
+    "ig": ("tab:green", "-", "P"), "sampled": ("tab:blue", "--", "x"),
+    "random": ("0.5", ":", "."), "contrast": ("k", ":", "*"),
+}
+
+
+def _panel(ax, sim, model, mode, methods, metric):
+    sub = sim[(sim["model"] == model)]
+    steps = sub[(sub["comparison"] == "randomized") & (sub["mode"] == mode)]
+    if steps.empty:
+        ax.set_visible(False)
+        return
+    n = int(steps["step"].max())
+    labels = ["none"] + [steps[steps["step"] == i]["layers"].iloc[0].split("+")[0 if mode == "cascading" else 0]
+                         for i in range(1, n + 1)]
+    x_null = n + 1
+    null_main = sub[(sub["comparison"] == "random_pair") & (sub["method"] == "limit_0.25")]
+    if len(null_main):
+        m, se = float(null_main[metric].iloc[0]), float(np.nan_to_num(null_main[f"{metric}_se"].iloc[0]))
+        ax.axhspan(m - 2 * se, m + 2 * se, color="0.85", zorder=0, label="null (limit 0.25), $\\pm$2 se")
+    for method in methods:
+        rows = steps[steps["method"] == method].sort_values("step")
+        if rows.empty:
+            continue
+        colour, style, marker = STYLES.get(method, ("0.3", "-", "o"))
+        rerun = sub[(sub["comparison"] == "rerun") & (sub["method"] == method)]
+        start = float(rerun[metric].iloc[0]) if len(rerun) else 1.0
+        x = np.concatenate([[0], rows["step"].to_numpy()])
+        y = np.concatenate([[start], rows[metric].to_numpy()])
+        err = np.concatenate([[0.0], np.nan_to_num(rows[f"{metric}_se"].to_numpy())])
+        ax.errorbar(x, y, yerr=err, color=colour, linestyle=style, marker=marker, ms=4, lw=1.2, capsize=2,
+                    label=method)
+        null = sub[(sub["comparison"] == "random_pair") & (sub["method"] == method)]
+        if len(null):
+            ax.errorbar([x_null], [float(null[metric].iloc[0])], yerr=[np.nan_to_num(null[f"{metric}_se"].iloc[0])],
+                        color=colour, marker=marker, ms=4, capsize=2, linestyle="none")
+    ax.set_xticks(list(range(n + 1)) + [x_null], labels + ["null"], rotation=45, fontsize=7)
+    ax.axvline(n + 0.5, color="0.6", lw=0.6)
+    ax.set_ylim(-1.05, 1.05)
+    ax.axhline(0, color="0.6", lw=0.5)
+    n_img, n_seed = int(steps["n_images"].max()), int(steps["n_seeds"].max())
+    ax.set_title(f"{model}: {mode} ({n_img} images x {n_seed} seeds)", fontsize=8)
+
+
+def make(out) -> list:
+    out = Path(out)
+    sim = read_results(out, f"{NAME}_similarity")
+    s = read_meta(out, NAME)["settings"]
+    models = list(dict.fromkeys(sim["model"]))
+    methods = [m for m in s["methods"] if m in set(sim["method"])]
+    cols = len(models)
+    fig, axes = plt.subplots(len(ROWS), cols, figsize=(max(3.0 * cols, 7.0), 3.1 * len(ROWS) + 1.0), squeeze=False,
+                             sharey=True)
+    for i, (mode, metric, label) in enumerate(ROWS):
+        for j, model in enumerate(models):
+            _panel(axes[i, j], sim, model, mode, methods, metric)
+        axes[i, 0].set_ylabel(f"{label}:\ntrained vs randomised", fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=7, frameon=False)
+    fig.suptitle("Model randomisation. Cascading: the named layer and every layer above it randomised; "
+                 "independent: that layer alone.\n'none': the method rerun on the trained network; "
+                 "'null': two random networks", fontsize=9)
+    return save_figure(fig, out, STEM, rect=(0, 0.05, 1, 0.96))
+
+
+def main(argv=None) -> int:
+    return figure_main(make, argv, __doc__)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
