@@ -102,6 +102,9 @@ IMAGENET_NETS = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2
 #: The small CNNs of :mod:`limetheory.nets.small_cnn` and the Table 1 networks of :mod:`limetheory.nets.vgg`.
 SMALL_CNNS = ("digits-cnn", "shapes-cnn")
 MODEL_ORDER = SMALL_CNNS + TABLE1_NAMES + IMAGENET_NETS
+#: The networks by family, as the write-up reads them: trained here on small images, the paper's
+#: Table 1 architectures trained here, and the pretrained ImageNet networks (the paper's Table 2).
+FAMILIES = {"small CNNs": SMALL_CNNS, "Table 1 networks": TABLE1_NAMES, "EfficientNet-Lite": IMAGENET_NETS}
 #: The largest d for which the non-additive share is computed exactly (2^d network evaluations).
 EXACT_ADDITIVITY_D = 16
 #: Fewest LIME samples per affine parameter (d + 2) for the cross-fitted non-additive share.
