@@ -90,7 +90,7 @@ from limetheory.nets.vgg import NAMES as TABLE1_NAMES
 from limetheory.validation import check_choice, check_int
 from limetheory.segmentation import n_superpixels, segment
 
-from ._lime_vs_ig_tables import MASK_COMPARISONS, PAIR_COMPARISONS, chance_jaccard, tables
+from ._lime_vs_ig_tables import MASK_COMPARISONS, PAIR_COMPARISONS, chance_jaccard, paired_agreement, tables
 from ._protocols import PAPER_IG, PROTOCOLS, paper_segmentation, protocols_for, segment_kinds, topk_agreement
 
 NAME = "lime_vs_ig"

@@ -28,8 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from limetheory.experiments._lime_vs_ig_tables import paired_agreement  # noqa: E402
-from limetheory.experiments.lime_vs_ig import FAMILIES  # noqa: E402
+from limetheory.experiments.lime_vs_ig import FAMILIES, paired_agreement  # noqa: E402
 
 from ._common import figure_main, read_meta, read_results, save_figure  # noqa: E402
 from .fig_lime_vs_ig import FONT, WIDTH  # noqa: E402

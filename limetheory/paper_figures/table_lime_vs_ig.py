@@ -25,10 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from limetheory.experiments._lime_vs_ig_tables import paired_agreement
 from limetheory.experiments._protocols import PROTOCOLS
 from limetheory.experiments._store import write_text
-from limetheory.experiments.lime_vs_ig import FAMILIES
+from limetheory.experiments.lime_vs_ig import FAMILIES, paired_agreement
 
 from ._common import figure_main, read_meta, read_results
 
