@@ -113,7 +113,7 @@ def additivity_markdown(add: pd.DataFrame) -> str:
             "n/a" if not np.isfinite(r["R_median"]) else f"{r['R_median']:.3g}", rho, rho_c,
             _pm(r["gap_low_R"], r["gap_low_R_se"]), _pm(r["gap_high_R"], r["gap_high_R_se"]), p]) + " |")
     k = int(add["k"].iloc[0]) if len(add) else 5
-    return (f"\nWhy they disagree (THEORY.md section 5): per image, the top-{k} Jaccard J of LIME against the IG "
+    return (f"\nWhy they disagree (the theory pages, docs/theory/): per image, the top-{k} Jaccard J of LIME against the IG "
             "sums, Spearman's rho with the non-additive share R of g(z) = f(x(z)) and with the path curvature; "
             "the gap is the noise floor (LIME against LIME) minus J, mean ± s.e. over the images below and above "
             "the median R; p: one-sided Mann-Whitney test that the gap is larger above the median:\n\n"
@@ -186,7 +186,14 @@ def make(out) -> list:
     except FileNotFoundError:
         pass
     k = int(meta["settings"]["ks"][0])
-    claim = write_text(out / "results" / f"{NAME}_claim.md", claim_markdown(read_results(out, NAME), k))
+    claim_text = claim_markdown(read_results(out, NAME), k)
+    try:
+        add = read_results(out, f"{NAME}_additivity")
+        pooled = add["protocol"].isin(["paper", "corrected"]) & (add["model"] == "all")  # per network: _additivity.md
+        claim_text += additivity_markdown(add[pooled].reset_index(drop=True))
+    except FileNotFoundError:
+        pass
+    claim = write_text(out / "results" / f"{NAME}_claim.md", claim_text)
     return [write_text(out / "figures" / f"{STEM}.md", text), claim]
 
 
