@@ -70,12 +70,18 @@ def _layout(models_present) -> tuple:
     return ys, labels, y
 
 
+def read_rows(out) -> tuple:
+    """The experiment's rows, the k the figures show (the settings' first) and their protocol
+    (the paper's, or the first one run)."""
+    frame = read_results(out, NAME)
+    k = int(read_meta(out, NAME)["settings"]["ks"][0])
+    protocol = "paper" if "paper" in set(frame["protocol"]) else str(frame["protocol"].iloc[0])
+    return frame, k, protocol
+
+
 def make(out) -> list:
     out = Path(out)
-    meta = read_meta(out, NAME)
-    frame = read_results(out, NAME)
-    k = int(meta["settings"]["ks"][0])
-    protocol = "paper" if "paper" in set(frame["protocol"]) else str(frame["protocol"].iloc[0])
+    frame, k, protocol = read_rows(out)
     table = agreement_by_network(frame, protocol, "prob", k)
     models = list(dict.fromkeys(table["model"]))
     ys, family_labels, bottom = _layout(models)

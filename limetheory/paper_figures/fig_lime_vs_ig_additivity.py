@@ -30,8 +30,8 @@ from scipy import stats  # noqa: E402
 
 from limetheory.experiments.lime_vs_ig import FAMILIES, paired_agreement  # noqa: E402
 
-from ._common import figure_main, read_meta, read_results, save_figure  # noqa: E402
-from .fig_lime_vs_ig import FONT, WIDTH  # noqa: E402
+from ._common import figure_main, save_figure  # noqa: E402
+from .fig_lime_vs_ig import FONT, WIDTH, read_rows  # noqa: E402
 
 NAME = "lime_vs_ig"
 STEM = "fig_lime_vs_ig_additivity"
@@ -45,10 +45,7 @@ N_BINS = 5
 
 def make(out) -> list:
     out = Path(out)
-    meta = read_meta(out, NAME)
-    frame = read_results(out, NAME)
-    k = int(meta["settings"]["ks"][0])
-    protocol = "paper" if "paper" in set(frame["protocol"]) else str(frame["protocol"].iloc[0])
+    frame, k, protocol = read_rows(out)
     rows = paired_agreement(frame[(frame["protocol"] == protocol) & (frame["output"] == "prob")], k)
     rows = rows[np.isfinite(rows["nonadditive_share"])]
     fig, ax = plt.subplots(figsize=(WIDTH, 2.4))
