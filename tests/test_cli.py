@@ -257,6 +257,28 @@ def test_corrupt_unit_is_recomputed_with_a_warning(fake, tmp_path, how, capsys):
     assert read_unit(victim).equals(pd.read_csv(out / "results" / "fake.csv").iloc[4:6].reset_index(drop=True))
 
 
+@pytest.mark.parametrize("source", [{"i": 2}, "other settings"])
+def test_intact_unit_file_of_another_unit_is_recomputed(fake, tmp_path, source):
+    """An intact, self-consistent file copied over another unit's file (another unit of the same run,
+    or the same unit of other settings) is refused by the identity in its header."""
+    out = tmp_path / "out"
+    experiments.reproduce(["fake"], out, quick=True, progress=False, figures=False)
+    clean = _published(out)
+    victim = unit_path(out, "fake", fake.VERSION, fake.settings(True), {"i": 3})
+    if source == "other settings":
+        experiments.reproduce(["fake"], out, quick=False, progress=False, figures=False)
+        donor = unit_path(out, "fake", fake.VERSION, fake.settings(False), {"i": 3})
+    else:
+        donor = unit_path(out, "fake", fake.VERSION, fake.settings(True), source)
+    assert donor != victim and read_unit(donor) is not None  # the donor is whole
+    victim.write_bytes(donor.read_bytes())
+    fake.CALLS.clear()
+    with pytest.warns(CorruptUnitWarning, match=re.escape(str(victim)) + ".*another unit or settings"):
+        reports = experiments.reproduce(["fake"], out, quick=True, progress=False, figures=False)
+    assert reports[0].recomputed == (victim,) and fake.CALLS == [3]
+    assert _published(out) == clean
+
+
 def test_results_untouched_until_every_unit_verifies(fake, tmp_path):
     out = tmp_path / "out"
     assert _run("--quick", "--only", "fake", "--out", str(out), "--no-figures") == 0

@@ -139,7 +139,10 @@ def check_lime_vs_ig_tables_and_figure(out):
     assert add["rho_R_jaccard"].dropna().between(-1, 1).all() and add["p_gap_high_gt_low"].dropna().between(0, 1).all()
     md = (out / "figures" / "table_lime_vs_ig.md").read_text()
     assert md.startswith("| protocol | model | output |") and "±" in md and "IoU" in md and "Mann-Whitney" in md
-    for name in ("table_lime_vs_ig", "fig_lime_vs_ig_additivity", "fig_qualitative"):
+    claim = (out / "results" / "lime_vs_ig_claim.md").read_text()
+    assert "**paper protocol, probability of the class**" in claim and "| EfficientNet-Lite | efficientnet-lite0 |" in claim
+    assert not (out / "figures" / "table_lime_vs_ig.png").exists()  # the tables are markdown, not a figure
+    for name in ("fig_lime_vs_ig", "fig_lime_vs_ig_additivity", "fig_qualitative"):
         assert (out / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
         assert (out / "figures" / f"{name}.pdf").read_bytes()[:4] == b"%PDF", name
     assert len(list((out / "units" / "lime_vs_ig").glob("*.csv"))) == read_meta(out, "lime_vs_ig")["n_units"]

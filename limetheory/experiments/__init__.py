@@ -21,6 +21,7 @@ REGISTRY = {
     "convergence": ("limetheory.experiments.convergence", ("limetheory.paper_figures.fig_convergence",)),
     "bandwidth": ("limetheory.experiments.bandwidth", ("limetheory.paper_figures.fig_bandwidth",)),
     "lime_vs_ig": ("limetheory.experiments.lime_vs_ig", ("limetheory.paper_figures.table_lime_vs_ig",
+                                                         "limetheory.paper_figures.fig_lime_vs_ig",
                                                          "limetheory.paper_figures.fig_lime_vs_ig_additivity")),
     "qualitative": ("limetheory.experiments.qualitative", ("limetheory.paper_figures.fig_qualitative",)),
     "sanity_randomisation": ("limetheory.experiments.sanity_randomisation",

@@ -17,7 +17,8 @@ from limetheory.nets import OUTPUTS
 
 from .protocols import PROTOCOLS
 
-__all__ = ["MASK_COMPARISONS", "PAIR_COMPARISONS", "additivity_table", "chance_jaccard", "summarize", "tables"]
+__all__ = ["MASK_COMPARISONS", "PAIR_COMPARISONS", "additivity_table", "chance_jaccard", "paired_agreement",
+           "summarize", "tables"]
 
 #: Comparisons between two rankings of the superpixels, in table order.
 PAIR_COMPARISONS = ("lime_vs_ig", "lime_vs_lime", "run_vs_run", "lime_vs_random")
@@ -111,7 +112,7 @@ def _models_table(frame: pd.DataFrame, model_order=()) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _paired(frame: pd.DataFrame, k: int) -> pd.DataFrame:
+def paired_agreement(frame: pd.DataFrame, k: int) -> pd.DataFrame:
     """One row per (protocol, model, output, image): the LIME-IG Jaccard, the LIME-LIME noise floor
     (``floor``), their difference ``gap = floor - jaccard``, R and the path curvature."""
     col = f"jaccard_top{k}"
@@ -163,7 +164,7 @@ def additivity_table(frame: pd.DataFrame, k: int, model_order=()) -> pd.DataFram
     larger in the high-R half. The claim holds where the low-R gap is within noise of 0 and the
     high-R gap is larger.
     """
-    rows = _paired(frame, k)
+    rows = paired_agreement(frame, k)
     out = []
     for (protocol, output), group in rows.groupby(["protocol", "output"], sort=False):
         models = _ordered(group["model"], model_order)

@@ -73,6 +73,7 @@ segmentation), keyed by the settings of their own network only (:func:`unit_sett
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 import warnings
@@ -89,7 +90,7 @@ from limetheory.pipeline import OUTPUTS, class_scores, ig_superpixel_sums, lime_
 from limetheory.validation import check_choice, check_int
 from limetheory.segmentation import n_superpixels, segment
 
-from ._lime_vs_ig_tables import MASK_COMPARISONS, PAIR_COMPARISONS, chance_jaccard, tables
+from ._lime_vs_ig_tables import MASK_COMPARISONS, PAIR_COMPARISONS, chance_jaccard, paired_agreement, tables
 from .protocols import PAPER_IG, PROTOCOLS, paper_segmentation, protocols_for, segment_kinds, topk_agreement
 
 NAME = "lime_vs_ig"
@@ -101,6 +102,9 @@ IMAGENET_NETS = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2
 #: The small CNNs of :mod:`limetheory.nets.small_cnn` and the Table 1 networks of :mod:`limetheory.nets.vgg`.
 SMALL_CNNS = ("digits-cnn", "shapes-cnn")
 MODEL_ORDER = SMALL_CNNS + TABLE1_NAMES + IMAGENET_NETS
+#: The networks by family, as the write-up reads them: trained here on small images, the paper's
+#: Table 1 architectures trained here, and the pretrained ImageNet networks (the paper's Table 2).
+FAMILIES = {"small CNNs": SMALL_CNNS, "Table 1 networks": TABLE1_NAMES, "EfficientNet-Lite": IMAGENET_NETS}
 #: The largest d for which the non-additive share is computed exactly (2^d network evaluations).
 EXACT_ADDITIVITY_D = 16
 #: Fewest LIME samples per affine parameter (d + 2) for the cross-fitted non-additive share.
@@ -460,6 +464,15 @@ def additivity(image, snet, segments, target: int, samples, *, kernel_width: flo
     return {"share": share, "se": se, "exact": False}
 
 
+def image_logits(snet, image) -> np.ndarray:
+    """The logits (n_classes,) float64 of one image: for a JAX network by its compiled single-image
+    function, not by the batch program, which would pad the image to ``snet.batch_size`` images
+    (256 on a CPU for EfficientNet-Lite0: as many model evaluations as a quarter of a LIME run)."""
+    if snet.backend != "jax":
+        return snet.scores(np.asarray(image)[None], "logit")[0]
+    return np.asarray(snet.output_fn("logit")(np.asarray(image, dtype=np.float32)), dtype=np.float64)
+
+
 def _ig_rules(spec: dict, s: dict) -> dict:
     return {"trapezoid": dict(s["paper_ig"]), "gausslegendre": {"method": "gausslegendre", "n_steps": spec["gl_steps"]},
             "midpoint1": {"method": "riemann_middle", "n_steps": 1}}
@@ -473,7 +486,7 @@ def run_unit(unit: dict, ctx: _Context) -> pd.DataFrame:
     snet = _scored(spec)
     segments = segment_unit(image, snet, kind, spec["segmentations"][kind])
     d = n_superpixels(segments)
-    logits = snet.scores(image[None], "logit")[0]
+    logits = image_logits(snet, image)
     target = int(np.argmax(logits))
     prob = float(softmax(logits)[target])
     entropy = unit_seed(s, model, key) + [("preprocessed", "raw").index(kind)]

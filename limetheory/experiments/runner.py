@@ -36,7 +36,8 @@ and optionally
 Files written under ``OUT``::
 
     units/<NAME>/<label>-<hash>.csv   one per unit: a header with the SHA-256, row count and columns
-                                      of the CSV body below it, written atomically (see store)
+                                      of the CSV body below it and the unit's identity, written
+                                      atomically (see store)
     results/<NAME>.csv                all units of the current settings, concatenated
     results/<NAME>.json               settings, mode, unit counts, versions, elapsed time
     results/<NAME>.npz                arrays for the figures (optional)
@@ -46,9 +47,11 @@ Files written under ``OUT``::
 The unit hash covers the experiment's name, ``VERSION``, the settings (those of ``unit_settings``
 when the experiment defines it) and the unit itself, so a
 quick run and a full run in the same folder never mix, and an interrupted run started again
-computes only the units whose files are missing. A unit file that cannot be read or does not
-verify against its header is recomputed with a warning naming it; ``results/`` is written only
-after every unit has been verified.
+computes only the units whose files are missing. Every unit file states its identity
+(:func:`unit_identity`: the experiment, version, unit, settings hash and full unit key). A unit file
+that cannot be read, does not verify against its header, or states another identity than its name's
+(a file copied or renamed over another) is recomputed with a warning naming it; ``results/`` is
+written only after every unit has been verified.
 """
 from __future__ import annotations
 
@@ -82,6 +85,7 @@ __all__ = [
     "make_figures",
     "reproduce",
     "run_experiment",
+    "unit_identity",
     "unit_key",
     "unit_path",
 ]
@@ -184,6 +188,14 @@ def unit_key(name: str, version: int, settings: dict, unit: dict) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def unit_identity(name: str, version: int, settings: dict, unit: dict) -> dict:
+    """What a unit file must state to be reused as ``unit``'s rows: the experiment, its version, the
+    unit, the SHA-256 of the (canonical JSON of the) settings it depends on, and its full key."""
+    return {"experiment": name, "version": int(version), "unit": json.loads(_canonical(unit)),
+            "settings_sha256": hashlib.sha256(_canonical(settings).encode()).hexdigest(),
+            "key": unit_key(name, version, settings, unit)}
+
+
 def _label(unit: dict) -> str:
     text = "_".join(f"{k}={v}" for k, v in unit.items())
     return re.sub(r"[^A-Za-z0-9=._-]+", "-", text)[:80] or "unit"
@@ -249,14 +261,14 @@ def _warn_corrupt(exc: CorruptUnit) -> None:
     warnings.warn(f"experiment store: {exc.path} {exc.reason}; recomputing it", CorruptUnitWarning, stacklevel=3)
 
 
-def _stored_units(paths: list) -> tuple[dict, list]:
+def _stored_units(paths: list, identities: list) -> tuple[dict, list]:
     """The verified frames of the units already stored ({index: frame}) and the corrupt paths (warned)."""
     frames, corrupt = {}, []
-    for i, p in enumerate(paths):
+    for i, (p, identity) in enumerate(zip(paths, identities)):
         if not p.exists():
             continue
         try:
-            frames[i] = read_unit(p)
+            frames[i] = read_unit(p, identity)
         except CorruptUnit as exc:
             _warn_corrupt(exc)
             corrupt.append(p)
@@ -323,7 +335,8 @@ def run_experiment(
     paths = [unit_path(out, name, exp.version, exp.key_settings(settings, u), u) for u in units]
     if len(set(paths)) != len(paths):
         raise ValueError(f"experiment {name}: two units have the same key; units must differ")
-    frames, corrupt = _stored_units(paths)
+    identities = [unit_identity(name, exp.version, exp.key_settings(settings, u), u) for u in units]
+    frames, corrupt = _stored_units(paths, identities)
     todo = [i for i in range(len(units)) if i not in frames]
     settings_key = unit_key(name, exp.version, settings, {})
     arrays_path = out / "results" / f"{name}.npz"
@@ -342,8 +355,8 @@ def run_experiment(
                 if outcome.error is not None:
                     failed[_label(units[i])] = outcome.error
                     continue
-                write_unit(outcome.frame, paths[i])
-                frames[i] = read_unit(paths[i])  # what a later run will reuse, verified
+                write_unit(outcome.frame, paths[i], identities[i])
+                frames[i] = read_unit(paths[i], identities[i])  # what a later run will reuse, verified
                 bar.update(1)
         finally:
             bar.close()

@@ -1,19 +1,21 @@
-"""Figure of experiment 4: why LIME and the IG sums disagree (THEORY.md section 5).
+"""Figure of experiment 4: LIME departs from the IG sums where the response is not additive.
 
-Reads ``out/results/lime_vs_ig.csv`` and writes ``figures/fig_lime_vs_ig_additivity.png`` / ``.pdf``:
-for every image and network, the top-5 Jaccard index of LIME (mean of R runs) against the IG
-superpixel sums (one point per image), against
+Reads ``out/results/lime_vs_ig.csv`` and writes ``figures/fig_lime_vs_ig_additivity.png`` / ``.pdf``,
+sized for one column of a paper (3.3 inches wide). One point per image and network, under the
+paper's protocol (probability of the top class):
 
-- left: the non-additive share R of the response g(z) = f(x(z)) (the share of its pi-weighted
-  variance that LIME's limit, the best affine function of z, leaves unexplained; 0 for a model
-  without interactions between superpixels, where the limit equals the IG sums exactly);
-- right: the path curvature, the relative completeness gap of the one-point midpoint rule along
-  the IG path (0 for an f linear between xi_bar and xi).
+- x: the non-additive share R of the response g(z) = f(x(z)) to switching superpixels off (the
+  share of its pi-weighted variance that LIME's limit, the best affine function of z, leaves
+  unexplained; 0 for a model without interactions between superpixels, where the limit equals the
+  IG sums exactly);
+- y: the gap ``J(LIME, LIME) - J(LIME, IG)`` of top-k Jaccard indices: how far LIME's agreement with
+  the IG sums falls below its agreement with an independent LIME estimate (0: as close to the IG
+  sums as LIME's sampling noise allows).
 
-One row per protocol (the paper's; the corrected one). Colours: networks; filled markers the
-probability, open ones the logit. Dashed lines: each network's median noise floor (two
-independent LIME estimates, ``lime_vs_lime``); Spearman's rho of the Jaccard with the x-axis over
-all points of the panel is printed in the corner.
+Colours and markers: the network families (:data:`limetheory.experiments.lime_vs_ig.FAMILIES`).
+Black: the mean gap (± one standard error) over each fifth of the images ordered by R.
+Spearman's rho of the gap with R over all points is in the title. The per-network numbers
+are in ``results/lime_vs_ig_additivity.md``.
 """
 from __future__ import annotations
 
@@ -23,75 +25,55 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
-from limetheory.experiments.lime_vs_ig import MODEL_ORDER
+from limetheory.experiments.lime_vs_ig import FAMILIES, paired_agreement
 
-from ._common import figure_main, read_meta, read_results, save_figure
+from ._common import figure_main, save_figure
+from .fig_lime_vs_ig import FONT, WIDTH, read_rows
 
 NAME = "lime_vs_ig"
 STEM = "fig_lime_vs_ig_additivity"
-#: One colour per network of the experiment (the ten strong shades of tab20, then its light ones).
-COLOURS = dict(zip(MODEL_ORDER, plt.cm.tab20.colors[::2] + plt.cm.tab20.colors[1::2]))
-#: Values below this are drawn at it on the log axes (an exactly additive response has R = 0).
-FLOOR = 1e-6
-X_AXES = (("nonadditive_share", "non-additive share R of g(z) = f(x(z))"),
-          ("path_curvature", "path curvature: relative gap of the 1-point midpoint rule"))
-
-
-def _panel(ax, rows, floors, column: str, label: str, k: int):
-    col = f"jaccard_top{k}"
-    for model, g in rows.groupby("model", sort=False):
-        colour = COLOURS.get(model, "tab:gray")
-        for output, h in g.groupby("output", sort=False):
-            x = np.clip(h[column].to_numpy(dtype=float), FLOOR, None)
-            face = colour if output == "prob" else "none"
-            ax.scatter(x, h[col], s=18, facecolors=face, edgecolors=colour, linewidths=0.8, alpha=0.8,
-                       label=f"{model} ({output})")
-        if model in floors:
-            ax.axhline(floors[model], color=colour, linestyle="--", linewidth=0.9)
-    ok = rows[[column, col]].replace(np.inf, np.nan).dropna()
-    if len(ok) > 2:
-        rho = stats.spearmanr(ok[column], ok[col]).statistic
-        ax.text(0.98, 0.03, f"Spearman rho = {rho:.2f} ({len(ok)} points)", transform=ax.transAxes, ha="right",
-                fontsize=8)
-    if np.isfinite(rows[column].to_numpy(dtype=float)).any():
-        ax.set_xscale("log")
-    else:  # e.g. one image of a user's model in a quick run: too few samples for the share
-        ax.text(0.5, 0.5, "no finite value to plot", transform=ax.transAxes, ha="center", fontsize=8)
-    ax.set_xlabel(label, fontsize=8)
-    ax.set_ylim(-0.03, 1.03)
-    ax.grid(alpha=0.3)
+#: Values of R below this are drawn at it on the log axis (an exactly additive response has R = 0).
+FLOOR = 1e-4
+#: One colour and marker per family, in FAMILIES order.
+STYLES = (("tab:green", "s"), ("tab:purple", "^"), ("tab:red", "o"))
+#: The black line: mean gap over each of this many equal-count groups of images ordered by R.
+N_BINS = 5
 
 
 def make(out) -> list:
     out = Path(out)
-    meta = read_meta(out, NAME)
-    frame = read_results(out, NAME)
-    k = int(meta["settings"]["ks"][0])
-    protocols = [p for p in ("paper", "corrected") if p in set(frame["protocol"])]
-    n_series = frame[["model", "output"]].drop_duplicates().shape[0]
-    legend_rows = -(-n_series // 6)  # six legend entries per row, under the panels
-    height = 3.8 * len(protocols) + 0.22 * legend_rows
-    fig, axes = plt.subplots(len(protocols), 2, figsize=(11, height), squeeze=False)
-    for r, protocol in enumerate(protocols):
-        sub = frame[frame["protocol"] == protocol]
-        rows = sub[sub["comparison"] == "lime_vs_ig"]
-        floors = sub[sub["comparison"] == "lime_vs_lime"].groupby("model")[f"jaccard_top{k}"].median().to_dict()
-        for c, (column, label) in enumerate(X_AXES):
-            ax = axes[r, c]
-            _panel(ax, rows, floors, column, label, k)
-            ax.set_title(f"{protocol} protocol", fontsize=9)
-            if c == 0:
-                ax.set_ylabel(f"top-{k} Jaccard, LIME vs IG sums", fontsize=8)
-    legend = {}
-    for ax in axes.ravel():
-        for handle, label in zip(*ax.get_legend_handles_labels()):
-            legend.setdefault(label, handle)
-    labels, handles = list(legend), list(legend.values())
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=8, frameon=False)
-    fig.suptitle(f"LIME against the IG sums, per image: where the response to switching superpixels off is "
-                 f"additive and f straight along the path, and where not ({meta['mode']} run; dashed: median "
-                 f"LIME-vs-LIME noise floor)", fontsize=9)
-    return save_figure(fig, out, STEM, rect=(0, (0.35 + 0.22 * legend_rows) / height, 1, 0.96))
+    frame, k, protocol = read_rows(out)
+    rows = paired_agreement(frame[(frame["protocol"] == protocol) & (frame["output"] == "prob")], k)
+    rows = rows[np.isfinite(rows["nonadditive_share"])]
+    fig, ax = plt.subplots(figsize=(WIDTH, 2.4))
+    for (family, members), (colour, marker) in zip(FAMILIES.items(), STYLES):
+        part = rows[rows["model"].isin(members)]
+        if part.empty:
+            continue
+        ax.scatter(np.clip(part["nonadditive_share"], FLOOR, None), part["gap"], s=12, marker=marker,
+                   facecolors="none", edgecolors=colour, linewidths=0.8, alpha=0.8,
+                   label=f"{family} ({len(part)})")
+    ax.axhline(0, color="black", linewidth=0.6)
+    if len(rows) >= 2 * N_BINS:
+        r, gap = rows["nonadditive_share"].to_numpy(dtype=float), rows["gap"].to_numpy(dtype=float)
+        bins = np.array_split(np.argsort(r, kind="stable"), N_BINS)
+        centre = [np.median(r[b]) for b in bins]
+        mean = [gap[b].mean() for b in bins]
+        se = [gap[b].std(ddof=1) / np.sqrt(b.size) for b in bins]
+        ax.errorbar(np.clip(centre, FLOOR, None), mean, yerr=se, color="black", linewidth=1.0, marker=".",
+                    markersize=5, capsize=1.5, label=f"mean ± s.e. per {N_BINS}th of R")
+        res = stats.spearmanr(r, gap)
+        ax.set_title(f"Spearman rho = {res.statistic:.2f} (p = {res.pvalue:.1g}), {len(rows)} image-network pairs",
+                     fontsize=FONT)
+    ax.set_xscale("log")
+    ax.set_xlim(FLOOR / 1.5, 1.5)
+    ax.set_ylim(-0.55, 1.05)
+    ax.set_xlabel("non-additive share R of the response g(z)", fontsize=FONT)
+    ax.set_ylabel(f"J(LIME, LIME) $-$ J(LIME, IG), top-{k}", fontsize=FONT)
+    ax.tick_params(labelsize=FONT)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=FONT, frameon=False, handletextpad=0.1, borderaxespad=0.2)
+    return save_figure(fig, out, STEM)
 
 
 def main(argv=None) -> int:

@@ -1,31 +1,35 @@
-"""Table and figure of experiment 4 (the paper's Tables 1 and 2): LIME against integrated gradients.
+"""Tables of experiment 4 (the paper's Tables 1 and 2): LIME against integrated gradients, in markdown.
 
-Reads ``out/results/lime_vs_ig_jaccard.csv`` (and ``_iou.csv``), written by
-``experiments/lime_vs_ig.py``, and writes
+Reads ``out/results/lime_vs_ig.csv`` and its tables (``lime_vs_ig_jaccard.csv``, ``_iou.csv``,
+``_models.csv``, ``_additivity.csv``), written by ``experiments/lime_vs_ig.py``, and writes
 
-- ``figures/table_lime_vs_ig.md``: per protocol (the paper's, each difference switched alone, the
+- ``results/lime_vs_ig_claim.md``: where the paper's claim holds, per network and network family
+  (:data:`limetheory.experiments.lime_vs_ig.FAMILIES`), under the paper's protocol and the corrected
+  one: the top-k Jaccard of LIME against the IG sums, its noise floor (LIME against an independent
+  LIME estimate), their paired gap, the chance level and the median non-additive share R, mean ±
+  standard error over images (the docs include this file);
+- ``figures/table_lime_vs_ig.md``: every protocol (the paper's, each difference switched alone, the
   corrected one), mean ± standard error over images of the top-5 and top-10 Jaccard indices of
   LIME (mean of R runs) against the IG superpixel sums, beside the two noise floors (two
   independent LIME estimates; two single runs), a random ranking and the exact chance level of
   the signed top-k; for the networks of the drawn shapes, the IoU of the top superpixels with the
-  object's mask (the figure shows the first of them, the shapes CNN); the test of "LIME is close to
-  the IG sums where the response is additive" (``lime_vs_ig_additivity.csv``);
-- ``figures/table_lime_vs_ig.png`` / ``.pdf``: the same numbers as bars (rows: protocol and
-  explained output; columns: top-5 Jaccard, top-10 Jaccard, IoU with the mask), error bars one
-  standard error, black ticks the chance level.
+  object's mask; the test of "LIME is close to the IG sums where the response is additive"
+  (``lime_vs_ig_additivity.csv``).
+
+The figures are :mod:`.fig_lime_vs_ig` and :mod:`.fig_lime_vs_ig_additivity`.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from limetheory.experiments.lime_vs_ig import FAMILIES, paired_agreement
 from limetheory.experiments.protocols import PROTOCOLS
 from limetheory.files import write_text
 
-from ._common import figure_main, read_meta, read_results, save_figure
+from ._common import figure_main, read_meta, read_results
 
 NAME = "lime_vs_ig"
 STEM = "table_lime_vs_ig"
@@ -38,10 +42,6 @@ LABELS = {
     "lime_vs_mask": "LIME",
     "ig_vs_mask": "IG sums",
     "random_vs_mask": "random ranking",
-}
-COLOURS = {
-    "lime_vs_ig": "tab:blue", "lime_vs_lime": "tab:green", "run_vs_run": "tab:olive",
-    "lime_vs_random": "0.6", "lime_vs_mask": "tab:blue", "ig_vs_mask": "tab:orange", "random_vs_mask": "0.6",
 }
 OUTPUT_LABELS = {"prob": "probability of the class", "logit": "logit of the class"}
 
@@ -113,39 +113,59 @@ def additivity_markdown(add: pd.DataFrame) -> str:
             "n/a" if not np.isfinite(r["R_median"]) else f"{r['R_median']:.3g}", rho, rho_c,
             _pm(r["gap_low_R"], r["gap_low_R_se"]), _pm(r["gap_high_R"], r["gap_high_R_se"]), p]) + " |")
     k = int(add["k"].iloc[0]) if len(add) else 5
-    return (f"\nWhy they disagree (THEORY.md section 5): per image, the top-{k} Jaccard J of LIME against the IG "
+    return (f"\nWhy they disagree (the theory pages, docs/theory/): per image, the top-{k} Jaccard J of LIME against the IG "
             "sums, Spearman's rho with the non-additive share R of g(z) = f(x(z)) and with the path curvature; "
             "the gap is the noise floor (LIME against LIME) minus J, mean ± s.e. over the images below and above "
             "the median R; p: one-sided Mann-Whitney test that the gap is larger above the median:\n\n"
             + "\n".join(lines) + "\n")
 
 
-def _values(s: dict, get) -> str:
-    """One setting over the models: "1000" when they agree, "300/64" (model order) when not."""
-    vals = list(dict.fromkeys(str(get(m)) for m in s["models"]))
-    return "/".join(vals) if vals else "?"
+def _pm_or_blank(values) -> str:
+    """``mean ± s.e.`` of the finite ``values`` (s.e. = sd / sqrt(n), ddof 1); the mean alone for one."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return "n/a"
+    return _pm(v.mean(), v.std(ddof=1) / np.sqrt(v.size) if v.size > 1 else np.nan)
 
 
-def _bars(ax, table: pd.DataFrame, groups, comparisons, value, se, *, chance=None, group_labels=None):
-    width = 0.8 / len(comparisons)
-    x = np.arange(len(groups))
-    for i, comp in enumerate(comparisons):
-        means, errs = [], []
-        for gname in groups:
-            row = table[(table["group"] == gname) & (table["comparison"] == comp)]
-            means.append(float(row[value].iloc[0]) if len(row) else np.nan)
-            errs.append(float(row[se].iloc[0]) if len(row) else np.nan)
-        ax.bar(x - 0.4 + width * (i + 0.5), means, width, yerr=np.nan_to_num(errs), capsize=2,
-               color=COLOURS[comp], label=LABELS[comp], error_kw={"linewidth": 0.8})
-    if chance is not None:
-        for xi, c in zip(x, chance):
-            if np.isfinite(c):
-                ax.hlines(c, xi - 0.45, xi + 0.45, colors="black", linewidth=1.2, linestyles="--")
-    many = len(groups) >= 5
-    ax.set_xticks(x, group_labels or groups, fontsize=7 if many else 8, rotation=35 if many else 0,
-                  ha="right" if many else "center")
-    ax.set_ylim(0, 1.05)
-    ax.grid(axis="y", alpha=0.3)
+def claim_rows(frame: pd.DataFrame, protocol: str, output: str, k: int) -> list:
+    """One row per network and per family (images of its networks pooled): the cells of :func:`claim_markdown`."""
+    sub = frame[(frame["protocol"] == protocol) & (frame["output"] == output)]
+    if sub.empty:
+        return []
+    paired = paired_agreement(sub, k)
+    chance = sub[sub["comparison"] == "lime_vs_random"][["model", "image", f"jaccard_top{k}"]]
+    d = sub.drop_duplicates(["model", "image"])[["model", "image", "d"]]
+    per_image = paired.merge(chance.rename(columns={f"jaccard_top{k}": "random"}), on=["model", "image"]).merge(
+        d, on=["model", "image"])
+    rows = []
+    groups = [(family, [m for m in members if m in set(per_image["model"])]) for family, members in FAMILIES.items()]
+    for family, members in groups:
+        if not members:
+            continue
+        for name in members + ([f"all {family}"] if len(members) > 1 else []):
+            g = per_image[per_image["model"].isin(members if name.startswith("all ") else [name])]
+            rows.append([family, name, str(len(g)), f"{g['d'].median():g}", _pm_or_blank(g["jaccard"]),
+                         _pm_or_blank(g["floor"]), _pm_or_blank(g["gap"]), _pm_or_blank(g["random"]),
+                         f"{g['nonadditive_share'].median():.2g}" if g["nonadditive_share"].notna().any() else "n/a"])
+    return rows
+
+
+def claim_markdown(frame: pd.DataFrame, k: int) -> str:
+    """Where the paper's claim holds: per network and family, the paper protocol and the corrected one."""
+    head = ["family", "network", "images", "d (median)", f"LIME vs IG top-{k}", f"LIME vs LIME top-{k}",
+            "gap (floor - J)", "LIME vs random", "median R"]
+    parts = []
+    for protocol, output in (("paper", "prob"), ("corrected", "prob"), ("corrected", "logit")):
+        rows = claim_rows(frame, protocol, output, k)
+        if not rows:
+            continue
+        lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|"]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        parts.append(f"**{protocol} protocol, {OUTPUT_LABELS[output]}** (mean ± s.e. over images)\n\n"
+                     + "\n".join(lines) + "\n")
+    return "\n".join(parts)
 
 
 def make(out) -> list:
@@ -165,69 +185,16 @@ def make(out) -> list:
         text += additivity_markdown(read_results(out, f"{NAME}_additivity"))
     except FileNotFoundError:
         pass
-    md_path = write_text(out / "figures" / f"{STEM}.md", text)
-
-    s = meta["settings"]
-    ks = s["ks"]
-    panels = list(dict.fromkeys(zip(jac["protocol"], jac["output"])))
-    models = list(dict.fromkeys(jac["model"]))
-    n_img = jac.groupby("model")["n_images"].max()
-    has_iou = iou is not None and len(iou) > 0
-    iou_model = iou["model"].iloc[0] if has_iou else None  # the panel shows the first shapes network
-    ncols = len(ks) + (1 if has_iou else 0)
-    width = max(4.6, 0.6 * len(models) + 1.0)  # each network's group of bars keeps its room
-    fig, axes = plt.subplots(len(panels), ncols, figsize=(width * ncols, 3.3 * len(panels)), squeeze=False)
-    comps = ["lime_vs_ig", "lime_vs_lime", "run_vs_run", "lime_vs_random"]
-    labels = [f"{m}\n({int(n_img[m])} images)" for m in models]
-    for r, (protocol, output) in enumerate(panels):
-        tab = jac[(jac["protocol"] == protocol) & (jac["output"] == output)].assign(group=lambda f: f["model"])
-        for c, k in enumerate(ks):
-            ax = axes[r, c]
-            first = tab.groupby("model")[f"chance_top{k}"].first()
-            chance = [float(first.get(m, np.nan)) for m in models]
-            _bars(ax, tab, models, comps, f"jaccard_top{k}", f"jaccard_top{k}_se", chance=chance, group_labels=labels)
-            ax.set_title(f"{protocol}: top-{k} Jaccard, {OUTPUT_LABELS[output]}", fontsize=9)
-            if c == 0:
-                ax.set_ylabel("Jaccard index (mean ± s.e.)")
-        if has_iou:
-            ax = axes[r, -1]
-            sub = iou[(iou["protocol"] == protocol) & (iou["output"] == output) & (iou["model"] == iou_model)]
-            if sub.empty:
-                ax.set_axis_off()
-                continue
-            long, groups, oracle = [], [], []
-            for k in s["iou_ks"]:
-                for subset in dict.fromkeys(sub["subset"]):
-                    part = sub[sub["subset"] == subset]
-                    group = f"top-{k}\n" + ("all" if subset == "all" else "object\nremoved")
-                    groups.append(group)
-                    oracle.append(float(part["iou_oracle"].iloc[0]))
-                    for _, row in part.iterrows():
-                        long.append({"group": group, "comparison": row["comparison"],
-                                     "v": row[f"iou_top{k}"], "se": row[f"iou_top{k}_se"]})
-            _bars(ax, pd.DataFrame(long), groups, ["lime_vs_mask", "ig_vs_mask", "random_vs_mask"], "v", "se")
-            for xi, o in enumerate(oracle):
-                ax.hlines(o, xi - 0.45, xi + 0.45, colors="black", linestyles=":", linewidth=1.2,
-                          label="best possible (superpixels)" if xi == 0 else None)
-            name = sub["model"].iloc[0] if len(sub) else "shapes-cnn"
-            n_all = int(sub.loc[sub["subset"] == "all", "n_images"].max())
-            n_rem = int(sub.loc[sub["subset"] != "all", "n_images"].max()) if (sub["subset"] != "all").any() else 0
-            ax.set_title(f"{name}: IoU of the top superpixels with the object's mask\n"
-                         f"({OUTPUT_LABELS[output]}; {n_all} images, object removed in {n_rem})", fontsize=9)
-            ax.set_ylim(0, 1.3)
-            ax.set_yticks(np.linspace(0, 1, 6))
-            ax.legend(fontsize=7, loc="upper center", ncol=2)
-    handles, leg_labels = axes[0, 0].get_legend_handles_labels()
-    from matplotlib.lines import Line2D
-
-    handles.append(Line2D([], [], color="black", linestyle="--"))
-    leg_labels.append("chance (two random signed top-k sets)")
-    fig.legend(handles, leg_labels, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
-    fig.suptitle(f"LIME (mean of {_values(s, lambda m: m['n_runs'])} runs of n = "
-                 f"{_values(s, lambda m: m['n_samples'])}, lime's defaults) against integrated gradients summed "
-                 f"over superpixels (baseline: LIME's replacement image; trapezoid {s['paper_ig']['n_steps']} points "
-                 f"or Gauss-Legendre {_values(s, lambda m: m['gl_steps'])}); {meta['mode']} run", fontsize=10)
-    return [md_path] + save_figure(fig, out, STEM, rect=(0, 0.05, 1, 0.97))
+    k = int(meta["settings"]["ks"][0])
+    claim_text = claim_markdown(read_results(out, NAME), k)
+    try:
+        add = read_results(out, f"{NAME}_additivity")
+        pooled = add["protocol"].isin(["paper", "corrected"]) & (add["model"] == "all")  # per network: _additivity.md
+        claim_text += additivity_markdown(add[pooled].reset_index(drop=True))
+    except FileNotFoundError:
+        pass
+    claim = write_text(out / "results" / f"{NAME}_claim.md", claim_text)
+    return [write_text(out / "figures" / f"{STEM}.md", text), claim]
 
 
 def main(argv=None) -> int:
