@@ -24,7 +24,7 @@ pytestmark = pytest.mark.oracle
 @pytest.fixture(scope="module")
 def setting():
     module = torch_tiny_cnn()
-    clf = nets.from_torch(module, input_size=SIZE, preprocess=lambda x: x / 255.0)
+    clf = nets.from_torch(module, input_size=SIZE, preprocess=lambda x: x / 255.0).with_output("logit")
     rng = np.random.default_rng(3)
     x = rng.uniform(0, 255, size=(*SIZE, 3))
     b = rng.uniform(0, 255, size=(*SIZE, 3))
