@@ -1,0 +1,91 @@
+"""Sphinx extension: the generated parts of the site.
+
+When the builder starts it writes, under ``docs/`` (all gitignored):
+
+- ``tutorials/<name>.ipynb``: the jupytext percent scripts of ``notebooks/`` as notebooks, which
+  myst-nb then executes (a failing cell fails the build);
+- ``_generated/benchmarks.md``: every committed ``results/bench_*.md``, each under a heading with
+  the conditions its JSON records (machine, Python, load, sizes), included by ``benchmarks.md``.
+
+A file is rewritten only when its content changes, so incremental builds stay incremental.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import jupytext
+
+DOCS = Path(__file__).resolve().parents[1]
+ROOT = DOCS.parent
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
+def write_tutorials(notebooks: Path = ROOT / "notebooks", out: Path = DOCS / "tutorials") -> list[Path]:
+    """Convert every ``notebooks/NN_*.py`` to ``out/NN_*.ipynb``; return the notebooks written."""
+    written = []
+    for script in sorted(notebooks.glob("[0-9][0-9]_*.py")):
+        notebook = jupytext.read(script)
+        target = out / f"{script.stem}.ipynb"
+        _write_if_changed(target, jupytext.writes(notebook, fmt="ipynb"))
+        written.append(target)
+    for stale in out.glob("*.ipynb"):
+        if stale not in written:
+            stale.unlink()
+    return written
+
+
+def _conditions(meta: dict) -> str:
+    """One line from a benchmark's recorded conditions (whatever keys it has)."""
+    parts = []
+    for key, value in meta.items():
+        if isinstance(value, (dict, list)):
+            value = json.dumps(value)
+        parts.append(f"{key.replace('_', ' ')}: {value}")
+    return "; ".join(parts)
+
+
+def _meta(data) -> dict:
+    if not isinstance(data, dict):
+        return {}
+    for key in ("meta", "machine"):
+        if isinstance(data.get(key), dict):
+            return data[key]
+    return {k: v for k, v in data.items() if isinstance(v, (str, int, float)) and k != "rows"}
+
+
+def _demote(markdown: str) -> str:
+    """Headings of an included results file two levels down (they sit under the page's ``##``)."""
+    return re.sub(r"^(#{1,4}) ", lambda m: "#" * (len(m.group(1)) + 2) + " ", markdown, flags=re.M)
+
+
+def write_benchmarks(results: Path = ROOT / "results", out: Path = DOCS / "_generated") -> Path:
+    """``out/benchmarks.md``: every ``results/bench_*.md`` with its recorded conditions."""
+    sections = []
+    for table in sorted(results.glob("bench_*.md")):
+        record = table.with_suffix(".json")
+        meta = _meta(json.loads(record.read_text())) if record.exists() else {}
+        scripts = [p.name for p in (ROOT / "benchmarks").glob("bench_*.py") if table.stem.startswith(p.stem)]
+        source = f"Written by `benchmarks/{max(scripts, key=len)}`" if scripts else "Committed results"
+        conditions = f"; recorded conditions: {_conditions(meta)}" if meta else ""
+        sections.append(f"## `{table.name}`\n\n{source}{conditions}.\n\n"
+                        f"{_demote(table.read_text()).strip()}\n")
+    target = out / "benchmarks.md"
+    _write_if_changed(target, "\n".join(sections))
+    return target
+
+
+def _generate(app) -> None:
+    write_tutorials()
+    write_benchmarks()
+
+
+def setup(app):
+    app.connect("builder-inited", _generate)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
