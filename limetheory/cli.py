@@ -1,4 +1,4 @@
-"""The ``limetheory`` command: argument parsing and printing only.
+"""The ``limetheory`` command: argument parsing and printing only::
 
     limetheory reproduce [--quick] [--only NAME [NAME ...]] [--out DIR] [--no-progress] [--no-figures]
                          [--protocol {paper,corrected,both}]

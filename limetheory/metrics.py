@@ -207,7 +207,7 @@ def deletion_curve(image, predict, segments, scores, *, target=None, hide_color=
     as in LIME). AUC by the trapezoid rule over the fraction i/d: lower is better (a
     faithful explanation makes f fall fast).
 
-    ``predict`` maps (m, *image.shape) float64 images to (m,) or (m, K) outputs (``target``
+    ``predict`` maps ``(m, *image.shape)`` float64 images to (m,) or (m, K) outputs (``target``
     picks the class).
     """
     return _curve("deletion", image, predict, segments, scores, target, hide_color)

@@ -37,13 +37,13 @@ its LIME runs and IG integrals):
 Comparisons (``comparison``; Jaccard of the top-k superpixels, k = 5 and 10, by the protocol's
 rule, and Spearman's rank correlation over all d superpixels):
 
-``lime_vs_ig``      mean of LIME's runs 0..R-1 against the IG sums (the paper's number);
-``lime_vs_lime``    mean of runs 0..R-1 against the mean of runs R..2R-1: the noise floor of the
-                    paper's estimate (two independent estimates of the same LIME explanation);
-``run_vs_run``      run 0 against run R: the noise floor of one LIME run;
-``lime_vs_random``  mean of runs 0..R-1 against a random ranking (a seeded permutation): what
-                    agreement by chance looks like (its expectation for the signed top-k of d
-                    superpixels is ``E[I / (2k - I)]``, I hypergeometric, ``chance_top<k>``).
+- ``lime_vs_ig``: mean of LIME's runs 0..R-1 against the IG sums (the paper's number);
+- ``lime_vs_lime``: mean of runs 0..R-1 against the mean of runs R..2R-1: the noise floor of the
+  paper's estimate (two independent estimates of the same LIME explanation);
+- ``run_vs_run``: run 0 against run R: the noise floor of one LIME run;
+- ``lime_vs_random``: mean of runs 0..R-1 against a random ranking (a seeded permutation): what
+  agreement by chance looks like (its expectation for the signed top-k of d
+  superpixels is ``E[I / (2k - I)]``, I hypergeometric, ``chance_top<k>``).
 
 For the networks of the drawn shapes (the shapes CNN and the shapes32 Table 1 networks), whose
 images come with the pixel mask of the object that decides the class,

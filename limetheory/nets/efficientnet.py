@@ -7,7 +7,7 @@ without PyTorch by :mod:`limetheory.nets.checkpoint` and cached as .npz.
 Architecture (Tan & Le 2019, "Lite" variant: no squeeze-excite, ReLU6, stem and head not scaled),
 NHWC, every convolution with TensorFlow "SAME" padding
 (total padding ``p = max((ceil(n/s) - 1) s + k - n, 0)``, ``floor(p/2)`` before, the rest after).
-Lite0 is the base network (224 x 224):
+Lite0 is the base network (224 x 224)::
 
     stem     conv3x3/2 (3 -> 32), BN, ReLU6
     blocks   MBConv(k, s, e, in -> out) for the stages

@@ -106,11 +106,12 @@ def from_torch(module, *, input_size, preprocess: Callable | None = None, class_
 
     Returns
     -------
-    Classifier with ``backend="torch"``: ``predict`` (softmax probabilities, float64, computed
-    under ``torch.no_grad`` in chunks of ``batch_size``), ``logits`` (one image) and
-    ``batch_logits`` (NumPy float64), and ``value_and_grad(images, target, output="logit",
-    dtype="float32")`` for integrated gradients. ``dtype="float64"`` runs a float64 copy of the
-    module (made once, on first use).
+    Classifier
+        With ``backend="torch"``: ``predict`` (softmax probabilities, float64, computed
+        under ``torch.no_grad`` in chunks of ``batch_size``), ``logits`` (one image) and
+        ``batch_logits`` (NumPy float64), and
+        ``value_and_grad(images, target, output="logit", dtype="float32")`` for integrated
+        gradients. ``dtype="float64"`` runs a float64 copy of the module (made once, on first use).
     """
     torch = _torch()
     if not isinstance(module, torch.nn.Module):
