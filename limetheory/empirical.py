@@ -1,6 +1,6 @@
 """Empirical image LIME: :func:`explain` and its result, :class:`Explanation`.
 
-The data flow of THEORY.md section 1::
+The data flow of docs/theory/lime_algorithm.md::
 
     image --segments--> xi_bar --sample--> z (n x d), pi --perturb--> x(z) --predict--> y --fit--> beta_hat
 """
@@ -433,7 +433,7 @@ def explain(
     sampler: str = "bernoulli",
     refuse_unidentified: bool = True,
 ) -> Explanation:
-    """Explain ``predict`` at ``image`` with image LIME (THEORY.md section 1).
+    """Explain ``predict`` at ``image`` with image LIME (docs/theory/lime_algorithm.md).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Batched construction of the perturbed images x(z) (THEORY.md section 1, step 4).
+"""Batched construction of the perturbed images x(z) (docs/theory/lime_algorithm.md, step 4).
 
     x(z)_u = xi_u        if z_{j(u)} = 1
              xi_bar_u    otherwise            (j(u): the superpixel of pixel u)

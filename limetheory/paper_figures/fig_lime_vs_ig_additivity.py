@@ -1,4 +1,4 @@
-"""Figure of experiment 4: why LIME and the IG sums disagree (THEORY.md section 5).
+"""Figure of experiment 4: why LIME and the IG sums disagree (docs/theory/lime_and_ig.md).
 
 Reads ``out/results/lime_vs_ig.csv`` and writes ``figures/fig_lime_vs_ig_additivity.png`` / ``.pdf``:
 for every image and network, the top-5 Jaccard index of LIME (mean of R runs) against the IG
