@@ -30,6 +30,7 @@ extensions = [
     "sphinx.ext.viewcode",
     "numpydoc",
     "results_pages",  # generated pages: tutorials, results tables, benchmark pages
+    "plain_docstrings",  # |x| and E_- in docstrings are text, not reStructuredText references
 ]
 
 exclude_patterns = ["_build", "_ext", "_generated", "**/.ipynb_checkpoints", "viewer_example.py", "README.md"]

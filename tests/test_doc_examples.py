@@ -164,7 +164,8 @@ def test_command_is_valid(where: str, words: list[str]):
 
 def test_limetheory_list_runs():
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    run = subprocess.run([sys.executable, "-m", "limetheory", "list"], cwd=ROOT, env=env,
+    run = subprocess.run([sys.executable, "-c", "import sys; from limetheory.cli import main; sys.exit(main())",
+                          "list"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "convergence" in run.stdout

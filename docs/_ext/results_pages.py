@@ -5,7 +5,8 @@ When the builder starts it writes, under ``docs/`` (all gitignored):
 - ``tutorials/<name>.ipynb``: the jupytext percent scripts of ``notebooks/`` as notebooks, which
   myst-nb then executes (a failing cell fails the build);
 - ``_generated/benchmarks.md``: every committed ``results/bench_*.md``, each under a heading with
-  the conditions its JSON records (machine, Python, load, sizes), included by ``benchmarks.md``.
+  the conditions its JSON records (machine, Python, load, sizes), included by ``benchmarks.md``;
+- ``_generated/nets_speed.md``: EfficientNet-Lite0's speed table from ``results/bench_nets*.json``.
 
 A file is rewritten only when its content changes, so incremental builds stay incremental.
 """
@@ -81,9 +82,38 @@ def write_benchmarks(results: Path = ROOT / "results", out: Path = DOCS / "_gene
     return target
 
 
+def _speed_column(data: dict) -> list[str]:
+    m = data["machine"]
+    return [f"{m['backend']} ({m.get('device', '')}), {m['cpu_count']} CPU cores, JAX {m['jax']}, "
+            f"load average {m['loadavg_before'][0]:.1f} before",
+            f"{data['predict']['images_per_s_median']:.0f} (best {data['predict']['images_per_s_best']:.0f})",
+            f"{data['predict_depthwise_conv']['images_per_s_median']:.1f}",
+            f"{data['logits_one_image_ms_median']:.2f}",
+            f"{data['grad_one_image_ms_median']:.2f}",
+            f"{data['first_predict_s_incl_compile']:.1f}",
+            f"{data['load_s']:.2f}"]
+
+
+def write_nets_speed(results: Path = ROOT / "results", out: Path = DOCS / "_generated") -> Path:
+    """``out/nets_speed.md``: EfficientNet-Lite0's speed from every ``results/bench_nets*.json``."""
+    files = sorted(results.glob("bench_nets*.json"))
+    columns = [_speed_column(json.loads(f.read_text())) for f in files]
+    rows = ["machine", "`predict`, batch 32 (images/s, median of 5)",
+            "`predict`, batch 32, `depthwise=\"conv\"` (images/s)", "`logits`, one image (ms)",
+            "`jax.grad` of one logit, one image (ms)", "first `predict`, compile included (s)",
+            "load from the cached .npz (s)"]
+    lines = ["| | " + " | ".join(f"`{f.name}`" for f in files) + " |",
+             "|---|" + "---:|" * len(files)]
+    lines += [f"| {row} | " + " | ".join(c[i] for c in columns) + " |" for i, row in enumerate(rows)]
+    target = out / "nets_speed.md"
+    _write_if_changed(target, "\n".join(lines) + "\n")
+    return target
+
+
 def _generate(app) -> None:
     write_tutorials()
     write_benchmarks()
+    write_nets_speed()
 
 
 def setup(app):
