@@ -81,6 +81,8 @@ ig = integrated_gradients(lambda x: jnp.sum(weights * x), image, baseline, n_ste
 lime_limit = LinearModel(weights).limit_explanation(image, segments)  # (d+1,), intercept first
 print("max |beta_j - sum_J IG| =", np.abs(lime_limit[1:] - superpixel_sums(ig.attributions, segments)).max())
 print("completeness gap        =", ig.completeness_gap)
+# a linear model: LIME's limit is the IG sums exactly (the path gradient is constant)
+assert np.allclose(lime_limit[1:], superpixel_sums(ig.attributions, segments), rtol=1e-8, atol=1e-8)
 
 # %% [markdown]
 # ## 2. A pretrained CNN
@@ -163,6 +165,8 @@ for eps in epsilons:
     (beta,), s = lime_and_ig(xi, xi + eps * (xi_bar - xi), grid, target)
     rel.append(np.linalg.norm(beta - s) / np.linalg.norm(s))
     rho.append(rank_correlation(beta, s))
+# as the path shrinks toward xi, the network is linear along it and LIME meets the IG sums
+assert rel[-1] < rel[0], rel
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
 axes[0].loglog(epsilons, rel, "o-", label="measured")

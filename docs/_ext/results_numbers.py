@@ -37,7 +37,7 @@ def _bench_explain(root: Path) -> dict[str, str]:
     return {
         "explain_speedup_min": f"{min(speedups):.0f}",
         "explain_speedup_max": f"{max(speedups):.0f}",
-        "explain_bench_machine": f"{data['meta']['machine']}, Python {data['meta']['python']}",
+        "explain_bench_machine": f"recorded machine {data['meta']['machine']}, Python {data['meta']['python']}; load not recorded",
     }
 
 
