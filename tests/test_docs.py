@@ -48,7 +48,7 @@ def site(tmp_path_factory):
 
 def test_site_builds_without_warnings(site):
     html, run = site
-    problems = [line for line in run.stderr.splitlines() if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line)]
+    problems = [line for line in run.stderr.splitlines() if re.search(r"\b(WARNING|ERROR|CRITICAL):", line)]
     assert run.returncode == 0 and not problems, "\n".join(problems) or run.stderr[-6000:]
     assert (html / "index.html").exists()
 
