@@ -6,7 +6,9 @@ When the builder starts it writes, under ``docs/`` (all gitignored):
   myst-nb then executes (a failing cell fails the build);
 - ``_generated/benchmarks.md``: every committed ``results/bench_*.md``, each under a heading with
   the conditions its JSON records (machine, Python, load, sizes), included by ``benchmarks.md``;
-- ``_generated/nets_speed.md``: EfficientNet-Lite0's speed table from ``results/bench_nets*.json``.
+- ``_generated/nets_speed.md``: EfficientNet-Lite0's speed table from ``results/bench_nets*.json``;
+- ``_generated/small_nets.md``: the training record of every bundled network, read from the
+  metadata of its weight file.
 
 A file is rewritten only when its content changes, so incremental builds stay incremental.
 """
@@ -110,10 +112,35 @@ def write_nets_speed(results: Path = ROOT / "results", out: Path = DOCS / "_gene
     return target
 
 
+def _percent(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f} %"
+
+
+def write_small_nets(weights: Path = ROOT / "limetheory" / "nets" / "weights",
+                     out: Path = DOCS / "_generated") -> Path:
+    """``out/small_nets.md``: the training record stored in every bundled weight file."""
+    import numpy as np
+
+    lines = ["| network | training images | steps | held-out accuracy | train accuracy | "
+             "validation accuracy | training time (s, CPU cores) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for path in sorted(weights.glob("*.npz")):
+        with np.load(path, allow_pickle=False) as stored:
+            meta = json.loads(str(stored["__meta__"]))
+        lines.append(f"| {meta['name']} | {meta['n_train']} | {meta['n_steps']} | "
+                     f"{_percent(meta['heldout_accuracy'])} ({meta['n_heldout']} images) | "
+                     f"{_percent(meta.get('train_accuracy'))} | {_percent(meta.get('validation_accuracy'))} | "
+                     f"{meta['train_seconds']:.0f} ({meta['cpu_count']}) |")
+    target = out / "small_nets.md"
+    _write_if_changed(target, "\n".join(lines) + "\n")
+    return target
+
+
 def _generate(app) -> None:
     write_tutorials()
     write_benchmarks()
     write_nets_speed()
+    write_small_nets()
 
 
 def setup(app):
