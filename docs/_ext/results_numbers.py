@@ -113,13 +113,11 @@ def _additivity(root: Path) -> dict[str, str]:
 def _qualitative(root: Path) -> dict[str, str]:
     rows = _csv(root, "full/results/qualitative_agreement.csv")
     mean = lambda col: sum(float(r[col]) for r in rows) / len(rows)  # noqa: E731
-    meta = _json(root, "full/results/qualitative.json")
     return {
         "qual_photos": str(len(rows)),
         "qual_jaccard_lime_limit": f"{mean('jaccard5_lime_limit'):.2f}",
         "qual_jaccard_limit_ig": f"{mean('jaccard5_limit_ig'):.2f}",
         "qual_jaccard_halves": f"{mean('jaccard5_limit_half1_limit_half2'):.2f}",
-        "qual_seconds": f"{meta['seconds']:.0f}",
     }
 
 

@@ -7,6 +7,7 @@ When the builder starts it writes, under ``docs/`` (all gitignored):
 - ``_generated/benchmarks.md``: every committed ``results/bench_*.md``, each under a heading with
   the conditions its JSON records (machine, Python, load, sizes), included by ``benchmarks.md``;
 - ``_generated/nets_speed.md``: EfficientNet-Lite0's speed table from ``results/bench_nets*.json``;
+- ``_generated/committed_runs.md``: the record of every committed run in ``results/full``;
 - ``_generated/small_nets.md``: the training record of every bundled network, read from the
   metadata of its weight file.
 
@@ -136,7 +137,26 @@ def write_small_nets(weights: Path = ROOT / "limetheory" / "nets" / "weights",
     return target
 
 
+def write_committed_runs(results: Path = ROOT / "results" / "full" / "results",
+                         out: Path = DOCS / "_generated") -> Path:
+    """``out/committed_runs.md``: what every committed full run records about itself."""
+    lines = ["| experiment | version | mode | units | rows | seconds of the last run (units reused) | "
+             "Python | NumPy |", "|---|---:|---|---:|---:|---:|---|---|"]
+    for path in sorted(results.glob("*.json")):
+        meta = json.loads(path.read_text())
+        if not isinstance(meta, dict) or "n_units" not in meta:
+            continue
+        versions = meta.get("versions", {})
+        lines.append(f"| `{meta['name']}` | {meta.get('version', '')} | {meta.get('mode', '')} | "
+                     f"{meta['n_units']} | {meta.get('n_rows', '')} | {meta.get('seconds', '')} "
+                     f"({meta.get('reused', 0)}) | {versions.get('python', '')} | {versions.get('numpy', '')} |")
+    target = out / "committed_runs.md"
+    _write_if_changed(target, "\n".join(lines) + "\n")
+    return target
+
+
 def _generate(app) -> None:
+    write_committed_runs()
     write_tutorials()
     write_benchmarks()
     write_nets_speed()
