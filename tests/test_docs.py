@@ -38,8 +38,9 @@ BUILD_TIMEOUT = 1500
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site")
+    # the notebooks' kernels inherit this environment: the inline backend puts their figures in the pages
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               MPLBACKEND="Agg")
+               MPLBACKEND="module://matplotlib_inline.backend_inline")
     run = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-E", "-q",
                           "-d", str(out / "doctrees"), str(DOCS), str(out / "html")],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
@@ -78,6 +79,7 @@ def test_tutorials_executed(site):
         assert page.exists(), page
         text = page.read_text()
         assert "cell_output" in text, f"{page.name} shows no cell output"
+        assert "<img" in text, f"{page.name} shows no figure"
         assert "Traceback" not in text, f"{page.name} shows a traceback"
 
 
