@@ -1,11 +1,12 @@
-# Two entry points (see README): `make reproduce` (main job) and `make test` (test suite).
+# Two entry points (see README): `make reproduce` (main job) and `make test` (test suite, which
+# also builds the documentation); `make docs` builds the documentation alone.
 # Both create .venv with the pinned versions in constraints.txt on first use.
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 OUT    ?= results/quick
 
-.PHONY: setup test test-slow reproduce reproduce-full bench
+.PHONY: setup test test-slow reproduce reproduce-full bench docs
 
 setup: $(VENV)/.installed
 
@@ -27,6 +28,11 @@ reproduce: setup
 
 reproduce-full: setup
 	$(BIN)/limetheory reproduce --out results/full
+
+# The documentation site (warnings are errors; the tutorials are executed): docs/_build/html.
+# make test builds it too, in tests/test_docs.py.
+docs: setup
+	$(BIN)/python -m sphinx -b html -W --keep-going docs docs/_build/html
 
 bench: setup
 	$(BIN)/python benchmarks/bench_explain.py

@@ -7,7 +7,7 @@ pretrained EfficientNet-Lite0 of ``limetheory.nets``: wall time of one forward+b
 internal batch sizes, float32 / float64; the first call (compile + run) is reported apart from
 the steady state (best of ``--repeat``). CPU only; the machine's cores are shared: noisy.
 
-Part 2, agreement (THEORY.md section 5). Exact LIME limit (enumeration of {0,1}^12, nu = 0.25)
+Part 2, agreement (docs/theory/lime_and_ig.md). Exact LIME limit (enumeration of {0,1}^12, nu = 0.25)
 against the IG superpixel sums (baseline: LIME's replacement image, 32-point Gauss-Legendre) on
 a 12x12 RGB image with a 3x4 grid: a logistic of a linear score swept in temperature, a random
 tanh MLP and a small tanh CNN swept in input scale. Reports ||beta - s|| / ||s||, Spearman,

@@ -1,4 +1,4 @@
-"""How additive is a model's response to switching superpixels off? (THEORY.md section 5)
+"""How additive is a model's response to switching superpixels off? (docs/theory/lime_and_ig.md)
 
 LIME's limit beta^f is the pi-weighted least-squares affine function of z fitted to
 g(z) = f(x(z)) over z in {0,1}^d (Theorem 1: beta^f = Sigma^{-1} E[pi Z g]). When g is affine in z,

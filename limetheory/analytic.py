@@ -1,4 +1,4 @@
-"""Analytic models whose LIME limit is known in closed form (THEORY.md sections 3 and 4).
+"""Analytic models whose LIME limit is known in closed form (docs/theory/closed_forms.md).
 
 Both models are callables on a batch of images, (N, H, W) or (N, H, W, C) -> (N,) scores, so
 :func:`limetheory.explain` can explain them directly, and both give the explanation that empirical
@@ -155,7 +155,7 @@ class ShapeDetector(_ImageModel):
         return lit_kept & ~lit_replaced
 
     def limit_explanation(self, image, segments, hide_color=None, kernel_width: float = 0.25) -> np.ndarray:
-        """The limit of LIME's explanation (THEORY.md section 3): (d+1,), intercept first.
+        """The limit of LIME's explanation (docs/theory/closed_forms.md, *Shape detectors*): (d+1,), intercept first.
 
         f(x(z)) is a product over the superpixels meeting S: a factor z_j for those in E_- (lit
         when kept, dark when replaced), 1 for harmless ones. If the image lights the shape, that is
@@ -216,7 +216,7 @@ class LinearModel(_ImageModel):
         return flat @ self.weights.ravel()
 
     def limit_explanation(self, image, segments, hide_color=None, kernel_width: float = 0.25) -> np.ndarray:
-        """The limit of LIME's explanation (THEORY.md section 4): (d+1,), intercept first.
+        """The limit of LIME's explanation (docs/theory/closed_forms.md, *Linear models*): (d+1,), intercept first.
 
         ``beta_j = sum_{u in J_j} lambda_u (xi_u - xi_bar_u)``, ``beta_0 = f(xi_bar)``: f(x(z)) is
         linear in z, so LIME (ridge = 0) recovers it exactly from any n >= d + 1 samples in general

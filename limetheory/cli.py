@@ -1,4 +1,4 @@
-"""The ``limetheory`` command: argument parsing and printing only.
+"""The ``limetheory`` command: argument parsing and printing only::
 
     limetheory reproduce [--quick] [--only NAME [NAME ...]] [--out DIR] [--no-progress] [--no-figures]
                          [--protocol {paper,corrected,both}]
@@ -19,7 +19,7 @@ model's name in the ``model`` column.
 ``explain`` reads an image file, prints the network's top classes (the network: a bundled one,
 ``keras:<application>`` from a weight file, or ``torch:package.module:factory``), explains one class with
 empirical LIME (lime's defaults) and with integrated gradients summed over the same superpixels
-(baseline: LIME's replacement image, THEORY.md section 5), prints LIME's top superpixels with
+(baseline: LIME's replacement image, docs/theory/lime_and_ig.md), prints LIME's top superpixels with
 their 95% intervals, and writes one figure (:func:`limetheory.plotting.explanation_figure`).
 The work is done by :mod:`limetheory.pipeline` (one network on one image), :mod:`limetheory.nets`
 and :mod:`limetheory.data`.

@@ -1,4 +1,4 @@
-"""LIME next to integrated gradients for one image (THEORY.md section 5), and agreement metrics.
+"""LIME next to integrated gradients for one image (docs/theory/lime_and_ig.md), and agreement metrics.
 
 For LIME's replacement image ``xi_bar`` as IG's baseline, the LIME limit of a linear ``f`` is
 exactly the superpixel sums of IG, ``beta_j = sum_{u in J_j} IG_u``, and approximately so for a

@@ -1,7 +1,7 @@
 """Empirical image LIME: :func:`explain` (its result, :class:`~limetheory.explanation.Explanation`,
 lives in :mod:`limetheory.explanation`).
 
-The data flow of THEORY.md section 1::
+The data flow of docs/theory/lime_algorithm.md::
 
     image --segments--> xi_bar --sample--> z (n x d), pi --perturb--> x(z) --predict--> y --fit--> beta_hat
 """
@@ -282,7 +282,7 @@ def explain(
     refuse_unidentified: bool = True,
     kernel: str = "lime",
 ) -> Explanation:
-    """Explain ``predict`` at ``image`` with image LIME (THEORY.md section 1).
+    """Explain ``predict`` at ``image`` with image LIME (docs/theory/lime_algorithm.md).
 
     Parameters
     ----------

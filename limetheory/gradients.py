@@ -1,6 +1,6 @@
 """Integrated gradients in JAX and their sums over superpixels.
 
-Last stage of the data flow (THEORY.md section 5)::
+Last stage of the data flow (docs/theory/lime_and_ig.md)::
 
     JAX model f, xi, xi_bar --integrated gradients--> IG --sum over superpixels--> compare with beta
 
@@ -17,7 +17,7 @@ exactly the same rule applied to ``g'(t)`` with ``g(t) = f(b + t (x - b))``, so 
 *completeness gap* ``sum_u IG_u - (f(x) - f(b))`` is precisely the quadrature error of
 ``int_0^1 g'(t) dt``: it measures how well the rule resolved the path.
 
-For LIME (baseline = LIME's replacement image xi_bar, THEORY.md section 1 step 2) the paper
+For LIME (baseline = LIME's replacement image xi_bar, docs/theory/lime_algorithm.md, step 2) the paper
 shows that for a linear f the LIME limit coefficients are exactly the superpixel sums
 ``beta_j = sum_{u in J_j} IG_u``, and approximately so for smooth f.
 :mod:`limetheory.compare` puts the two side by side.

@@ -123,8 +123,8 @@ def _log_moments(d: int, kernel_width: float, parr: np.ndarray, r: int, kernel: 
 def log_alpha(d: int, kernel_width: float | None, p=0, *, kernel: str = "lime"):
     """log alpha_p for the kernel of width ``kernel_width``; ``p`` an integer or an array of integers.
 
-    ``alpha_p = E[pi(z) z_1...z_p] = 2^{-d} sum_{s=0}^{d-p} C(d-p, s) psi(s/d)`` (THEORY.md
-    section 2), evaluated as a log-sum-exp of log binomial probabilities. Never under- or
+    ``alpha_p = E[pi(z) z_1...z_p] = 2^{-d} sum_{s=0}^{d-p} C(d-p, s) psi(s/d)``
+    (docs/theory/limit.md), evaluated as a log-sum-exp of log binomial probabilities. Never under- or
     overflows (-inf only where alpha_p is exactly 0 in float64's exponent range, for absurdly
     small widths). Cost O(d) per value of p. ``kernel="shap"``: the Shapley kernel on
     1 <= k <= d - 1 (module docstring; kernel_width unused).

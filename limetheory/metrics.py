@@ -1,4 +1,4 @@
-"""Comparing and evaluating superpixel explanations (THEORY.md sections 5 and 6).
+"""Comparing and evaluating superpixel explanations (docs/theory/lime_and_ig.md and docs/theory/evaluation.md).
 
 Every function takes per-superpixel scores as a (d,) array (LIME coefficients, IG sums, ...).
 
@@ -167,7 +167,8 @@ class CurveResult:
 
 
 def _predict_z(image, predict, segments, z, hide_color, target):
-    """``f(x(z))`` of class ``target`` for every row of z, x(z) as LIME builds it (THEORY.md section 1, step 4),
+    """``f(x(z))`` of class ``target`` for every row of z, x(z) as LIME builds it
+    (docs/theory/lime_algorithm.md, step 4),
     through :func:`limetheory.perturb.model_responses`."""
     arr = check_image(image)
     seg = check_segments(segments, arr.shape)
@@ -207,7 +208,7 @@ def deletion_curve(image, predict, segments, scores, *, target=None, hide_color=
     as in LIME). AUC by the trapezoid rule over the fraction i/d: lower is better (a
     faithful explanation makes f fall fast).
 
-    ``predict`` maps (m, *image.shape) float64 images to (m,) or (m, K) outputs (``target``
+    ``predict`` maps ``(m, *image.shape)`` float64 images to (m,) or (m, K) outputs (``target``
     picks the class).
     """
     return _curve("deletion", image, predict, segments, scores, target, hide_color)

@@ -1,4 +1,4 @@
-"""Batched construction of the perturbed images x(z) (THEORY.md section 1, step 4).
+"""Batched construction of the perturbed images x(z) (docs/theory/lime_algorithm.md, step 4).
 
     x(z)_u = xi_u        if z_{j(u)} = 1
              xi_bar_u    otherwise            (j(u): the superpixel of pixel u)
@@ -88,7 +88,7 @@ def _pixel_view(img: np.ndarray) -> np.ndarray:
 
 
 def perturb_batch(image, replacement, segments, z, dtype=np.float64, out=None) -> np.ndarray:
-    """The perturbed images x(z) for every row of z: array (m, *image.shape) of ``dtype``.
+    """The perturbed images x(z) for every row of z: array ``(m, *image.shape)`` of ``dtype``.
 
     Parameters
     ----------
@@ -97,7 +97,7 @@ def perturb_batch(image, replacement, segments, z, dtype=np.float64, out=None) -
     segments : (H, W) int array, labels 0..d-1.
     z : (m, d) array of 0/1.
     dtype : output dtype (both images are cast to it first).
-    out : optional preallocated output array of shape (m, *image.shape) and ``dtype``.
+    out : optional preallocated output array of shape ``(m, *image.shape)`` and ``dtype``.
     """
     img = np.asarray(image, dtype=dtype)
     rep = np.asarray(replacement, dtype=dtype)

@@ -1,4 +1,4 @@
-"""Interpretable samples z in {0,1}^d and LIME's kernel weights (THEORY.md section 1, steps 3 and 5).
+"""Interpretable samples z in {0,1}^d and LIME's kernel weights (docs/theory/lime_algorithm.md, steps 3 and 5).
 
     z_i ~ i.i.d. Bernoulli(1/2)^d,  z_0 = (1, ..., 1)  (the unperturbed image is sample 0)
     d_cos(1, z) = 1 - 1^T z / (sqrt(d) ||z||),   d_cos(1, 0) = 1

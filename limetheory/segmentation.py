@@ -1,6 +1,6 @@
 """Superpixels and LIME's replacement image.
 
-Stage 1 of the data flow (THEORY.md section 1, steps 1-2)::
+Stage 1 of the data flow (docs/theory/lime_algorithm.md, steps 1-2)::
 
     image --segment--> superpixels J_1..J_d --replacement--> xi_bar
 
@@ -212,7 +212,7 @@ def superpixel_means(image, segments) -> np.ndarray:
 
 
 def replacement_image(image, segments, hide_color=None) -> np.ndarray:
-    """LIME's replacement image xi_bar (THEORY.md section 1, step 2), float64, image's shape.
+    """LIME's replacement image xi_bar (docs/theory/lime_algorithm.md, step 2), float64, image's shape.
 
     ``hide_color=None``: every pixel of superpixel J_j takes the mean colour of J_j (per
     channel). Otherwise every pixel takes ``hide_color``: a scalar, or one value per channel.

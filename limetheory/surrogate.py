@@ -1,4 +1,4 @@
-"""LIME's surrogate: weighted ridge regression with an unpenalised intercept (THEORY.md section 1, step 6).
+"""LIME's surrogate: weighted ridge regression with an unpenalised intercept (docs/theory/lime_algorithm.md, step 6).
 
 For every explained class k, with weights pi_i and responses y_ik:
 

@@ -135,6 +135,7 @@ def lime_run(n, seed, kernel_width=0.25, ridge=1.0):
 
 
 print("same run from the table, max |difference|:", np.abs(lime_run(64, seed=0) - run.coef[0]).max())
+assert np.allclose(lime_run(64, seed=0), run.coef[0], atol=1e-5)  # float32 network: equal to rounding
 
 # %% [markdown]
 # The same coefficients, up to rounding. The exact limit enumerates
@@ -146,6 +147,8 @@ print("same run from the table, max |difference|:", np.abs(lime_run(64, seed=0) 
 # %%
 limit = theory.exact_limit(f_of_z, d, 0.25)  # (d+1,): intercept first
 print("exact limit      ", np.round(limit[1:], 4), " intercept", round(limit[0], 4))
+mc, mc_se = theory.monte_carlo_limit(f_of_z, d, 0.25, n_samples=100_000, seed=2, return_se=True)
+assert np.all(np.abs(mc - limit) <= 5 * mc_se), (mc - limit) / mc_se  # 5 s.e.: Bonferroni over d + 1
 for n_mc in (1_000, 100_000):
     mc = theory.monte_carlo_limit(f_of_z, d, 0.25, n_samples=n_mc, seed=1)
     print(f"Monte Carlo n={n_mc:<7d}", np.round(mc[1:], 4), f" max error {np.abs(mc - limit).max():.1e}")
@@ -231,6 +234,9 @@ print("std of the 20 runs         ", np.round(runs[1000].std(axis=0, ddof=1), 4)
 inside = (one.conf_int()[:, 0] <= limit[1:]) & (limit[1:] <= one.conf_int()[:, 1])
 print(f"95% intervals containing the exact limit: {inside.sum()} of {d}")
 print("samples for every se to reach 0.002:", one.n_samples_for(0.002))
+# each interval holds its limit with probability 0.95: four or more misses of d would have
+# probability below 1e-3 for independent intervals
+assert inside.sum() >= d - 3, inside
 one.plot_coefficients(k=d)
 plt.show()
 

@@ -130,6 +130,7 @@ nu = 0.25
 limit = detector.limit_explanation(image, segments, hide_color=hide_color, kernel_width=nu)
 by_enumeration = theory.exact_limit(detector.response_of_z(image, segments, hide_color), d, nu)
 print("closed form vs enumeration: max |difference| =", np.abs(limit - by_enumeration).max())
+assert np.allclose(limit, by_enumeration, rtol=1e-9, atol=1e-12)  # two exact computations
 print(f"intercept {limit[0]:.4f}, inside E_- {limit[1:][e_minus][0]:.4f}, "
       f"outside {limit[1:][~e_minus][0]:.4f}")
 assert np.abs(limit - by_enumeration).max() <= 1e-10  # the closed form is the enumeration, to rounding
@@ -290,6 +291,7 @@ for hc in (0.0, None):
                         hide_color=hc, kernel_width=w, seed=0)
         err = np.abs(ex.coef[0] - beta[1:]).max() / np.abs(beta[1:]).max()
         print(f"hide_color={hc!s:4}  nu={w:<4}  n={d + 5}: relative max error {err:.1e}")
+        assert err < 1e-8, err  # least squares is exact on an affine function of z
 
 # %% [markdown]
 # Exact to rounding with $d + 5$ samples. With lime's ridge ($\lambda = 1$) the estimate is

@@ -1,4 +1,4 @@
-"""THEORY.md section 5: LIME's limit equals the IG sums for every model without interactions between
+"""docs/theory/lime_and_ig.md: LIME's limit equals the IG sums for every model without interactions between
 superpixels, and the non-additive share R measures what separates them (limetheory.additivity)."""
 import jax
 import jax.numpy as jnp
@@ -77,7 +77,8 @@ def test_interaction_is_what_separates_them():
     assert share > 1e-4
     # the product z_0 z_1 that the interaction adds to g(z) moves the limit of the two interacting
     # superpixels most, and every other coefficient by one common amount (the small common weight
-    # that Sigma^{-1} gives a product outside its members, as for a shape detector: THEORY.md 3)
+    # that Sigma^{-1} gives a product outside its members, as for a shape detector:
+    # docs/theory/closed_forms.md, *Shape detectors*)
     np.testing.assert_allclose(gap[2:], gap[2], rtol=1e-9)
     assert np.abs(gap[:2]).min() > 10 * abs(gap[2])
 

@@ -1,4 +1,4 @@
-"""Analytic models (THEORY.md sections 3-4): closed forms against exact enumeration on real images."""
+"""Analytic models (docs/theory/closed_forms.md): closed forms against exact enumeration on real images."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -62,7 +62,8 @@ def _striped_scene():
 
 
 def test_shape_detector_weights_exactly_the_superpixels_carrying_the_shape():
-    """THEORY.md s. 3: equal large weight on E_-, one small common weight elsewhere; a superpixel
+    """docs/theory/closed_forms.md, *Shape detectors*: equal large weight on E_-, one small common
+    weight elsewhere; a superpixel
     that only partly overlaps the shape gets the full weight."""
     image, seg, mask = _striped_scene()
     model = ShapeDetector(mask, 0.5)
@@ -204,7 +205,7 @@ def test_call_and_limit_validation():
 
 def test_shape_lit_only_by_a_replacement():
     """Not lit by the image, but lit once a superpixel is replaced by its (brighter) mean:
-    f(x(z)) = prod_{E_-} z_j prod_{E_+} (1 - z_j), not 0 (THEORY.md's 'beta = 0' needs f = 0)."""
+    f(x(z)) = prod_{E_-} z_j prod_{E_+} (1 - z_j), not 0 (the 'beta = 0' of docs/theory/closed_forms.md needs f = 0)."""
     image, seg, mask = _striped_scene()
     image[3:6, 6:9] = 0.95  # superpixel 5 bright: its mean stays above tau
     image[4, 6] = 0.3  # ... but the shape pixel in it is dark

@@ -1,4 +1,4 @@
-"""LIME next to integrated gradients (THEORY.md section 5): limetheory.compare.
+"""LIME next to integrated gradients (docs/theory/lime_and_ig.md): limetheory.compare.
 
 Oracles: the exact LIME limit (enumeration of {0,1}^d) and the closed-form limit of a linear model;
 for a linear f the limit equals the IG superpixel sums, for smooth f they drift apart with curvature.
@@ -24,7 +24,8 @@ def _small_image(rng, h=12, w=12, rows=3, cols=4):
 
 
 def test_linear_model_ig_sums_equal_lime_limit(rng):
-    """THEORY.md section 4: beta_j = sum_{u in J_j} lambda_u (xi_u - xi_bar_u) = sum_{u in J_j} IG_u."""
+    """docs/theory/closed_forms.md, *Linear models*: beta_j = sum_{u in J_j} lambda_u (xi_u - xi_bar_u)
+    = sum_{u in J_j} IG_u."""
     from limetheory.analytic import LinearModel
 
     img, seg = _small_image(rng)
@@ -56,7 +57,7 @@ def test_compare_exact_limit_on_linear_model_is_exact(rng):
 
 
 def test_compare_empirical_weighted_least_squares_recovers_linear_model(rng):
-    """THEORY.md section 4: with ridge=0 LIME is exact on a linear model for any n >= d+1."""
+    """docs/theory/closed_forms.md, *Linear models*: with ridge=0 LIME is exact on a linear model for any n >= d+1."""
     img, seg = _small_image(rng, 10, 10, 2, 4)
     wj = f64(rng.normal(size=img.shape))
     f = lambda im: jnp.stack([jnp.sum(wj * im), jnp.sum(im)])
@@ -97,7 +98,7 @@ def test_compare_validation(rng):
 # Smooth non-linear models: IG sums and the exact LIME limit agree as the model approaches a
 # linear one and drift apart as the curvature grows. The discrepancy is measured by
 # ||beta - s|| / ||s|| (s: IG sums). Both beta and s are linear in f and agree on linear f
-# (THEORY.md section 4), so for f_a = const + lin + a^p c + O(a^(p+1)) the discrepancy is
+# (docs/theory/closed_forms.md, *Linear models*), so for f_a = const + lin + a^p c + O(a^(p+1)) the discrepancy is
 # a^p ||D(c)|| / ||s(lin)|| (1 + O(a)), D(g) = beta(g) - s(g): the first-order prediction, computed
 # exactly (Gauss-Legendre with 32 points integrates the polynomial gradients of lin and c exactly).
 # Values on the same kind of models (d = 12, nu = 0.25) are in docs/gradients.md.

@@ -87,7 +87,8 @@ def test_ridge_bias_vanishes_like_one_over_n(model_name):
 
 @pytest.mark.parametrize("hide_color", [None, 0.0])
 def test_linear_model_recovered_exactly_from_few_samples(hide_color):
-    """THEORY.md s. 4: with ridge = 0 any n >= d + 1 samples in general position give beta exactly."""
+    """docs/theory/closed_forms.md, *Linear models*: with ridge = 0 any n >= d + 1 samples in general
+    position give beta exactly."""
     image, seg, _, rng = bar_scene(8, 3)
     model = LinearModel(rng.normal(size=image.shape))
     beta = model.limit_explanation(image, seg, hide_color=hide_color)

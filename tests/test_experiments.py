@@ -61,7 +61,7 @@ def test_shape_detector_results(out):
 def test_shape_detector_lime_mean_matches_closed_form(out):
     """|mean of R runs - limit| <= t_{R-1} quantile * sd / sqrt(R) for every superpixel (Bonferroni, 0.1%).
 
-    The runs' spread estimates the O(n^-1/2) sampling error (THEORY.md section 2); for lime's ridge
+    The runs' spread estimates the O(n^-1/2) sampling error (docs/theory/limit.md); for lime's ridge
     the mean may also move by the ridge shift, bounded per run by ``ridge_bound``.
     """
     frame = read_results(out, "shape_detector")

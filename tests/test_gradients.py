@@ -1,4 +1,4 @@
-"""Integrated gradients (THEORY.md section 5): quadrature, completeness, oracles.
+"""Integrated gradients (docs/theory/lime_and_ig.md): quadrature, completeness, oracles.
 
 Oracles: Euler-Maclaurin's exact error of each rule on a cubic path, the closed form of IG for
 f = exp(w.x), scipy.integrate.quad on a hand-derived gradient. LIME next to IG: test_compare.py.

@@ -1,4 +1,4 @@
-"""Experiment 4's protocols (limetheory.experiments.protocols) and the claim behind them (THEORY.md section 5).
+"""Experiment 4's protocols (limetheory.experiments.protocols) and the claim behind them (docs/theory/lime_and_ig.md).
 
 - the paper's metric (top-k positive coefficients, two empty sets = 1) against a direct
   construction of the sets it describes, for every number of positive coefficients;

@@ -1,4 +1,4 @@
-"""Agreement and faithfulness metrics (THEORY.md sections 5 and 6)."""
+"""Agreement and faithfulness metrics (docs/theory/lime_and_ig.md and docs/theory/evaluation.md)."""
 from __future__ import annotations
 
 import numpy as np
@@ -162,7 +162,8 @@ def _linear_setup(hide_color=None):
 
 
 def test_deletion_and_insertion_curves_of_a_linear_model():
-    """f(x(z)) = f(xi_bar) + beta^T z (THEORY.md section 4): the curves are partial sums of beta."""
+    """f(x(z)) = f(xi_bar) + beta^T z (docs/theory/closed_forms.md, *Linear models*): the curves are
+    partial sums of beta."""
     for hide_color in (None, 0.0):
         img, seg, lam, xbar, beta, predict = _linear_setup(hide_color)
         f_img, f_bar = np.sum(lam * img), np.sum(lam * xbar)

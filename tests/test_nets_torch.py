@@ -128,7 +128,7 @@ def test_integrated_gradients_completeness(clf, images):
 
 
 def test_lime_limit_of_a_linear_torch_model_is_the_ig_sum():
-    # THEORY.md section 5: for a linear f the LIME limit beta_j equals sum_{u in J_j} IG_u exactly
+    # docs/theory/lime_and_ig.md: for a linear f the LIME limit beta_j equals sum_{u in J_j} IG_u exactly
     torch.manual_seed(0)
     lin = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(8 * 8 * 3, 3)).double()
     clf = nets.from_torch(lin, input_size=(8, 8), preprocess=lambda x: x.double() / 255.0)

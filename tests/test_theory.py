@@ -1,4 +1,4 @@
-"""The limit explanation (THEORY.md section 2): oracles (mpmath, enumeration) and properties."""
+"""The limit explanation (docs/theory/limit.md): oracles (mpmath, enumeration) and properties."""
 import math
 import re
 from pathlib import Path
@@ -23,7 +23,7 @@ REL = 1e-9  # derived quantities (Sigma^{-1} entries, beta from given moments, t
 
 # =========================================================================== mpmath reference
 def mp_dps(d, nu):
-    """Digits for the THEORY.md formulas to resolve pi(one zero)^2 / pi(none) at small nu."""
+    """Digits for the formulas of docs/theory/limit.md to resolve pi(one zero)^2 / pi(none) at small nu."""
     dcos = 1.0 if d == 1 else 1.0 - math.sqrt(1.0 - 1.0 / d)
     return 60 + int(2 * dcos**2 / (2 * nu * nu) / 2.3)
 
@@ -52,7 +52,7 @@ def mp_alpha(d, nu, p):
 
 
 def mp_sigma(d, nu):
-    """(a0, a1, a2, (c_d, s0, s1, s2, s3)) from THEORY.md's formulas in mpmath."""
+    """(a0, a1, a2, (c_d, s0, s1, s2, s3)) from the formulas of docs/theory/limit.md in mpmath."""
     a0, a1 = mp_alpha(d, nu, 0), mp_alpha(d, nu, 1)
     if d == 1:
         return a0, a1, None, (a1 * (a0 - a1), a1, -a1, a0, mp.mpf(0))
@@ -141,7 +141,7 @@ def test_limit_explanation_recovers_linear_f_from_mpmath_moments(d, nu):
      (1000, 0.01, 500), (1000, 1.0, 3), (1000, 10.0, 1000), (20000, 0.25, 3)],
 )
 def test_product_limit_matches_mpmath(d, nu, p):
-    """Shape detector closed form (THEORY.md section 3) against its formula in mpmath.
+    """Shape detector closed form (docs/theory/closed_forms.md, *Shape detectors*) against its formula in mpmath.
 
     The intercept and the inside coefficient to 1e-9 relative; the small outside coefficient
     (it vanishes for an exponential kernel) to 1e-9 of the inside one.
@@ -163,7 +163,8 @@ def test_product_limit_matches_mpmath(d, nu, p):
 
 
 def test_theory_md_shape_detector_example():
-    """THEORY.md: d = 9, p = 3, nu = 0.25 gives 0.3346 inside, 0.0028 outside, intercept -0.4075."""
+    """docs/theory/closed_forms.md, the closed form at d = 9, p = 3, nu = 0.25 gives 0.3346 inside,
+    0.0028 outside, intercept -0.4075."""
     beta = th.product_limit(9, 0.25, [0, 1, 2])
     assert beta[1:4] == pytest.approx([0.3346] * 3, abs=5e-5)
     assert beta[4:] == pytest.approx([0.0028] * 6, abs=5e-5)

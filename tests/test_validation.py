@@ -94,7 +94,7 @@ def test_compare_limit_checks_segments_once_and_uses_the_model_path():
 
     c = compare_limit(image, f, segments, settings=CompareSettings(n_steps=8, ks=(2,)))
     assert c.lime_coef.shape == (4,) and c.ig_sums.shape == (4,)
-    # f is linear: its limit is the IG sums (the limit of a linear f is exact, THEORY.md section 5)
+    # f is linear: its limit is the IG sums (the limit of a linear f is exact, docs/theory/lime_and_ig.md)
     np.testing.assert_allclose(c.lime_coef, c.ig_sums, rtol=1e-6, atol=1e-9)
     with pytest.raises(TypeError, match="settings must be a CompareSettings"):
         compare_limit(image, f, segments, settings={"n_steps": 8})

@@ -4,7 +4,7 @@
                 Spearman's rho, per protocol, network and output, beside the chance level;
 ``iou``         the shapes CNN's IoU of the top superpixels with the object's mask;
 ``models``      per network and segmentation: d, accuracy, IG completeness gaps, additivity, time;
-``additivity``  the test of THEORY.md section 5's claim that LIME is close to the IG sums where the
+``additivity``  the test of the claim of docs/theory/lime_and_ig.md that LIME is close to the IG sums where the
                 response g(z) = f(x(z)) is additive and not elsewhere (:func:`additivity_table`).
 """
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 The shape detector of experiment 1 (a vertical bar of 8 x 2 pixels on a 28 x 28 digit, tau = 0.5,
 black replacement) is explained on regular k x k grids (d = k^2 superpixels): the finer the grid,
-the more superpixels p = |E_-| the bar is split into. The limit explanation (THEORY.md section 3,
+the more superpixels p = |E_-| the bar is split into. The limit explanation
+(docs/theory/closed_forms.md, *Shape detectors*,
 :func:`limetheory.theory.product_limit`) puts one weight beta_in on E_- and one beta_out on the
 others; beta_in - beta_out = (alpha_p - alpha_{p+1}) / (alpha_1 - alpha_2), which tends to
 2^{-(p-1)} when nu sqrt(d) is large: a shape split into many superpixels gets exponentially small

@@ -1,6 +1,6 @@
 """Experiment 4, the paper's Tables 1 and 2: does LIME pick the superpixels that integrated gradients picks?
 
-THEORY.md section 5: with IG's baseline equal to LIME's replacement image xi_bar, the LIME limit
+docs/theory/lime_and_ig.md: with IG's baseline equal to LIME's replacement image xi_bar, the LIME limit
 of a model without interactions between superpixels is ``beta_j = sum_{u in J_j} IG_u``, and
 approximately so for a nearly additive one. The paper measures the agreement of the two rankings
 of superpixels on trained networks by the Jaccard index of their top-5 and top-10 superpixels.
@@ -25,7 +25,7 @@ its LIME runs and IG integrals):
 - IG: :func:`limetheory.gradients.integrated_gradients` of the same output from xi_bar by the
   protocol's rule, summed over every superpixel; every row records its rule's relative
   completeness gap ``|sum IG - (f(xi) - f(xi_bar))| / |f(xi) - f(xi_bar)|`` (``ig_rel_gap``);
-- why they disagree (THEORY.md section 5), per image, segmentation and output:
+- why they disagree (docs/theory/lime_and_ig.md), per image, segmentation and output:
   ``nonadditive_share``, the share R of the pi-weighted variance of g(z) = f(x(z)) that LIME's
   limit (the best affine function of z) leaves unexplained (:mod:`limetheory.additivity`; exact by
   enumerating {0,1}^d when d <= ``EXACT_ADDITIVITY_D``, ``additivity_exact`` True; otherwise
@@ -37,13 +37,13 @@ its LIME runs and IG integrals):
 Comparisons (``comparison``; Jaccard of the top-k superpixels, k = 5 and 10, by the protocol's
 rule, and Spearman's rank correlation over all d superpixels):
 
-``lime_vs_ig``      mean of LIME's runs 0..R-1 against the IG sums (the paper's number);
-``lime_vs_lime``    mean of runs 0..R-1 against the mean of runs R..2R-1: the noise floor of the
-                    paper's estimate (two independent estimates of the same LIME explanation);
-``run_vs_run``      run 0 against run R: the noise floor of one LIME run;
-``lime_vs_random``  mean of runs 0..R-1 against a random ranking (a seeded permutation): what
-                    agreement by chance looks like (its expectation for the signed top-k of d
-                    superpixels is ``E[I / (2k - I)]``, I hypergeometric, ``chance_top<k>``).
+- ``lime_vs_ig``: mean of LIME's runs 0..R-1 against the IG sums (the paper's number);
+- ``lime_vs_lime``: mean of runs 0..R-1 against the mean of runs R..2R-1: the noise floor of the
+  paper's estimate (two independent estimates of the same LIME explanation);
+- ``run_vs_run``: run 0 against run R: the noise floor of one LIME run;
+- ``lime_vs_random``: mean of runs 0..R-1 against a random ranking (a seeded permutation): what
+  agreement by chance looks like (its expectation for the signed top-k of d
+  superpixels is ``E[I / (2k - I)]``, I hypergeometric, ``chance_top<k>``).
 
 For the networks of the drawn shapes (the shapes CNN and the shapes32 Table 1 networks), whose
 images come with the pixel mask of the object that decides the class,

@@ -4,7 +4,7 @@ Same digit, superpixels (quickshift, ``kernel_size=1``) and LIME settings as exp
 runs, seeds 0..4, n = 1000, nu = 0.25, black replacement ``hide_color=0``), on the linear model
 f(x) = sum_u lambda_u x_u (:class:`limetheory.analytic.LinearModel`). The weights are a class
 template: the mean training image of the digit's class minus the mean training image, scaled so
-that f(xi) - f(0) = 1; with a black replacement the closed form (THEORY.md section 4) is
+that f(xi) - f(0) = 1; with a black replacement the closed form (docs/theory/closed_forms.md, *Linear models*) is
 beta_j = sum_{u in J_j} lambda_u xi_u, the share of the score carried by superpixel j.
 Each run is fitted with lime's ridge (lambda = 1) and by least squares on the same samples: least
 squares recovers the closed form exactly (up to rounding); the ridge fit is off by at most

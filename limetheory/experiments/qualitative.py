@@ -6,7 +6,7 @@ quickshift with lime's defaults; hidden superpixels take their mean colour. Thre
 of the same function on the same superpixels:
 
 - ``lime``: one run of empirical LIME as a user runs it (n = 1000, nu = 0.25, ridge 1);
-- ``limit``: the limit explanation beta^f (THEORY.md section 2: ridge 0, n -> infinity),
+- ``limit``: the limit explanation beta^f (docs/theory/limit.md: ridge 0, n -> infinity),
   estimated by empirical LIME with ridge 0 (weighted least squares, a consistent estimator of
   beta^f) on ``n_limit`` samples, in two independent halves: their mean is the estimate, the
   Jaccard between the halves says how settled its top superpixels are. Why not the Monte-Carlo
@@ -18,7 +18,7 @@ of the same function on the same superpixels:
   Jaccard 0.25 (chelsea), 0.43 (coffee), 0.67 (motorcycle, china) and 1 (the other three), where
   LIME's own runs at n = 1000 already agree at 0.8 on average (experiment 4);
 - ``ig``: integrated gradients of the probability, baseline LIME's replacement image,
-  Gauss-Legendre quadrature, summed over every superpixel (THEORY.md section 5).
+  Gauss-Legendre quadrature, summed over every superpixel (docs/theory/lime_and_ig.md).
 
 Rows: one per (photo, superpixel) with ``lime``, ``limit``, ``limit_half1``, ``limit_half2``,
 ``ig`` and the photo's class, probability, d and IG completeness gap. Units: one per photo.

@@ -5,7 +5,7 @@ A digit (scikit-learn, upscaled to 28 x 28, grayscale in [0, 1]) is split by qui
 vertical bar S lying on the digit's stroke (:class:`limetheory.analytic.ShapeDetector`); hidden
 superpixels are black (``hide_color=0``). Five LIME runs (seeds 0..4, n = 1000, nu = 0.25) are
 fitted twice on the same samples: with lime's ridge (lambda = 1) and by least squares
-(lambda = 0, the estimator of the theory). The closed-form limit (THEORY.md section 3) is
+(lambda = 0, the estimator of the theory). The closed-form limit (docs/theory/closed_forms.md, *Shape detectors*) is
 computed by ``ShapeDetector.limit_explanation`` and, independently, by enumerating {0,1}^d on
 real perturbed images (:func:`limetheory.theory.exact_limit`). The theory also gives how far one
 run lands from the limit: the exact standard deviation sqrt(V_jj / n) of each coefficient

@@ -7,7 +7,7 @@ without PyTorch by :mod:`limetheory.nets.checkpoint` and cached as .npz.
 Architecture (Tan & Le 2019, "Lite" variant: no squeeze-excite, ReLU6, stem and head not scaled),
 NHWC, every convolution with TensorFlow "SAME" padding
 (total padding ``p = max((ceil(n/s) - 1) s + k - n, 0)``, ``floor(p/2)`` before, the rest after).
-Lite0 is the base network (224 x 224):
+Lite0 is the base network (224 x 224)::
 
     stem     conv3x3/2 (3 -> 32), BN, ReLU6
     blocks   MBConv(k, s, e, in -> out) for the stages
@@ -30,7 +30,7 @@ folded into the preceding convolution: ``W' = W * gamma / sqrt(var + eps)`` per 
 
 Preprocessing maps [0, 255] RGB to the network's input scale, ``"tf"``: ``(x - 127) / 128``
 (the TensorFlow Lite convention the weights were trained with, measured to be the right one:
-see docs/efficientnet.md) or ``"imagenet"``: ``(x / 255 - mean) / std``.
+see docs/user_guide/networks_efficientnet.md) or ``"imagenet"``: ``(x / 255 - mean) / std``.
 """
 from __future__ import annotations
 
@@ -350,7 +350,7 @@ def load_efficientnet_lite(variant: str = "lite0", preprocessing: str = "tf", ba
         Which network: input 224 x 224, 240 x 240 or 260 x 260 (see module docstring).
     preprocessing : {"tf", "imagenet"}
         How [0, 255] pixels become network inputs: ``"tf"`` ``(x - 127) / 128`` (default: the
-        convention measured to match these weights, see docs/efficientnet.md) or
+        convention measured to match these weights, see docs/user_guide/networks_efficientnet.md) or
         ``"imagenet"`` ``(x / 255 - mean) / std``.
     batch_size : int or None
         Most images per jit call in ``predict`` (None: :func:`limetheory.nets.default_batch_size`).

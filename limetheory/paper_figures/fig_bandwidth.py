@@ -8,6 +8,7 @@ sees a shape.
 (e) LIME at n samples (ridge 1, lime's Bernoulli sampler): share of the runs whose top-p
     superpixels are exactly E_-;
 (f) LIME's mean coefficient on E_- per run against its limit beta_in (diagonal: agreement);
+
 (g), (h) the same as (e), (f) with z drawn from the pi-weighted law (``sampler="weighted"``):
     same limit, no sample wasted on a negligible weight.
 """

@@ -5,7 +5,7 @@ class explained; the top-5 superpixels of one LIME run (n = 1000, lime's default
 explanation (ridge 0, n -> infinity; estimated by LIME with ridge 0 and n = 20000); of integrated
 gradients summed over the
 superpixels (baseline: LIME's replacement image); and every superpixel's LIME coefficient and
-limit coefficient against its IG sum, with the line y = x (THEORY.md section 5: beta_j ~ sum IG_j,
+limit coefficient against its IG sum, with the line y = x (docs/theory/lime_and_ig.md: beta_j ~ sum IG_j,
 in the same units). Top superpixels keep their colours and carry their rank; the rest is greyed.
 """
 from __future__ import annotations

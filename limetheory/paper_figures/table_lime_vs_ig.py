@@ -113,7 +113,7 @@ def additivity_markdown(add: pd.DataFrame) -> str:
             "n/a" if not np.isfinite(r["R_median"]) else f"{r['R_median']:.3g}", rho, rho_c,
             _pm(r["gap_low_R"], r["gap_low_R_se"]), _pm(r["gap_high_R"], r["gap_high_R_se"]), p]) + " |")
     k = int(add["k"].iloc[0]) if len(add) else 5
-    return (f"\nWhy they disagree (the theory pages, docs/theory/): per image, the top-{k} Jaccard J of LIME against the IG "
+    return (f"\nWhy they disagree (docs/theory/lime_and_ig.md): per image, the top-{k} Jaccard J of LIME against the IG "
             "sums, Spearman's rho with the non-additive share R of g(z) = f(x(z)) and with the path curvature; "
             "the gap is the noise floor (LIME against LIME) minus J, mean ± s.e. over the images below and above "
             "the median R; p: one-sided Mann-Whitney test that the gap is larger above the median:\n\n"

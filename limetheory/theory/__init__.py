@@ -1,6 +1,6 @@
 """The limit explanation of image LIME (Garreau & Mardaoui, ICML 2021, Theorem 1).
 
-Stage "theory" of the data flow (THEORY.md section 2)::
+Stage "theory" of the data flow (docs/theory/limit.md)::
 
     (d, nu) --> alpha_p, sigma, Sigma^{-1};  E[pi f], E[pi z f] --> beta^f
 

@@ -1,4 +1,4 @@
-"""Sigma = E[pi Z Z^T], Z = (1, z), and its inverse (THEORY.md section 2).
+"""Sigma = E[pi Z Z^T], Z = (1, z), and its inverse (docs/theory/limit.md).
 
     Sigma^{-1} = (1/c_d) [[sigma_0, sigma_1 1^T], [sigma_1 1, M]],  M = (sigma_2 - sigma_3) I + sigma_3 1 1^T.
 """
@@ -20,7 +20,7 @@ _HINT = "pass log_scale=log_alpha(d, nu, 0)"
 
 
 class Sigma(NamedTuple):
-    """Coefficients of Sigma^{-1} = (1/c_d) [[sigma_0, sigma_1 1^T], [sigma_1 1, M]] (THEORY.md s. 2)."""
+    """Coefficients of Sigma^{-1} = (1/c_d) [[sigma_0, sigma_1 1^T], [sigma_1 1, M]] (docs/theory/limit.md)."""
 
     c_d: float
     sigma_0: float

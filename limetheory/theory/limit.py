@@ -44,7 +44,7 @@ def limit_explanation(d: int, kernel_width: float, e_pi_f, e_pi_z_f, log_scale: 
     """beta^f = Sigma^{-1} Gamma^f, the limit of LIME's coefficients (ridge = 0), intercept first.
 
     ``beta_j = (sigma_1 E[pi f] + sigma_2 E[pi z_j f] + sigma_3 sum_{k != j} E[pi z_k f]) / c_d``,
-    ``beta_0 = (sigma_0 E[pi f] + sigma_1 sum_k E[pi z_k f]) / c_d`` (THEORY.md section 2).
+    ``beta_0 = (sigma_0 E[pi f] + sigma_1 sum_k E[pi z_k f]) / c_d`` (docs/theory/limit.md).
 
     Parameters
     ----------
@@ -111,10 +111,10 @@ def _members_mask(members, d: int, name: str) -> np.ndarray:
 
 @renamed_keywords(nu="kernel_width")
 def product_limit(d: int, kernel_width: float, members, absent=()) -> np.ndarray:
-    """beta^f for f(z) = prod_{j in E} z_j (the shape detector, THEORY.md section 3).
+    """beta^f for f(z) = prod_{j in E} z_j (the shape detector, docs/theory/closed_forms.md, *Shape detectors*).
 
     With p = |E|, E[pi f] = alpha_p and E[pi z_j f] = alpha_p for j in E, alpha_{p+1} otherwise,
-    and THEORY.md's closed form follows. It is evaluated in a form with no 1/c_d amplification:
+    and the closed form of docs/theory/closed_forms.md follows. It is evaluated in a form with no 1/c_d amplification:
     by exchangeability ``beta_j = b_out + gap 1[j in E]`` with
 
         gap   = (alpha_p - alpha_{p+1}) / (alpha_1 - alpha_2)            (two positive sums),

@@ -1,0 +1,166 @@
+"""The documentation site builds with warnings as errors, and every file it cites exists.
+
+One build per test session (``sphinx-build -W -E`` into a temporary folder, the tutorials executed
+by myst-nb: a failing notebook cell fails the build). Then:
+
+- no warning or error in the build log (a broken cross-reference, a missing include or image, a
+  docstring that is not valid reStructuredText, a page left out of every toctree);
+- every public module has its API page, and every tutorial its executed page with outputs;
+- every repository path named in the docstrings, README.md, docs/ and notebooks/
+  (``docs/...md``, ``results/...``, ``benchmarks/...py``, ...) exists, and every theory page
+  section a docstring cites (``docs/theory/x.md, *Section*``) is a heading of that page;
+- the README's results block is the one ``docs/_ext/results_numbers.py`` generates from the
+  committed results files.
+"""
+from __future__ import annotations
+
+import os
+import pkgutil
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from oracles import require
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+for _module in ("sphinx", "myst_nb", "numpydoc", "pydata_sphinx_theme", "jupytext"):
+    require(_module)
+sys.path.insert(0, str(DOCS / "_ext"))
+import results_numbers  # noqa: E402
+
+#: Seconds the whole build may take: the three tutorials dominate (a loaded 2-core CI machine).
+BUILD_TIMEOUT = 1500
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site")
+    # the notebooks' kernels inherit this environment: the inline backend puts their figures in the pages
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               MPLBACKEND="module://matplotlib_inline.backend_inline")
+    run = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-E", "-q",
+                          "-d", str(out / "doctrees"), str(DOCS), str(out / "html")],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+    return out / "html", run
+
+
+def test_site_builds_without_warnings(site):
+    html, run = site
+    problems = [line for line in run.stderr.splitlines() if re.search(r"\b(WARNING|ERROR|CRITICAL):", line)]
+    assert run.returncode == 0 and not problems, "\n".join(problems) or run.stderr[-6000:]
+    assert (html / "index.html").exists()
+
+
+def _public_modules() -> list[str]:
+    import limetheory
+
+    names = ["limetheory"]
+    for info in pkgutil.walk_packages(limetheory.__path__, "limetheory."):
+        if not any(part.startswith("_") for part in info.name.split(".")):
+            names.append(info.name)
+    return names
+
+
+def test_every_public_module_has_an_api_page(site):
+    html, _ = site
+    missing = [m for m in _public_modules() if not (html / "api" / "generated" / f"{m}.html").exists()]
+    assert not missing, missing
+
+
+def test_tutorials_executed(site):
+    html, _ = site
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+    assert notebooks
+    for script in notebooks:
+        page = html / "tutorials" / f"{script.stem}.html"
+        assert page.exists(), page
+        text = page.read_text()
+        assert "cell_output" in text, f"{page.name} shows no cell output"
+        assert "<img" in text, f"{page.name} shows no figure"
+        assert "Traceback" not in text, f"{page.name} shows a traceback"
+
+
+def test_user_guide_theory_experiments_pages_built(site):
+    html, _ = site
+    for folder in ("user_guide", "theory", "experiments"):
+        sources = [p for p in (DOCS / folder).glob("*.md")]
+        assert len(sources) >= 3, folder
+        for source in sources:  # the glob toctrees include every page of the folder
+            assert (html / folder / f"{source.stem}.html").exists(), source
+
+
+# ---------------------------------------------------------------------------------------------
+# cited files
+
+
+_PATH = re.compile(r"(?<![\w/.~-])((?:docs|results|benchmarks|notebooks|tests|limetheory)/[\w./-]*\w)")
+_GENERATED = ("results/quick", "docs/_build", "docs/_generated", "docs/api/generated")
+
+
+def _citing_files() -> list[Path]:
+    files = [ROOT / "README.md", *sorted((ROOT / "limetheory").rglob("*.py")),
+             *sorted((ROOT / "notebooks").glob("*")), *sorted((ROOT / "benchmarks").glob("*.py"))]
+    files += [p for p in DOCS.rglob("*") if p.suffix in (".md", ".py")
+              and not {"_build", "_generated", "generated"} & set(p.relative_to(DOCS).parts)]
+    return [f for f in files if f.is_file()]
+
+
+def cited_paths(text: str) -> set[str]:
+    """Repository paths named in ``text`` (placeholders such as ``fig_<name>.py`` left out)."""
+    found = set()
+    for match in _PATH.finditer(text):
+        path = match.group(1).rstrip(".")
+        if set(text[match.end(1):match.end(1) + 2]) & set("<*{"):  # a pattern, not a file
+            continue
+        if path.startswith(_GENERATED) or path.endswith(".ipynb"):  # written by a build or jupytext
+            continue
+        found.add(path)
+    return found
+
+
+def test_cited_paths_parser():
+    text = ("see docs/theory/limit.md, and results/full/results/x.csv; `limetheory/experiments/<name>.py`, "
+            "results/bench_x.{md,json}, results/bench_y.*")
+    assert cited_paths(text) == {"docs/theory/limit.md", "results/full/results/x.csv"}
+
+
+def test_every_cited_file_exists():
+    missing = []
+    for source in _citing_files():
+        for path in cited_paths(source.read_text(errors="replace")):
+            if not (ROOT / path).exists():
+                missing.append(f"{source.relative_to(ROOT)}: {path}")
+    assert not missing, "\n".join(missing)
+
+
+_SECTION = re.compile(r"(docs/theory/[\w-]+\.md),\s+\*([^*]+)\*")
+
+
+def _headings(page: Path) -> set[str]:
+    return {m.group(1).strip() for m in re.finditer(r"^#{1,6}\s+(.+)$", page.read_text(), re.M)}
+
+
+def test_cited_theory_sections_exist():
+    missing = []
+    for source in _citing_files() + sorted(p for p in (ROOT / "tests").glob("*.py") if p.name != "test_docs.py"):
+        for page, section in _SECTION.findall(source.read_text(errors="replace")):
+            if not (ROOT / page).exists() or section not in _headings(ROOT / page):
+                missing.append(f"{source.relative_to(ROOT)}: {page}, *{section}*")
+    assert not missing, "\n".join(missing)
+
+
+def test_readme_results_generated_from_results_files():
+    text = (ROOT / "README.md").read_text()
+    assert results_numbers.readme_results(ROOT) in text, (
+        "README.md's results block is stale: run python docs/_ext/results_numbers.py --readme")
+
+
+def test_substitutions_used_in_pages_exist():
+    names = set(results_numbers.substitutions(ROOT))
+    used = set()
+    for page in DOCS.rglob("*.md"):
+        used |= set(re.findall(r"\{\{\s*(\w+)\s*\}\}", page.read_text()))
+    assert used and used <= names, sorted(used - names)
