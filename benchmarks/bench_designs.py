@@ -36,11 +36,11 @@ from pathlib import Path
 import numpy as np
 from bench_auto import images_for  # the same photos and held-out images
 
-from limetheory.compare import segment_for
+from limetheory.pipeline import class_scores, segment_for
 from limetheory.data import PHOTOS
 from limetheory.design_choice import pilot_covariances
 from limetheory.kernel import weighted_law
-from limetheory.nets.scored import scored_net
+from limetheory.nets.registry import load_cached
 from limetheory.perturb import model_responses
 from limetheory.sampling import DESIGNS, DesignSample, kernel_weights, paired_samples, weighted_samples
 from limetheory.segmentation import replacement_image
@@ -70,8 +70,8 @@ def settle_calls(beta, v, d, tolerance, pilot_info=None) -> int | None:
 def image_rows(model, image_name, image, snet, args, rng) -> list:
     seg = segment_for(image, model)
     d = int(seg.max() + 1)
-    target = int(np.argmax(snet.probabilities(np.asarray(image)[None])[0]))
-    predict = snet.predict_for(target)
+    target = int(np.argmax(snet.scores(np.asarray(image)[None], "prob")[0]))
+    predict = class_scores(snet, target)
     rep = replacement_image(image, seg, None)
 
     def evaluate(z):
@@ -195,7 +195,7 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
     rows, t0 = [], time.perf_counter()
     for model in models:
-        snet = scored_net(model)
+        snet = load_cached(model)
         for image_name, image in images_for(model, args):
             rows += image_rows(model, image_name, np.asarray(image), snet, args, rng)
             print(f"{time.perf_counter() - t0:7.0f}s {model} {image_name}", flush=True)

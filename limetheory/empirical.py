@@ -27,7 +27,7 @@ from .surrogate import (fit_constrained, fit_weighted_ridge, predict_linear, san
                         sandwich_standard_errors, weighted_r2)
 
 __all__ = [
-    "Explanation", "explain", "fit_explanation", "model_responses", "check_settings", "check_fit_size",
+    "explain", "fit_explanation", "model_responses", "check_settings", "check_fit_size",
     "check_identifiable", "fit_bytes", "explain_shapley",
 ]
 

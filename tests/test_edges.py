@@ -4,24 +4,25 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from pathlib import Path
+
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from limetheory.nets import small_cnn  # noqa: E402
 
 
-def test_additivity_panel_without_a_finite_share_draws():
+def test_additivity_figure_without_a_finite_share_draws(tmp_path, monkeypatch):
     # a quick run of one image of a user's model: too few samples for the share R, all NaN
     from limetheory.paper_figures import fig_lime_vs_ig_additivity as fig_add
 
-    rows = pd.DataFrame({"model": ["torch:user"] * 2, "output": ["prob", "logit"], "jaccard_top5": [0.5, 0.6],
-                         "nonadditive_share": [np.nan, np.nan], "path_curvature": [0.2, np.nan]})
-    fig, axes = plt.subplots(1, 2)
-    fig_add._panel(axes[0], rows, {}, "nonadditive_share", "R", 5)
-    fig_add._panel(axes[1], rows, {}, "path_curvature", "curvature", 5)
-    fig.canvas.draw()  # raised "Data cannot be log-scaled" on the all-NaN panel
-    assert axes[0].get_xscale() == "linear" and axes[1].get_xscale() == "log"
-    plt.close(fig)
+    frame = pd.DataFrame({"protocol": ["paper"] * 2, "output": ["prob", "logit"]})
+    rows = pd.DataFrame({"model": ["torch:user"], "nonadditive_share": [np.nan], "gap": [0.1]})
+    monkeypatch.setattr(fig_add, "read_rows", lambda out: (frame, 5, "paper"))
+    monkeypatch.setattr(fig_add, "paired_agreement", lambda part, k: rows)
+    paths = fig_add.make(tmp_path)  # raised "Data cannot be log-scaled" on an all-NaN panel before
+    assert paths and all(Path(p).stat().st_size > 0 for p in paths)
+    plt.close("all")
 
 
 def test_training_without_out_leaves_the_packaged_weights(tmp_path, monkeypatch):

@@ -636,16 +636,6 @@ def test_ridge_bias_matches_exact_small_ridge_solution():
 
 
 # =========================================================================== README example
-def test_readme_theory_example_runs():
-    """The README's section on the limit explanation: its code example must run as printed."""
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = text.split("## What LIME converges to", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
-    assert blocks, "the README's limit-explanation section must contain a python example"
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), {"__name__": "readme_example"})
-
-
 @settings(max_examples=25)
 @given(d=st.integers(2, 10), nu=st.floats(0.1, 5.0), data=st.data())
 def test_product_limit_with_absent_factors_equals_enumeration(d, nu, data):

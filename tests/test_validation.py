@@ -58,8 +58,7 @@ def test_together_checks_several_arguments_and_unknown_names_are_refused():
         validate_params(nope=check_kernel_width)(pair)
 
 
-@pytest.mark.parametrize("sampler,checked_inside", [("bernoulli", sampling.kernel_weights),
-                                                      ("weighted", weighted_law)])
+@pytest.mark.parametrize("sampler,checked_inside", [("bernoulli", sampling.kernel_weights)])
 def test_explain_checks_the_kernel_width_once(monkeypatch, sampler, checked_inside):
     """Under n_samples="auto" the samples and weights are drawn once per round; the kernel width is
     checked once per call of explain, and still checked by a direct call of the inner function."""

@@ -24,7 +24,7 @@ import numpy as np
 
 from limetheory.analytic import response_of_z
 from limetheory.gradients import quadrature, superpixel_sums
-from limetheory.nets.scored import softmax
+from limetheory.nets import softmax
 from limetheory.nets.small_cnn import batched_logits
 from limetheory.sampling import samples_and_weights
 from limetheory.segmentation import n_superpixels, replacement_image

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from limetheory.metrics import deletion_curve, faithfulness_correlation, insertion_curve
-from limetheory.nets.scored import softmax
+from limetheory.nets import softmax
 from limetheory.nets.small_cnn import NetSpec, apply, batched_logits, evaluate, load_data, train
 from limetheory.removal import fill_superpixels, noisy_linear_imputation, top_k_mask
 from limetheory.segmentation import grid

@@ -15,7 +15,7 @@ paper's protocol (probability of the top class):
 Colours and markers: the network families (:data:`limetheory.experiments.lime_vs_ig.FAMILIES`).
 Black: the mean gap (± one standard error) over each fifth of the images ordered by R.
 Spearman's rho of the gap with R over all points is in the title. The per-network numbers
-are in ``results/lime_vs_ig_additivity.md``.
+are in ``results/full/results/lime_vs_ig_additivity.md``.
 """
 from __future__ import annotations
 
