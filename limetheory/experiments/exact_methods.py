@@ -7,14 +7,14 @@ state runs through the same compiled program. The game explained is
 ``g(z) = softmax(forward(params, x(z)))_target`` (the class probability lime explains), evaluated
 once on all of {0,1}^d (:class:`limetheory.theory.ResponseTable`); every exact method reads that table:
 
-``limit_<nu>``   the LIME limit beta^f at kernel width nu (:func:`limetheory.theory.exact_limit`);
-``shapley``, ``banzhaf``, ``occlusion``   the exact game values of :mod:`limetheory.theory.games`;
-``sampled``      one empirical LIME run (lime's Bernoulli design, kernel width, ridge), its samples'
-                 responses read from the same table;
-``ig``           integrated gradients of the probability from LIME's replacement image, summed per
-                 superpixel (needs the network, not the table);
-``random``       a random ranking; ``contrast``: the input-only control
-                 (:func:`limetheory.segmentation.superpixel_contrast`).
+- ``limit_<nu>``: the LIME limit beta^f at kernel width nu (:func:`limetheory.theory.exact_limit`);
+- ``shapley``, ``banzhaf``, ``occlusion``: the exact game values of :mod:`limetheory.theory.games`;
+- ``sampled``: one empirical LIME run (lime's Bernoulli design, kernel width, ridge), its samples'
+  responses read from the same table;
+- ``ig``: integrated gradients of the probability from LIME's replacement image, summed per
+  superpixel (needs the network, not the table);
+- ``random``: a random ranking; ``contrast``: the input-only control
+  (:func:`limetheory.segmentation.superpixel_contrast`).
 """
 from __future__ import annotations
 

@@ -51,12 +51,18 @@ __all__ = [
 class Protocol:
     """How experiment 4 compares LIME with the IG sums.
 
-    segmentation : ``"preprocessed"`` (quickshift of the network's input, the paper) or ``"raw"``
+    Attributes
+    ----------
+    segmentation : str
+        ``"preprocessed"`` (quickshift of the network's input, the paper) or ``"raw"``
         (quickshift of the uint8 image with the project's parameters).
-    ig_rule : ``"trapezoid"`` (21 points, the paper) or ``"gausslegendre"`` (the settings' points).
-    topk : ``"positive"`` (the paper's top-k positive coefficients) or ``"signed"`` (the top-k
+    ig_rule : str
+        ``"trapezoid"`` (21 points, the paper) or ``"gausslegendre"`` (the settings' points).
+    topk : str
+        ``"positive"`` (the paper's top-k positive coefficients) or ``"signed"`` (the top-k
         coefficients whatever their sign).
-    outputs : the outputs explained (``"prob"``, ``"logit"``).
+    outputs : tuple
+        The outputs explained (``"prob"``, ``"logit"``).
     """
 
     segmentation: str

@@ -5,8 +5,8 @@ not explain the network. For every network (the small CNNs and the paper's Table
 held-out image and randomisation seed, the layers are re-initialised by the network's own
 initialiser (:mod:`limetheory.nets.randomize`):
 
-``cascading``    the top layer, then the top two, ..., then all of them (Adebayo's cascade);
-``independent``  each layer alone.
+- ``cascading``: the top layer, then the top two, ..., then all of them (Adebayo's cascade);
+- ``independent``: each layer alone.
 
 Superpixels: a ``rows x cols`` grid (d = 10 by default), small enough that every game value is
 exact. The class explained is the trained network's top class, on every network state; the
@@ -22,13 +22,12 @@ Comparisons (``comparison``; rank similarity of two explanations of the same ima
 Spearman's rho of the signed values, of their absolute values, and the Jaccard index of the top-k
 by absolute value):
 
-``randomized``  the trained network against a randomised one (per ``mode`` and ``step``);
-``random_pair`` two independently, fully randomised networks: the similarity that random
-                networks share through the image alone;
-``rerun``       the trained network against itself, the method run again with another seed
-                (1 for the deterministic methods: no rows; the noise floor of ``sampled`` and
-                ``random``);
-``vs_limit``    the sampled run against the exact limit at its kernel width, on the same state.
+- ``randomized``: the trained network against a randomised one (per ``mode`` and ``step``);
+- ``random_pair``: two independently, fully randomised networks: the similarity that random
+  networks share through the image alone;
+- ``rerun``: the trained network against itself, the method run again with another seed
+  (1 for the deterministic methods: no rows; the noise floor of ``sampled`` and ``random``);
+- ``vs_limit``: the sampled run against the exact limit at its kernel width, on the same state.
 
 A method passes where its explanation of the trained network is reproducible (rerun) and
 clearly unlike that of the randomised network, i.e. near the null; the control shows what an

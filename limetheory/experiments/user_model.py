@@ -1,4 +1,4 @@
-"""A user's own model and images in experiments 4 and 6 (``limetheory reproduce --model ... [--images DIR]``).
+"""A user's own model and images in experiments 4 and 6 (``limetheory reproduce --model``, ``--images``).
 
 The user model travels in the experiment settings as a plain dict (hashed into the unit keys,
 so units of another model or weight file are never reused)::

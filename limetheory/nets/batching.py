@@ -92,7 +92,7 @@ def batched_jit(fn: Callable, batch_size: int, *, pad: str = "full") -> Callable
 def batched_predict(f, target: int | None = None, batch_size: int = 256, dtype: str = "float64"):
     """NumPy batch predictor from a single-image JAX function: ``jit(vmap(f))`` in chunks.
 
-    ``predict(images)`` maps (m, *shape) images to (m,) for a scalar ``f`` or (m, K) for
+    ``predict(images)`` maps ``(m, *shape)`` images to (m,) for a scalar ``f`` or (m, K) for
     scores (``target=None``), or to (m,) scores of class ``target``. Computed in ``dtype``
     (float64: JAX's 64-bit mode enabled inside the call only), returned as float64 NumPy.
     """

@@ -3,7 +3,7 @@
 Reads ``out/results/lime_vs_ig.csv`` and its tables (``lime_vs_ig_jaccard.csv``, ``_iou.csv``,
 ``_models.csv``, ``_additivity.csv``), written by ``experiments/lime_vs_ig.py``, and writes
 
-- ``results/lime_vs_ig_claim.md``: where the paper's claim holds, per network and network family
+- ``results/full/results/lime_vs_ig_claim.md``: where the paper's claim holds, per network and network family
   (:data:`limetheory.experiments.lime_vs_ig.FAMILIES`), under the paper's protocol and the corrected
   one: the top-k Jaccard of LIME against the IG sums, its noise floor (LIME against an independent
   LIME estimate), their paired gap, the chance level and the median non-additive share R, mean ±

@@ -94,7 +94,7 @@ def exact_limit_covariance(f_of_z: Callable, d: int, kernel_width: float | None 
 
     Empirical LIME with ridge = 0 solves sum_i w_i x_i (f(z_i) - x_i^T b) = 0, x = (1, z), so for n
     model calls sqrt(n) (beta_hat_n - beta^f) -> N(0, V) with the sandwich V = H^{-1} M H^{-1},
-    H = E[pi x x^T] = Sigma, and with the scores g(z) = pi(z) r(z) x(z), r = f - x^T beta^f,
+    H = E[pi x x^T] = Sigma, and with the scores g(z) = pi(z) r(z) x(z), r = f - x^T beta^f::
 
         M_iid        = E[g g^T]                           (z ~ Bernoulli(1/2)^d, w = pi),
         M_paired     = E[g g^T] + E[g(z) g(1 - z)^T]      (pairs (z, 1 - z), two calls each),
