@@ -41,6 +41,27 @@ def _bench_explain(root: Path) -> dict[str, str]:
     }
 
 
+def _bench_algebra(root: Path) -> dict[str, str]:
+    """The standard errors' algebra and explain's cost, without and with one extra busy process."""
+    out: dict[str, str] = {}
+    for tag in ("quiet", "busy"):
+        data = _json(root, f"bench_explain_{tag}.json")
+        row = data["rows"][0]
+        load = data["meta"]["load_average_1min"]
+        out.update({
+            f"alg_{tag}_eigh_ms": f"{1000 * row['eigh_default_threads_s']:.0f}",
+            f"alg_{tag}_chol_ms": f"{1000 * row['cholesky_one_thread_s']:.0f}",
+            f"alg_{tag}_over_floor": f"{row['explain_over_floor']:.1f}",
+            f"alg_{tag}_speedup": f"{row['speedup_explain']:.1f}",
+            f"alg_{tag}_load": f"{min(load):.0f}-{max(load):.0f}",
+        })
+    row = _json(root, "bench_explain_quiet.json")["rows"][0]
+    out["alg_conditions"] = (f"{row['image']} at {row['size']} x {row['size']}, d = {row['d']}, "
+                             f"n = {row['n']}, {data['meta']['cores']} CPU cores")
+    out["alg_hessian"] = f"{row['d'] + 1} x {row['d'] + 1}"
+    return out
+
+
 def _bench_overhead(root: Path) -> dict[str, str]:
     data = _json(root, "bench_model_overhead.json")
     ratios = [r["ratio"] for r in data["rows"]]
@@ -133,7 +154,7 @@ def substitutions(root: Path) -> dict[str, str]:
     """Every generated number, by name (the MyST substitutions of the site)."""
     root = Path(root)
     out: dict[str, str] = {}
-    for part in (_bench_explain, _bench_overhead, _bench_gradients, _convergence, _lime_vs_ig,
+    for part in (_bench_explain, _bench_algebra, _bench_overhead, _bench_gradients, _convergence, _lime_vs_ig,
                  _additivity, _qualitative, _shape_detector):
         out.update(part(root))
     return out
