@@ -74,6 +74,138 @@ def _bench_overhead(root: Path) -> dict[str, str]:
     }
 
 
+def _overhead_per_image(root: Path) -> dict[str, str]:
+    data = _json(root, "bench_model_overhead.json")
+    return {f"overhead_{r['image']}": f"{r['ratio']:.3f}" for r in data["rows"]}
+
+
+def _first_clause(conditions: str) -> str:
+    """The machine and load part of a recorded conditions string (up to its first semicolon)."""
+    return conditions.split(";")[0].strip()
+
+
+def _median(values) -> float:
+    """Median with ``None`` (never settled) counted as infinite, as the benchmarks count it."""
+    import numpy as np
+
+    return float(np.median([np.inf if v is None else v for v in values]))
+
+
+def _bench_designs(root: Path) -> dict[str, str]:
+    """Calls ratios of the sampling designs on networks, and the predicted calls to settle."""
+    import numpy as np
+
+    data = _json(root, "bench_designs.json")
+    meta = data["meta"]
+    rows = {(s["model"], s["kernel_width"]): s for s in data["summary"]}
+    small = [s for s in data["summary"] if s["model"] != "efficientnet-lite0"]
+    best = [float(np.median(s["best_trace"])) for s in small]
+    worst = min((s for s in small if s["kernel_width"] == 0.25), key=lambda s: min(s["trace_weighted"]))
+    out = {
+        "designs_conditions": _first_clause(meta["conditions"]),
+        "designs_photos": str(meta["photos"]),
+        "designs_heldout": str(meta["heldout"]),
+        "designs_pilot_pairs": str(meta["pairs"]),
+        "designs_small_best_min": f"{min(best):.1f}",
+        "designs_small_best_max": f"{max(best):.1f}",
+        "designs_lite0_best_025": f"{np.median(rows[('efficientnet-lite0', 0.25)]['best_trace']):.1f}",
+        "designs_lite0_best_01": f"{np.median(rows[('efficientnet-lite0', 0.1)]['best_trace']):.1f}",
+        "designs_wrong_model": worst["model"],
+        "designs_wrong_ratio": f"{min(worst['trace_weighted']):.2f}",
+        "designs_wrong_cost": f"{1 / min(worst['trace_weighted']):.1f}",
+    }
+    for (model, width), s in rows.items():
+        settle = {k: _median(v) for k, v in s["settle_0.1"].items()}
+        key = f"settle_{model.split('-')[0]}_{str(width).replace('.', '')}"
+        out[key + "_iid"] = f"{settle['iid']:,.0f}"
+        out[key + "_best"] = f"{min(settle[k] for k in ('iid', 'paired', 'stratified', 'weighted')):,.0f}"
+    return out
+
+
+def _bench_auto(root: Path) -> dict[str, str]:
+    """The shapes images whose two fixed runs of lime's n = 1000 agree least."""
+    data = _json(root, "bench_auto_small_cnns.json")
+    shapes = [r for r in data["rows"] if r["model"] == "shapes-cnn"]
+    low = min(r["jaccard_fixed"] for r in shapes)
+    images = [r["image"].split()[-1] for r in shapes if r["jaccard_fixed"] == low]
+    return {"auto_fixed_worst_images": " and ".join([", ".join(images[:-1]), images[-1]] if len(images) > 1 else images),
+            "auto_fixed_worst_shared": str(round(10 * low / (1 + low)))}  # |A & B| of two top-5 sets from J
+
+
+def _bench_shapley(root: Path) -> dict[str, str]:
+    """KernelSHAP against shap and captum, and the cost of exact values."""
+    data = _json(root, "bench_shapley.json")
+    err = {(e["game"], e["budget"], e["method"]): e for e in data["errors"]}
+    games = sorted({e["game"] for e in data["errors"]})
+    budgets = sorted({e["budget"] for e in data["errors"]})
+    rel = lambda g, b, m: err[(g, b, m)]["rel_error_mean"]  # noqa: E731
+    ratios = [rel(g, b, "ours (iid)") / rel(g, b, "ours (paired)") for g in games for b in budgets]
+    early = [(g, b) for g in games for b in budgets if b <= 400]
+    cov = lambda bs: [err[(g, b, m)]["coverage"] for g in games for b in bs  # noqa: E731
+                      for m in ("ours (iid)", "ours (paired)")]
+    top = max(budgets)
+    exact = {r["d"]: r for r in data["exact"]}
+    return {
+        "shapley_conditions": _first_clause(data["meta"]["conditions"]),
+        "shapley_seeds": str(data["meta"]["runs"]),
+        "shapley_paired_gain_min": f"{min(ratios):.1f}",
+        "shapley_paired_gain_max": f"{max(ratios):.1f}",
+        "shapley_beats_shap_early": str(sum(rel(g, b, "ours (paired)") < rel(g, b, "shap KernelExplainer")
+                                            for g, b in early)),
+        "shapley_cells_early": str(len(early)),
+        "shapley_top_budget": str(top),
+        "shapley_shap_wins_top": str(sum(rel(g, top, "shap KernelExplainer") <= rel(g, top, "ours (paired)")
+                                         for g in games)),
+        "shapley_games": str(len(games)),
+        "shapley_digits_top_shap": f"{rel('digits-cnn', top, 'shap KernelExplainer'):.2f}",
+        "shapley_digits_top_ours": f"{rel('digits-cnn', top, 'ours (paired)'):.2f}",
+        "shapley_cov_min": f"{min(cov(budgets[1:])):.2f}",
+        "shapley_cov_max": f"{max(cov(budgets[1:])):.3g}",
+        "shapley_cov_low_budget": str(budgets[0]),
+        "shapley_cov_low_min": f"{min(cov(budgets[:1])):.2f}",
+        "shapley_cov_low_max": f"{max(cov(budgets[:1])):.2f}",
+        "shapley_exact_16_s": f"{exact[16]['exact_shapley_s']:.2g}",
+        "shapley_exact_20_s": f"{exact[20]['exact_shapley_s']:.2g}",
+        "shapley_exact_24_s": f"{exact[24]['exact_shapley_s']:.0f}",
+        "shapley_exact_24_mib": f"{exact[24]['table_mib']:.0f}",
+    }
+
+
+def _bench_nets(root: Path) -> dict[str, str]:
+    """EfficientNet-Lite0 on CPU: depthwise convolutions as shifted slices against XLA's grouped one."""
+    data = _json(root, "bench_nets.json")
+    m = data["machine"]
+    ratio = data["predict"]["images_per_s_median"] / data["predict_depthwise_conv"]["images_per_s_median"]
+    return {"depthwise_cpu_ratio": f"{ratio:.1f}",
+            "depthwise_cpu_conditions": (f"`predict` at batch 32, median images per second, {m['cpu_count']} CPU "
+                                         f"cores, JAX {m['jax']}, load average {m['loadavg_before'][0]:.1f} "
+                                         "before the run")}
+
+
+def _weight_files(root: Path) -> dict[str, str]:
+    weights = Path(root) / "limetheory" / "nets" / "weights"
+    return {f"weights_{name.replace('-', '_')}_kb": f"{(weights / f'{name}.npz').stat().st_size / 1000:.0f}"
+            for name in ("shapes-cnn", "digits-cnn")}
+
+
+def _sanity(root: Path) -> dict[str, str]:
+    settings = _json(root, "full/results/sanity_randomisation.json")["settings"]
+    counts = sorted({m["images"]["count"] for m in settings["models"]})
+    rerun = {(r["model"], r["method"], r["metric"]): float(r["rerun"])
+             for r in _csv(root, "full/results/sanity_randomisation_summary.csv")}
+    return {"sanity_networks": str(len(settings["models"])),
+            "sanity_images": " to ".join(str(c) for c in (counts[0], counts[-1])) if len(counts) > 1 else str(counts[0]),
+            "sanity_seeds": str(len(settings["seeds"])),
+            "sanity_shapes_sampled_rerun": f"{rerun[('shapes-cnn', 'sampled', 'spearman')]:.2f}"}
+
+
+def _remove_retrain(root: Path) -> dict[str, str]:
+    settings = _json(root, "full/results/remove_retrain.json")["settings"]
+    return {"roar_train_images": str(settings["max_images"]["train"]),
+            "roar_test_images": str(settings["max_images"]["test"]),
+            "roar_seeds": ", ".join(str(s) for s in settings["seeds"])}
+
+
 def _bench_gradients(root: Path) -> dict[str, str]:
     data = _json(root, "bench_gradients.json")
     rows = [r for r in data["convergence"] if r["model"] == "EfficientNet-Lite0"]
@@ -111,6 +243,8 @@ def _lime_vs_ig(root: Path) -> dict[str, str]:
     meta = _json(root, "full/results/lime_vs_ig.json")
     return {
         "exp4_units": str(meta["n_units"]),
+        "exp4_table1_images": "/".join(str(c) for c in sorted(
+            {m["images"]["count"] for m in meta["settings"]["models"] if "vgg" in m["model"] or "1layer" in m["model"]})),
         "exp4_networks": str(len(networks)),
         "exp4_images": str(images),
         "exp4_unit_hours": f"{(sum(lime_seconds.values()) + sum(ig_seconds.values())) / 3600:.1f}",
@@ -154,8 +288,9 @@ def substitutions(root: Path) -> dict[str, str]:
     """Every generated number, by name (the MyST substitutions of the site)."""
     root = Path(root)
     out: dict[str, str] = {}
-    for part in (_bench_explain, _bench_algebra, _bench_overhead, _bench_gradients, _convergence, _lime_vs_ig,
-                 _additivity, _qualitative, _shape_detector):
+    for part in (_bench_explain, _bench_algebra, _bench_overhead, _overhead_per_image, _bench_designs, _bench_auto,
+                 _bench_shapley, _bench_nets, _weight_files, _bench_gradients, _convergence, _lime_vs_ig,
+                 _additivity, _qualitative, _shape_detector, _sanity, _remove_retrain):
         out.update(part(root))
     return out
 

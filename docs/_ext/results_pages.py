@@ -9,7 +9,8 @@ When the builder starts it writes, under ``docs/`` (all gitignored):
 - ``_generated/nets_speed.md``: EfficientNet-Lite0's speed table from ``results/bench_nets*.json``;
 - ``_generated/committed_runs.md``: the record of every committed run in ``results/full``;
 - ``_generated/small_nets.md``: the training record of every bundled network, read from the
-  metadata of its weight file.
+  metadata of its weight file;
+- ``_generated/designs.md``: the sampling designs' calls ratios from ``results/bench_designs.json``.
 
 A file is rewritten only when its content changes, so incremental builds stay incremental.
 """
@@ -137,6 +138,27 @@ def write_small_nets(weights: Path = ROOT / "limetheory" / "nets" / "weights",
     return target
 
 
+def _median_range(values) -> str:
+    import numpy as np
+
+    return f"{np.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
+def write_designs(results: Path = ROOT / "results", out: Path = DOCS / "_generated") -> Path:
+    """``out/designs.md``: the calls ratio of every sampling design, from ``results/bench_designs.json``."""
+    data = json.loads((results / "bench_designs.json").read_text())
+    lines = [f"Recorded conditions: {data['meta']['conditions']}.", "",
+             "| model (images) | kernel width | paired | stratified | weighted | best design |",
+             "|---|---:|---|---|---|---|"]
+    for s in data["summary"]:
+        lines.append(f"| {s['model']} ({s['images']}) | {s['kernel_width']} | {_median_range(s['trace_paired'])} | "
+                     f"{_median_range(s['trace_stratified'])} | {_median_range(s['trace_weighted'])} | "
+                     f"{_median_range(s['best_trace'])} |")
+    target = out / "designs.md"
+    _write_if_changed(target, "\n".join(lines) + "\n")
+    return target
+
+
 def write_committed_runs(results: Path = ROOT / "results" / "full" / "results",
                          out: Path = DOCS / "_generated") -> Path:
     """``out/committed_runs.md``: what every committed full run records about itself."""
@@ -161,6 +183,7 @@ def _generate(app) -> None:
     write_benchmarks()
     write_nets_speed()
     write_small_nets()
+    write_designs()
 
 
 def setup(app):
