@@ -164,3 +164,79 @@ def test_substitutions_used_in_pages_exist():
     for page in DOCS.rglob("*.md"):
         used |= set(re.findall(r"\{\{\s*(\w+)\s*\}\}", page.read_text()))
     assert used and used <= names, sorted(used - names)
+
+
+# ---------------------------------------------------------------------------------------------
+# no measured number typed by hand
+
+
+#: Phrases that quote a measurement: a speed or cost ratio (3.7x, 4-5x, "3 times faster"), a
+#: duration (0.3 s, 46 s, "about 2.7 h"), a load average, a p-value, a percentage, "about N".
+_MEASURED = re.compile(
+    r"(?<![\w.])\d+(?:\.\d+)?(?:\s?(?:-|to)\s?\d+(?:\.\d+)?)?x\b(?!\s?\d)"
+    r"|(?<![\w.])\d+(?:\.\d+)?(?:\s?(?:-|to)\s?\d+(?:\.\d+)?)?\s(?:x|times|fold)\s"
+    r"(?:faster|slower|fewer|more|less|smaller|larger)\b"
+    r"|(?<![\w.])\d+(?:\.\d+)?(?:\s?(?:-|to)\s?\d+(?:\.\d+)?)?\s?(?:ms|s|min|h|hours?|seconds?|minutes?)\b"
+    r"|\bload(?: average)?(?: of)?(?: about)? \d"
+    r"|\bp\s?=\s?\d?\.\d"
+    r"|(?<![\w.])\d+(?:\.\d+)?(?:\s?-\s?\d+(?:\.\d+)?)?\s?%"
+    r"|\babout \d+(?:\.\d+)?",
+    re.I)
+
+#: Numbers of that shape which are specifications, not measurements (the level of every interval,
+#: a test's tolerance, a training setting, a timeout), by page; everything else must be a
+#: substitution ``{{ name }}`` computed by docs/_ext/results_numbers.py, or a generated table.
+_SPECIFICATIONS = {
+    "*": {"95%"},  # the confidence level of the intervals
+    "docs/experiments/convergence.md": {"10-90%"},  # the band drawn in the figure
+    "docs/user_guide/auto.md": {"10%"},  # what a tolerance of 0.1 means
+    "docs/user_guide/designs.md": {"10%", "2x"},  # auto's pilot share and its test bound; the goal
+    "docs/user_guide/gradients.md": {"4.2 %"},  # 1/n at n = 24, arithmetic
+    "docs/user_guide/networks_small_cnns.md": {"10 %", "1 %", "95 %", "70 %"},  # training settings, test floors
+    "docs/user_guide/refusals.md": {"about 0", "80%", "5 seconds"},  # limits the code enforces
+    "docs/user_guide/shapley.md": {"10%"},  # the test's tolerance on the standard errors
+}
+
+
+def _prose(text: str) -> str:
+    """Markdown without what may hold any number: code, maths, substitutions, the README's generated block."""
+    text = re.sub(re.escape(results_numbers.README_START) + ".*?" + re.escape(results_numbers.README_END), "",
+                  text, flags=re.S)
+    text = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    text = re.sub(r"^    .*$", "", text, flags=re.M)  # indented code
+    text = re.sub(r"\{\{.*?\}\}", "", text)
+    text = re.sub(r"`[^`\n]*`", "", text)
+    text = re.sub(r"\$\$.*?\$\$", "", text, flags=re.S)
+    return re.sub(r"\$[^$\n]*\$", "", text)
+
+
+def typed_measurements(name: str, text: str) -> list[str]:
+    """Measured numbers typed into ``text`` (page ``name``) that no specification allows."""
+    allowed = _SPECIFICATIONS["*"] | _SPECIFICATIONS.get(name, set())
+    found = []
+    for number, line in enumerate(_prose(text).splitlines(), 1):
+        found += [f"{name}:{number}: {m.group(0)!r} in {line.strip()[:100]!r}"
+                  for m in _MEASURED.finditer(line) if m.group(0) not in allowed]
+    return found
+
+
+def _doc_pages() -> list[Path]:
+    return [ROOT / "README.md"] + sorted(p for p in DOCS.rglob("*.md")
+                                         if not {"_build", "_generated", "generated"} & set(p.relative_to(DOCS).parts))
+
+
+def test_typed_measurements_detected():
+    text = ("explain runs 3.7x faster (about 20 s on a load average of 10; p = 0.0302, 36% in experiment 4), "
+            "4-5x faster, 2 to 3 times more accurate, 0.3-0.6 s per call. Kernel width 0.25, a 3 x 3 grid, "
+            "`0.5 s` in code, {{ alg_busy_speedup }}x, $p = |E_-|$, 95% intervals.")
+    found = [f.split(": ", 1)[1].split(" in ")[0] for f in typed_measurements("x.md", text)]
+    assert found == ["'3.7x'", "'about 20'", "'load average of 1'", "'p = 0.0'", "'36%'", "'4-5x'",
+                     "'2 to 3 times more'", "'0.3-0.6 s'"], found
+
+
+def test_no_measured_number_typed_in_the_pages():
+    found = []
+    for page in _doc_pages():
+        found += typed_measurements(str(page.relative_to(ROOT)), page.read_text())
+    assert not found, ("measured numbers typed by hand; compute them in docs/_ext/results_numbers.py and use "
+                       "{{ name }}, or allow a specification in _SPECIFICATIONS:\n" + "\n".join(found))
