@@ -204,7 +204,7 @@ def _weighted_path_gradients(model, scalar, x, baseline, alphas, weights, target
     """``sum_k w_k grad f(b + alpha_k (x - b))`` over one chunk of path points (one ``vmap``).
 
     Chunks are run by a Python loop (asynchronous dispatch) rather than ``lax.scan``: on CPU,
-    XLA runs convolutions inside a loop body several times slower than at top level.
+    XLA runs convolutions inside a loop body slower than at top level.
     """
     grad_g = jax.grad(_scalar_output(model.fn, scalar))
     delta = x - baseline

@@ -313,8 +313,8 @@ def run_experiment(
     figures : also run the experiment's paper_figures scripts.
     blas_threads : BLAS threads while the experiment runs (None: leave as is). The default 1 is
         deliberate: the linear algebra here is small (d <= a few hundred) and repeated many times,
-        where a multithreaded OpenBLAS on a shared machine was measured up to 100x slower
-        (a 196 x 196 solve: 0.5 s instead of 1 ms on 2 busy cores).
+        where a multithreaded OpenBLAS fights over busy cores (``results/bench_explain_busy.md``
+        times one such solve both ways).
     executor : where the units run: None (this process) or an executor of
         :func:`limetheory.experiments.executors.executor` (e.g. Dask workers). The stored results
         are the same bit for bit; on Dask a failing unit does not stop the others, and
