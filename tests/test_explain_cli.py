@@ -200,7 +200,7 @@ def test_ctrl_c_prints_one_line_and_exits_130(digit, tmp_path, monkeypatch, caps
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "lime_run", interrupted)
+    monkeypatch.setattr(pipeline, "explain_output", interrupted)
     out = tmp_path / "digit.png"
     assert main(["explain", str(digit[0]), "--model", "digits-cnn", "--out", str(out)]) == 130
     err = capsys.readouterr().err
