@@ -231,11 +231,22 @@ class ClassComparison:
 
     Attributes
     ----------
-    image : the image the network saw;  segments : (H, W) its superpixels, 0 .. d - 1.
-    target : the class explained;  output : ``"prob"`` or ``"logit"``, the class's score explained.
-    probabilities : (n_classes,) the network's probabilities on the image.
-    explanations : {kernel: Explanation of class ``target``}, in the order the kernels ran.
-    ig_sums : (d,) integrated gradients summed over each superpixel;  ig : their pixel attributions.
+    image : numpy.ndarray
+        The image the network saw.
+    segments : numpy.ndarray
+        (H, W) its superpixels, 0 .. d - 1.
+    target : int
+        The class explained.
+    output : str
+        ``"prob"`` or ``"logit"``: the class's score explained.
+    probabilities : numpy.ndarray
+        (n_classes,) the network's probabilities on the image.
+    explanations : dict
+        {kernel: Explanation of class ``target``}, in the order the kernels ran.
+    ig_sums : numpy.ndarray
+        (d,) integrated gradients summed over each superpixel.
+    ig : IGResult
+        Their pixel attributions and completeness gap.
     """
 
     image: np.ndarray
