@@ -53,7 +53,7 @@ class _ImageModel:
         """The function z -> f(x(z)) for this image and segmentation (see :func:`response_of_z`).
 
         Built on real perturbed images, no closed form used: ``theory.exact_limit(
-        model.response_of_z(image, segments, hide_color), d, nu)`` independently checks
+        model.response_of_z(image, segments, hide_color), d, kernel_width)`` independently checks
         :meth:`limit_explanation`.
         """
         return response_of_z(self, image, segments, hide_color, batch_size=batch_size)
@@ -165,12 +165,12 @@ class ShapeDetector(_ImageModel):
         f = prod_{E_-} z_j prod_{E_+} (1 - z_j) (E_+: dark when kept, lit when replaced), whose
         limit ``product_limit(..., absent=E_+)`` also gives.
         """
-        nu = check_kernel_width(kernel_width)
+        kernel_width = check_kernel_width(kernel_width)
         seg, lit_kept, lit_replaced = self._superpixel_states(image, segments, hide_color)
         d = n_superpixels(seg)
         if np.any(~lit_kept & ~lit_replaced):
             return np.zeros(d + 1)
-        return theory.product_limit(d, nu, lit_kept & ~lit_replaced, absent=~lit_kept & lit_replaced)
+        return theory.product_limit(d, kernel_width, lit_kept & ~lit_replaced, absent=~lit_kept & lit_replaced)
 
 
 class LinearModel(_ImageModel):

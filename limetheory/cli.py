@@ -40,7 +40,21 @@ import importlib.util
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+import numpy as np
+
+from . import __version__, experiments, nets, pipeline
+from .data import load_photo, read_image, resize_image
+from .experiments.lime_vs_ig import MODEL_ORDER
+from .experiments.user_model import folder_image_names
+from .gradients import MAX_N_STEPS
+from .metrics import top_k
+from .nets import NETWORKS, OUTPUT_UNITS, OUTPUTS
+from .plotting import FIGURE_FORMATS
+from .segmentation import n_superpixels
+from .validation import check_int, check_seed, check_tolerance
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
@@ -81,8 +95,6 @@ def _integer(text: str) -> int:
 
 def _count_for_net(text: str) -> tuple:
     """``N`` -> ("*", N); ``NET=N`` -> (NET, N): a --max-images entry, NET a network of experiment 4."""
-    from .experiments.lime_vs_ig import MODEL_ORDER
-
     name, _, count = text.rpartition("=")
     if name and name not in MODEL_ORDER:
         raise argparse.ArgumentTypeError(f"unknown network {name!r} (choose from: {', '.join(MODEL_ORDER)})")
@@ -137,9 +149,7 @@ def _check_can_write_in(args, flag: str, folder: Path) -> None:
 
 # --------------------------------------------------------------------------- reproduce
 def _add_reproduce(subparsers) -> None:
-    from limetheory.experiments import experiment_names
-
-    names = experiment_names()
+    names = experiments.experiment_names()
     p = subparsers.add_parser(
         "reproduce",
         help="run the experiments and make the figures",
@@ -165,8 +175,6 @@ def _add_reproduce(subparsers) -> None:
     p.add_argument("--protocol", choices=("paper", "corrected", "both"), default="both",
                    help="lime_vs_ig: the paper's protocol, the corrected one, or both with each difference "
                         "switched alone (default both)")
-    from .experiments.lime_vs_ig import MODEL_ORDER
-
     p.add_argument("--nets", nargs="+", metavar="NAME", choices=MODEL_ORDER, default=None,
                    help=f"lime_vs_ig: explain only these of its networks (choose from: {', '.join(MODEL_ORDER)}; "
                         "default all)")
@@ -174,8 +182,6 @@ def _add_reproduce(subparsers) -> None:
                    help="lime_vs_ig: explain at most the first N images of each network, or of network NET "
                         "(e.g. 20 efficientnet-lite1=4); a run on fewer networks or images reuses, and is "
                         "reused by, the units of a larger one")
-    from .nets import NETWORKS
-
     _add_model_arguments(p, NETWORKS, default=None)
     p.add_argument("--images", type=Path, default=None, metavar="DIR",
                    help="with --only lime_vs_ig qualitative: explain the image files of DIR (read as "
@@ -187,10 +193,8 @@ def _check_dask_arguments(args) -> None:
     """--workers / --scheduler: checked, and Dask importable, before any experiment runs."""
     if args.workers is None and args.scheduler is None:
         return
-    from .experiments import check_executor_arguments
-
     flag = "--workers" if args.workers is not None else "--scheduler"
-    _check(args, flag, lambda value, name: check_executor_arguments(**{name.strip("-"): value}),
+    _check(args, flag, lambda value, name: experiments.check_executor_arguments(**{name.strip("-"): value}),
            args.workers if args.workers is not None else args.scheduler)
     if importlib.util.find_spec("distributed") is None:
         args.parser.error(f"argument {flag}: needs Dask: pip install 'limetheory[dask]'")
@@ -202,9 +206,6 @@ USER_MODEL_EXPERIMENTS = ("lime_vs_ig", "qualitative")
 
 def _user_model(args) -> dict | None:
     """The --model/--weights/--input-size/--images of ``reproduce``, checked, the model run once; or None."""
-    from .data import load_photo, read_image
-    from .experiments.user_model import folder_image_names
-
     if args.model is None and args.images is None:
         if args.weights is not None or args.input_size is not None:
             args.parser.error("argument --weights/--input-size: only with --model")
@@ -251,8 +252,6 @@ def _experiment_options(protocol: str, user_model: dict | None, nets=None, max_i
 
 
 def _cmd_reproduce(args) -> int:
-    from limetheory.experiments import reproduce
-
     out = args.out if args.out is not None else Path("results/quick" if args.quick else "results/full")
     if out.exists() and not out.is_dir():
         args.parser.error(f"argument --out: {out} exists and is not a folder")
@@ -267,7 +266,7 @@ def _cmd_reproduce(args) -> int:
     where = (f", {args.workers} Dask worker(s)" if args.workers else "") + (
         f", Dask scheduler {args.scheduler}" if args.scheduler else "")
     _log(f"limetheory reproduce ({mode}{where}) -> {out}")
-    reports = reproduce(
+    reports = experiments.reproduce(
         names, out, quick=args.quick, progress=not args.no_progress, figures=not args.no_figures,
         on_error="raise" if args.fail_fast else "continue", log=_log, workers=args.workers,
         scheduler=args.scheduler,
@@ -288,11 +287,9 @@ def _add_list(subparsers) -> None:
 
 
 def _cmd_list(args) -> int:
-    from limetheory.experiments import REGISTRY, load_experiment
-
-    for name, (_, figures) in REGISTRY.items():
+    for name, (_, figures) in experiments.REGISTRY.items():
         try:
-            title = load_experiment(name).title
+            title = experiments.load_experiment(name).title
         except Exception as exc:  # an experiment whose dependencies are missing still lists
             title = f"(cannot import: {type(exc).__name__}: {exc})"
         print(f"{name:16s} {title}  [{', '.join(f.rsplit('.', 1)[-1] for f in figures)}]")
@@ -301,9 +298,6 @@ def _cmd_list(args) -> int:
 
 # --------------------------------------------------------------------------- explain
 def _add_explain(subparsers) -> None:
-    from .nets import NETWORKS, OUTPUTS
-    from .pipeline import IG_DEFAULTS
-
     p = subparsers.add_parser(
         "explain",
         help="explain one image with LIME and integrated gradients",
@@ -333,8 +327,8 @@ def _add_explain(subparsers) -> None:
     p.add_argument("--method", choices=("lime", "shap", "both"), default="lime",
                    help="lime (default), shap (KernelSHAP, paired samples: estimates the superpixels' Shapley "
                         "values) or both (the figure shows LIME, the --html page toggles to KernelSHAP)")
-    p.add_argument("--ig-steps", type=_integer, default=IG_DEFAULTS["n_steps"], metavar="M",
-                   help=f"Gauss-Legendre points of integrated gradients (default {IG_DEFAULTS['n_steps']})")
+    p.add_argument("--ig-steps", type=_integer, default=pipeline.IG_DEFAULTS["n_steps"], metavar="M",
+                   help=f"Gauss-Legendre points of integrated gradients (default {pipeline.IG_DEFAULTS['n_steps']})")
     p.add_argument("--html", type=Path, default=None, metavar="OUT.html",
                    help="also write a self-contained interactive page (LIME with its 95%% intervals, the IG "
                         "sums, the top classes) to OUT.html")
@@ -389,8 +383,6 @@ def _size(text: str) -> tuple:
 
 def _check_model_arguments(args) -> None:
     """--weights and --input-size only where the model takes them; the weight file exists."""
-    from .nets import NETWORKS
-
     kind = args.model.partition(":")[0] if ":" in args.model else None
     if kind not in (None, "keras", "torch"):
         args.parser.error(f"argument --model: {args.model!r} is not one of {', '.join(sorted(NETWORKS))}, "
@@ -415,13 +407,11 @@ def _check_model_arguments(args) -> None:
 
 def _load_model(args):
     """The :class:`~limetheory.nets.Classifier` of --model, or a one-line error naming the argument."""
-    from .nets import load_cached
-
     if args.model.startswith("torch:") and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # `limetheory` as a console script: the user's own package
     weights = None if args.weights is None else str(args.weights)
     try:
-        return load_cached(args.model, weights, args.input_size, _scaling(args))
+        return nets.load_cached(args.model, weights, args.input_size, _scaling(args))
     except (TypeError, ValueError, OSError, ImportError, RuntimeError) as exc:
         message = str(exc)  # the adapters' messages start with the argument they are about
         flag = next((f for p, f in (("weights", "--weights"), ("input_size", "--input-size")) if message.startswith(p)),
@@ -433,16 +423,14 @@ def _load_model(args):
 def _interval_lines(coef, interval, k: int) -> list:
     """The top-k coefficients with their 95% intervals ``interval`` ((d, 2), from
     :meth:`~limetheory.explanation.Explanation.conf_int`), and whether rank k is separated from rank k + 1."""
-    import numpy as np
-
     interval = np.asarray(interval)
     half = (interval[:, 1] - interval[:, 0]) / 2
     order = np.argsort(-np.asarray(coef), kind="stable")
     lines = [f"superpixel {j}: {coef[j]:+.4f} +- {half[j]:.4f} (95% interval from this run's samples)"
              for j in order[:k]]
     if k < len(order):
-        a, b = order[k - 1], order[k]
-        if coef[a] - half[a] > coef[b] + half[b]:
+        b = order[k]
+        if pipeline.intervals_separate(coef, interval, k):
             lines.append(f"rank {k} and rank {k + 1} (superpixel {b}) are separated: the top-{k} set is settled")
         else:
             lines.append(f"rank {k} and rank {k + 1} (superpixel {b}, {coef[b]:+.4f} +- {half[b]:.4f}) overlap: "
@@ -452,12 +440,6 @@ def _interval_lines(coef, interval, k: int) -> list:
 
 def _check_explain_arguments(args) -> tuple:
     """Every check that needs no network: numbers, the output file, the image. Returns (out, image)."""
-    from . import pipeline
-    from .data import read_image
-    from .gradients import MAX_N_STEPS
-    from .plotting import FIGURE_FORMATS
-    from .validation import check_int, check_seed, check_tolerance
-
     _check(args, "--max-samples", check_int, args.max_samples, 2)
     if args.n_samples != "auto":
         _check(args, "--n-samples", check_int, args.n_samples, 2)
@@ -499,49 +481,26 @@ def _most_samples(args) -> int:
     return args.max_samples if args.n_samples == "auto" else args.n_samples
 
 
-def _lime(args, image, net, segments, target: int, k: int, kernel: str = "lime"):
-    """LIME (or KernelSHAP) of class ``target`` (its outputs as labels, see :func:`pipeline.lime_run`) and a
-    line saying how."""
-    import numpy as np
-
-    from . import pipeline
-    from .empirical import explain
-    from .stopping import StoppingRule
-
+def _run_label(run, kernel: str, args, k: int) -> str:
+    """How ``run`` (the :class:`~limetheory.explanation.Explanation` of ``kernel``) was drawn, in one line."""
     if kernel == "shap":
-        auto = dict(top_k=k, max_samples=args.max_samples, tolerance=args.tolerance or 0.0) if args.n_samples == "auto" else {}
-        run = explain(image, pipeline.class_scores(net, target), segments=segments,
-                      labels=[pipeline.OUTPUTS.index(args.output)], kernel="shap", design="paired",
-                      n_samples=StoppingRule(**auto) if auto else args.n_samples, seed=int(args.seed),
-                      batch_size=net.batch_size, dtype=np.float32, progress=False)
-        return run, f"KernelSHAP (paired, n = {run.n_samples}, seed {args.seed})"
+        return f"KernelSHAP (paired, n = {run.n_samples}, seed {args.seed})"
     if args.n_samples != "auto":
-        run = pipeline.lime_run(image, net, segments, target, int(args.seed), n_samples=args.n_samples)
-        return run, f"LIME (n = {args.n_samples}, seed {args.seed})"
-    rule = StoppingRule(top_k=k, max_samples=args.max_samples, tolerance=args.tolerance or 0.0)
-    run = explain(image, pipeline.class_scores(net, target), segments=segments,
-                  labels=[pipeline.OUTPUTS.index(args.output)], n_samples=rule,
-                  seed=int(args.seed), batch_size=net.batch_size, dtype=np.float32, progress=False)
+        return f"LIME (n = {run.n_samples}, seed {args.seed})"
     how = "settled" if run.settled else f"NOT settled at --max-samples {args.max_samples}"
-    return run, (f"LIME (auto: n = {run.n_samples} in {run.n_rounds} round(s), top-{k} {how}, "
-                 f"tolerance {run.stopping.tolerance:g}, seed {args.seed})")
+    return (f"LIME (auto: n = {run.n_samples} in {run.n_rounds} round(s), top-{k} {how}, "
+            f"tolerance {run.stopping.tolerance:g}, seed {args.seed})")
+
+
+#: The kernels each --method runs, the first one shown in the figure.
+METHOD_KERNELS = {"lime": ("lime",), "shap": ("shap",), "both": ("lime", "shap")}
 
 
 def _cmd_explain(args) -> int:
     """Run ``limetheory explain`` on parsed arguments; returns the exit status."""
-    import time
-
-    import matplotlib
+    import matplotlib  # a heavy optional dependency: only the explain command draws
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from . import pipeline
-    from .data import resize_image
-    from .metrics import jaccard_topk
-    from .nets import OUTPUT_UNITS
-    from .plotting import explanation_figure, save_figure
 
     out, raw = _check_explain_arguments(args)
     t0 = time.perf_counter()
@@ -563,49 +522,43 @@ def _cmd_explain(args) -> int:
     for rank, (idx, name, prob) in enumerate(top, start=1):
         _say(f"  {rank}. {name} (class {idx}): p = {prob:.4f}")
     target = top[0][0] if args.label is None else int(args.label)
-    name = str(net.class_names[target])
-    probs = net.scores(image[None], "prob")[0]
-    prob = float(probs[target])
-    unit = OUTPUT_UNITS[args.output]
 
     segments = pipeline.segment_for(image, args.model)
-    d = int(segments.max()) + 1
+    d = n_superpixels(segments)
     _check(args, "--n-samples", pipeline.check_lime_memory, _most_samples(args), d, _physical_memory())
     k = min(int(args.top_k), d)
     if args.n_samples == "auto" and k >= d:
         args.parser.error(f"argument --top-k: --n-samples auto needs top-k < d = {d} superpixels, got {args.top_k}")
-    kernels = {"lime": ["lime"], "shap": ["shap"], "both": ["lime", "shap"]}[args.method]
-    runs = [_lime(args, image, net, segments, target, k, kernel) for kernel in kernels]
-    (lime_run, lime_label), *more = [(pipeline.class_explanation(r, args.output, target, probs), how) for r, how in runs]
-    lime = np.asarray(lime_run.coef[0], dtype=np.float64)
-    sums, ig = pipeline.ig_superpixel_sums(image, net, segments, target, args.output, n_steps=args.ig_steps)
-    jac = jaccard_topk(lime, sums, k)
-    ig_top = np.argsort(-sums, kind="stable")[:k]
-    _say(f"explained: {name} (class {target}, p = {prob:.4f}), output: the class's {unit}; d = {d} superpixels")
-    for ex, how in [(lime_run, lime_label), *more]:
-        _say(f"  {how} top {k} (coefficients in {unit}): {np.argsort(-ex.coef[0], kind='stable')[:k].tolist()}")
+    budget = pipeline.sample_budget(args.n_samples, top_k=k, max_samples=args.max_samples, tolerance=args.tolerance)
+    comparison = pipeline.compare_class(image, net, segments, target, output=args.output,
+                                        kernels=METHOD_KERNELS[args.method], n_samples=budget, seed=int(args.seed),
+                                        ig_steps=args.ig_steps)
+
+    name, unit = str(net.class_names[target]), OUTPUT_UNITS[args.output]
+    labels = {kernel: _run_label(ex, kernel, args, k) for kernel, ex in comparison.explanations.items()}
+    _say(f"explained: {name} (class {target}, p = {comparison.probability:.4f}), output: the class's {unit}; "
+         f"d = {d} superpixels")
+    for kernel, ex in comparison.explanations.items():
+        _say(f"  {labels[kernel]} top {k} (coefficients in {unit}): {top_k(ex.coef[0], k).tolist()}")
         for line in _interval_lines(ex.coef[0], ex.conf_int(level=0.95), k):
             _say("    " + line)
-    _say(f"  IG sums ({args.ig_steps}-point Gauss-Legendre, in {unit}) top {k}: {ig_top.tolist()}; "
+    ig = comparison.ig
+    _say(f"  IG sums ({args.ig_steps}-point Gauss-Legendre, in {unit}) top {k}: {comparison.ig_top(k).tolist()}; "
          f"completeness gap {ig.completeness_gap:+.3g} ({100 * ig.relative_gap():.2g}% of f(x) - f(baseline))")
-    _say(f"  Jaccard of the two top-{k} sets: {jac:.3f}")
+    _say(f"  Jaccard of the two top-{k} sets: {comparison.jaccard(k):.3f}")
 
-    fig = explanation_figure(image, segments, lime, sums, ig.attributions, k=k, output=args.output,
-                             title=f"{args.image.name}\n{args.model}: {name} (p = {prob:.3f})",
-                             lime_label=lime_label.replace(", top-", "\ntop-"))
     try:
-        save_figure(fig, out, dpi=120)
+        pipeline.write_figure(comparison, out, k=k, title=f"{args.image.name}\n{args.model}: {name} "
+                              f"(p = {comparison.probability:.3f})",
+                              lime_label=next(iter(labels.values())).replace(", top-", "\ntop-"))
     except OSError as exc:
         _log(f"limetheory explain: error: cannot write {out}: {exc.strerror or exc}")
         return 1
-    finally:
-        plt.close(fig)
     _say(f"wrote {out} ({time.perf_counter() - t0:.1f} s)")
     if args.html is not None:
         try:
-            lime_run.to_html(args.html, ig_sums=sums, class_names=net.class_names, seed=int(args.seed), k=k,
-                             title=f"{args.image.name}, {args.model}: {name} ({args.output})", output=args.output,
-                             shapley=more[0][0].coef[0] if more else None)
+            pipeline.write_page(comparison, args.html, class_names=net.class_names, seed=int(args.seed), k=k,
+                                title=f"{args.image.name}, {args.model}: {name} ({args.output})")
         except OSError as exc:
             _log(f"limetheory explain: error: cannot write {args.html}: {exc.strerror or exc}")
             return 1
@@ -619,8 +572,6 @@ SUBCOMMANDS = [_add_reproduce, _add_list, _add_explain]
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``limetheory`` argument parser with every subcommand of :data:`SUBCOMMANDS`."""
-    from . import __version__
-
     parser = _Parser(
         prog="limetheory",
         description="Image LIME, its closed-form limit (Garreau & Mardaoui, ICML 2021), and the "

@@ -26,9 +26,10 @@ from .nets.batching import batched_predict
 from .metrics import jaccard_topk, rank_correlation
 from .perturb import model_responses
 from .segmentation import check_image, check_segments, n_superpixels, replacement_image
-from .theory import exact_limit
-from .theory.enumeration import MAX_EXACT_D
-from .validation import as_generator, check_choice, check_int, check_kernel_width, check_real, check_ridge, validate_params
+from .theory import ResponseTable, exact_banzhaf, exact_limit, exact_occlusion, exact_shapley
+from .theory.enumeration import MAX_EXACT_D, check_enumerable_d
+from .validation import (as_generator, check_choice, check_int, check_kernel_width, check_real, check_ridge, check_vector,
+                         validate_params)
 
 __all__ = ["CompareSettings", "LimeIGComparison", "LimeIGDecomposition", "compare_empirical", "compare_limit",
            "decompose_lime_ig"]
@@ -371,10 +372,6 @@ def decompose_lime_ig(game, d: int, ig_sums, kernel_width: float = 0.25) -> Lime
     -------
     LimeIGDecomposition
     """
-    from .theory import ResponseTable, exact_banzhaf, exact_limit, exact_occlusion, exact_shapley
-    from .theory.enumeration import check_enumerable_d
-    from .validation import check_vector
-
     d = check_enumerable_d(d)
     ig = check_vector(ig_sums, "ig_sums", d)
     kernel_width = check_real(kernel_width, "kernel_width", low=0.0, low_open=True)

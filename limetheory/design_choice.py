@@ -37,7 +37,7 @@ from scipy.special import logsumexp
 from ._binomial import log_half_binom
 from .kernel import weighted_law
 from .sampling import DESIGNS, DesignSample, concat_samples, design_for_sampler, draw_design, stratum_labels
-from .surrogate import fit_weighted_ridge, hessian, predict_linear
+from .surrogate import cholesky_or_none, fit_weighted_ridge, hessian, predict_linear
 from .validation import check_choice
 from .threads import single_blas_thread
 
@@ -132,8 +132,6 @@ def pilot_covariances(pairs: DesignSample, weighted: DesignSample, residuals_pai
     -------
     {design: (L, d, d)}; all ``inf`` when the pilot does not identify the coefficients.
     """
-    from .surrogate import cholesky_or_none
-
     wb = pairs.weights * np.exp(-log_alpha0)
     z = np.concatenate([pairs.z, weighted.z])
     w = np.concatenate([wb, weighted.weights])

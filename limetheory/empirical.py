@@ -16,14 +16,14 @@ import numpy as np
 from .explanation import Explanation
 from .nets import Classifier
 from .perturb import check_pixel_dtype, check_responses, jax_perturb_batch, model_responses
-from .design_choice import DesignRun, resolve_design
+from .design_choice import DesignRun, pilot_size, resolve_design
 from .kernel import KERNELS
 from .sampling import shapley_samples
 from .validation import (as_generator, available_memory, check_bool, check_choice, check_int, check_kernel_width,
                          check_ridge, validate_params)
 from .segmentation import QUICKSHIFT_DEFAULTS, check_image, check_segments, n_superpixels, replacement_image, segment
 from .stopping import StoppingRule, check_n_samples, run_rounds
-from .surrogate import (fit_constrained, fit_weighted_ridge, predict_linear, sandwich_covariance,
+from .surrogate import (SINGULAR, fit_constrained, fit_weighted_ridge, hessian, predict_linear, sandwich_covariance,
                         sandwich_standard_errors, weighted_r2)
 
 __all__ = [
@@ -109,8 +109,6 @@ def check_identifiable(z, weights, ridge: float, sampler: str = "bernoulli") -> 
         Saying which sign was seen, with advice that fits the design in use (``design="weighted"``
         is suggested only when it is not the one in use).
     """
-    from .surrogate import SINGULAR, hessian
-
     w = np.asarray(weights, dtype=np.float64)
     n, d = np.shape(z)
     if n <= d + 1:  # the standard errors are inf then (no degrees of freedom): no false confidence to refuse
@@ -493,8 +491,6 @@ def explain_shapley(img, predict, seg, label_request, n_or_rule, seed, hide_colo
 def _fixed_budget(run: DesignRun, n: int, d: int, draw, evaluate, fit) -> Explanation:
     """n model calls: one draw, or for ``design="auto"`` a pilot (:func:`limetheory.design_choice.pilot_size`)
     and the rest of the budget with the design it chose."""
-    from .design_choice import pilot_size
-
     sizes = [n] if not run.auto else [pilot_size(n, d), n - pilot_size(n, d)]
     z, y, w = [], [], []
     for i, m in enumerate(sizes):

@@ -25,12 +25,11 @@ so nothing under- or overflows: alpha_0 is about exp(-424) for d = 100000, nu = 
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import gammaln
 
 from ._binomial import LOG_HALF, log_half_binom, lse
-from scipy.special import gammaln
-from .validation import check_int, check_int_array, check_kernel_width, check_real, renamed_keywords, validate_params
-
-from .validation import check_choice, check_int, check_int_array, check_kernel_width, check_real, renamed_keywords
+from .validation import (check_choice, check_int, check_int_array, check_kernel_width, check_real, renamed_keywords,
+                         validate_params)
 
 __all__ = ["KERNELS", "MAX_D", "alpha", "alpha_diff", "log_alpha", "log_kernel", "shapley_kernel_log", "weighted_law"]
 
@@ -164,7 +163,7 @@ def alpha(d: int, kernel_width: float | None, p=0, *, log_scale: float = 0.0, ke
         ``alpha_p = E[pi(z) z_1 ... z_p] = 2^{-d} sum_{s=0}^{d-p} C(d-p, s) psi(s/d)``,
         ``psi(t) = exp(-(1 - sqrt(1 - t))^2 / (2 nu^2))``.
     log_scale : float
-        0 (default) gives the paper's alpha_p. Use ``log_scale=log_alpha(d, nu, 0)`` to get
+        0 (default) gives the paper's alpha_p. Use ``log_scale=log_alpha(d, kernel_width, 0)`` to get
         alpha_p / alpha_0 when alpha_p itself is out of float64's range (large d, small nu).
     kernel : {"lime", "shap"}
         ``"shap"``: the Shapley kernel on 1 <= k <= d - 1, ``alpha_p = 2^-d sum_k C(d-p, k-p)
@@ -184,7 +183,7 @@ def alpha(d: int, kernel_width: float | None, p=0, *, log_scale: float = 0.0, ke
     # the Shapley kernel's alpha_d is exactly 0 (z = 1 is a constraint, not a weighted pattern)
     zero = np.isneginf(la) if kernel == "shap" else np.zeros(la.shape, dtype=bool)
     out = exp_checked(np.where(zero, 0.0, la), "alpha_p * exp(-log_scale)",
-                      "use log_alpha(), or pass log_scale=log_alpha(d, nu, 0)")
+                      "use log_alpha(), or pass log_scale=log_alpha(d, kernel_width, 0)")
     out = np.where(zero, 0.0, out)
     return float(out) if np.ndim(p) == 0 else out
 
@@ -202,7 +201,7 @@ def alpha_diff(d: int, kernel_width: float | None, p=0, *, log_scale: float = 0.
     parr = check_int_array(p, "p", 0, d - 1)
     la = _log_moments(d, kernel_width, parr, 1, kernel)
     out = exp_checked(la - log_scale, "(alpha_p - alpha_{p+1}) * exp(-log_scale)",
-                      "pass log_scale=log_alpha(d, nu, 0)")
+                      "pass log_scale=log_alpha(d, kernel_width, 0)")
     return float(out) if parr.ndim == 0 else out
 
 
@@ -214,7 +213,23 @@ def log_weighted_law_zeros(d: int, kernel_width: float, kernel: str = "lime") ->
     return log_ps - log_a0, log_a0
 
 
+def check_optional_kernel_width(value, name: str = "kernel_width"):
+    """None (the Shapley kernel has no width) or a kernel width (:func:`check_kernel_width`)."""
+    return None if value is None else check_kernel_width(value, name)
+
+
+def _law_arguments(arguments: dict) -> dict:
+    """The kernel of :func:`weighted_law` with what it needs: LIME's kernel a width, the Shapley
+    kernel's law d >= 2 (it has no mass at k = 0 and k = d)."""
+    kernel = check_choice(arguments["kernel"], "kernel", KERNELS)
+    if kernel == "lime" and arguments["kernel_width"] is None:
+        raise TypeError('kernel_width is required for kernel="lime"')
+    d = check_d(arguments["d"], "d") if kernel == "lime" else check_int(arguments["d"], "d", 2, MAX_D)
+    return {"kernel": kernel, "d": d}
+
+
 @renamed_keywords(nu="kernel_width")
+@validate_params(_law_arguments, kernel_width=check_optional_kernel_width)
 def weighted_law(d: int, kernel_width: float | None, *, kernel: str = "lime") -> tuple[np.ndarray, float]:
     """The pi-weighted law of the number k of ones: ``q_k = C(d,k) 2^{-d} pi_k / alpha_0``.
 
@@ -223,10 +238,9 @@ def weighted_law(d: int, kernel_width: float | None, *, kernel: str = "lime") ->
 
     Returns ``(q, log_alpha_0)`` with q of shape (d+1,) indexed by k, summing to 1. Sampling k
     from q and then z uniformly among the vectors with k ones samples z with density
-    pi(z) / alpha_0 (relative to the uniform law on {0,1}^d).
+    pi(z) / alpha_0 (relative to the uniform law on {0,1}^d). The arguments are checked when a
+    user calls it, not when the library does (once per round of ``n_samples="auto"``).
     """
-    kernel, kernel_width = check_kernel(kernel, kernel_width)
-    d = check_d(d, "d") if kernel == "lime" else check_int(d, "d", 2, MAX_D)
     log_q, log_a0 = log_weighted_law_zeros(d, kernel_width, kernel)
     q = np.exp(log_q[::-1])
     return q / q.sum(), log_a0

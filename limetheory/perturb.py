@@ -15,6 +15,8 @@ from typing import Callable, Iterator
 import numpy as np
 from tqdm import tqdm
 
+from .segmentation import replacement_image
+
 __all__ = [
     "auto_batch_size", "check_pixel_dtype", "model_batch_size", "iter_perturbed_batches", "perturb_batch", "jax_perturb_batch", "model_responses", "check_responses",
     "superpixel_game",
@@ -199,8 +201,6 @@ def superpixel_game(predict: Callable, image, segments, column: int, *, hide_col
     ``g(0) = f(xi_bar)``. Pass it to :class:`limetheory.theory.ResponseTable` or
     :func:`limetheory.theory.exact_shapley` (each pattern is then evaluated once).
     """
-    from .segmentation import replacement_image
-
     rep = replacement_image(image, segments, hide_color)
 
     def game(z):

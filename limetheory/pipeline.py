@@ -10,7 +10,11 @@ that they explain the same function the same way:
   :func:`class_explanation` turns one output of a run into an explanation of the class;
 - :func:`ig_superpixel_sums`: integrated gradients with LIME's replacement image as baseline,
   summed over the superpixels;
-- :func:`top_classes`; :func:`check_lime_memory`, the memory a run needs before it starts.
+- :func:`top_classes`; :func:`check_lime_memory`, the memory a run needs before it starts;
+- :func:`compare_class`: what ``limetheory explain`` computes for one class, LIME (and KernelSHAP)
+  and the IG sums on the same superpixels, as a :class:`ClassComparison`;
+  :func:`sample_budget` turns the command's ``--n-samples`` into what :func:`limetheory.explain`
+  takes; :func:`write_figure` and :func:`write_page` write it as a figure and as an HTML page.
 
 The network is a :class:`~limetheory.nets.Classifier` (e.g. :func:`limetheory.nets.load_cached`).
 """
@@ -22,14 +26,20 @@ import functools
 import numpy as np
 
 from .empirical import explain
-from .gradients import integrated_gradients, superpixel_sums
+from .explanation import Explanation
+from .gradients import IGResult, integrated_gradients, superpixel_sums
+from .metrics import jaccard_topk, top_k
 from .nets import OUTPUTS, Classifier, segmentation_for, softmax
+from .plotting import explanation_figure, save_figure
 from .segmentation import replacement_image, segment
+from .stopping import StoppingRule
 from .validation import check_choice
 
 __all__ = [
-    "IG_DEFAULTS", "OUTPUTS", "check_lime_memory", "class_explanation", "class_scores", "ig_superpixel_sums",
-    "lime_coefficients", "lime_memory_bytes", "lime_run", "outputs_of", "segment_for", "top_classes",
+    "IG_DEFAULTS", "KERNEL_DESIGNS", "OUTPUTS", "ClassComparison", "check_lime_memory", "class_explanation",
+    "class_scores", "compare_class", "explain_output", "ig_superpixel_sums", "intervals_separate", "lime_coefficients",
+    "lime_memory_bytes", "lime_run", "outputs_of", "sample_budget", "segment_for", "top_classes", "write_figure",
+    "write_page",
 ]
 
 #: Integrated-gradients quadrature used by the command (and by the experiments' full runs).
@@ -186,3 +196,131 @@ def top_classes(net: Classifier, image, k: int = 5) -> list:
     p = net.scores(np.asarray(image)[None], "prob")[0]
     order = np.argsort(-p, kind="stable")[:k]
     return [(int(i), str(net.class_names[i]), float(p[i])) for i in order]
+
+
+# --------------------------------------------------------------------------- one class, LIME beside IG
+#: The sampling design of each kernel :func:`explain_output` runs: lime's independent draws, and
+#: KernelSHAP's paired ones (z and 1 - z together).
+KERNEL_DESIGNS = {"lime": "iid", "shap": "paired"}
+
+
+def sample_budget(n_samples, *, top_k: int, max_samples: int, tolerance: float | None = None):
+    """``n_samples`` as :func:`limetheory.explain` takes it: a number of samples as it is;
+    ``"auto"`` as the :class:`~limetheory.stopping.StoppingRule` that settles the ``top_k`` set
+    within ``max_samples`` (``tolerance`` None: the exact rule)."""
+    if n_samples != "auto":
+        return int(n_samples)
+    return StoppingRule(top_k=top_k, max_samples=max_samples, tolerance=0.0 if tolerance is None else tolerance)
+
+
+def explain_output(image, net: Classifier, segments, target: int, *, output: str = "prob", kernel: str = "lime",
+                   n_samples=1000, seed=0) -> Explanation:
+    """LIME (``kernel="lime"``) or KernelSHAP (``"shap"``, :data:`KERNEL_DESIGNS`) of output ``output``
+    of class ``target``; its one label is the index of ``output`` in :data:`OUTPUTS`
+    (:func:`class_explanation` relabels it by class). ``n_samples``: a number or a StoppingRule
+    (:func:`sample_budget`)."""
+    check_choice(kernel, "kernel", tuple(KERNEL_DESIGNS))
+    return explain(image, class_scores(net, target), segments=segments, labels=[OUTPUTS.index(output)],
+                   kernel=kernel, design=KERNEL_DESIGNS[kernel], n_samples=n_samples, seed=seed,
+                   batch_size=net.batch_size, dtype=np.float32, progress=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassComparison:
+    """LIME and integrated gradients of one class of one network on one image, on the same superpixels.
+
+    Attributes
+    ----------
+    image : numpy.ndarray
+        The image the network saw.
+    segments : numpy.ndarray
+        (H, W) its superpixels, 0 .. d - 1.
+    target : int
+        The class explained.
+    output : str
+        ``"prob"`` or ``"logit"``: the class's score explained.
+    probabilities : numpy.ndarray
+        (n_classes,) the network's probabilities on the image.
+    explanations : dict
+        {kernel: Explanation of class ``target``}, in the order the kernels ran.
+    ig_sums : numpy.ndarray
+        (d,) integrated gradients summed over each superpixel.
+    ig : IGResult
+        Their pixel attributions and completeness gap.
+    """
+
+    image: np.ndarray
+    segments: np.ndarray
+    target: int
+    output: str
+    probabilities: np.ndarray
+    explanations: dict
+    ig_sums: np.ndarray
+    ig: IGResult
+
+    @property
+    def shown(self) -> Explanation:
+        """The explanation the figure shows and the page opens on: the first kernel's."""
+        return next(iter(self.explanations.values()))
+
+    @property
+    def probability(self) -> float:
+        """The network's probability of the class explained."""
+        return float(self.probabilities[self.target])
+
+    def ig_top(self, k: int) -> np.ndarray:
+        """The ``k`` superpixels with the largest IG sums, largest first."""
+        return top_k(self.ig_sums, k)
+
+    def jaccard(self, k: int) -> float:
+        """Jaccard index of the top-``k`` sets of :attr:`shown` and of the IG sums."""
+        return jaccard_topk(self.shown.coef[0], self.ig_sums, k)
+
+
+def compare_class(image, net: Classifier, segments, target: int, *, output: str = "prob", kernels=("lime",),
+                  n_samples=1000, seed=0, ig_steps: int = IG_DEFAULTS["n_steps"]) -> ClassComparison:
+    """What ``limetheory explain`` computes: :func:`explain_output` of class ``target`` for every
+    kernel of ``kernels`` (``"lime"``, ``"shap"``) and :func:`ig_superpixel_sums` with ``ig_steps``
+    Gauss-Legendre points, all of output ``output`` on ``segments``."""
+    probabilities = net.scores(np.asarray(image)[None], "prob")[0]
+    explanations = {
+        kernel: class_explanation(explain_output(image, net, segments, target, output=output, kernel=kernel,
+                                                 n_samples=n_samples, seed=seed), output, target, probabilities)
+        for kernel in kernels
+    }
+    sums, ig = ig_superpixel_sums(image, net, segments, target, output, n_steps=ig_steps)
+    return ClassComparison(image=image, segments=segments, target=int(target), output=output,
+                           probabilities=probabilities, explanations=explanations, ig_sums=sums, ig=ig)
+
+
+def intervals_separate(coef, interval, k: int) -> bool:
+    """Whether the intervals ``interval`` ((d, 2)) of the coefficients at rank ``k`` and ``k + 1``
+    are disjoint (the top-``k`` set is settled at their level); False when there is no rank ``k + 1``."""
+    order = top_k(coef, len(coef))
+    if k >= len(order):
+        return False
+    a, b = order[k - 1], order[k]
+    return bool(interval[a, 0] > interval[b, 1])
+
+
+def write_figure(comparison: ClassComparison, path, *, k: int, title: str, lime_label: str, dpi: int = 120) -> None:
+    """Write :func:`limetheory.plotting.explanation_figure` of ``comparison`` to ``path`` atomically
+    (:func:`limetheory.plotting.save_figure`); the figure is closed even when the write fails."""
+    import matplotlib.pyplot as plt  # matplotlib: a heavy optional dependency
+
+    fig = explanation_figure(comparison.image, comparison.segments, comparison.shown.coef[0], comparison.ig_sums,
+                             comparison.ig.attributions, k=k, output=comparison.output, title=title,
+                             lime_label=lime_label)
+    try:
+        save_figure(fig, path, dpi=dpi)
+    finally:
+        plt.close(fig)
+
+
+def write_page(comparison: ClassComparison, path, *, class_names, seed, k: int, title: str):
+    """Write the interactive HTML page of :attr:`ClassComparison.shown` with the IG sums (and the
+    KernelSHAP values when LIME was shown with them) to ``path``; returns the path."""
+    shapley = comparison.explanations.get("shap") if next(iter(comparison.explanations)) != "shap" else None
+    return comparison.shown.to_html(path, ig_sums=comparison.ig_sums, class_names=class_names, seed=seed, k=k,
+                                    title=title, output=comparison.output,
+                                    shapley=None if shapley is None else shapley.coef[0])

@@ -195,7 +195,7 @@ def plot_superpixel_values(values, segments, ax=None, *, cmap="RdBu_r", symmetri
 
 def plot_coefficient_boxes(coefs, limit, ax=None, *, highlight=None, limit_label: str = "closed-form limit",
                            runs_label: str | None = None, title: str | None = None, show_points: bool = True,
-                           spread=None, spread_label: str = "limit +- 1.96 sd of one run (exact)"):
+                           spread=None, spread_label: str = "95% band of one run around the limit (exact)"):
     """Box plots of LIME's coefficients per superpixel over several runs, with the theory on top.
 
     Parameters
@@ -205,7 +205,7 @@ def plot_coefficient_boxes(coefs, limit, ax=None, *, highlight=None, limit_label
     highlight : optional (d,) boolean mask: those superpixels' boxes are shaded (e.g. E_-).
     show_points : overlay every run as a dot (useful with few runs).
     spread : optional (d,) standard deviation of one run around the limit (e.g. sqrt(V_jj / n) from
-        :func:`limetheory.theory.exact_limit_covariance`): a pale band limit +- 1.96 spread, where
+        :func:`limetheory.theory.exact_limit_covariance`): a pale band limit +- z spread (z the 97.5% normal quantile), where
         95% of runs should land.
     """
     import matplotlib.pyplot as plt

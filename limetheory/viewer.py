@@ -12,9 +12,9 @@ network, no CDN; about 0.3 MB for a 224 x 224 image. The page shows
 * a slider ``<input type="range" name="k">``: the k largest positive and the k most negative
   values are outlined and the rest dimmed; the page reports their number in
   ``#highlight-count``;
-* hatching on the superpixels whose 95% interval ``beta_hat_j +- 1.96 se_j`` (from
+* hatching on the superpixels whose 95% interval ``beta_hat_j +- z se_j``, z the 97.5% normal quantile (from
   :attr:`Explanation.coef_se`) contains 0: this run cannot tell the sign;
-* a readout of the superpixel under the pointer: index, ``beta_hat_j +- 1.96 se_j``, the limit
+* a readout of the superpixel under the pointer: index, ``beta_hat_j +- z se_j``, the limit
   and the IG sum when given;
 * the settings (n_samples, kernel_width, ridge, sampling design, seed when given) and the model's top
   classes.

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from skimage import io
 
+from limetheory import pipeline
 from limetheory.cli import _interval_lines, main
+from limetheory.stopping import StoppingRule
 
 
 @pytest.fixture(scope="module")
@@ -195,12 +197,10 @@ def test_good_arguments_reach_the_network(small_png, tmp_path, no_network):
 
 # --------------------------------------------------------------------------- interrupts and full disks
 def test_ctrl_c_prints_one_line_and_exits_130(digit, tmp_path, monkeypatch, capsys):
-    from limetheory import pipeline
-
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "lime_run", interrupted)
+    monkeypatch.setattr(pipeline, "explain_output", interrupted)
     out = tmp_path / "digit.png"
     assert main(["explain", str(digit[0]), "--model", "digits-cnn", "--out", str(out)]) == 130
     err = capsys.readouterr().err
@@ -259,7 +259,16 @@ def test_interval_lines_say_whether_the_top_k_is_settled():
     narrow = _interval_lines(coef, interval(0.002), 2)
     assert "settled" in narrow[-1]
     assert len(_interval_lines(coef, interval(0.002), 4)) == 4  # nothing after the last rank
+    assert pipeline.intervals_separate(coef, interval(0.002), 2)
+    assert not pipeline.intervals_separate(coef, interval(0.0196), 2)
+    assert not pipeline.intervals_separate(coef, interval(0.002), 4)  # no rank 5 to be separated from
 
+
+def test_sample_budget_is_the_number_or_the_stopping_rule():
+    assert pipeline.sample_budget(500, top_k=3, max_samples=900) == 500
+    assert pipeline.sample_budget("auto", top_k=3, max_samples=900) == StoppingRule(top_k=3, max_samples=900,
+                                                                                    tolerance=0.0)
+    assert pipeline.sample_budget("auto", top_k=2, max_samples=900, tolerance=0.1).tolerance == 0.1
 
 
 def test_method_both_prints_kernelshap_and_the_page_toggles_to_it(digit, tmp_path, capsys):

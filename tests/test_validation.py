@@ -58,9 +58,10 @@ def test_together_checks_several_arguments_and_unknown_names_are_refused():
         validate_params(nope=check_kernel_width)(pair)
 
 
-@pytest.mark.parametrize("sampler,checked_inside", [("bernoulli", sampling.kernel_weights)])
+@pytest.mark.parametrize("sampler,checked_inside", [("bernoulli", sampling.kernel_weights), ("weighted", weighted_law)])
 def test_explain_checks_the_kernel_width_once(monkeypatch, sampler, checked_inside):
-    """Under n_samples="auto" the samples and weights are drawn once per round; the kernel width is
+    """Under n_samples="auto" the samples and weights are drawn once per round (the weighted design
+    draws from weighted_law, the Bernoulli design weighs with kernel_weights); the kernel width is
     checked once per call of explain, and still checked by a direct call of the inner function."""
     seen = []
     for name, func in (("explain", lt.explain), ("inside", checked_inside)):
@@ -80,6 +81,21 @@ def test_explain_checks_the_kernel_width_once(monkeypatch, sampler, checked_insi
     assert seen == ["explain", "inside"]
     with pytest.raises(ValueError, match="kernel_width must be > 0"):
         lt.explain(image, lambda x: np.ones(len(x)), segments=grid(image.shape, 3, 3), kernel_width=-1.0)
+    with pytest.raises(ValueError, match="kernel_width must be > 0"):
+        checked_inside(np.ones((2, 9)), 0.0) if checked_inside is sampling.kernel_weights else weighted_law(9, 0.0)
+
+
+def test_weighted_law_checks_its_kernel_with_its_width():
+    q, _ = weighted_law(4, None, kernel="shap")  # the Shapley kernel has no width
+    np.testing.assert_allclose(q, np.array([0, 4, 3, 4, 0]) / 11, atol=1e-15)  # 1 / (k (4 - k)), normalised
+    with pytest.raises(TypeError, match='kernel_width is required for kernel="lime"'):
+        weighted_law(4, None)
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        weighted_law(4, 0.25, kernel="gauss")
+    with pytest.raises(ValueError, match="d must be >= 2"):
+        weighted_law(1, None, kernel="shap")
+    with pytest.raises(ValueError, match="kernel_width must be > 0"):
+        weighted_law(4, -1.0, kernel="shap")  # unused by the Shapley kernel, but never a wrong value
 
 
 def test_compare_limit_checks_segments_once_and_uses_the_model_path():

@@ -39,6 +39,11 @@ NAME = "bandwidth"
 TITLE = "Exp. 5: bandwidth nu and superpixel count d, when LIME misses a shape"
 VERSION = 2
 
+#: The kernel width's stored names: the rows' column, and ``theory_nu`` and ``alpha_nu`` in the
+#: settings. The committed units are keyed by a hash of the settings and hold these columns
+#: (:mod:`limetheory.experiments.store`), so the stored names stay ``nu``; the code says kernel_width.
+WIDTH_COLUMN = "nu"
+
 
 def settings(quick: bool) -> dict:
     """Quick: 4 x 4 (k, nu) cells with 3 runs each. Full: 7 x 7 cells with 10 runs each."""
@@ -54,6 +59,7 @@ def settings(quick: bool) -> dict:
         "seeds": [0, 1, 2] if quick else list(range(10)),
         "samplers": ["bernoulli", "weighted"],
         "theory_k": [2, 3, 4, 5, 7, 10, 14, 20, 28] if quick else list(range(2, 29)),
+        # theory_nu, alpha_nu: kernel widths, under the names the stored units were hashed with (WIDTH_COLUMN)
         "theory_nu": np.round(np.logspace(np.log10(0.02), np.log10(10.0), 11 if quick else 31), 6).tolist(),
         "alpha_d": 49,
         "alpha_p": list(range(0, 13)),
@@ -77,15 +83,15 @@ def e_minus_for_grid(image, model, k: int, hide_color) -> tuple[np.ndarray, np.n
     return segments, model.destroying_superpixels(image, segments, hide_color)
 
 
-def limit_values(d: int, nu: float, members: np.ndarray) -> dict:
+def limit_values(d: int, kernel_width: float, members: np.ndarray) -> dict:
     """beta_in, beta_out, intercept, gap and alpha_p / alpha_0 of the shape detector's limit."""
     p = int(members.sum())
-    beta = theory.product_limit(d, nu, members)
+    beta = theory.product_limit(d, kernel_width, members)
     inside = beta[1:][members]
     outside = beta[1:][~members]
     b_in = float(inside[0]) if inside.size else np.nan
     b_out = float(outside[0]) if outside.size else np.nan
-    ratio = float(np.exp(theory.log_alpha(d, nu, p) - theory.log_alpha(d, nu, 0)))
+    ratio = float(np.exp(theory.log_alpha(d, kernel_width, p) - theory.log_alpha(d, kernel_width, 0)))
     return {"beta_in": b_in, "beta_out": b_out, "intercept": float(beta[0]), "gap": b_in - b_out,
             "alpha_ratio": ratio}
 
@@ -111,20 +117,20 @@ def run_unit(unit: dict, ctx: Context) -> pd.DataFrame:
     k = unit["k"]
     segments, members = e_minus_for_grid(ctx.image, ctx.model, k, s["hide_color"])
     rows = []
-    for nu in s["kernel_widths"]:
-        cell = {"k": k, "d": members.size, "p": int(members.sum()), "nu": nu,
-                **{f"limit_{key}": val for key, val in limit_values(members.size, nu, members).items()}}
+    for kernel_width in s["kernel_widths"]:
+        cell = {"k": k, "d": members.size, "p": int(members.sum()), WIDTH_COLUMN: kernel_width,
+                **{f"limit_{key}": val for key, val in limit_values(members.size, kernel_width, members).items()}}
         for sampler in s["samplers"]:
             for seed in s["seeds"]:
                 rows.append({**cell, "sampler": sampler, "seed": seed, "n_samples": s["n_samples"],
-                             **_lime_run(ctx, segments, members, nu, seed, sampler)})
+                             **_lime_run(ctx, segments, members, kernel_width, seed, sampler)})
     return pd.DataFrame(rows)
 
 
-def _lime_run(ctx: Context, segments, members, nu: float, seed: int, sampler: str) -> dict:
+def _lime_run(ctx: Context, segments, members, kernel_width: float, seed: int, sampler: str) -> dict:
     """One LIME run: its mean coefficient on E_-, the largest and spread outside, and ``found``."""
     s = ctx.settings
-    ex = lt.explain(ctx.image, ctx.model, segments=segments, n_samples=s["n_samples"], kernel_width=nu,
+    ex = lt.explain(ctx.image, ctx.model, segments=segments, n_samples=s["n_samples"], kernel_width=kernel_width,
                     ridge=s["ridge"], hide_color=s["hide_color"], seed=seed, design=SAMPLER_DESIGNS[sampler],
                     progress=False,
                     refuse_unidentified=False)  # lime's failure at small widths is what this measures
@@ -146,16 +152,16 @@ def tables(frame: pd.DataFrame, s: dict) -> dict:
     theory_rows = []
     for k in s["theory_k"]:
         _, members = e_minus_for_grid(image, model, k, s["hide_color"])
-        for nu in s["theory_nu"]:
-            theory_rows.append({"k": k, "d": members.size, "p": int(members.sum()), "nu": nu,
-                                **limit_values(members.size, nu, members)})
+        for kernel_width in s["theory_nu"]:
+            theory_rows.append({"k": k, "d": members.size, "p": int(members.sum()), WIDTH_COLUMN: kernel_width,
+                                **limit_values(members.size, kernel_width, members)})
     d = s["alpha_d"]
     alpha_rows = [
-        {"d": d, "nu": nu, "p": p, "alpha_ratio": float(np.exp(theory.log_alpha(d, nu, p) - theory.log_alpha(d, nu, 0))),
+        {"d": d, WIDTH_COLUMN: kernel_width, "p": p, "alpha_ratio": float(np.exp(theory.log_alpha(d, kernel_width, p) - theory.log_alpha(d, kernel_width, 0))),
          "half_power": 2.0 ** -p}
-        for nu in s["alpha_nu"] for p in s["alpha_p"]
+        for kernel_width in s["alpha_nu"] for p in s["alpha_p"]
     ]
-    det = (frame.groupby(["sampler", "k", "d", "p", "nu"], sort=True)
+    det = (frame.groupby(["sampler", "k", "d", "p", WIDTH_COLUMN], sort=True)
            .agg(runs=("found", "size"), found_rate=("found", "mean"), limit_gap=("limit_gap", "first"),
                 limit_beta_in=("limit_beta_in", "first"), mean_in=("mean_in", "mean"),
                 sd_in=("mean_in", "std"), sd_out=("sd_out", "mean"))

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 import limetheory as lt
-from limetheory import theory
+from limetheory import nets, theory
 from limetheory.analytic import LinearModel, ShapeDetector
 from limetheory.perturb import model_responses
 from limetheory.segmentation import replacement_image
@@ -62,8 +62,6 @@ Z95 = 1.959963984540054  # two-sided 95% normal quantile
 def _cnn_identity() -> dict | None:
     """Name and SHA-256 of the stored network's parameters (None when it cannot be loaded)."""
     try:
-        from limetheory import nets
-
         clf = nets.load(CNN_NAME)
     except (FileNotFoundError, ImportError, OSError) as exc:
         warnings.warn(f"convergence: {CNN_NAME} unavailable ({exc}); the CNN is skipped", stacklevel=2)
@@ -178,19 +176,17 @@ class Context:
 def _model_setup(name: str, s: dict, gray: np.ndarray, digit: int, segments: np.ndarray) -> ModelSetup:
     """The model's responses on all 2^d perturbed images, its exact limit, and a predict for explain."""
     d = lt.segmentation.n_superpixels(segments)
-    nu, hide = s["kernel_width"], s["hide_color"]
+    kernel_width, hide = s["kernel_width"], s["hide_color"]
     closed = None
     if name == "shape":
         image = gray
         model = ShapeDetector(bar_mask(gray.shape, **s["shape"]), s["tau"])
-        closed = model.limit_explanation(gray, segments, hide_color=hide, kernel_width=nu)
+        closed = model.limit_explanation(gray, segments, hide_color=hide, kernel_width=kernel_width)
     elif name == "linear":
         image = gray
         model = LinearModel(class_template(digit, gray.shape[0], gray))
-        closed = model.limit_explanation(gray, segments, hide_color=hide, kernel_width=nu)
+        closed = model.limit_explanation(gray, segments, hide_color=hide, kernel_width=kernel_width)
     elif name == "cnn":
-        from limetheory import nets
-
         image = np.round(gray * 255.0).astype(np.uint8)[..., None].repeat(3, axis=-1)  # RGB in [0, 255]
         model = nets.load(CNN_NAME).predict
     else:
@@ -203,10 +199,10 @@ def _model_setup(name: str, s: dict, gray: np.ndarray, digit: int, segments: np.
     else:  # a scalar model: explain is served 1-D responses, as the model gives them
         label, responses = None, responses[:, 0]
         column = theory.ResponseTable(responses)
-    limit = theory.exact_limit(column, d, nu)
+    limit = theory.exact_limit(column, d, kernel_width)
     rms_constant = {}
     for design in s["designs"]:
-        cov = theory.exact_limit_covariance(column, d, nu, design=design)
+        cov = theory.exact_limit_covariance(column, d, kernel_width, design=design)
         constant = float(np.sqrt(np.trace(cov[1:, 1:])))
         # f linear in z: LIME is exact and V is rounding
         rms_constant[design] = 0.0 if constant <= 1e-9 * np.linalg.norm(limit) else constant

@@ -24,7 +24,7 @@ import numpy as np
 
 from limetheory.analytic import response_of_z
 from limetheory.gradients import quadrature, superpixel_sums
-from limetheory.nets import softmax
+from limetheory.nets import load, small_cnn, softmax, vgg
 from limetheory.nets.small_cnn import batched_logits
 from limetheory.sampling import samples_and_weights
 from limetheory.segmentation import n_superpixels, replacement_image
@@ -47,9 +47,6 @@ def limit_name(kernel_width: float) -> str:
 @functools.lru_cache(maxsize=None)
 def network(name: str) -> tuple:
     """``(params, forward)`` of a bundled small CNN or Table 1 network (weights read once per process)."""
-    from limetheory.nets import load
-    from limetheory.nets import small_cnn, vgg
-
     net = load(name)
     return net.info["params"], (vgg.apply if name in vgg.NAMES else small_cnn.apply)
 
@@ -65,7 +62,7 @@ def response_table(params, forward, image, segments, target: int, hide_color=Non
 
 def exact_explanations(table: ResponseTable, kernel_widths, games=tuple(GAMES)) -> dict:
     """{method: (d,) explanation} of the game in ``table``: the LIME limits and the exact game values."""
-    out = {limit_name(nu): exact_limit(table, table.d, nu)[1:] for nu in kernel_widths}
+    out = {limit_name(kernel_width): exact_limit(table, table.d, kernel_width)[1:] for kernel_width in kernel_widths}
     for name in games:
         out[name] = np.asarray(GAMES[name](table), dtype=np.float64)
     return out

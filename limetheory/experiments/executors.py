@@ -25,6 +25,8 @@ from typing import Iterator, NamedTuple
 
 import pandas as pd
 
+from ..validation import check_int
+
 __all__ = ["UnitOutcome", "UnitsFailed", "InProcess", "OnDask", "check_executor_arguments", "executor"]
 
 #: Local Dask workers allowed per CPU of this machine (more processes than that only compete).
@@ -172,8 +174,6 @@ def check_executor_arguments(workers=None, scheduler=None, *, connect: bool = Tr
     TypeError, ValueError
         Naming the argument, in one line.
     """
-    from ..validation import check_int
-
     if workers is not None and scheduler is not None:
         raise ValueError("give workers or scheduler, not both")
     if workers is not None:

@@ -73,7 +73,6 @@ segmentation), keyed by the settings of their own network only (:func:`unit_sett
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import time
 import warnings
@@ -82,16 +81,23 @@ import zlib
 import numpy as np
 import pandas as pd
 
+from limetheory import data
+from limetheory.additivity import nonadditive_share, nonadditive_share_exact
+from limetheory.analytic import response_of_z
+from limetheory.data import PHOTOS
 from limetheory.metrics import iou_topk
 from limetheory.nets import NETWORKS, SEGMENTATION, softmax
 from limetheory.nets import load_cached
 from limetheory.nets.registry import TABLE1_NAMES
+from limetheory.nets.small_cnn import SPECS
+from limetheory.nets.vgg import DATASETS
 from limetheory.pipeline import OUTPUTS, class_scores, ig_superpixel_sums, lime_coefficients
 from limetheory.validation import check_choice, check_int
-from limetheory.segmentation import n_superpixels, segment
+from limetheory.segmentation import n_superpixels, replacement_image, segment
 
 from ._lime_vs_ig_tables import MASK_COMPARISONS, PAIR_COMPARISONS, chance_jaccard, paired_agreement, tables
 from .protocols import PAPER_IG, PROTOCOLS, paper_segmentation, protocols_for, segment_kinds, topk_agreement
+from .user_model import folder_image_names, load_user_images, user_identity, user_scored_net
 
 NAME = "lime_vs_ig"
 TITLE = "Exp. 4 (Tables 1-2): top-k Jaccard of LIME vs integrated gradients, paper and corrected protocols"
@@ -133,10 +139,6 @@ def _net_identity(name: str) -> dict | None:
 
 def _user_model_settings(user: dict, quick: bool) -> dict:
     """The settings' entry for a user's model (``reproduce --model``), on a folder or the photos."""
-    from limetheory.data import PHOTOS
-
-    from .user_model import folder_image_names, user_identity, user_scored_net
-
     size = list(user_scored_net(user).input_size)
     if user.get("images"):
         images = {"kind": "folder", "dir": str(user["images"]), "names": folder_image_names(user["images"]),
@@ -155,8 +157,6 @@ def _user_model_settings(user: dict, quick: bool) -> dict:
 def _user_protocols(user: dict, protocols: list) -> list:
     """The protocols a user's model can run: those that segment its preprocessed input need
     ``Classifier.preprocess``, which a PyTorch or Keras model does not document."""
-    from .user_model import user_scored_net
-
     if user_scored_net(user).preprocess is not None:
         return protocols
     return [p for p in protocols if PROTOCOLS[p].segmentation == "raw"]
@@ -165,8 +165,6 @@ def _user_protocols(user: dict, protocols: list) -> list:
 def _scored(spec: dict):
     """The Classifier of a settings' model entry (a bundled name, or the user's model)."""
     if "user" in spec:
-        from .user_model import user_scored_net
-
         return user_scored_net(spec["user"])
     return load_cached(spec["model"])
 
@@ -183,8 +181,6 @@ def _small_net_entry(name: str, images: dict, quick: bool) -> dict | None:
 
 def _imagenet_entry(name: str, quick: bool) -> dict | None:
     """The settings' entry of a pretrained ImageNet network on the bundled photos; None if missing."""
-    from limetheory.data import PHOTOS
-
     ident = _net_identity(name)
     if ident is None:
         return None
@@ -202,9 +198,6 @@ def _heldout_images(name: str) -> dict:
     """Which held-out images a small network is explained on, from the data spec it was trained
     with (:data:`limetheory.nets.small_cnn.SPECS`, :data:`limetheory.nets.vgg.DATASETS`): the
     digits' held-out split, or drawn shapes of the network's size from the held-out seed."""
-    from limetheory.nets.small_cnn import SPECS
-    from limetheory.nets.vgg import DATASETS
-
     dataset = name.split("-")[0]
     d = SPECS[dataset].data if name in SMALL_CNNS else DATASETS[dataset][0]
     if d["kind"] == "digits":
@@ -349,15 +342,11 @@ def units(s: dict) -> list:
 # =========================================================================== images
 def load_images(images: dict) -> dict:
     """{key: (uint8 image (H, W, 3), true label or -1, ground-truth mask or None)}."""
-    from limetheory import data
-
     kind = images["kind"]
     if kind == "photos":
         size = tuple(images.get("size", (224, 224)))
         return {name: (data.load_photo(name, size), -1, None) for name in images["names"]}
     if kind == "folder":
-        from .user_model import load_user_images
-
         return {name: (img, -1, None) for name, img in load_user_images(images["dir"], images["names"],
                                                                           images["size"]).items()}
     if kind == "digits":
@@ -414,8 +403,6 @@ def object_removed(image, segments, mask, hide_color=None) -> float:
     replacement an object that is a superpixel of its own keeps its colour when "removed"
     (fraction near 0): neither LIME nor IG with that baseline can see it.
     """
-    from limetheory.segmentation import replacement_image
-
     x = np.asarray(image, dtype=np.float64)
     diff = np.linalg.norm(x - replacement_image(x, segments, hide_color), axis=-1)
     return float(np.mean(diff[np.asarray(mask, bool)] > REMOVED_THRESHOLD))
@@ -448,9 +435,6 @@ def additivity(image, snet, segments, target: int, samples, *, kernel_width: flo
     parameters, and its excess prediction error, which biases the estimate upwards, is about
     (d + 1) / (n / 2 - d - 2) times the residual variance: at most about 1/9 at that bound.
     """
-    from limetheory.additivity import nonadditive_share, nonadditive_share_exact
-    from limetheory.analytic import response_of_z
-
     d = n_superpixels(segments)
     if d <= EXACT_ADDITIVITY_D:
         f_of_z = response_of_z(class_scores(snet, target), image, segments, hide_color)

@@ -33,11 +33,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from limetheory.data import PHOTOS, load_photo
 from limetheory.nets import SEGMENTATION, softmax
 from limetheory.nets import load_cached
 from limetheory.pipeline import OUTPUTS, ig_superpixel_sums, lime_coefficients, segment_for
 from limetheory.metrics import jaccard_topk, rank_correlation
 from limetheory.segmentation import n_superpixels
+
+from .user_model import folder_image_names, load_user_images, user_identity, user_scored_net
 
 NAME = "qualitative"
 TITLE = "Exp. 6: LIME, its limit (n large, ridge 0) and IG superpixel sums on real photos (EfficientNet-Lite0)"
@@ -53,10 +56,6 @@ def settings(quick: bool, user_model: dict | None = None) -> dict:
     Quick (a smoke test, seconds): one photo, LIME n = 32, limit from 2 x 48 samples, IG with 8 points.
     ``user_model`` (``limetheory reproduce --model ...``): that network instead, on the images of its
     folder (``user_model["images"]``, all of them, or the first with ``quick``) or the photos."""
-    from limetheory.data import PHOTOS
-
-    from .user_model import folder_image_names, user_identity
-
     model, user = MODEL, {}
     photos = ["chelsea"] if quick else list(PHOTOS)
     if user_model is not None:
@@ -96,16 +95,10 @@ class Context:
 
 def _scored(s: dict):
     """The Classifier of the settings' model (EfficientNet-Lite0 or the user's)."""
-    from .user_model import user_scored_net
-
     return user_scored_net(s["user"]) if "user" in s else load_cached(s["model"])
 
 
 def setup(s: dict) -> Context:
-    from limetheory.data import load_photo
-
-    from .user_model import load_user_images
-
     size = _scored(s).input_size
     if s.get("user", {}).get("images"):
         images = load_user_images(s["user"]["images"], s["photos"], size)

@@ -36,6 +36,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
+from limetheory.data import make_shapes
 from limetheory.metrics import deletion_curve, faithfulness_correlation, insertion_curve
 from limetheory.nets import softmax
 from limetheory.nets.small_cnn import NetSpec, apply, batched_logits, evaluate, load_data, train
@@ -128,8 +129,6 @@ def recipe_spec(s: dict, dataset: str) -> NetSpec:
 
 def load_split(s: dict, dataset: str) -> dict:
     """{"train"|"test": (images uint8 (N, H, W, 3), labels (N,), masks (N, H, W) or None)}."""
-    from limetheory.data import make_shapes
-
     data, _ = DATASETS[dataset]
     out = {}
     for part in ("train", "test"):

@@ -71,6 +71,8 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+import limetheory
+
 from ..validation import check_bool, check_choice
 from .executors import InProcess, UnitsFailed, check_executor_arguments, executor
 from ..files import markdown_table, remove_stale_temporaries, write_csv, write_npz, write_text
@@ -143,7 +145,7 @@ class Experiment:
 def _registry(registry: Mapping | None = None) -> Mapping:
     if registry is not None:
         return registry
-    from . import REGISTRY
+    from . import REGISTRY  # a cycle: limetheory.experiments imports this module before it defines REGISTRY
 
     return REGISTRY
 
@@ -232,8 +234,6 @@ def _versions() -> dict:
     import scipy
     import sklearn
     import skimage
-
-    import limetheory
 
     return {
         "python": platform.python_version(),

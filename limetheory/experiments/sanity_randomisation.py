@@ -55,6 +55,7 @@ from limetheory.segmentation import grid, superpixel_contrast
 from limetheory.validation import check_choice, check_int
 
 from . import exact_methods as em
+from .lime_vs_ig import _heldout_images, load_images
 
 NAME = "sanity_randomisation"
 TITLE = "Sanity checks: model randomisation (cascading, independent) against exact LIME limits, Shapley, IG"
@@ -69,15 +70,13 @@ STOCHASTIC = ("sampled", "random")
 
 def methods(kernel_widths) -> list:
     """The methods compared, in table order."""
-    return ([em.limit_name(nu) for nu in kernel_widths] + list(em.GAMES) + ["sampled", "ig", "random", "contrast"])
+    return ([em.limit_name(kernel_width) for kernel_width in kernel_widths] + list(em.GAMES) + ["sampled", "ig", "random", "contrast"])
 
 
 def settings(quick: bool, nets=None, max_images=None) -> dict:
     """Full: every small CNN and Table 1 network, 50 held-out images, 5 randomisation seeds, a 2 x 5
     grid (d = 10: 1024 network evaluations per image and network state), IG with 32 Gauss-Legendre points. Quick (a smoke test): digits-cnn, 2 images,
     1 seed, a 2 x 3 grid (d = 6), 8 points. ``nets``, ``max_images``: a subset (not in the unit keys)."""
-    from .lime_vs_ig import _heldout_images
-
     if nets is None:
         nets = ("digits-cnn",) if quick else MODEL_ORDER
     if isinstance(nets, str) or not nets:
@@ -123,8 +122,6 @@ class _Context:
         self._images = {}
 
     def image(self, model: str, index: int) -> np.ndarray:
-        from .lime_vs_ig import load_images
-
         if model not in self._images:
             self._images[model] = load_images(self.specs[model]["images"])
         return self._images[model][index][0]

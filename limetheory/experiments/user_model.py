@@ -17,6 +17,7 @@ import hashlib
 from pathlib import Path
 
 from limetheory.data import read_image
+from limetheory.nets import load_cached
 
 __all__ = ["IMAGE_SUFFIXES", "folder_image_names", "load_user_images", "user_identity", "user_scored_net"]
 
@@ -26,8 +27,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 def user_scored_net(user: dict):
     """The :class:`~limetheory.nets.Classifier` of the user's model (cached)."""
-    from limetheory.nets import load_cached
-
     size, scaling = user.get("input_size"), user.get("scaling")
     if scaling is not None:  # (scale, mean, std) of a torch: model's preprocessing, from JSON lists
         scaling = (float(scaling[0]), tuple(scaling[1]), tuple(scaling[2]))

@@ -23,7 +23,9 @@ import sys
 
 from .classifier import (BACKENDS, INPUT_RANGES, OUTPUT_UNITS, OUTPUTS, Classifier, default_batch_size,
                          from_function, softmax)
+from .keras_adapter import from_keras
 from .registry import NETWORKS, PREFIXES, SEGMENTATION, load, load_cached, segmentation_for
+from .torch_adapter import from_torch
 
 if "keras" not in sys.modules:
     os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -34,20 +36,3 @@ __all__ = [
     "softmax",
 ]
 
-
-def from_torch(module, *, input_size, preprocess=None, class_names=None, device=None, batch_size=None,
-               name=None, output="prob", input_range=(0, 255)) -> Classifier:
-    """A ``torch.nn.Module`` as a Classifier (see :func:`limetheory.nets.torch_adapter.from_torch`)."""
-    from .torch_adapter import from_torch as _from_torch
-
-    return _from_torch(module, input_size=input_size, preprocess=preprocess, class_names=class_names,
-                       device=device, batch_size=batch_size, name=name, output=output, input_range=input_range)
-
-
-def from_keras(model, *, preprocess=None, class_names=None, batch_size=None, name=None, output="prob",
-               input_range=(0, 255), input_size=None) -> Classifier:
-    """A Keras 3 model (JAX backend) as a Classifier (see :func:`limetheory.nets.keras_adapter.from_keras`)."""
-    from .keras_adapter import from_keras as _from_keras
-
-    return _from_keras(model, preprocess=preprocess, class_names=class_names, batch_size=batch_size, name=name,
-                       output=output, input_range=input_range, input_size=input_size)

@@ -267,9 +267,9 @@ def _single_image_fn(batch_fn, apply_softmax: bool):
 
 
 def _jax_runner(batch_fn, batch_size: int):
-    import jax
+    import jax  # JAX here, not at the top: a Classifier of another backend never needs it
 
-    from .batching import batched_jit
+    from .batching import batched_jit  # imports JAX
 
     def batch(images):
         with jax.default_matmul_precision("highest"):

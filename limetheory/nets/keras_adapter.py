@@ -27,10 +27,9 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from ..validation import check_size
 from .classifier import Classifier, from_function
+from .imagenet import imagenet_class_names
 
 __all__ = ["KERAS_APPLICATIONS", "from_keras", "keras_backend", "load_keras_application"]
 
@@ -220,8 +219,6 @@ def load_keras_application(name: str, *, weights=None, input_size=None, batch_si
     n_classes = int(model.output_shape[-1])
     class_names = None
     if n_classes == 1000:
-        from .imagenet import imagenet_class_names
-
         class_names = imagenet_class_names("original")
     clf = from_keras(model, preprocess=module.preprocess_input, class_names=class_names, batch_size=batch_size,
                      name=f"keras:{name}")

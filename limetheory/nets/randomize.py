@@ -17,6 +17,8 @@ import re
 
 import numpy as np
 
+from . import small_cnn, vgg
+
 __all__ = ["cascading_steps", "independent_steps", "layer_order", "randomize_layers", "reinitialized"]
 
 _CONV = re.compile(r"^conv(\d+)([ab]?)$")
@@ -55,18 +57,14 @@ def reinitialized(params: dict, seed) -> dict:
     order = layer_order(params)
     n_classes = int(np.shape(params[order[-1]]["w"])[-1])
     if "dense" in params:
-        from .small_cnn import init_params
-
         widths = [int(np.shape(params[k]["w"])[-1]) for k in order[:-1]]
         in_channels = int(np.shape(params[order[0]]["w"])[2])
-        return init_params(seed, widths, n_classes, in_channels)
-    from .vgg import ARCHITECTURES, INPUT_SIZE, init_params
-
+        return small_cnn.init_params(seed, widths, n_classes, in_channels)
     n_blocks = sum(1 for k in order if k.endswith("a") and k.startswith("conv"))
     arch = "1layer" if "pixel" in params else f"vgg{n_blocks}"
-    if arch not in ARCHITECTURES:
+    if arch not in vgg.ARCHITECTURES:
         raise ValueError(f"params has {n_blocks} VGG blocks: no Table 1 architecture")
-    return init_params(seed, arch, n_classes, INPUT_SIZE)
+    return vgg.init_params(seed, arch, n_classes, vgg.INPUT_SIZE)
 
 
 def randomize_layers(params: dict, fresh: dict, layers) -> dict:

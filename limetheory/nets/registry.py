@@ -13,6 +13,8 @@ import functools
 import importlib
 
 from .classifier import Classifier
+from .keras_adapter import KERAS_APPLICATIONS  # light: keras itself is imported on use only
+from .torch_adapter import scaling as torch_scaling  # light: torch itself is imported on use only
 
 __all__ = ["NETWORKS", "PREFIXES", "SEGMENTATION", "TABLE1_NAMES", "load", "load_cached", "segmentation_for"]
 
@@ -93,14 +95,10 @@ def load_cached(name: str, weights: str | None = None, input_size: tuple | None 
     """
     options = {k: v for k, v in (("weights", weights), ("input_size", input_size)) if v is not None}
     if scaling is not None:
-        from .torch_adapter import scaling as torch_scaling
-
         scale, mean, std = scaling
         options["preprocess"] = torch_scaling(scale, mean, std)
     return load(name, **options)
 
 
 def _keras_names() -> tuple:
-    from .keras_adapter import KERAS_APPLICATIONS  # light: keras itself is imported on use only
-
     return tuple(KERAS_APPLICATIONS)

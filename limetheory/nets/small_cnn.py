@@ -52,6 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .. import data
 from ..files import write_npz
 from ..validation import check_int
 from .classifier import Classifier, from_function
@@ -246,8 +247,6 @@ def load_data(spec: dict, part: str):
     ``spec["kind"] == "shapes"``: ``make_shapes(spec["n_<part>"], size, seed=spec["<part>_seed"])``;
     ``"digits"``: that part of ``load_digits_rgb(size, test_size=..., seed=split_seed)``.
     """
-    from .. import data
-
     if spec["kind"] == "shapes":
         images, labels, _ = data.make_shapes(spec[f"n_{part}"], size=spec["size"], seed=spec[f"{part}_seed"])
         return images, labels

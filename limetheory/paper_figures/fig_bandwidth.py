@@ -22,6 +22,7 @@ from matplotlib.colors import LogNorm, SymLogNorm
 
 import limetheory as lt
 from limetheory import analytic
+from limetheory.experiments.bandwidth import WIDTH_COLUMN
 from limetheory.plotting import plot_superpixels
 
 from ._common import figure_main, read_arrays, read_meta, read_results, save_figure
@@ -38,9 +39,9 @@ def _log_edges(x) -> np.ndarray:
 
 def _heatmap(ax, table, value, norm, cmap, title, cbar_label, default_nu):
     ks = sorted(table["k"].unique())
-    nus = sorted(table["nu"].unique())
-    grid = table.pivot(index="k", columns="nu", values=value).reindex(index=ks, columns=nus).to_numpy()
-    mesh = ax.pcolormesh(_log_edges(nus), np.arange(len(ks) + 1), grid, norm=norm, cmap=cmap, shading="flat")
+    kernel_widths = sorted(table[WIDTH_COLUMN].unique())
+    grid = table.pivot(index="k", columns=WIDTH_COLUMN, values=value).reindex(index=ks, columns=kernel_widths).to_numpy()
+    mesh = ax.pcolormesh(_log_edges(kernel_widths), np.arange(len(ks) + 1), grid, norm=norm, cmap=cmap, shading="flat")
     ax.set_xscale("log")
     first = table.groupby("k")[["d", "p"]].first()
     ax.set_yticks(np.arange(len(ks)) + 0.5, [f"d={first.loc[k, 'd']}, p={first.loc[k, 'p']}" for k in ks], fontsize=7)
@@ -59,8 +60,8 @@ def _detection_panel(ax, det, s, label):
                     f"{label} (n = {s['n_samples']}, ridge {s['ridge']:g}, {len(s['seeds'])} runs/cell):\n"
                     "share of runs whose top-p superpixels are E$_-$", "share of runs", 0.25)
     ax.collections[0].set_clim(0, 1)
-    nus = sorted(det["nu"].unique())
-    centres = np.sqrt(_log_edges(nus)[1:] * _log_edges(nus)[:-1])
+    kernel_widths = sorted(det[WIDTH_COLUMN].unique())
+    centres = np.sqrt(_log_edges(kernel_widths)[1:] * _log_edges(kernel_widths)[:-1])
     for i in range(grid.shape[0]):
         for j in range(grid.shape[1]):
             ax.text(centres[j], i + 0.5, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7,
@@ -70,11 +71,11 @@ def _detection_panel(ax, det, s, label):
 def _scatter_panel(ax, runs, title):
     """Each run's mean coefficient on E_- against the limit beta_in, coloured by nu."""
     cmap = plt.get_cmap("plasma")
-    nus_runs = sorted(runs["nu"].unique())
-    for i, nu in enumerate(nus_runs):
-        sub = runs[runs["nu"] == nu]
-        ax.scatter(sub["limit_beta_in"], sub["mean_in"], s=12, color=cmap(i / max(len(nus_runs) - 1, 1)),
-                   label=rf"$\nu$ = {nu:g}", alpha=0.8)
+    run_kernel_widths = sorted(runs[WIDTH_COLUMN].unique())
+    for i, kernel_width in enumerate(run_kernel_widths):
+        sub = runs[runs[WIDTH_COLUMN] == kernel_width]
+        ax.scatter(sub["limit_beta_in"], sub["mean_in"], s=12, color=cmap(i / max(len(run_kernel_widths) - 1, 1)),
+                   label=rf"$\nu$ = {kernel_width:g}", alpha=0.8)
     lo = max(runs["limit_beta_in"].min() / 2, 1e-6)
     ax.plot([lo, 1.2], [lo, 1.2], "k--", linewidth=0.8)
     ax.set_xscale("log")
@@ -116,8 +117,8 @@ def make(out) -> list:
              r"(c) limit $\beta_{out}$ outside E$_-$ (theory)", r"$\beta_{out}$ (symlog)", 0.25)
 
     # (d) alpha_p / alpha_0
-    for nu, sub in alpha.groupby("nu"):
-        ax_alpha.semilogy(sub["p"], sub["alpha_ratio"], "o-", ms=3, label=rf"$\nu$ = {nu:g}")
+    for kernel_width, sub in alpha.groupby(WIDTH_COLUMN):
+        ax_alpha.semilogy(sub["p"], sub["alpha_ratio"], "o-", ms=3, label=rf"$\nu$ = {kernel_width:g}")
     half = alpha.groupby("p")["half_power"].first()
     ax_alpha.semilogy(half.index, half.to_numpy(), "k--", linewidth=1, label=r"$2^{-p}$")
     ax_alpha.set_xlabel("p")

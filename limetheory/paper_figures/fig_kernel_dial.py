@@ -20,6 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from limetheory import theory
+from limetheory.analytic import ShapeDetector
+from limetheory.data import load_photo, make_shapes
+from limetheory.gradients import integrated_gradients, superpixel_sums
+from limetheory.nets import load
 from limetheory.perturb import superpixel_game
 from limetheory.segmentation import grid, n_superpixels, replacement_image, segment
 
@@ -32,8 +36,6 @@ N_COLOURED = 4
 
 def shape_detector_case():
     """A bright bar over three cells of a 3 x 4 grid, and the detector of that bar (tau = 0.5)."""
-    from limetheory.analytic import ShapeDetector
-
     image = np.full((24, 32), 0.1)
     image[11:14, 4:24] = 0.9  # a thin bar over cells 4 (half), 5 and 6: their mean colours stay below tau
     seg = grid(image.shape, 3, 4)
@@ -44,9 +46,6 @@ def shape_detector_case():
 
 def network_cases():
     """(title, image, segments, classifier, class) for shapes-cnn and EfficientNet-Lite0 (the benchmark's games)."""
-    from limetheory.data import load_photo, make_shapes
-    from limetheory.nets import load
-
     shapes = make_shapes(1, seed=123)[0][0]
     photo = load_photo("chelsea")
     cases = []
@@ -70,8 +69,6 @@ def dial(title, image, seg, model, target, tables: dict | None = None) -> dict:
             superpixel_game(predict, image, seg, 0 if target is None else target, dtype=np.float32), d, batch_size=512)
     ig = None
     if target is not None:
-        from limetheory.gradients import integrated_gradients, superpixel_sums
-
         rep = replacement_image(image, seg)
         res = integrated_gradients(model, image.astype(np.float32), rep.astype(np.float32), n_steps=64,
                                    target=target, output="prob")

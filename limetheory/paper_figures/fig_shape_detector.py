@@ -22,9 +22,9 @@ def make(out) -> list:
                      title=f"digit, quickshift (kernel_size=1): d = {lay.coefs.shape[1]}\n"
                            "shape S (red outline), E_- in red")
     plot_coefficient_boxes(lay.coefs, limit, ax_box, highlight=arr["e_minus"], spread=arr.get("exact_sd"),
-                           spread_label="limit +- 1.96 sd of one run (exact, ridge 0)", runs_label=lay.runs_label,
+                           spread_label="95% band of one run around the limit (exact, ridge 0)", runs_label=lay.runs_label,
                            title=f"shape detector (tau = {s['tau']:g}, hide colour {s['hide_color']:g}, "
-                                 f"nu = {s['kernel_width']:g}): LIME vs closed form")
+                                 f"kernel width {s['kernel_width']:g}): LIME vs closed form")
     e_minus = arr["e_minus"].astype(bool)
     ax_box.text(0.99, 0.55, f"limit: {limit[e_minus][0]:.4f} on each of the p = {int(e_minus.sum())} "
                 f"superpixels of E_-,\n{limit[~e_minus][0]:.4f} on the {int((~e_minus).sum())} others "

@@ -23,12 +23,12 @@ Hence:
 * :func:`log_alpha` returns log alpha_p, always representable.
 * Functions that return quantities with a scale (:func:`alpha`, :func:`sigma`,
   :func:`sigma_inverse`) take ``log_scale``: they describe the kernel ``pi * exp(-log_scale)``.
-  ``log_scale=0`` (default) gives the paper's values; ``log_scale=log_alpha(d, nu, 0)`` gives
+  ``log_scale=0`` (default) gives the paper's values; ``log_scale=log_alpha(d, kernel_width, 0)`` gives
   them for pi / alpha_0 (so alpha_0 = 1). They raise ``ValueError`` rather than return a value
   that under- or overflows float64.
 * Moments E[pi f], E[pi z f] passed to :func:`limit_explanation` are understood as those of
   ``pi * exp(-log_scale)``; :class:`Moments` carries its ``log_scale`` with it, so
-  ``limit_explanation(d, nu, *moments)`` is always consistent.
+  ``limit_explanation(d, kernel_width, *moments)`` is always consistent.
 
 Numerics
 --------

@@ -28,9 +28,9 @@ SINGULAR = 1e-300
 ILL_CONDITIONED = 1e-8
 
 
-def _turan_tangent(d: int, nu: float) -> tuple[float, float]:
+def _turan_tangent(d: int, kernel_width: float) -> tuple[float, float]:
     """T = m1^2 - m2 against the tangent binomial (package docstring); returns (T, error bound)."""
-    c = 2.0 * nu * nu * d
+    c = 2.0 * kernel_width * kernel_width * d
 
     def g(y):  # logit(x) - slope of log pi in k at x = k/d, x = expit(y); increasing in y
         return y - (np.sqrt(1.0 + np.exp(-y)) - 1.0) / c
@@ -49,7 +49,7 @@ def _turan_tangent(d: int, nu: float) -> tuple[float, float]:
     w = np.exp(log_w - logsumexp(log_w))
     # log h = log pi(k) - log pi(d xs) - slope (k - d xs): Taylor remainder of 2 sqrt(x)/(2 nu^2)
     sx, sxs = np.sqrt(x), np.sqrt(xs)
-    log_h = -((x - xs) ** 2) / (2.0 * nu * nu * (sx + sxs) ** 2 * sxs)
+    log_h = -((x - xs) ** 2) / (2.0 * kernel_width * kernel_width * (sx + sxs) ** 2 * sxs)
     eta = np.expm1(log_h)
     hh = float(w @ np.exp(log_h))
     phi1 = x - rho
@@ -66,7 +66,7 @@ class Normalized:
     """Everything about Sigma for the kernel pi / alpha_0 (all O(1) numbers)."""
 
     d: int
-    nu: float
+    kernel_width: float
     log_alpha0: float
     m1: float  # alpha_1 / alpha_0
     d1: float  # (alpha_1 - alpha_2) / alpha_0
@@ -88,20 +88,20 @@ class SingularSigma(ValueError):
     relative to z = 1, is below ~1e-290 (so beta^f is the interpolation at z = 1 and the z with one zero)."""
 
 
-def _singular(d: int, nu: float, pivot: float) -> ValueError:
+def _singular(d: int, kernel_width: float, pivot: float) -> ValueError:
     ratio = f"about {1 / pivot:.3g}" if pivot > 0 else "more than 1e300"
     return SingularSigma(
-        f"Sigma is singular to float64 precision for d = {d}, kernel_width = {nu:g}: the kernel gives "
+        f"Sigma is singular to float64 precision for d = {d}, kernel_width = {kernel_width:g}: the kernel gives "
         f"the unperturbed image a weight {ratio} times that of any other configuration; use a "
         "larger kernel_width"
     )
 
 
 @functools.lru_cache(maxsize=512)
-def _normalized(d: int, nu: float, kernel: str = "lime") -> Normalized:
+def _normalized(d: int, kernel_width: float, kernel: str = "lime") -> Normalized:
     # Work with the number of zeros s = d - k: q is largest near s = 0 when nu is small, and
     # moments of s are then small positive sums computed to full relative accuracy (in logs).
-    log_q, log_a0 = log_weighted_law_zeros(d, nu, kernel)
+    log_q, log_a0 = log_weighted_law_zeros(d, kernel_width, kernel)
     s = np.arange(d + 1, dtype=np.float64)
     with np.errstate(divide="ignore"):
         log_s = np.log(s)
@@ -113,14 +113,14 @@ def _normalized(d: int, nu: float, kernel: str = "lime") -> Normalized:
     if d == 1:
         # Sigma = [[a0, a1], [a1, a1]]: c = a1 (a0 - a1), inverse (1/c) [[a1, -a1], [-a1, a0]]
         if not var >= SINGULAR:
-            raise _singular(d, nu, var)
-        return Normalized(d, nu, log_a0, m1, float("nan"), var, m1, -m1, 1.0, 0.0, 0.0)
+            raise _singular(d, kernel_width, var)
+        return Normalized(d, kernel_width, log_a0, m1, float("nan"), var, m1, -m1, 1.0, 0.0, 0.0)
     log_dd = float(np.log(d * (d - 1.0)))
     log_d1 = lse(log_q[1:d] + log_s[1:d] + np.log(d - s[1:d])) - log_dd  # E[s (d-s)] / (d (d-1))
     d1 = float(np.exp(log_d1))
     c = var / d
     if not min(c, d1) >= SINGULAR:
-        raise _singular(d, nu, min(c, d1))
+        raise _singular(d, kernel_width, min(c, d1))
     s0 = (var + mu * mu) / d
     # T = E[s]^2 / d^2 - E[s (s-1)] / (d (d-1)), two positive parts, kept in logs (each may
     # underflow while T / (a1 - a2) does not)
@@ -130,29 +130,29 @@ def _normalized(d: int, nu: float, kernel: str = "lime") -> Normalized:
     err_zero = (ta + tb) * 1e-15
     # the tangent form is for LIME's kernel; the Shapley kernel's q is symmetric about d/2, T is
     # not small against its parts there
-    t_tan, err_tan = _turan_tangent(d, nu) if kernel == "lime" else (0.0, np.inf)
+    t_tan, err_tan = _turan_tangent(d, kernel_width) if kernel == "lime" else (0.0, np.inf)
     if err_tan < err_zero:  # the form with the smaller rounding-error bound
         t = t_tan
         s3 = t / d1
     else:
         t = float(ta - tb)
         s3 = float(np.exp(log_ta - log_d1) - np.exp(log_tb - log_d1))
-    return Normalized(d, nu, log_a0, m1, d1, c, s0, -m1, c / d1 + s3, s3, t)
+    return Normalized(d, kernel_width, log_a0, m1, d1, c, s0, -m1, c / d1 + s3, s3, t)
 
 
 def normalized(d, kernel_width, kernel: str = "lime") -> Normalized:
     """Checked :class:`Normalized` for (d, kernel_width) and an exchangeable ``kernel`` ("lime" or
     "shap": the Shapley kernel on 1 <= k <= d - 1, no width); ValueError if Sigma is singular in float64
     (always for the Shapley kernel with d <= 2: its patterns then all have one and the same k)."""
-    kernel, nu = check_kernel(kernel, kernel_width)
-    return _normalized(check_d(d), 0.0 if kernel == "shap" else nu, kernel)  # nan is no cache key
+    kernel, kernel_width = check_kernel(kernel, kernel_width)
+    return _normalized(check_d(d), 0.0 if kernel == "shap" else kernel_width, kernel)  # nan is no cache key
 
 
 def warn_if_ill_conditioned(n: Normalized, stacklevel: int = 4) -> None:
     """RuntimeWarning when generic moments determine beta^f only to ~1e-16 / pivot."""
     if n.pivot < ILL_CONDITIONED:
         warnings.warn(
-            f"for d = {n.d}, kernel_width = {n.nu:g} the kernel almost only weighs the unperturbed image: "
+            f"for d = {n.d}, kernel_width = {n.kernel_width:g} the kernel almost only weighs the unperturbed image: "
             f"beta^f is determined by the moments only to about {2.2e-16 / n.pivot:.1g} (relative to the "
             "moments); product_limit, exact_limit and the analytic models do not have this problem",
             RuntimeWarning,

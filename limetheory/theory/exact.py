@@ -8,7 +8,7 @@ import numpy as np
 from .._binomial import log_half_binom
 from ..kernel import check_kernel, kernel_log
 from ..sampling import DESIGNS, design_for_sampler
-from ..validation import check_bool, check_choice, check_int, check_kernel_width, renamed_keywords
+from ..validation import check_bool, check_choice, check_int, renamed_keywords
 from ._normalized import ILL_CONDITIONED, Normalized, SingularSigma, beta_normalized, interpolation_limit, normalized
 from .enumeration import ResponseTable, all_patterns, check_enumerable_d
 from .games import one_off_responses
@@ -19,12 +19,12 @@ __all__ = ["exact_design_traces", "exact_limit", "exact_limit_covariance"]
 
 
 def _checked(f_of_z, d, kernel_width, batch_size, kernel="lime") -> tuple[int, float, int]:
-    kernel, nu = check_kernel(kernel, kernel_width)
+    kernel, kernel_width = check_kernel(kernel, kernel_width)
     d = check_enumerable_d(d)
     batch_size = check_int(batch_size, "batch_size", 1)
     if not callable(f_of_z):
         raise TypeError("f_of_z must be callable on an (m, d) array of 0/1")
-    return d, nu, batch_size
+    return d, kernel_width, batch_size
 
 
 def _interpolation(f_of_z: Callable, d: int) -> np.ndarray:
@@ -34,7 +34,7 @@ def _interpolation(f_of_z: Callable, d: int) -> np.ndarray:
 
 
 def _exact_limit(f_of_z: Callable, n: Normalized, batch_size: int) -> np.ndarray:
-    g0, g, ref, k_out, _ = enumerated_sums(f_of_z, n.d, n.nu, batch_size, center=True)
+    g0, g, ref, k_out, _ = enumerated_sums(f_of_z, n.d, n.kernel_width, batch_size, center=True)
     beta = beta_normalized(n, g0, g.T)  # (k, d + 1)
     beta[:, 0] += ref
     return beta[0] if k_out == -1 else beta
@@ -68,13 +68,13 @@ def exact_limit(f_of_z: Callable, d: int, kernel_width: float | None = None, *, 
     TypeError
         If ``f_of_z`` is not callable or returns non-real values.
     """
-    d, nu, batch_size = _checked(f_of_z, d, kernel_width, batch_size, kernel)
+    d, kernel_width, batch_size = _checked(f_of_z, d, kernel_width, batch_size, kernel)
     if kernel == "shap":
         table = ResponseTable.from_function(f_of_z, d, batch_size=batch_size)
         beta = shapley_kernel_limit(table, batch_size)
         return beta if table.values.ndim == 2 else beta[0]
     try:
-        n = normalized(d, nu)
+        n = normalized(d, kernel_width)
     except SingularSigma:  # the kernel sees only z = 1 and the z with one zero
         return _interpolation(f_of_z, d)
     return _exact_limit(f_of_z, n, batch_size)
@@ -114,7 +114,7 @@ def exact_limit_covariance(f_of_z: Callable, d: int, kernel_width: float | None 
     d : int in 1..MAX_EXACT_D
         Number of superpixels.
     kernel_width : float > 0
-        The kernel width nu (formerly ``nu``).
+        The kernel width (formerly ``nu``).
     design : {"iid", "paired", "stratified", "weighted"}
         How LIME draws z (:data:`limetheory.sampling.DESIGNS`); default "iid" (lime's).
     sampler : {"bernoulli", "weighted"}
@@ -167,10 +167,10 @@ def exact_design_traces(f_of_z: Callable, d: int, kernel_width: float, *, batch_
 
 
 def _exact_covariances(f_of_z: Callable, d: int, kernel_width: float, designs, batch_size: int) -> dict:
-    d, nu, batch_size = _checked(f_of_z, d, kernel_width, batch_size)
-    n = normalized(d, nu)
+    d, kernel_width, batch_size = _checked(f_of_z, d, kernel_width, batch_size)
+    n = normalized(d, kernel_width)
     if n.pivot < ILL_CONDITIONED:
-        raise ValueError(f"kernel_width = {n.nu:g} is too small for d = {d}: LIME's covariance grows like "
+        raise ValueError(f"kernel_width = {n.kernel_width:g} is too small for d = {d}: LIME's covariance grows like "
                          f"1 / {n.pivot:.2g} and is not computable in float64; use a larger kernel_width")
     table = ResponseTable.from_function(f_of_z, d, batch_size=batch_size)  # f once per pattern
     beta = _exact_limit(table, n, batch_size)
@@ -181,7 +181,7 @@ def _exact_covariances(f_of_z: Callable, d: int, kernel_width: float, designs, b
 def _design_meats(table: ResponseTable, n: Normalized, beta2: np.ndarray, designs, batch_size: int) -> dict:
     """The meat M of every design in ``designs`` (see :func:`exact_limit_covariance`), (k, d+1, d+1) each."""
     d = n.d
-    pi_of_k = np.exp(kernel_log(np.arange(d + 1), d, n.nu) - n.log_alpha0)  # pi / alpha_0 by number of ones
+    pi_of_k = np.exp(kernel_log(np.arange(d + 1), d, n.kernel_width) - n.log_alpha0)  # pi / alpha_0 by number of ones
     prob = 0.5**d
     n_out = beta2.shape[0]
     values = table.values if table.values.ndim == 2 else table.values[:, None]

@@ -16,7 +16,7 @@ __all__ = ["MAX_DENSE_D", "Sigma", "sigma", "sigma_inverse", "sigma_matrix"]
 
 #: Largest d for which :func:`sigma_inverse` and :func:`sigma_matrix` build a dense (d+1, d+1) matrix.
 MAX_DENSE_D = 5000
-_HINT = "pass log_scale=log_alpha(d, nu, 0)"
+_HINT = "pass log_scale=log_alpha(d, kernel_width, 0)"
 
 
 class Sigma(NamedTuple):
@@ -45,7 +45,7 @@ def sigma(d: int, kernel_width: float | None, *, log_scale: float = 0.0, kernel:
     ------
     ValueError
         If a value is not representable at this ``log_scale`` (pass
-        ``log_scale=log_alpha(d, nu, 0)``), or Sigma is singular to float64 precision (d = 1
+        ``log_scale=log_alpha(d, kernel_width, 0)``), or Sigma is singular to float64 precision (d = 1
         with kernel_width < ~0.027; d = 4 with kernel_width < ~0.0053).
     """
     n = normalized(d, kernel_width, kernel)
@@ -88,18 +88,18 @@ def sigma_matrix(d: int, kernel_width: float | None, *, log_scale: float = 0.0, 
 
     ``Sigma = [[alpha_0, alpha_1 1^T], [alpha_1 1, (alpha_1 - alpha_2) I + alpha_2 1 1^T]]``.
     """
-    kernel, nu = check_kernel(kernel, kernel_width)
+    kernel, kernel_width = check_kernel(kernel, kernel_width)
     d = check_d(d)
     if d > MAX_DENSE_D:
         raise ValueError(f"d must be <= {MAX_DENSE_D} for a dense Sigma, got {d}")
-    nu = None if kernel == "shap" else nu
-    a0, a1 = alpha(d, nu, [0, 1], log_scale=log_scale, kernel=kernel)
+    kernel_width = None if kernel == "shap" else kernel_width
+    a0, a1 = alpha(d, kernel_width, [0, 1], log_scale=log_scale, kernel=kernel)
     if d == 1:
         return np.array([[a0, a1], [a1, a1]])
-    a2 = alpha(d, nu, 2, log_scale=log_scale, kernel=kernel)
+    a2 = alpha(d, kernel_width, 2, log_scale=log_scale, kernel=kernel)
     m = np.full((d + 1, d + 1), a2)
     idx = np.arange(1, d + 1)
-    m[idx, idx] = a2 + alpha_diff(d, nu, 1, log_scale=log_scale, kernel=kernel)
+    m[idx, idx] = a2 + alpha_diff(d, kernel_width, 1, log_scale=log_scale, kernel=kernel)
     m[0, :] = a1
     m[:, 0] = a1
     m[0, 0] = a0

@@ -57,7 +57,7 @@ def limit_explanation(d: int, kernel_width: float, e_pi_f, e_pi_z_f, log_scale: 
     log_scale : float
         The moments are those of the kernel ``pi * exp(-log_scale)`` (0: the plain kernel). beta
         does not depend on the scale of pi, only on this being consistent. A :class:`Moments`
-        carries its own: ``limit_explanation(d, nu, *moments)``.
+        carries its own: ``limit_explanation(d, kernel_width, *moments)``.
 
     Returns
     -------
@@ -81,10 +81,10 @@ def limit_explanation(d: int, kernel_width: float, e_pi_f, e_pi_z_f, log_scale: 
 
 
 def _product_limit_general(n: Normalized, mask: np.ndarray, off: np.ndarray) -> np.ndarray:
-    d, nu = n.d, n.nu
+    d, kernel_width = n.d, n.kernel_width
     p, r = int(mask.sum()), int(off.sum())
-    a_pr = np.exp(log_product_moment(d, nu, p, r) - n.log_alpha0)
-    a_p1r = np.exp(log_product_moment(d, nu, p + 1, r) - n.log_alpha0) if p + r < d else 0.0
+    a_pr = np.exp(log_product_moment(d, kernel_width, p, r) - n.log_alpha0)
+    a_p1r = np.exp(log_product_moment(d, kernel_width, p + 1, r) - n.log_alpha0) if p + r < d else 0.0
     g = np.where(mask, a_pr, np.where(off, 0.0, a_p1r))
     # f(1) = 0 when B is not empty: the moments are those of a function vanishing at z = 1, each a
     # positive sum known to full relative accuracy, so no ill-conditioning warning applies (as for
@@ -136,7 +136,7 @@ def product_limit(d: int, kernel_width: float, members, absent=()) -> np.ndarray
         on E, 0 on B and A(p+1, r) elsewhere, with A(p, r) = 2^{-d} sum_s C(d-p-r, s-r) psi(s/d)
         (s zeros, r of them on B), and beta comes from :func:`limit_explanation`'s formula.
     """
-    d, nu = check_d(d), check_kernel_width(kernel_width)
+    d, kernel_width = check_d(d), check_kernel_width(kernel_width)
     mask = _members_mask(members, d, "members")
     off = _members_mask(absent, d, "absent")
     if np.any(mask & off):
@@ -148,13 +148,13 @@ def product_limit(d: int, kernel_width: float, members, absent=()) -> np.ndarray
         out[1:][mask] = 1.0
         return out
     try:
-        n = normalized(d, nu)
+        n = normalized(d, kernel_width)
     except SingularSigma:  # f(1) and f(1 - e_j) determine beta^f
         f_minus = np.where(off, off.sum() == 1, np.where(mask, 0.0, 1.0 * (not off.any())))
         return interpolation_limit(np.asarray(float(not off.any())), f_minus.astype(np.float64))
     if off.any():
         return _product_limit_general(n, mask, off)
-    log_q, log_a0 = log_weighted_law_zeros(d, nu)  # by number of zeros s
+    log_q, log_a0 = log_weighted_law_zeros(d, kernel_width)  # by number of zeros s
     q = np.exp(log_q)
     s = np.arange(d + 1, dtype=np.float64)
     # 1 - h as a function of s: log h(s) = sum_{t < s} log1p(-p / (d - t)) for s <= d - p, else h = 0
@@ -168,8 +168,8 @@ def product_limit(d: int, kernel_width: float, members, absent=()) -> np.ndarray
     else:  # = Cov(1 - h, s), 1 - h mostly small: keep it accurate near s = 0
         x = -np.expm1(log_h)
         cov = float(q @ ((x - float(q @ x)) * (s - es)))
-    a_p = float(np.exp(log_product_moment(d, nu, p) - log_a0))
-    gap = float(np.exp(log_product_moment(d, nu, p, 1) - log_a0)) / n.d1 if p < d else 0.0
+    a_p = float(np.exp(log_product_moment(d, kernel_width, p) - log_a0))
+    gap = float(np.exp(log_product_moment(d, kernel_width, p, 1) - log_a0)) / n.d1 if p < d else 0.0
     b_out = cov / var - (p / d) * gap
     out = np.empty(d + 1)
     out[1:] = np.where(mask, b_out + gap, b_out)

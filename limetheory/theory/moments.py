@@ -14,22 +14,22 @@ __all__ = ["Moments", "moments_exact", "monte_carlo_moments"]
 
 
 class Moments(NamedTuple):
-    """E[pi f] and E[pi z f] for the kernel ``pi * exp(-log_scale)``; ``limit_explanation(d, nu, *m)``."""
+    """E[pi f] and E[pi z f] for the kernel ``pi * exp(-log_scale)``; ``limit_explanation(d, kernel_width, *m)``."""
 
     e_pi_f: np.ndarray  # () or (k,)
     e_pi_z_f: np.ndarray  # (d,) or (k, d)
     log_scale: float
 
 
-def enumerated_sums(f_of_z: Callable, d: int, nu: float, batch_size: int, center: bool):
+def enumerated_sums(f_of_z: Callable, d: int, kernel_width: float, batch_size: int, center: bool):
     """Sums over all of {0,1}^d of w(z) (f(z) - c) and w(z) z (f(z) - c), w = 2^-d pi / alpha_0.
 
     ``c = f(1)`` if ``center`` (the last pattern, evaluated first), else 0. Returns
     ``(g0 (k,), g (d, k), c (k,) or 0, k_out, log_alpha_0)``; ``k_out = -1`` for a 1-D f.
     Each pattern is passed to ``f_of_z`` exactly once.
     """
-    log_a0 = log_product_moment(d, nu, 0)
-    w_of_k = np.exp(d * LOG_HALF + kernel_log(np.arange(d + 1), d, nu) - log_a0)
+    log_a0 = log_product_moment(d, kernel_width, 0)
+    w_of_k = np.exp(d * LOG_HALF + kernel_log(np.arange(d + 1), d, kernel_width) - log_a0)
     total = 1 << d
     g0 = g = None
     k_out, ref = None, 0.0
@@ -55,11 +55,11 @@ def moments_exact(f_of_z: Callable, d: int, kernel_width: float, *, batch_size: 
     returns (m,) or (m, k). Returned for the kernel pi / alpha_0 (``log_scale = log alpha_0``),
     i.e. as pi-weighted means.
     """
-    d, nu = check_enumerable_d(d), check_kernel_width(kernel_width)
+    d, kernel_width = check_enumerable_d(d), check_kernel_width(kernel_width)
     batch_size = check_int(batch_size, "batch_size", 1)
     if not callable(f_of_z):
         raise TypeError("f_of_z must be callable on an (m, d) array of 0/1")
-    g0, g, _, k_out, log_a0 = enumerated_sums(f_of_z, d, nu, batch_size, center=False)
+    g0, g, _, k_out, log_a0 = enumerated_sums(f_of_z, d, kernel_width, batch_size, center=False)
     if k_out == -1:
         return Moments(g0[0], g[:, 0], log_a0)
     return Moments(g0, g.T, log_a0)
@@ -82,7 +82,7 @@ def monte_carlo_moments(z, weights_or_kernel_width, y) -> Moments:
     Returns
     -------
     Moments
-        ``(E[pi f], E[pi z f], log_scale)``, for ``limit_explanation(d, nu, *moments)``.
+        ``(E[pi f], E[pi z f], log_scale)``, for ``limit_explanation(d, kernel_width, *moments)``.
     """
     z = np.asarray(z)
     if z.ndim != 2 or z.shape[0] < 1 or z.shape[1] < 1:
@@ -99,8 +99,8 @@ def monte_carlo_moments(z, weights_or_kernel_width, y) -> Moments:
     if not np.all(np.isfinite(yy)):
         raise ValueError("y must be finite")
     if np.ndim(weights_or_kernel_width) == 0:
-        nu = check_kernel_width(weights_or_kernel_width, "weights_or_kernel_width")
-        log_pi = kernel_log(z.sum(axis=1), d, nu)
+        kernel_width = check_kernel_width(weights_or_kernel_width, "weights_or_kernel_width")
+        log_pi = kernel_log(z.sum(axis=1), d, kernel_width)
         log_scale = float(log_pi.max())
         w = np.exp(log_pi - log_scale)
     else:

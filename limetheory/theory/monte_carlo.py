@@ -75,7 +75,7 @@ def monte_carlo_limit(
     d : int >= 1
         Number of superpixels.
     kernel_width : float > 0
-        The kernel width nu (formerly ``nu``).
+        The kernel width (formerly ``nu``).
     n_samples : int >= 1
         Number of samples z_i.
     seed : None, int or numpy Generator
@@ -103,7 +103,7 @@ def monte_carlo_limit(
         1e-8 (almost every sample is then z = 1 and the estimate would carry no information: use
         :func:`exact_limit`, which handles that case).
     """
-    d, nu = check_d(d), check_kernel_width(kernel_width)
+    d, kernel_width = check_d(d), check_kernel_width(kernel_width)
     n_samples = check_int(n_samples, "n_samples", 1, MAX_SAMPLES)
     sampler = check_choice(sampler, "sampler", SAMPLERS)
     batch_size = check_int(batch_size, "batch_size", 1)
@@ -111,9 +111,9 @@ def monte_carlo_limit(
     if not callable(f_of_z):
         raise TypeError("f_of_z must be callable on an (m, d) array of 0/1")
     rng = as_generator(seed)
-    nrm = normalized(d, nu)
+    nrm = normalized(d, kernel_width)
     if nrm.pivot < ILL_CONDITIONED:
-        raise ValueError(f"kernel_width = {nu:g} is too small for d = {d} to estimate by Monte Carlo "
+        raise ValueError(f"kernel_width = {kernel_width:g} is too small for d = {d} to estimate by Monte Carlo "
                          "(the kernel weighs almost only z = 1); use exact_limit or a larger kernel_width")
     sums0 = sums = spread = None
     y_ref = call_f(f_of_z, np.ones((1, d), dtype=np.uint8), None)[0]  # f(xi): () or (k,)
@@ -121,11 +121,11 @@ def monte_carlo_limit(
     for start in range(0, n_samples, batch_size):
         m = min(batch_size, n_samples - start)
         if sampler == "weighted":
-            z = weighted_samples(m, d, nu, rng, first_row_ones=False)
+            z = weighted_samples(m, d, kernel_width, rng, first_row_ones=False)
             w = np.ones(m)
         else:
             z = rng.integers(0, 2, size=(m, d), dtype=np.uint8)
-            w = np.exp(kernel_log(z.sum(axis=1), d, nu) - nrm.log_alpha0)  # pi / alpha_0
+            w = np.exp(kernel_log(z.sum(axis=1), d, kernel_width) - nrm.log_alpha0)  # pi / alpha_0
         y = call_f(f_of_z, z, k_out) - y_ref
         wy = w[:, None] * (y if y.ndim == 2 else y[:, None])
         p0, p = wy.sum(axis=0), z.T.astype(np.float64) @ wy

@@ -146,7 +146,7 @@
     document.getElementById("vmin").textContent = fmt(-vmax);
     document.getElementById("vmax").textContent = fmt(vmax);
     document.getElementById("mode-name").textContent = MODE_NAME[st.mode];
-    document.getElementById("top-value-head").textContent = st.mode === "lime" && se ? "value (\u00b1 1.96 se)" : "value";
+    document.getElementById("top-value-head").textContent = st.mode === "lime" && se ? "value (\u00b1 95% half-width)" : "value";
     fillTop(top, vals, st.mode);
     document.body.setAttribute("data-mode", st.mode);
   }
