@@ -129,7 +129,7 @@ print(f"IG: f(image) - f(replacement) = {ig.f_x - ig.f_baseline:.4f}, completene
 # ## All of them in one figure
 #
 # Column 1: the image and the IG sums; column 2: the two runs; column 3: what they converge to;
-# column 4: the two ends of LIME's kernel width. Each cell shows the superpixel's value; the
+# bottom row: the two ends of LIME's kernel width. Each cell shows the superpixel's value; the
 # colour scale is each panel's own. The circle (red outline) lies in superpixels 6, 7, 10 and 11.
 
 # %%
@@ -139,32 +139,37 @@ def annotate(ax, values, fmt="{:.3f}"):
     for j in range(d):
         rows, cols = np.nonzero(segments == j)
         text = fmt.format(values[j]).replace("-0.000", "0.000")
-        ax.text(cols.mean(), rows.mean(), text, ha="center", va="center", fontsize=11,
+        ax.text(cols.mean(), rows.mean(), text, ha="center", va="center", fontsize=9,
                 color="white" if abs(values[j]) > 0.6 * lim else "black")
 
 
-panels = [
-    (ig_sums, "IG summed per superpixel"),
-    (lime_run.coef[0], f"LIME, n = {n}, $\\nu$ = {nu}"), (lime_limit, f"LIME's exact limit, $\\nu$ = {nu}"),
-    (banzhaf, r"Banzhaf (LIME, $\nu \to \infty$)"),
-    (shap_run.coef[0], f"KernelSHAP, n = {n}"), (shapley, "Shapley (KernelSHAP's limit)"),
-    (occlusion, r"occlusion (LIME, $\nu \to 0$)"),
-]
-fig, axes = plt.subplots(2, 4, figsize=(14, 7.6))
+fig, axes = plt.subplots(3, 3, figsize=(7.6, 8.8))
 plot_superpixels(image, segments, ax=axes[0, 0], shape_mask=mask, numbers=False)
-axes[0, 0].set_title(f"image: p({net.class_names[target]}) = {g_all:.3f}", fontsize=12)
+axes[0, 0].set_title(f"image, p({net.class_names[target]}) = {g_all:.3f}", fontsize=10)
 for j in range(d):  # the superpixels' numbers
     rows, cols = np.nonzero(segments == j)
-    axes[0, 0].text(cols.mean(), rows.mean(), str(j), ha="center", va="center", fontsize=12,
+    axes[0, 0].text(cols.mean(), rows.mean(), str(j), ha="center", va="center", fontsize=9,
                     bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.85, "lw": 0})
-for ax, (values, title) in zip([axes[1, 0], axes[0, 1], axes[0, 2], axes[0, 3], axes[1, 1], axes[1, 2], axes[1, 3]],
-                               panels):
-    plot_superpixel_values(values, segments, ax=ax, colorbar=False)
-    ax.set_title(title, fontsize=12)
-    annotate(ax, values)
-fig.suptitle(f"shapes-cnn, p({net.class_names[target]}), d = {d} superpixels: the runs (column 2), their limits "
-             "(column 3), the two ends of LIME's kernel width (column 4)", fontsize=13)
-fig.tight_layout(h_pad=2.0)
+panels = {
+    (0, 1): (lime_run.coef[0], f"LIME run, n = {n}"), (0, 2): (lime_limit, rf"LIME's limit, $\nu$ = {nu}"),
+    (1, 0): (ig_sums, "IG summed per superpixel"),
+    (1, 1): (shap_run.coef[0], f"KernelSHAP run, n = {n}"), (1, 2): (shapley, "Shapley value"),
+    (2, 1): (banzhaf, r"Banzhaf value"), (2, 2): (occlusion, r"occlusion"),
+}
+for (row, col), (values, title) in panels.items():
+    plot_superpixel_values(values, segments, ax=axes[row, col], colorbar=False)
+    axes[row, col].set_title(title, fontsize=10)
+    annotate(axes[row, col], values)
+key = axes[2, 0]
+key.set_axis_off()
+key.text(0.0, 0.95, "run  $\\to$  its limit\n"
+         f"LIME ($\\nu$ = {nu})  $\\to$  LIME's limit\n"
+         "KernelSHAP  $\\to$  Shapley\n\n"
+         "LIME's limit as the kernel\nwidth $\\nu$ goes\n"
+         "  to $\\infty$:  Banzhaf\n"
+         "  to 0:  occlusion\n\n"
+         f"shapes-cnn, d = {d}", transform=key.transAxes, va="top", ha="left", fontsize=9.5, linespacing=1.4)
+fig.tight_layout(h_pad=1.0, w_pad=0.3)
 plt.show()
 
 # %% [markdown]
@@ -173,8 +178,8 @@ plt.show()
 # than the whole difference $g(\mathbf 1) - g(\mathbf 0) = 0.70$ (the replacement image alone
 # already scores 0.29). **Shapley** shares that difference out: about a quarter each. **Banzhaf**
 # averages over all coalitions alike, most of which miss part of the circle, and gives half as
-# much. **LIME at lime's width** lies in between,
-# and gives a small weight to every superpixel the network ignores, where Shapley gives about 0.
+# much. **LIME at lime's width** lies in between, and gives a small weight (0.002) to every
+# superpixel the network ignores, where Shapley gives about 0.
 # **IG** follows a different path (all superpixels fading in together, through images that are
 # not perturbations of LIME's kind) and spreads the total differently: most on superpixel 6,
 # negative values on 10 and 11.
@@ -261,7 +266,7 @@ print(f"at nu = {nu}: distance to occlusion {np.abs(lime_limit - occlusion).max(
 
 # %%
 circle = np.array([6, 7, 10, 11])
-fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+fig, axes = plt.subplots(2, 1, figsize=(7.4, 7.6))
 ax = axes[0]
 colours = plt.get_cmap("tab10")
 for j in range(d):
@@ -273,10 +278,10 @@ for j in range(d):
 ax.axhline(shapley[circle].mean(), color="k", ls=":", lw=1, label="Shapley (circle, mean)")
 ax.axvline(nu, color="k", ls="--", lw=0.8)
 ax.set_xscale("log")
-ax.set_xlabel(r"kernel width $\nu$ (dashed: lime's 0.25)", fontsize=11)
-ax.set_ylabel(r"LIME's exact limit $\beta_j(\nu)$", fontsize=11)
-ax.set_title("per superpixel: occlusion (<) to Banzhaf (>); grey: outside the circle", fontsize=11)
-ax.legend(fontsize=9)
+ax.set_xlabel(r"kernel width $\nu$ (dashed: lime's 0.25)", fontsize=10)
+ax.set_ylabel(r"LIME's exact limit $\beta_j(\nu)$", fontsize=10)
+ax.set_title("per superpixel, from occlusion (<) to Banzhaf (>); grey: outside the circle", fontsize=10)
+ax.legend(fontsize=9, ncol=2)
 ax = axes[1]
 for name, style in (("occlusion", "C3-"), ("Shapley", "k-"), ("Banzhaf", "C0-")):
     ax.loglog(widths, dist[name], style, label=f"to {name}")
@@ -287,10 +292,10 @@ small = widths[widths < 0.05]
 ax.loglog(small, ratio.mean() * np.array([r(w) for w in small]), "k--", lw=1, label=r"$C\,\pi_{d-2}/\pi_{d-1}$")
 ax.axvline(nu, color="k", ls="--", lw=0.8)
 ax.set_ylim(1e-14, 10)
-ax.set_xlabel(r"kernel width $\nu$", fontsize=11)
-ax.set_ylabel(r"$\max_j |\beta_j(\nu) - \cdot\,|$", fontsize=11)
-ax.set_title("distance of LIME's limit to each value", fontsize=11)
-ax.legend(fontsize=9, loc="lower right")
+ax.set_xlabel(r"kernel width $\nu$", fontsize=10)
+ax.set_ylabel(r"$\max_j |\beta_j(\nu) - \cdot\,|$", fontsize=10)
+ax.set_title("distance of LIME's limit to each value", fontsize=10)
+ax.legend(fontsize=9, loc="lower right", ncol=2)
 fig.tight_layout()
 plt.show()
 
@@ -326,15 +331,15 @@ assert abs(parts.path.sum() + ig.completeness_gap) <= 1e-5, (parts.path.sum(), i
 parts.to_frame().round(4)
 
 # %%
-fig, ax = plt.subplots(figsize=(9, 3.8))
+fig, ax = plt.subplots(figsize=(7.4, 3.6))
 x = np.arange(d)
 ax.bar(x - 0.2, parts.interactions, 0.4, label=r"interactions: LIME limit $-$ Shapley")
 ax.bar(x + 0.2, parts.path, 0.4, label=r"path: Shapley $-$ IG sums")
 ax.plot(x, parts.total, "kD", ms=6, label=r"LIME limit $-$ IG sums (their sum)")
 ax.axhline(0, color="k", lw=0.5)
 ax.set_xticks(x)
-ax.set_xlabel("superpixel (the circle: 6, 7, 10, 11)", fontsize=11)
-ax.set_title(rf"why LIME ($\nu$ = {nu}) and IG disagree, per superpixel", fontsize=11)
+ax.set_xlabel("superpixel (the circle: 6, 7, 10, 11)", fontsize=10)
+ax.set_title(rf"why LIME ($\nu$ = {nu}) and IG disagree, per superpixel", fontsize=10)
 ax.legend(fontsize=9)
 fig.tight_layout()
 plt.show()
