@@ -349,8 +349,8 @@ print(f"on the circle's superpixels, the path term is {share:.0%} of |interactio
 # %% [markdown]
 # On this image the two explanations disagree mainly through the **path** term: the network's
 # response along IG's straight path is far from multilinear in the superpixels' intensities
-# (the circle appears only once all four quarters are bright enough, and superpixel 6 gets the
-# credit), while the **interactions** term is a uniform pull of LIME's limit on the circle
+# (along it the four quarters of the circle brighten together, and IG credits most of the rise to
+# superpixel 6), while the **interactions** term is a uniform pull of LIME's limit on the circle
 # superpixels toward Banzhaf, about $-0.03$ each, and the small weight on the others.
 #
 # ## What each method converges to, measured here
@@ -366,10 +366,11 @@ summary = pd.DataFrame([
     ("KernelSHAP's exact limit", "Shapley value", np.abs(shap_limit - shapley).max(), np.nan),
     ("LIME's exact limit, nu = 1000", "Banzhaf value", wide_dist[-1], np.nan),
     ("LIME's exact limit, nu = 0.01", "occlusion", narrow_dist[-1], np.nan),
-    ("LIME's exact limit, nu = 0.25", "Shapley value (it does not)", np.abs(lime_limit - shapley).max(), np.nan),
-    ("IG superpixel sums", "Shapley value (it does not)", np.abs(ig_sums - shapley).max(), np.nan),
-], columns=["method", "converges to", "max_j |difference|", "max_j |difference| / se"])
-summary.style.format({"max_j |difference|": "{:.1e}", "max_j |difference| / se": "{:.2f}"}, na_rep="")
+    ("LIME's exact limit, nu = 0.25", "Shapley value (not its limit)", np.abs(lime_limit - shapley).max(), np.nan),
+    ("IG superpixel sums", "Shapley value (not its limit)", np.abs(ig_sums - shapley).max(), np.nan),
+], columns=["method", "converges to / compared with", "max_j |difference|", "max_j |difference| / se"])
+summary.style.format({"max_j |difference|": "{:.1e}", "max_j |difference| / se": "{:.2f}"},
+                     na_rep="").hide(axis="index")
 
 # %% [markdown]
 # ## Code to reuse
