@@ -31,7 +31,7 @@ for _module in ("sphinx", "myst_nb", "numpydoc", "pydata_sphinx_theme", "jupytex
 sys.path.insert(0, str(DOCS / "_ext"))
 import results_numbers  # noqa: E402
 
-#: Seconds the whole build may take: the three tutorials dominate (a loaded 2-core CI machine).
+#: Seconds the whole build may take: the four tutorials dominate (a loaded 2-core CI machine).
 BUILD_TIMEOUT = 1500
 
 

@@ -2,7 +2,7 @@
 
 They are executed once per test run, by the documentation build (tests/test_docs.py: myst-nb runs
 every cell in a kernel of this interpreter, and any exception fails the build). Here, cheaply:
-the notebooks are the expected three, each parses as a notebook with code cells, and each checks
+the notebooks are the expected four, each parses as a notebook with code cells, and each checks
 its own results with assertions (a notebook that only prints can drift without failing).
 """
 from __future__ import annotations
@@ -25,6 +25,7 @@ def test_notebooks_found():
         "01_lime_and_its_limit.py",
         "02_shape_detectors_and_linear_models.py",
         "03_lime_and_integrated_gradients.py",
+        "04_one_image_every_method.py",
     ], names
 
 
