@@ -18,7 +18,10 @@ around it (the proofs: the theory page on designs, docs/theory/designs.md).
   Bernoulli(1/2)^d, so the reweighting factor to the Bernoulli law is 1 and the weights stay pi;
 - ``"weighted"``: z from the pi-weighted law, density pi / alpha_0, weights 1 (:func:`weighted_samples`).
 
-KernelSHAP's samples come from the Shapley kernel's law of |z| (:func:`shapley_samples`).
+KernelSHAP's samples come from the Shapley kernel's law of |z| (:func:`shapley_samples`); its designs
+(:data:`SHAPLEY_DESIGNS`) are ``"iid"``, ``"paired"`` and ``"enumerated"`` (:func:`enumerated_samples`:
+every pattern of the sizes whose count fits the budget, with its exact kernel weight, and a paired
+sample of the other sizes; the theory page on designs proves that the limit is unchanged).
 """
 from __future__ import annotations
 
@@ -33,6 +36,10 @@ from .validation import as_generator, check_binary_z, check_kernel_width, valida
 __all__ = [
     "DESIGNS",
     "DesignSample",
+    "EnumerationPlan",
+    "SHAPLEY_DESIGNS",
+    "enumerated_samples",
+    "enumeration_plan",
     "SAMPLERS",
     "concat_samples",
     "design_for_sampler",
@@ -56,6 +63,10 @@ SAMPLERS = ("bernoulli", "weighted")
 
 #: The sampling designs of ``explain(..., design=...)``; all keep LIME's estimand (module docstring).
 DESIGNS = ("iid", "paired", "stratified", "weighted")
+
+#: The designs of ``explain(..., kernel="shap", design=...)`` (KernelSHAP): the size law sampled
+#: i.i.d., in pairs (z, 1 - z), or with the heavy sizes enumerated (:func:`enumerated_samples`).
+SHAPLEY_DESIGNS = ("iid", "paired", "enumerated")
 
 #: The design each former ``sampler=`` value names.
 SAMPLER_DESIGNS = {"bernoulli": "iid", "weighted": "weighted"}
@@ -199,12 +210,15 @@ class DesignSample:
     ``clusters`` (n,) ints: rows of one cluster are drawn together (a pair), so their scores are
     summed before the sandwich; ``strata`` (n,) ints: rows drawn with a fixed share per stratum, so
     scores are centred within their stratum (-1: not stratified). None: independent rows.
+    ``fixed`` (n,) bools: rows that are no draw (enumerated patterns, or the constraint rows of
+    KernelSHAP): they contribute no sampling variance. None: every row is drawn.
     """
 
     z: np.ndarray
     weights: np.ndarray
     clusters: np.ndarray | None = None
     strata: np.ndarray | None = None
+    fixed: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -277,7 +291,10 @@ def concat_samples(parts, scales=None) -> DesignSample:
                 labels.append(p.strata + offset)
                 offset += int(p.strata.max()) + 1 if p.n else 0
         strata = np.concatenate(labels)
-    return DesignSample(z, weights, clusters, strata)
+    fixed = None
+    if any(p.fixed is not None for p in parts):
+        fixed = np.concatenate([np.zeros(p.n, dtype=bool) if p.fixed is None else p.fixed for p in parts])
+    return DesignSample(z, weights, clusters, strata, fixed)
 
 
 def design_for_sampler(design, sampler, default: str = "iid") -> str:
@@ -356,3 +373,127 @@ def shapley_samples(n: int, d: int, rng, paired: bool = False, first_rows: bool 
         ids = np.repeat(ids, 2)[:m]
     ends = np.array([np.ones(d), np.zeros(d)], dtype=np.uint8)[:head]
     return np.concatenate([ends, z]), np.concatenate([np.zeros(head, dtype=np.int64), ids + (head > 0)])
+
+
+@dataclass(frozen=True)
+class EnumerationPlan:
+    """How ``design="enumerated"`` spends a budget of model calls on KernelSHAP's sizes k = |z|.
+
+    ``enumerated``: the sizes all of whose C(d, k) patterns are evaluated, each with its exact
+    weight pi(k) = q_k / C(d, k); ``sampled``: the other sizes of 1..d-1, from which
+    ``n_sampled`` rows are drawn (in pairs z, 1 - z) from the size law truncated to them, each row
+    with weight ``sampled_mass / n_sampled`` (``sampled_mass`` = the law's mass on those sizes).
+    ``n_enumerated``: the enumerated patterns; with the two constraint rows (z = 1, z = 0) the plan
+    makes ``2 + n_enumerated + n_sampled`` calls (the budget, or 2^d when the budget exceeds it).
+    """
+
+    d: int
+    enumerated: tuple
+    sampled: tuple
+    n_enumerated: int
+    n_sampled: int
+    sampled_mass: float
+
+    @property
+    def n_calls(self) -> int:
+        return 2 + self.n_enumerated + self.n_sampled
+
+
+def _size_law(d: int, size_law) -> np.ndarray:
+    if size_law is None:
+        return weighted_law(d, None, kernel="shap")[0]
+    q = np.asarray(size_law, dtype=np.float64)
+    if q.shape != (d + 1,) or np.any(q < 0) or not np.allclose(q, q[::-1]):
+        raise ValueError(f"size_law must be (d + 1,) = ({d + 1},) non-negative and symmetric in k <-> d - k")
+    q = q.copy()
+    q[[0, d]] = 0.0
+    return q / q.sum()
+
+
+def enumeration_plan(n: int, d: int, size_law=None) -> EnumerationPlan:
+    """Which sizes ``design="enumerated"`` enumerates with ``n`` model calls (:class:`EnumerationPlan`).
+
+    The sizes come in pairs {k, d - k} (the size law is symmetric), taken in decreasing order of
+    the weight per pattern q_k / C(d, k) (for the Shapley kernel: k = 1 and d - 1 first). With L
+    calls left after z = 1 and z = 0, and R the law's mass on the sizes not yet enumerated, the pair
+    is enumerated when L q / R >= c (q its mass, c its count of patterns): a sample from the law
+    truncated to the remaining sizes would spend at least c calls on it anyway, so its c patterns
+    with their exact weights cost no more and remove its share of the sampling variance. Then
+    L -= c, R -= q, and the next pair; the first pair that does not fit ends the enumeration (as in
+    shap's KernelExplainer). The rule keeps L / R from falling, so the sampled part gets at least
+    (n - 2) times its mass in rows: it is empty only when every size is enumerated.
+
+    ``size_law``: (d + 1,) a symmetric law of k (default: the Shapley kernel's,
+    :func:`limetheory.kernel.weighted_law` with ``kernel="shap"``); q_0 and q_d are ignored.
+    """
+    if d < 2:
+        raise ValueError(f"design='enumerated' needs d >= 2 superpixels, got {d}")
+    if n < 2:
+        raise ValueError(f"design='enumerated' needs n >= 2 model calls (z = 1 and z = 0), got {n}")
+    q = _size_law(d, size_law)
+    from math import comb
+
+    pairs = sorted(range(1, d // 2 + 1), key=lambda k: (-q[k] / comb(d, k), k))
+    left, mass, enumerated = n - 2, 1.0, []
+    for k in pairs:
+        sizes = (k,) if 2 * k == d else (k, d - k)
+        count = sum(comb(d, s) for s in sizes)
+        share = sum(q[s] for s in sizes)
+        last = len(enumerated) + len(sizes) == d - 1
+        fits = left >= count if last else left * share >= count * mass * (1 - 1e-12)
+        if not fits:
+            break
+        enumerated += sizes
+        left -= count
+        mass -= share
+    sampled = tuple(k for k in range(1, d) if k not in enumerated)
+    n_enumerated = sum(comb(d, s) for s in enumerated)
+    return EnumerationPlan(d, tuple(sorted(enumerated)), sampled, n_enumerated, left if sampled else 0,
+                           float(sum(q[k] for k in sampled)) if sampled else 0.0)
+
+
+def patterns_with_ones(d: int, k: int) -> np.ndarray:
+    """All C(d, k) vectors of {0,1}^d with k ones, (C(d, k), d) uint8, in lexicographic order of their places."""
+    from itertools import combinations
+
+    places = np.array(list(combinations(range(d), k)), dtype=np.int64).reshape(-1, k)
+    z = np.zeros((places.shape[0], d), dtype=np.uint8)
+    np.put_along_axis(z, places, 1, axis=1)
+    return z
+
+
+def enumerated_samples(n: int, d: int, rng, size_law=None) -> DesignSample:
+    """KernelSHAP's rows for ``design="enumerated"``: the heavy sizes enumerated, the others sampled in pairs.
+
+    Rows 0 and 1 are z = 1 and z = 0 (the constraints; weight 0, fixed); then every pattern of the
+    enumerated sizes of :func:`enumeration_plan` with its exact weight q_k / C(d, k) (fixed: no
+    sampling variance); then ``plan.n_sampled`` rows in pairs (z, 1 - z), k from the size law
+    truncated to the other sizes and k ones at random places, each with weight
+    ``plan.sampled_mass / plan.n_sampled``, clustered by pair. The weighted objective
+    sum_i w_i (y_i - f(0) - z_i^T phi)^2 then has, for every phi, the expectation of KernelSHAP's
+    population objective, so its constrained minimiser has the same limit, the Shapley values
+    (the theory page on designs). With n >= 2^d every pattern is enumerated: the fit is exact.
+    """
+    plan = enumeration_plan(n, d, size_law)
+    q = _size_law(d, size_law)
+    ends = np.array([np.ones(d), np.zeros(d)], dtype=np.uint8)
+    blocks = [patterns_with_ones(d, k) for k in plan.enumerated]
+    fixed_z = np.concatenate([ends] + blocks)
+    fixed_w = np.concatenate([np.zeros(2)] + [np.full(b.shape[0], q[k] / b.shape[0])
+                                             for k, b in zip(plan.enumerated, blocks)])
+    m = plan.n_sampled
+    if m:
+        law = np.zeros(d + 1)
+        law[list(plan.sampled)] = q[list(plan.sampled)]
+        gen = as_generator(rng)
+        draws = (m + 1) // 2
+        half = samples_with_ones(gen.choice(d + 1, size=draws, p=law / law.sum()), d, gen)
+        drawn = np.stack([half, 1 - half], axis=1).reshape(-1, d)[:m]
+    else:
+        drawn = np.zeros((0, d), dtype=np.uint8)
+    nf = fixed_z.shape[0]
+    z = np.concatenate([fixed_z, drawn])
+    weights = np.concatenate([fixed_w, np.full(m, plan.sampled_mass / max(m, 1))])
+    clusters = np.concatenate([np.arange(nf), nf + np.arange(m) // 2])
+    fixed = np.arange(z.shape[0]) < nf
+    return DesignSample(z, weights, clusters=clusters, fixed=fixed)

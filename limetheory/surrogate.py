@@ -276,28 +276,38 @@ def weighted_r2(z, y, weights, intercept, coef) -> np.ndarray:
     return np.where(den > 0, r2, np.where(num > 0, 0.0, 1.0))
 
 
-def fit_constrained(z, y, f_zero, f_one, clusters=None):
+def fit_constrained(z, y, f_zero, f_one, clusters=None, weights=None, fixed=None):
     """KernelSHAP's fit: least squares of y on z with phi_0 = f(0) and sum_j phi_j = f(1) - f(0) imposed.
 
-    minimise sum_i (y_i - f(0) - z_i^T phi)^2 subject to 1^T phi = Delta = f(1) - f(0), solved (as
-    shap does) by eliminating phi_d: regress t_i = y_i - f(0) - z_id Delta on u_i = z_i,1..d-1 - z_id,
-    then phi_d = Delta - sum_{j<d} phi_j. This equals Covert & Lee's closed form
-    ``phi = A^-1 b - A^-1 1 (1^T A^-1 b - Delta) / (1^T A^-1 1)`` (A = Z^T Z, b = Z^T (y - f(0))).
-    The rows z = 0 and z = 1 have u = 0 and t = 0: they carry the constraints, not the fit.
+    minimise sum_i w_i (y_i - f(0) - z_i^T phi)^2 subject to 1^T phi = Delta = f(1) - f(0), solved (as
+    shap does) by eliminating phi_d: regress t_i = y_i - f(0) - z_id Delta on u_i = z_i,1..d-1 - z_id
+    with weights w_i (1 by default), then phi_d = Delta - sum_{j<d} phi_j. This equals Covert & Lee's
+    closed form ``phi = A^-1 b - A^-1 1 (1^T A^-1 b - Delta) / (1^T A^-1 1)`` (A = Z^T W Z,
+    b = Z^T W (y - f(0))). The rows z = 0 and z = 1 have u = 0 and t = 0: they carry the
+    constraints, not the fit.
 
     Its covariance is the sandwich of the reduced regression projected onto the constraint,
 
-        Cov(phi_hat) = T B^-1 (sum_c s_c s_c^T) B^-1 T^T,   B = U^T U,  s_c = sum_{i in c} u_i r_i,
+        Cov(phi_hat) = T B^-1 (sum_c s_c s_c^T) B^-1 T^T,   B = U^T W U,  s_c = sum_{i in c} w_i u_i r_i,
         T = [I_{d-1}; -1^T],
 
     r the residuals, clusters c the rows drawn together (each row alone by default), scaled by
     n / (n - d + 1) (HC1) or, for clusters, G / (G - 1) (n - 1) / (n - d + 1) (CR1); n counts the
     rows with 0 < |z| < d, G their clusters.
 
+    ``fixed`` rows (an enumerated part of the design, ``design="enumerated"``) are no draw: they
+    contribute no variance. The sum then runs over the clusters of the drawn rows only, with their
+    scores centred (s_c - s_bar: the drawn rows' scores have a non-zero mean, which the fixed part's
+    balances), scaled by G / (G - 1) (n_s - 1) / (n_s - p_s), n_s the drawn rows and p_s =
+    trace(B^-1 B_s) their share of the d - 1 parameters (B_s: B over the drawn rows; p_s = d - 1
+    without fixed rows, which gives CR1 back). All rows fixed: the covariance is 0 (an exact fit).
+
     Parameters
     ----------
     z : (n, d) 0/1;  y : (n,) or (n, k) responses;  f_zero, f_one : (k,) or scalars, f(0) and f(1).
     clusters : (n,) ids of the rows drawn together (e.g. pairs z, 1 - z), or None.
+    weights : (n,) non-negative regression weights, or None (all 1).
+    fixed : (n,) bools, the rows that were not drawn, or None (every row drawn).
 
     Returns
     -------
@@ -313,26 +323,41 @@ def fit_constrained(z, y, f_zero, f_one, clusters=None):
     k = y2.shape[1]
     if d == 1:
         return delta[:, None].copy(), np.zeros((k, 1, 1))
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     u = z[:, :-1] - z[:, -1:]
     t = y2 - g0 - z[:, -1:] * delta
-    head = scipy.linalg.lstsq(u, t, lapack_driver="gelsd")[0]  # (d - 1, k)
+    root = np.sqrt(w)[:, None]
+    head = scipy.linalg.lstsq(u * root, t * root, lapack_driver="gelsd")[0]  # (d - 1, k)
     coef = np.vstack([head, delta - head.sum(axis=0)]).T
     resid = t - u @ head
-    inside = (z.sum(axis=1) > 0) & (z.sum(axis=1) < d)
+    inside = (z.sum(axis=1) > 0) & (z.sum(axis=1) < d) & (w > 0)
+    drawn = inside if fixed is None else inside & ~np.asarray(fixed, dtype=bool)
     m = int(inside.sum())
-    eigval, eigvec = np.linalg.eigh(u.T @ u)
+    eigval, eigvec = np.linalg.eigh(u.T @ (u * w[:, None]))
     cov = np.full((k, d, d), np.inf)
     if m <= d - 1 or eigval[0] <= 1e-12 * eigval[-1]:
         return coef, cov
+    m_s = int(drawn.sum())
+    if m_s == 0:
+        return coef, np.zeros((k, d, d))
     bread = (eigvec / eigval) @ eigvec.T
     ids = np.arange(n) if clusters is None else np.asarray(clusters)
-    ids = np.unique(ids[inside], return_inverse=True)[1]  # clusters 0..G-1 of the rows that fit
+    ids = np.unique(ids[drawn], return_inverse=True)[1]  # clusters 0..G-1 of the drawn rows that fit
     groups = int(ids.max()) + 1
-    scale = m / (m - d + 1) if clusters is None else groups / max(groups - 1, 1) * (m - 1) / (m - d + 1)
+    centre = m_s < m  # a fixed part: the drawn scores' mean is not 0
+    if centre:
+        p_s = float(np.trace(bread @ (u[drawn].T @ (u[drawn] * w[drawn, None]))))
+        if groups < 2 or m_s - p_s <= 0:
+            return coef, cov
+        scale = groups / (groups - 1) * (m_s - 1) / (m_s - p_s)
+    else:
+        scale = m / (m - d + 1) if clusters is None else groups / max(groups - 1, 1) * (m - 1) / (m - d + 1)
     lift = np.vstack([np.eye(d - 1), -np.ones((1, d - 1))])  # T
     for c in range(k):
         scores = np.zeros((groups, d - 1))
-        np.add.at(scores, ids, u[inside] * resid[inside, c, None])
+        np.add.at(scores, ids, u[drawn] * (w[drawn] * resid[drawn, c])[:, None])
+        if centre:
+            scores -= scores.mean(axis=0)
         half = lift @ bread @ scores.T  # (d, G)
         cov[c] = scale * half @ half.T
     return coef, cov
