@@ -462,17 +462,49 @@ def patterns_with_ones(d: int, k: int) -> np.ndarray:
     return z
 
 
+def _distinct_pairs(m: int, d: int, law, rng, max_draws: int) -> np.ndarray:
+    """Pairs (z, 1 - z), k ~ ``law`` then k ones at random, drawn until they hold m distinct rows.
+
+    Every draw is kept (a pattern drawn twice appears twice: the sample is i.i.d. in pairs, with
+    replacement); only the distinct rows cost model calls. With m odd the last new pair is cut to
+    its first row. At most ``max_draws`` pairs (then fewer distinct rows). Returns (rows, d) uint8.
+    """
+    seen, out, distinct = set(), [], 0
+    while distinct < m and len(out) < max_draws:
+        batch = min(max(2 * (m - distinct), 16), max_draws - len(out))
+        half = samples_with_ones(rng.choice(d + 1, size=batch, p=law), d, rng)
+        for z in half:
+            key = min(z.tobytes(), (1 - z).tobytes())
+            if key in seen:
+                out.append(np.stack([z, 1 - z]))
+                continue
+            seen.add(key)
+            if m - distinct == 1:
+                out.append(z[None])
+                distinct += 1
+                break
+            out.append(np.stack([z, 1 - z]))
+            distinct += 2
+            if distinct >= m:
+                break
+    return np.concatenate(out) if out else np.zeros((0, d), dtype=np.uint8)
+
+
 def enumerated_samples(n: int, d: int, rng, size_law=None) -> DesignSample:
     """KernelSHAP's rows for ``design="enumerated"``: the heavy sizes enumerated, the others sampled in pairs.
 
     Rows 0 and 1 are z = 1 and z = 0 (the constraints; weight 0, fixed); then every pattern of the
     enumerated sizes of :func:`enumeration_plan` with its exact weight q_k / C(d, k) (fixed: no
-    sampling variance); then ``plan.n_sampled`` rows in pairs (z, 1 - z), k from the size law
-    truncated to the other sizes and k ones at random places, each with weight
-    ``plan.sampled_mass / plan.n_sampled``, clustered by pair. The weighted objective
-    sum_i w_i (y_i - f(0) - z_i^T phi)^2 then has, for every phi, the expectation of KernelSHAP's
-    population objective, so its constrained minimiser has the same limit, the Shapley values
-    (the theory page on designs). With n >= 2^d every pattern is enumerated: the fit is exact.
+    sampling variance); then pairs (z, 1 - z), k from the size law truncated to the other sizes and
+    k ones at random places, drawn with replacement until they hold ``plan.n_sampled`` distinct rows
+    (as shap does: a pattern drawn again costs no model call), each drawn row with weight
+    ``plan.sampled_mass / (rows drawn)``, clustered by pair. The weighted objective
+    sum_i w_i (y_i - f(0) - z_i^T phi)^2 then estimates, for every phi, KernelSHAP's population
+    objective, so its constrained minimiser has the same limit, the Shapley values (the theory page
+    on designs). With n >= 2^d every pattern is enumerated: the fit is exact.
+
+    Rows drawn twice appear twice; the distinct rows, ``np.unique(z, axis=0)``, are the model calls
+    (at most n).
     """
     plan = enumeration_plan(n, d, size_law)
     q = _size_law(d, size_law)
@@ -481,17 +513,13 @@ def enumerated_samples(n: int, d: int, rng, size_law=None) -> DesignSample:
     fixed_z = np.concatenate([ends] + blocks)
     fixed_w = np.concatenate([np.zeros(2)] + [np.full(b.shape[0], q[k] / b.shape[0])
                                              for k, b in zip(plan.enumerated, blocks)])
-    m = plan.n_sampled
-    if m:
+    if plan.n_sampled:
         law = np.zeros(d + 1)
         law[list(plan.sampled)] = q[list(plan.sampled)]
-        gen = as_generator(rng)
-        draws = (m + 1) // 2
-        half = samples_with_ones(gen.choice(d + 1, size=draws, p=law / law.sum()), d, gen)
-        drawn = np.stack([half, 1 - half], axis=1).reshape(-1, d)[:m]
+        drawn = _distinct_pairs(plan.n_sampled, d, law / law.sum(), as_generator(rng), 50 * plan.n_sampled + 100)
     else:
         drawn = np.zeros((0, d), dtype=np.uint8)
-    nf = fixed_z.shape[0]
+    nf, m = fixed_z.shape[0], drawn.shape[0]
     z = np.concatenate([fixed_z, drawn])
     weights = np.concatenate([fixed_w, np.full(m, plan.sampled_mass / max(m, 1))])
     clusters = np.concatenate([np.arange(nf), nf + np.arange(m) // 2])
