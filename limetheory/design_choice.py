@@ -36,7 +36,8 @@ from scipy.special import logsumexp
 
 from ._binomial import log_half_binom
 from .kernel import weighted_law
-from .sampling import DESIGNS, DesignSample, concat_samples, design_for_sampler, draw_design, stratum_labels
+from .sampling import (DESIGNS, SHAPLEY_DESIGNS, DesignSample, concat_samples, design_for_sampler, draw_design,
+                       stratum_labels)
 from .surrogate import cholesky_or_none, fit_weighted_ridge, hessian, predict_linear
 from .validation import check_choice
 from .threads import single_blas_thread
@@ -87,13 +88,14 @@ def choose_design(per_call_trace: dict, source: str = "pilot", pilot_samples: in
 
 
 def resolve_design(design, sampler=None):
-    """The design of ``explain``: a name of :data:`DESIGN_CHOICES` or a :class:`DesignChoice`
-    (``sampler=``, its former name, folded in with a DeprecationWarning)."""
+    """The design of ``explain``: a name of :data:`DESIGN_CHOICES` (or ``"enumerated"``, KernelSHAP's:
+    :data:`limetheory.sampling.SHAPLEY_DESIGNS`) or a :class:`DesignChoice` (``sampler=``, its former
+    name, folded in with a DeprecationWarning)."""
     design = design_for_sampler(design, sampler)
     if isinstance(design, DesignChoice):
         check_choice(design.chosen, "design", DESIGNS)
         return design
-    return check_choice(design, "design", DESIGN_CHOICES)
+    return check_choice(design, "design", DESIGN_CHOICES + tuple(d for d in SHAPLEY_DESIGNS if d not in DESIGN_CHOICES))
 
 
 def pilot_size(n: int, d: int) -> int:

@@ -18,7 +18,7 @@ from .nets import Classifier
 from .perturb import check_pixel_dtype, check_responses, jax_perturb_batch, model_responses
 from .design_choice import DesignRun, pilot_size, resolve_design
 from .kernel import KERNELS
-from .sampling import shapley_samples
+from .sampling import SHAPLEY_DESIGNS, enumerated_samples, shapley_samples
 from .validation import (as_generator, available_memory, check_bool, check_choice, check_int, check_kernel_width,
                          check_ridge, validate_params)
 from .segmentation import QUICKSHIFT_DEFAULTS, check_image, check_segments, n_superpixels, replacement_image, segment
@@ -338,7 +338,10 @@ def explain(
         (for studies of that failure); the standard errors are then not to be trusted.
     kernel : ``"lime"`` (default) or ``"shap"``: KernelSHAP on the superpixels (:func:`explain_shapley`),
         whose coefficients converge to the Shapley values of the game z -> f(x(z)); kernel_width and
-        ridge do not apply, ``design="paired"`` draws z and 1 - z together.
+        ridge do not apply, ``design="paired"`` draws z and 1 - z together, ``design="enumerated"``
+        (KernelSHAP only, a fixed ``n_samples``) evaluates every coalition of the sizes whose count
+        fits the budget with its exact weight and samples the other sizes in pairs
+        (:func:`limetheory.sampling.enumerated_samples`); with n_samples >= 2^d it is exact.
 
     Returns
     -------
@@ -364,12 +367,18 @@ def explain(
     label_request = _check_label_request(labels, top_labels)
     design = resolve_design(design, sampler)
     if check_choice(kernel, "kernel", KERNELS) == "shap":
-        if design not in ("iid", "paired"):
-            raise ValueError(f"kernel='shap' draws z from the Shapley kernel's law, design 'iid' or 'paired'; "
-                             f"got design={design!r}")
+        if design not in SHAPLEY_DESIGNS:
+            raise ValueError(f"kernel='shap' draws z from the Shapley kernel's law, design one of "
+                             f"{', '.join(map(repr, SHAPLEY_DESIGNS))}; got design={design!r}")
+        if design == "enumerated" and rule is not None:
+            raise ValueError("design='enumerated' plans its enumeration from the budget: give n_samples a "
+                             "number of model calls, not 'auto' or a StoppingRule (or use design='paired')")
         return explain_shapley(img, predict, seg, label_request, n if rule is None else rule, seed, hide_color,
-                               paired=design == "paired", batch_size=batch_size, dtype=dtype,
+                               design=design, batch_size=batch_size, dtype=dtype,
                                keep_samples=keep_samples, fused=fused, progress=progress)
+    if design == "enumerated":
+        raise ValueError("design='enumerated' is a design of KernelSHAP (kernel='shap'); LIME's kernel takes "
+                         "design 'iid', 'paired', 'stratified', 'weighted' or 'auto'")
     if batch_size is not None:
         batch_size = check_int(batch_size, "batch_size", 1)
     check_bool(keep_samples, "keep_samples")
@@ -431,16 +440,24 @@ def _identifiable_or_warn(z, weights, ridge, sampler, refuse: bool) -> None:
 
 
 def explain_shapley(img, predict, seg, label_request, n_or_rule, seed, hide_color, *, paired=False, batch_size=None,
-                    dtype=None, keep_samples=False, fused=False, progress=None) -> Explanation:
+                    dtype=None, keep_samples=False, fused=False, progress=None, design=None) -> Explanation:
     """KernelSHAP on superpixels: ``explain(..., kernel="shap")`` after its checks.
 
-    z from the Shapley kernel's law (:func:`limetheory.sampling.shapley_samples`; rows 0 and 1 are
-    z = 1 and z = 0), the constrained least squares with its projected sandwich
-    (:func:`limetheory.surrogate.fit_constrained`, clustered by pair when ``paired``). ``n_or_rule``:
-    the number of model calls, or the :class:`StoppingRule` of ``n_samples="auto"``.
+    ``design`` (:data:`limetheory.sampling.SHAPLEY_DESIGNS`; None: ``"paired"`` if ``paired``, else
+    ``"iid"``): z from the Shapley kernel's law (:func:`limetheory.sampling.shapley_samples`; rows 0
+    and 1 are z = 1 and z = 0), alone or in pairs, or ``"enumerated"``
+    (:func:`limetheory.sampling.enumerated_samples`: the heavy sizes enumerated with their exact
+    weights, the rest drawn in pairs; each distinct row is one model call). The constrained
+    (weighted) least squares with its projected sandwich (:func:`limetheory.surrogate.fit_constrained`,
+    clustered by pair, enumerated rows without variance). ``n_or_rule``: the number of model calls,
+    or the :class:`StoppingRule` of ``n_samples="auto"`` (not with ``"enumerated"``).
     """
     d = n_superpixels(seg)
+    design = ("paired" if paired else "iid") if design is None else check_choice(design, "design", SHAPLEY_DESIGNS)
+    paired = design == "paired"
     rule = n_or_rule if isinstance(n_or_rule, StoppingRule) else None
+    if rule is not None and design == "enumerated":
+        raise ValueError("design='enumerated' needs a fixed number of model calls, not a StoppingRule")
     n = rule.max_samples if rule else n_or_rule
     if n < d + 2:
         raise ValueError(f"kernel='shap' needs n_samples >= d + 2 = {d + 2} model calls, got {n}")
@@ -450,7 +467,7 @@ def explain_shapley(img, predict, seg, label_request, n_or_rule, seed, hide_colo
         batch_size = predict.batch_size if batch_size is None else batch_size
         dtype = np.float32 if dtype is None else dtype
     rep = replacement_image(img, seg, hide_color)
-    pairs = []
+    pairs, extra = [], {}
 
     def draw(m, first):
         z, ids = shapley_samples(m, d, gen, paired, first_rows=first)
@@ -462,20 +479,27 @@ def explain_shapley(img, predict, seg, label_request, n_or_rule, seed, hide_colo
             return fused_jax_responses(predict, img, rep, seg, z, batch_size)
         return model_responses(predict, img, rep, seg, z, batch_size, np.float64 if dtype is None else dtype, progress)
 
-    def fit(z, y, _weights):
+    def fit(z, y, weights, calls=None):
         labels = _resolve_labels(label_request, y[0])
         y_lab = y[:, labels]
-        coef, cov = fit_constrained(z, y_lab, y_lab[1], y_lab[0], np.concatenate(pairs)[: z.shape[0]])
-        ones = np.ones(z.shape[0])
+        coef, cov = fit_constrained(z, y_lab, y_lab[1], y_lab[0], np.concatenate(pairs)[: z.shape[0]], **extra)
+        weights = np.ones(z.shape[0]) if weights is None else weights
         return Explanation(
             coef=coef, intercept=y_lab[1].copy(), labels=labels, segments=seg,
-            score=weighted_r2(z, y_lab, ones, y_lab[1], coef), local_pred=y_lab[0].copy(), prediction=y[0].copy(),
-            image=img, replacement=rep, kernel_width=float("nan"), ridge=0.0, n_samples=int(z.shape[0]),
-            design="paired" if paired else "iid", coef_se=np.sqrt(np.diagonal(cov, axis1=1, axis2=2)),
+            score=weighted_r2(z, y_lab, weights, y_lab[1], coef), local_pred=y_lab[0].copy(), prediction=y[0].copy(),
+            image=img, replacement=rep, kernel_width=float("nan"), ridge=0.0,
+            n_samples=int(z.shape[0] if calls is None else calls),
+            design=design, coef_se=np.sqrt(np.diagonal(cov, axis1=1, axis2=2)),
             intercept_se=np.zeros(len(labels)), samples=z if keep_samples else None,
-            weights=ones if keep_samples else None, responses=y if keep_samples else None, kernel="shap",
+            weights=weights if keep_samples else None, responses=y if keep_samples else None, kernel="shap",
         )
 
+    if design == "enumerated":  # one draw; a pattern drawn twice is evaluated once
+        sample = enumerated_samples(n, d, gen)
+        distinct, back = np.unique(sample.z, axis=0, return_inverse=True)
+        pairs.append(sample.clusters)
+        extra.update(weights=sample.weights, fixed=sample.fixed)
+        return fit(sample.z, evaluate(distinct)[back.reshape(-1)], sample.weights, calls=distinct.shape[0])
     if rule is None:
         z, _ = draw(n, True)
         return fit(z, evaluate(z), None)
