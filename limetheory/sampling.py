@@ -455,8 +455,9 @@ def enumeration_plan(n: int, d: int, size_law=None) -> EnumerationPlan:
 def patterns_with_ones(d: int, k: int) -> np.ndarray:
     """All C(d, k) vectors of {0,1}^d with k ones, (C(d, k), d) uint8, in lexicographic order of their places."""
     from itertools import combinations
+    from math import comb
 
-    places = np.array(list(combinations(range(d), k)), dtype=np.int64).reshape(-1, k)
+    places = np.array(list(combinations(range(d), k)), dtype=np.int64).reshape(comb(d, k), k)
     z = np.zeros((places.shape[0], d), dtype=np.uint8)
     np.put_along_axis(z, places, 1, axis=1)
     return z
