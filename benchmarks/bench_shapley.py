@@ -8,14 +8,17 @@
 2. Estimators at equal budgets of model calls: shap's KernelExplainer (``l1_reg=False``; paired
    sampling and exact enumeration of small coalition sizes, as shap does), captum's KernelShap
    (its default constraint weight), and ours (``explain(kernel="shap")``'s sampler and fit:
-   i.i.d. and paired), ``R`` seeds each. Error: ||phi_hat - phi||_2 / ||phi||_2, mean over seeds.
+   i.i.d., paired and enumerated, :func:`limetheory.sampling.enumerated_samples`, whose model calls
+   are its distinct rows), ``R`` seeds each. Error: ||phi_hat - phi||_2 / ||phi||_2, mean over seeds.
    Coverage: share of our 95% intervals (phi_hat_j -+ 1.96 se_j) that hold the exact phi_j.
 3. The cost of exact values at d = 16, 20, 24: the 2^d-pattern table of a cheap game, and the
    arithmetic of exact_shapley on it; the model calls are 2^d (captum's ShapleyValues: d * d!).
 
 Writes results/bench_shapley.json and results/bench_shapley.md (with the machine and its load), and
 the games' tables to results/bench_shapley_games.npz (for the kernel-width figure).
-Usage: python benchmarks/bench_shapley.py [--quick] [--out DIR] [--runs R]
+Usage: python benchmarks/bench_shapley.py [--quick] [--out DIR] [--runs R] [--reuse-tables | --games FILE]
+(``--reuse-tables``: the tables of OUT/bench_shapley_games.npz, the committed ones by default, instead of
+2^d model calls per network; EfficientNet-Lite0's took 813 s.)
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from limetheory import theory
-from limetheory.sampling import shapley_samples
+from limetheory.sampling import enumerated_samples, shapley_samples
 from limetheory.surrogate import fit_constrained
 
 BUDGETS = (50, 100, 200, 400, 800)
@@ -61,7 +64,8 @@ def network_games(quick: bool, cached: dict | None = None, save=None) -> dict:
         d = n_superpixels(seg)
         top = int(np.argmax(clf.predict(image[None])[0]))
         t0 = time.perf_counter()
-        if cached and f"{name}__values" in cached and np.array_equal(cached[f"{name}__segments"], seg):
+        reused = bool(cached) and f"{name}__values" in cached and np.array_equal(cached[f"{name}__segments"], seg)
+        if reused:
             values, seconds = cached[f"{name}__values"], float(cached[f"{name}__table_s"])
         else:
             game = superpixel_game(clf.predict, image, seg, top, dtype=np.float32)
@@ -69,8 +73,9 @@ def network_games(quick: bool, cached: dict | None = None, save=None) -> dict:
             seconds = time.perf_counter() - t0
         games[name] = (d, values, {"class": top, "class_name": str(clf.class_names[top]), "table_s": seconds,
                                    "segments": seg})
-        print(f"{name}: d = {d}, 2^d = {1 << d} calls in {seconds:.1f} s", flush=True)
-        if save is not None:
+        print(f"{name}: d = {d}, 2^d = {1 << d} calls in {seconds:.1f} s" + (" (table reused)" if reused else ""),
+              flush=True)
+        if save is not None and not reused:
             save(games)
     return games
 
@@ -94,6 +99,15 @@ def ours(values, d, n, seed, paired):
     y = theory.ResponseTable(values)(z)
     coef, cov = fit_constrained(z, y, y[1], y[0], pairs)
     return coef[0], np.sqrt(np.diag(cov[0])), n
+
+
+def ours_enumerated(values, d, n, seed):
+    """design="enumerated" as ``explain`` runs it: the distinct rows are the model calls."""
+    s = enumerated_samples(n, d, seed)
+    distinct, back = np.unique(s.z, axis=0, return_inverse=True)
+    y = theory.ResponseTable(values)(distinct)[back.reshape(-1)]
+    coef, cov = fit_constrained(s.z, y, y[1], y[0], s.clusters, s.weights, s.fixed)
+    return coef[0], np.sqrt(np.diag(cov[0])), distinct.shape[0]
 
 
 def shap_kernel(values, d, n, seed):
@@ -122,9 +136,12 @@ def captum_kernel(values, d, n, seed):
     return phi.numpy().reshape(-1).astype(np.float64), None, model.calls
 
 
+OURS = ("ours (iid)", "ours (paired)", "ours (enumerated)")
+
 ESTIMATORS = {
     "ours (iid)": lambda v, d, n, s: ours(v, d, n, s, False),
     "ours (paired)": lambda v, d, n, s: ours(v, d, n, s, True),
+    "ours (enumerated)": ours_enumerated,
     "shap KernelExplainer": shap_kernel,
     "captum KernelShap": captum_kernel,
 }
@@ -186,13 +203,13 @@ def to_markdown(rows, exact, games, meta) -> str:
     for name, (d, _, info) in games.items():
         lines += [f"**{name}**, d = {d}, class {info['class']} ({info['class_name']}); table of 2^{d} calls: "
                   f"{info['table_s']:.1f} s", "",
-                  "| model calls | " + " | ".join(ESTIMATORS) + " | coverage (iid) | coverage (paired) |",
-                  "|---:|" + "---:|" * (len(ESTIMATORS) + 2)]
+                  "| model calls | " + " | ".join(ESTIMATORS) + " | " + " | ".join(f"coverage ({m[6:-1]})" for m in OURS)
+                  + " |", "|---:|" + "---:|" * (len(ESTIMATORS) + len(OURS))]
         for n in sorted({r["budget"] for r in rows if r["game"] == name}):
             cell = {r["method"]: r for r in rows if r["game"] == name and r["budget"] == n}
             vals = [f"{cell[m]['rel_error_mean']:.3g} +- {cell[m]['rel_error_se']:.1g}" for m in ESTIMATORS]
-            lines.append(f"| {n} | " + " | ".join(vals) + f" | {_fmt(cell['ours (iid)']['coverage'])} | "
-                         f"{_fmt(cell['ours (paired)']['coverage'])} |")
+            lines.append(f"| {n} | " + " | ".join(vals) + " | " + " | ".join(_fmt(cell[m]["coverage"]) for m in OURS)
+                         + " |")
         lines.append("")
     lines += ["Exact values from one table of 2^d responses (a cheap analytic game; for a network add 2^d model calls):",
               "", "| d | model calls 2^d | table (s) | exact_shapley (s) | table (MiB) | captum ShapleyValues calls d*d! |",
@@ -207,7 +224,11 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="two small-CNN games, two budgets, d = 12 exact")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "results"))
     parser.add_argument("--runs", type=int, default=None, help="seeds per cell (default 10; quick 3)")
-    parser.add_argument("--games", default=None, help="an earlier games file (.npz) whose tables to reuse")
+    tables = parser.add_mutually_exclusive_group()
+    tables.add_argument("--games", default=None, help="an earlier games file (.npz) whose tables to reuse")
+    tables.add_argument("--reuse-tables", action="store_true",
+                        help="reuse the tables of OUT/bench_shapley_games.npz (OUT/bench_shapley_quick_games.npz "
+                             "with --quick) instead of tabulating the networks")
     args = parser.parse_args(argv)
     runs = args.runs or (3 if args.quick else 10)
     out = Path(args.out)
@@ -216,6 +237,10 @@ def main(argv=None):
     load_before = os.getloadavg()[0]
     name = "bench_shapley_quick" if args.quick else "bench_shapley"
     cached = None
+    if args.reuse_tables:
+        args.games = out / f"{name}_games.npz"
+        if not args.games.exists():
+            parser.error(f"--reuse-tables: no {args.games}; run once without it")
     if args.games:
         with np.load(args.games) as f:
             cached = {k: f[k] for k in f.files}
@@ -225,9 +250,11 @@ def main(argv=None):
     meta = {"machine": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count(),
             "load_1min_start": load_before, "load_1min_end": os.getloadavg()[0],
             "wall_s": time.perf_counter() - t0, "runs": runs}
+    meta["tables_from"] = str(Path(args.games).name) if args.games else None
+    reused = f"; the games' tables read from {meta['tables_from']} (tabulated by an earlier run)" if args.games else ""
     meta["conditions"] = (f"{meta['cpu_count']} CPU cores shared with other jobs (1-min load average "
                           f"{load_before:.1f} at start, {meta['load_1min_end']:.1f} at end), no GPU; networks in "
-                          f"float32 (JAX, CPU); {runs} seeds per cell; total {meta['wall_s'] / 60:.1f} min.")
+                          f"float32 (JAX, CPU); {runs} seeds per cell; total {meta['wall_s'] / 60:.1f} min{reused}.")
     info = {k: {kk: vv for kk, vv in v[2].items() if kk != "segments"} for k, v in games.items()}
     (out / f"{name}.json").write_text(json.dumps({"meta": meta, "games": info, "errors": rows, "exact": exact},
                                                  indent=2))
