@@ -54,7 +54,8 @@ class Explanation:
     prediction : (n_classes,) the model's scores on the unperturbed image.
     image : the explained image; replacement : LIME's replacement image xi_bar.
     kernel_width, ridge, n_samples : the settings used.
-    design : the sampling design (:data:`limetheory.sampling.DESIGNS`); ``"auto:<name>"`` when
+    design : the sampling design (:data:`limetheory.sampling.DESIGNS`; with ``kernel="shap"``,
+        :data:`limetheory.sampling.SHAPLEY_DESIGNS`, e.g. ``"enumerated"``); ``"auto:<name>"`` when
         ``design="auto"`` chose ``<name>`` from a pilot. ``sampler``: its former name ("bernoulli" for "iid").
     design_choice : with ``design="auto"`` (or a given :class:`limetheory.design_choice.DesignChoice`),
         why: every design's per-call variance and the source of those numbers (``design_choice.reason``).
