@@ -21,6 +21,12 @@ which is the Shapley value (Charnes et al. 1988). The estimate's error is sqrt(n
 
 (the influence function of the constrained fit is P z r / D), and for paired samples (z with 1 - z,
 the law of k being symmetric) M = E[(psi(z) + psi(1 - z)) (psi(z) + psi(1 - z))^T] / 2, psi = z r.
+
+``design="enumerated"`` (:func:`limetheory.sampling.enumerated_samples`) keeps A and the limit; its
+enumerated sizes E add no variance and its m drawn rows, in pairs from q restricted to the other sizes
+S (mass Q_S), each weighted Q_S / m, give m Cov(phi_hat) -> P M_S P / D^2 with
+M_S = Q_S^2 Cov_S(psi(z) + psi(1 - z)) / 2 (:func:`enumerated_covariance`; a covariance, not a second
+moment: the drawn rows' scores do not have mean 0, the enumerated part balances them).
 """
 from __future__ import annotations
 
@@ -31,7 +37,7 @@ import numpy as np
 from ..kernel import weighted_law
 from .enumeration import ResponseTable, all_patterns
 
-__all__ = ["shapley_kernel_covariance", "shapley_kernel_limit", "shapley_law_scale"]
+__all__ = ["enumerated_covariance", "shapley_kernel_covariance", "shapley_kernel_limit", "shapley_law_scale"]
 
 
 def shapley_law_scale(d: int) -> float:
@@ -97,6 +103,44 @@ def shapley_kernel_covariance(table: ResponseTable, paired: bool = False, batch_
                 meat[c] += 0.5 * psi.T @ (psi * p[:, None])
             else:
                 meat[c] += psi.T @ (psi * p[:, None])
+    proj = np.eye(d) - 1.0 / d
+    out[:, 1:, 1:] = proj @ meat @ proj / shapley_law_scale(d) ** 2
+    return out
+
+
+def enumerated_covariance(table: ResponseTable, sampled, batch_size: int = 1 << 15) -> np.ndarray:
+    """m times the covariance of ``design="enumerated"``'s estimate, (k, d + 1, d + 1) intercept first,
+    for m drawn rows in pairs from the sizes ``sampled`` (the others enumerated): ``P M_S P / D^2`` with
+    ``M_S = Q_S^2 Cov_S(psi(z) + psi(1 - z)) / 2`` (module docstring). Divide by the number of drawn
+    rows of a run for its covariance. ``sampled`` empty: 0 (every coalition enumerated)."""
+    d, values = table.d, _values(table)
+    out = np.zeros((values.shape[1], d + 1, d + 1))
+    sampled = sorted({int(k) for k in sampled})
+    if d == 1 or not sampled:
+        return out
+    if any(not 1 <= k <= d - 1 or d - k not in sampled for k in sampled):
+        raise ValueError(f"sampled must be sizes in 1..d-1 closed under k -> d - k, got {sampled}")
+    phi = shapley_kernel_limit(table, batch_size)
+    q, _ = weighted_law(d, None, kernel="shap")
+    mass = float(q[sampled].sum())
+    prob = _pattern_probability(d) / mass
+    keep = np.zeros(d + 1, dtype=bool)
+    keep[sampled] = True
+    total = 1 << d
+    first = np.zeros((values.shape[1], d))
+    second = np.zeros((values.shape[1], d, d))
+    for start in range(0, total, batch_size):
+        stop = min(start + batch_size, total)
+        z = all_patterns(d, start, stop).astype(np.float64)
+        ones = z.sum(axis=1).astype(np.int64)
+        p = np.where(keep[ones], prob[ones], 0.0)
+        resid = values[start:stop] - phi[:, 0] - z @ phi[:, 1:].T
+        partner = values[total - 1 - np.arange(start, stop)] - phi[:, 0] - (1.0 - z) @ phi[:, 1:].T
+        for c in range(values.shape[1]):
+            psi = z * resid[:, c, None] + (1.0 - z) * partner[:, c, None]
+            first[c] += p @ psi
+            second[c] += psi.T @ (psi * p[:, None])
+    meat = mass**2 * (second - first[:, :, None] * first[:, None, :]) / 2
     proj = np.eye(d) - 1.0 / d
     out[:, 1:, 1:] = proj @ meat @ proj / shapley_law_scale(d) ** 2
     return out
