@@ -198,7 +198,7 @@ def _enumerated_against_shap(err: dict, games: list, budgets: list, data: dict) 
         "shapley_enum_error_verdict": "is met in every cell" if not losses else f"is not met in {len(losses)} cells",
         "shapley_enum_ratio_min": f"{min(ratios):.2f}",
         "shapley_enum_ratio_max": f"{max(ratios):.2f}",
-        "shapley_enum_digits_top": f"{rel('digits-cnn', max(budgets), ours):.3g}",
+        "shapley_enum_digits_top": f"{rel('digits-cnn', max(budgets), ours):.2f}",
         "shapley_enum_cov_min": f"{min(cov.values()):.3g}",
         "shapley_enum_cov_max": f"{max(cov.values()):.3g}",
         "shapley_enum_cov_intervals": "/".join(map(str, n_int)),
