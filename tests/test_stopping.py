@@ -341,6 +341,44 @@ def test_separated_rule_with_a_tolerance():
     assert not separated(coef, np.full((1, 4, 4), np.inf), 1, 0.05, tolerance=0.5).any()
 
 
+def test_separated_rule_breaks_exact_ties_as_top_k_does():
+    """An exact tie across the top-k boundary with ``tolerance > 0``: the rule judges the set that
+    :func:`limetheory.metrics.top_k` reports (ties: lower index first), not the other tied superpixel.
+
+    d = 20 (above 16 NumPy's default argsort is not stable), one label per tied pair (a, b), a < b,
+    both at 1, the others at 0. Error vectors (cov = V V^T + 1e-6 I): v_a = 0, v_b = (h, 0), v_j =
+    (0, R) for one j outside the pair, so sd_ab ~ h, sd_aj ~ R and sd_bj ~ sqrt(h^2 + R^2): with
+    q h = 0.8, q R = 1.75, tolerance 0.9 (eps ~ 0.9 (1 - q 1e-3)), the set {a} passes every pair
+    (lower bounds -0.8 and -0.75 > -eps) and {b} fails against j (1 - 1.924 < -eps)."""
+    from limetheory.metrics import top_k
+
+    d, level, tolerance = 20, 0.05, 0.9
+    pairs = [(a, b) for a in range(d) for b in range(a + 1, d)]
+    n_labels = len(pairs)
+    q = norm.isf(level / (n_labels * d * (d + 1)))
+    h, big = 0.8 / q, 1.75 / q
+    coef = np.zeros((n_labels, d))
+    cov = np.empty((n_labels, d, d))
+    for label, (a, b) in enumerate(pairs):
+        coef[label, [a, b]] = 1.0
+        j = min(set(range(d)) - {a, b})
+        v = np.zeros((d, 2))
+        v[b, 0], v[j, 1] = h, big
+        cov[label] = v @ v.T + 1e-6 * np.eye(d)
+        assert top_k(coef[label], 1).tolist() == [a]
+    eps = tolerance * (1.0 - q * 1e-3)
+    assert -0.8 > -eps and -0.75 > -eps and 1 - np.hypot(0.8, 1.75) < -eps  # the margins used
+    np.testing.assert_array_equal(separated(coef, cov, 1, level, tolerance=tolerance), True)
+    # the tie broken by a hair either way: toward a the same answer, toward b (the other set) not separated
+    hair = 1e-9
+    toward_a, toward_b = coef.copy(), coef.copy()
+    for label, (a, b) in enumerate(pairs):
+        toward_a[label, b] -= hair
+        toward_b[label, a] -= hair
+    np.testing.assert_array_equal(separated(toward_a, cov, 1, level, tolerance=tolerance), True)
+    np.testing.assert_array_equal(separated(toward_b, cov, 1, level, tolerance=tolerance), False)
+
+
 def _roundoff_case():
     """A response that moves by less than its own float resolution: y = fl(0.3 + 1e-17 l(x)), l linear
     in the superpixels (|l| <= 8): the outputs are 0.3 and its neighbours a few ulps away (5.6e-17
