@@ -45,6 +45,26 @@ def test_perturb_batch_equals_naive_loop(h, w, c, n_rows, seed, dtype):
     np.testing.assert_array_equal(perturb_batch(img, rep, seg, z, dtype=dtype), naive_perturb(img, rep, seg, z))
 
 
+@pytest.mark.parametrize("c", [None, 3])
+def test_perturb_batch_casts_both_images_to_dtype_and_fills_out(c):
+    """``dtype``: both images are cast to it first (uint8 pixels and float64 means into float32 output);
+    ``out``: the images are written into it and it is returned; a boolean z keeps where True."""
+    rng = np.random.default_rng(8)
+    shape = (5, 6) if c is None else (5, 6, c)
+    img = rng.integers(0, 256, shape).astype(np.uint8)
+    rep = rng.uniform(0, 255, shape)  # float64 replacement, as replacement_image gives
+    seg = grid(shape, 2, 3)
+    z = rng.integers(0, 2, (7, 6))
+    expected = naive_perturb(img.astype(np.float32), rep.astype(np.float32), seg, z)
+    got = perturb_batch(img, rep, seg, z, dtype=np.float32)
+    assert got.dtype == np.float32 and got.shape == (7,) + shape
+    np.testing.assert_array_equal(got, expected)
+    out = np.full((7,) + shape, -1.0, dtype=np.float32)
+    assert perturb_batch(img, rep, seg, z, dtype=np.float32, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(perturb_batch(img, rep, seg, z.astype(bool), dtype=np.float32), expected)
+
+
 def test_jax_perturb_matches_numpy():
     rng = np.random.default_rng(0)
     img, rep = rng.normal(size=(2, 6, 5, 3))

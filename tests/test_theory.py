@@ -585,6 +585,21 @@ def test_limit_explanation_several_classes():
         assert np.allclose(both[k], th.limit_explanation(d, nu, g0[k], g[k]), rtol=1e-14)
 
 
+def test_limit_explanation_of_the_plain_kernels_moments_needs_no_log_scale():
+    """Moments of pi itself (log_scale left at its default, 0), summed over {0,1}^d: a linear
+    f = c0 + c^T z gives beta^f = (c0, c); the same moments given for pi * exp(-1) give e times it."""
+    from limetheory.sampling import kernel_weights
+
+    d, nu = 6, 0.25
+    c = np.random.default_rng(11).normal(size=d + 1)
+    z = th.all_patterns(d).astype(np.float64)
+    pi = kernel_weights(z, nu)
+    f = c[0] + z @ c[1:]
+    g0, g = np.mean(pi * f), (pi * f) @ z / 2**d
+    np.testing.assert_allclose(th.limit_explanation(d, nu, g0, g), c, rtol=0, atol=1e-12 * np.abs(c).max())
+    np.testing.assert_allclose(th.limit_explanation(d, nu, g0, g, log_scale=1.0), np.e * c, rtol=1e-12)
+
+
 def test_monte_carlo_moments_nu_and_weights_agree():
     rng = np.random.default_rng(2)
     z = rng.integers(0, 2, size=(500, 7))
