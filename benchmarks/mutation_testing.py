@@ -54,7 +54,7 @@ TARGETS = {
                 "-k", "kernel_weights or alpha_equals_enumeration or weighted_law or limes"]),
     "gradients": ("limetheory.gradients", ["quadrature"],
                   ["tests/test_gradients.py", "-k", "quadrature or gauss"]),
-    "surrogate": ("limetheory.surrogate", ["_weighted_centre", "fit_weighted_ridge"],
+    "surrogate": ("limetheory.surrogate", ["_weighted_centre", "fit_weighted_ridge", "_fit"],
                   ["tests/test_explain.py", "-k", "surrogate or ridge_zero or constant"]),
     "sampling": ("limetheory.sampling",
                  ["kernel_weights", "cosine_distance_to_ones", "bernoulli_samples", "samples_with_ones",

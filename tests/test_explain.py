@@ -138,6 +138,20 @@ def test_surrogate_default_ridge_is_limes():
     np.testing.assert_allclose(coef[0], Ridge(alpha=1.0).fit(z, y, sample_weight=w).coef_, atol=1e-10)
 
 
+def test_surrogate_of_one_sample_or_a_constant_response_is_that_constant():
+    """With a ridge, one sample is a valid fit: no spread in z, so coef = 0 and the intercept is the
+    response; a constant response column gives exactly (constant, 0) next to a varying one."""
+    intercept, coef = fit_weighted_ridge(np.ones((1, 4)), np.array([[0.3, -2.0]]), np.array([0.7]), 1.0)
+    np.testing.assert_array_equal(intercept, [0.3, -2.0])
+    np.testing.assert_array_equal(coef, np.zeros((2, 4)))
+    rng = np.random.default_rng(6)
+    z = rng.integers(0, 2, (30, 4))
+    y = np.stack([np.full(30, 0.1), rng.normal(size=30)], axis=1)
+    for ridge in (0.0, 1.0):
+        intercept, coef = fit_weighted_ridge(z, y, rng.uniform(0.1, 1, 30), ridge)
+        assert intercept[0] == 0.1 and np.all(coef[0] == 0.0)
+
+
 def test_linear_model_recovered_exactly_with_ridge_zero():
     rng = np.random.default_rng(3)
     img = rng.uniform(0, 1, (12, 12, 3))
