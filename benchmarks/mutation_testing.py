@@ -128,7 +128,7 @@ def _number_occurrences(mutants) -> None:
 
 
 def _skipped_nodes(func: ast.AST) -> set:
-    """Nodes never mutated: the docstring, messages (f-strings, raise statements), decorators."""
+    """Nodes never mutated: the docstring, messages (f-strings, raise statements), decorators, annotations."""
     skip = set()
     body = func.body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
@@ -138,6 +138,11 @@ def _skipped_nodes(func: ast.AST) -> set:
             skip.update(map(id, ast.walk(node)))
     for dec in getattr(func, "decorator_list", []):
         skip.update(map(id, ast.walk(dec)))
+    # annotations (`float | None`): never evaluated under `from __future__ import annotations`
+    for node in ast.walk(func):
+        for ann in (getattr(node, "annotation", None), getattr(node, "returns", None)):
+            if ann is not None:
+                skip.update(map(id, ast.walk(ann)))
     return skip
 
 
@@ -287,7 +292,14 @@ def main(argv=None) -> int:
                         help="run only the mutants with no outcome in this earlier result file (new code, "
                              "or not run in time); with --survivors-of, both sets")
     parser.add_argument("--out", default=str(ROOT / "results" / "mutation_testing.json"))
+    parser.add_argument("--summary", action="store_true", help="print the tables of --out and exit")
     args = parser.parse_args(argv)
+    if args.summary:
+        records = json.loads(Path(args.out).read_text())["mutants"]
+        print(summary_table(records))
+        print()
+        print(survivors_table(records))
+        return 0
     keys = [k.strip() for k in args.modules.split(",") if k.strip()]
     unknown = sorted(set(keys) - set(TARGETS))
     if unknown:
@@ -394,27 +406,33 @@ def _write(path: Path, records: list, baselines: dict) -> None:
 
 
 def survivors_table(records: list) -> str:
-    """Markdown table of the surviving mutants (module, function, line, change)."""
-    lines = ["| module | function | line | change |", "|---|---|---|---|"]
+    """Markdown table of the surviving mutants (module, function, line, change, the line's code)."""
+    lines = ["| module | function | line | change | code |", "|---|---|---|---|---|"]
     for r in records:
         if r["outcome"] == "survived":
-            lines.append(f"| {r['module']} | {r['function']} | {r['line']} | {r['change']} |")
+            lines.append(f"| {r['module']} | {r['function']} | {r['line']} | {r['change']} | `{r.get('source', '')}` |")
     return "\n".join(lines)
 
 
 def summary_table(records: list) -> str:
-    """Markdown table: mutants killed / survived / timed out / not run per module."""
+    """Markdown table per module: mutants, killed (by a test / by timeout), survivors before the tests a
+    rerun added (``first_pass``) and now, not run."""
     rows = {}
     for r in records:
-        row = rows.setdefault(r["module"], {"killed": 0, "timeout": 0, "survived": 0, "other": 0})
-        key = r["outcome"] if r["outcome"] in row else "other"
+        row = rows.setdefault(r["module"], {"functions": [], "killed": 0, "timeout": 0, "survived": 0, "other": 0,
+                                            "first": 0})
+        if r["function"] not in row["functions"]:
+            row["functions"].append(r["function"])
+        key = r["outcome"] if r["outcome"] in ("killed", "timeout", "survived") else "other"
         row[key] += 1
-    lines = ["| module | mutants | killed | killed by timeout | survived | not run / error |",
-             "|---|---|---|---|---|---|"]
+        row["first"] += r["outcome"] == "survived" or r.get("first_pass") == "survived"
+    lines = ["| module | functions mutated | mutants | killed | killed by timeout | survived before the "
+             "added tests | survived now | not run |", "|---|---|---|---|---|---|---|---|"]
     for mod, c in rows.items():
-        lines.append(f"| {mod} | {sum(c.values())} | {c['killed']} | {c['timeout']} | {c['survived']} | {c['other']} |")
+        total = c["killed"] + c["timeout"] + c["survived"] + c["other"]
+        lines.append(f"| {mod.replace('limetheory.', '')} | {', '.join(c['functions'])} | {total} | {c['killed']} | "
+                     f"{c['timeout']} | {c['first']} | {c['survived']} | {c['other']} |")
     return "\n".join(lines)
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -587,17 +587,54 @@ def test_limit_explanation_several_classes():
 
 def test_limit_explanation_of_the_plain_kernels_moments_needs_no_log_scale():
     """Moments of pi itself (log_scale left at its default, 0), summed over {0,1}^d: a linear
-    f = c0 + c^T z gives beta^f = (c0, c); the same moments given for pi * exp(-1) give e times it."""
+    f = c0 + c^T z gives beta^f = (c0, c); the same moments given for pi * exp(-1) give e times it.
+
+    Tolerance: limit_explanation's documented error, a few units of roundoff times the componentwise
+    condition (|Sigma^{-1}| |Gamma|)_j, plus the moments' own rounding (NumPy's pairwise sums of 2^d
+    terms: about d units): 4 (d + 2) eps (|Sigma^{-1}| |Gamma|)_j (measured: below 1 eps times it)."""
     from limetheory.sampling import kernel_weights
 
-    d, nu = 6, 0.25
-    c = np.random.default_rng(11).normal(size=d + 1)
-    z = th.all_patterns(d).astype(np.float64)
-    pi = kernel_weights(z, nu)
-    f = c[0] + z @ c[1:]
-    g0, g = np.mean(pi * f), (pi * f) @ z / 2**d
-    np.testing.assert_allclose(th.limit_explanation(d, nu, g0, g), c, rtol=0, atol=1e-12 * np.abs(c).max())
-    np.testing.assert_allclose(th.limit_explanation(d, nu, g0, g, log_scale=1.0), np.e * c, rtol=1e-12)
+    nu, eps = 0.25, np.finfo(np.float64).eps
+    for d in (1, 2, 6):  # d = 1 has its own branch (a 2 x 2 Sigma)
+        c = np.random.default_rng(11).normal(size=d + 1)
+        z = th.all_patterns(d).astype(np.float64)
+        pi = kernel_weights(z, nu)
+        f = c[0] + z @ c[1:]
+        g0, g = np.mean(pi * f), (pi * f) @ z / 2**d
+        bound = 4 * (d + 2) * eps * (np.abs(th.sigma_inverse(d, nu)) @ np.abs(np.r_[g0, g]))
+        assert np.all(np.abs(th.limit_explanation(d, nu, g0, g) - c) <= bound), d
+        assert np.all(np.abs(th.limit_explanation(d, nu, g0, g, log_scale=1.0) - np.e * c) <= np.e * bound), d
+
+
+def test_tiny_kernel_widths_give_the_interpolation_limit_of_every_output():
+    """Several outputs at once (an (m, k) f) where Sigma is singular: beta_j = f(1) - f(1 - e_j) and
+    beta_0 = f(1) - sum_j beta_j for every output, as for each output alone."""
+    d, nu = 5, 1e-300
+    w = np.random.default_rng(12).normal(size=(d, 3))
+
+    def f(z):
+        return np.tanh(z @ w) + np.array([0.0, 1.0, -2.0])
+
+    beta = th.exact_limit(f, d, nu)
+    assert beta.shape == (3, d + 1)
+    ones = np.ones((1, d))
+    one_off = ones - np.eye(d)
+    expect_coef = f(ones)[0][:, None] - f(one_off).T
+    np.testing.assert_allclose(beta[:, 1:], expect_coef, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(beta[:, 0], f(ones)[0] - expect_coef.sum(axis=1), rtol=0, atol=1e-14)
+    for k in range(3):
+        np.testing.assert_array_equal(beta[k], th.exact_limit(lambda z, k=k: f(z)[:, k], d, nu))
+
+
+def test_sigma_inverse_size_limit_is_inclusive(monkeypatch):
+    """sigma_inverse is limited to d <= MAX_DENSE_D: d = MAX_DENSE_D is given, one more refused (the
+    limit lowered here to keep the matrices small)."""
+    from limetheory.theory import gram
+
+    monkeypatch.setattr(gram, "MAX_DENSE_D", 6)
+    assert th.sigma_inverse(6, 0.25).shape == (7, 7)
+    with pytest.raises(ValueError, match="d must be <= 6"):
+        th.sigma_inverse(7, 0.25)
 
 
 def test_monte_carlo_moments_nu_and_weights_agree():
