@@ -606,6 +606,30 @@ def test_limit_explanation_of_the_plain_kernels_moments_needs_no_log_scale():
         assert np.all(np.abs(th.limit_explanation(d, nu, g0, g, log_scale=1.0) - np.e * c) <= np.e * bound), d
 
 
+def test_moments_exact_are_the_means_by_enumeration():
+    """moments_exact gives E[pi f] and E[pi z f] for the kernel pi / alpha_0 (its log_scale): the plain
+    means 2^-d sum_z pi(z) f(z) (z_j) divided by alpha_0, one and several outputs; through
+    limit_explanation they give exact_limit."""
+    from limetheory.sampling import kernel_weights
+
+    d, nu = 6, 0.4
+    w = np.random.default_rng(13).normal(size=(d, 2))
+
+    def f(z):
+        return np.tanh(z @ w) + np.array([0.5, -1.0])
+
+    z = th.all_patterns(d).astype(np.float64)
+    pi, y = kernel_weights(z, nu), f(z)
+    m = th.moments_exact(f, d, nu)
+    a0 = np.exp(m.log_scale)
+    np.testing.assert_allclose(a0, pi.mean(), rtol=1e-13)
+    np.testing.assert_allclose(m.e_pi_f * a0, (pi[:, None] * y).mean(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(m.e_pi_z_f * a0, (pi[:, None] * y).T @ z / 2**d, rtol=1e-13)
+    one = th.moments_exact(lambda z: f(z)[:, 1], d, nu)
+    np.testing.assert_allclose(one.e_pi_f, m.e_pi_f[1], rtol=1e-14)
+    np.testing.assert_allclose(th.limit_explanation(d, nu, *m), th.exact_limit(f, d, nu), rtol=1e-10, atol=1e-12)
+
+
 def test_tiny_kernel_widths_give_the_interpolation_limit_of_every_output():
     """Several outputs at once (an (m, k) f) where Sigma is singular: beta_j = f(1) - f(1 - e_j) and
     beta_0 = f(1) - sum_j beta_j for every output, as for each output alone."""
