@@ -574,6 +574,21 @@ def test_response_table_looks_up_the_function():
     np.testing.assert_array_equal(th.exact_limit(table, d, 0.4), th.exact_limit(f, d, 0.4))
 
 
+def test_response_table_pattern_index_of_any_0_1_array():
+    """pattern_index(z) = sum_j z_j 2^j as integers for uint8, int, bool and float 0/1 arrays, and for a
+    single pattern (1-D); the table looks up float patterns (lime's samples are floats) like uint8 ones."""
+    d = 6
+    z = np.random.default_rng(1).integers(0, 2, size=(30, d)).astype(np.uint8)
+    expected = (z.astype(np.int64) * 2 ** np.arange(d)).sum(axis=1)
+    for arr in (z, z.astype(np.int64), z.astype(bool), z.astype(np.float64)):
+        idx = th.pattern_index(arr)
+        assert idx.dtype == np.int64
+        np.testing.assert_array_equal(idx, expected)
+    assert th.pattern_index(z[3]) == expected[3]
+    table = th.ResponseTable(np.arange(2.0**d))
+    np.testing.assert_array_equal(table(z.astype(np.float64)), expected)
+
+
 # =========================================================================== shapes and Monte Carlo
 def test_limit_explanation_several_classes():
     d, nu = 5, 0.25
