@@ -55,13 +55,14 @@ TARGETS = {
     "gradients": ("limetheory.gradients", ["quadrature"],
                   ["tests/test_gradients.py", "-k", "quadrature or gauss"]),
     "surrogate": ("limetheory.surrogate", ["_weighted_centre", "fit_weighted_ridge", "_fit"],
-                  ["tests/test_explain.py", "-k", "surrogate or ridge_zero or constant"]),
+                  ["tests/test_explain.py", "tests/test_bad_input.py", "-k",
+                   "surrogate or ridge_zero or constant or bad_input_is_refused"]),
     "sampling": ("limetheory.sampling",
                  ["kernel_weights", "cosine_distance_to_ones", "bernoulli_samples", "samples_with_ones",
                   "weighted_samples"],
                  ["tests/test_sampling.py", "tests/test_explain.py", "tests/test_uncertainty.py",
-                  "tests/test_theory.py", "-k", "sampling or kernel_weights or limes or seed or weighted_samples "
-                  "or weighted_law"]),
+                  "tests/test_theory.py", "tests/test_bad_input.py", "-k", "sampling or kernel_weights or limes "
+                  "or seed or weighted_samples or weighted_law or bad_input_is_refused"]),
     "perturb": ("limetheory.perturb", ["perturb_batch", "_pixel_view"],
                 ["tests/test_explain.py", "-k", "perturb"]),
     # theory is a package: its core functions, module by module (the closed form of the limit, Sigma
@@ -242,6 +243,22 @@ def install(module_name: str, qualname: str, mutated: ast.FunctionDef) -> None:
     live.__code__ = new.__code__
     live.__defaults__ = new.__defaults__
     live.__kwdefaults__ = new.__kwdefaults__
+    _refresh_captured_signatures(module, qualname, live)
+
+
+def _refresh_captured_signatures(module, qualname: str, live) -> None:
+    """A decorator that bound the arguments with a signature it captured once (``validate_params``
+    applies the defaults from it) would hide a mutated default: give it the mutant's signature."""
+    obj = module
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    while hasattr(obj, "__wrapped__"):
+        code, closure = getattr(obj, "__code__", None), getattr(obj, "__closure__", None)
+        if code is not None and closure:
+            for name, cell in zip(code.co_freevars, closure):
+                if isinstance(cell.cell_contents, inspect.Signature):
+                    cell.cell_contents = inspect.signature(live)
+        obj = obj.__wrapped__
 
 
 def annotations_flag() -> int:

@@ -152,6 +152,21 @@ def test_surrogate_of_one_sample_or_a_constant_response_is_that_constant():
         assert intercept[0] == 0.1 and np.all(coef[0] == 0.0)
 
 
+
+def test_surrogate_computes_in_float64_whatever_the_input_dtypes():
+    """uint8 z, float32 responses and float32 weights are converted to float64 first: the same fit as
+    their float64 values, to float64 rounding (not float32's 1e-7)."""
+    rng = np.random.default_rng(9)
+    z = rng.integers(0, 2, (200, 6)).astype(np.uint8)
+    y = rng.normal(size=(200, 2)).astype(np.float32)
+    w = rng.uniform(0.01, 1, 200).astype(np.float32)
+    for ridge in (0.0, 1.0):
+        got = fit_weighted_ridge(z, y, w, ridge)
+        ref = fit_weighted_ridge(z.astype(np.float64), y.astype(np.float64), w.astype(np.float64), ridge)
+        for a, b in zip(got, ref):
+            assert a.dtype == np.float64
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
 def test_linear_model_recovered_exactly_with_ridge_zero():
     rng = np.random.default_rng(3)
     img = rng.uniform(0, 1, (12, 12, 3))

@@ -710,6 +710,18 @@ def test_weighted_law_sampling_matches_kernel(d, nu):
     assert q.sum() == pytest.approx(1.0, abs=1e-14)
 
 
+
+def test_weighted_law_smallest_d_of_each_kernel():
+    """LIME's kernel from d = 1 (q_1 = pi(1) / (pi(0) + pi(1)) = 1 / (1 + pi(0))); the Shapley kernel's size
+    law from d = 2, where it is all on k = 1, and refused at d = 1 (no 1 <= k <= d - 1)."""
+    nu = 0.25
+    q, _ = th.weighted_law(1, nu)
+    pi0 = float(np.exp(th.log_kernel(0, 1, nu)))
+    np.testing.assert_allclose(q, [pi0 / (1 + pi0), 1 / (1 + pi0)], rtol=1e-14)
+    np.testing.assert_array_equal(th.weighted_law(2, None, kernel="shap")[0], [0.0, 1.0, 0.0])
+    with pytest.raises(ValueError, match="d"):
+        th.weighted_law(1, None, kernel="shap")
+
 def test_ridge_bias_matches_exact_small_ridge_solution():
     """n (beta_ridge - beta_0) with the exact population Gram matrix scaled by n."""
     d, nu, n, ridge = 6, 0.3, 1e7, 1.0
