@@ -379,6 +379,17 @@ def test_separated_rule_breaks_exact_ties_as_top_k_does():
     np.testing.assert_array_equal(separated(toward_b, cov, 1, level, tolerance=tolerance), False)
 
 
+
+def test_separated_rule_needs_differences_strictly_above_the_resolution():
+    """A pair whose difference and indifference zone are both at most the resolution is never separated:
+    a gap of exactly the resolution (a power of two, exact in float64; no sampling error) is not, twice it is."""
+    res = 2.0**-50
+    cov = np.zeros((1, 3, 3))
+    for gap, expected in [(res, False), (2 * res, True)]:
+        coef = np.array([[gap, 0.0, -1.0]])
+        assert separated(coef, cov, 1, 0.05, resolution=res).all() == expected, gap
+        assert separated(coef, cov, 1, 0.05).all()  # without a resolution any positive gap separates
+
 def _roundoff_case():
     """A response that moves by less than its own float resolution: y = fl(0.3 + 1e-17 l(x)), l linear
     in the superpixels (|l| <= 8): the outputs are 0.3 and its neighbours a few ulps away (5.6e-17
