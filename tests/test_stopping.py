@@ -390,6 +390,19 @@ def test_separated_rule_needs_differences_strictly_above_the_resolution():
         assert separated(coef, cov, 1, 0.05, resolution=res).all() == expected, gap
         assert separated(coef, cov, 1, 0.05).all()  # without a resolution any positive gap separates
 
+
+def test_separated_rule_is_strict_where_an_interval_touches_zero():
+    """coef_i - coef_j - q sd_ij > -eps is strict: a difference whose lower bound is exactly 0 (tolerance 0)
+    is not separated. Exact in float64: sd_01 = 2^-10 (var_diff = 2^-20, its sqrt exact) and the gap is
+    the float q * 2^-10, so gap - q sd_01 = 0; q is the docstring's Phi^{-1}(1 - level / (2 m)), 2 m = d (d + 1)."""
+    level, d = 0.05, 3
+    q = norm.isf(level / (d * (d + 1)))
+    s = 2.0**-10
+    cov = np.diag([s * s / 2, s * s / 2, s * s / 2])[None]
+    for gap, expected in [(q * s, False), (np.nextafter(q * s, 1.0), True)]:
+        coef = np.array([[gap, 0.0, -1.0]])
+        assert separated(coef, cov, 1, level).all() == expected, gap
+
 def _roundoff_case():
     """A response that moves by less than its own float resolution: y = fl(0.3 + 1e-17 l(x)), l linear
     in the superpixels (|l| <= 8): the outputs are 0.3 and its neighbours a few ulps away (5.6e-17
