@@ -166,6 +166,13 @@ def test_surrogate_computes_in_float64_whatever_the_input_dtypes():
         for a, b in zip(got, ref):
             assert a.dtype == np.float64
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    # boolean features and responses (a yes/no model) are their 0/1 values
+    yes = y[:, 0] > 0
+    for ridge in (0.0, 1.0):
+        got = fit_weighted_ridge(z.astype(bool), yes, w, ridge)
+        ref = fit_weighted_ridge(z.astype(np.float64), yes.astype(np.float64), w.astype(np.float64), ridge)
+        for a, b in zip(got, ref):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
 
 def test_linear_model_recovered_exactly_with_ridge_zero():
     rng = np.random.default_rng(3)

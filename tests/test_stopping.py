@@ -403,6 +403,28 @@ def test_separated_rule_is_strict_where_an_interval_touches_zero():
         coef = np.array([[gap, 0.0, -1.0]])
         assert separated(coef, cov, 1, level).all() == expected, gap
 
+
+def test_separated_rule_computes_in_float64_for_float32_input():
+    """float32 coefficients or covariances are judged by their float64 values (not float32 arithmetic), on
+    two cases at the edge of float32's rounding (tolerance 0, top_k = 1, q of d = 3):
+
+    - covariances of 2.5 (float32): sd_01 = sqrt(5), whose float32 rounding is 3.3e-8 larger; a gap midway
+      between q sqrt(5) and q fl32(sqrt(5)) is separated in float64 and not in float32;
+    - coefficients 1 + 2^-23 and 2^-25 (float32): their difference 1 + 3 2^-25 is exact in float64 and rounds
+      up to 1 + 2^-23 in float32; with q sd_01 = 1 + 3.5 2^-25 only the float32 difference would separate."""
+    level = 0.05
+    q = norm.isf(level / (3 * 4))
+    cov32 = np.diag(np.full(3, 2.5, dtype=np.float32))[None]
+    mid = q * (np.sqrt(5.0) + float(np.sqrt(np.float32(5.0)))) / 2
+    coef = np.array([[mid, 0.0, -1.0]])
+    assert separated(coef, cov32, 1, level).tolist() == separated(coef, cov32.astype(np.float64), 1, level).tolist() \
+        == [True]
+    coef32 = np.array([[1 + 2.0**-23, 2.0**-25, -1.0]], dtype=np.float32)
+    sd = (1 + 3.5 * 2.0**-25) / q
+    cov = np.diag(np.full(3, sd * sd / 2))[None]
+    assert separated(coef32, cov, 1, level).tolist() == separated(coef32.astype(np.float64), cov, 1, level).tolist() \
+        == [False]
+
 def _roundoff_case():
     """A response that moves by less than its own float resolution: y = fl(0.3 + 1e-17 l(x)), l linear
     in the superpixels (|l| <= 8): the outputs are 0.3 and its neighbours a few ulps away (5.6e-17

@@ -531,6 +531,24 @@ def test_kernel_weights_extreme_widths():
             kernel_weights(z, bad)
 
 
+def test_kernel_weights_of_extreme_widths_and_float_counts_in_float64_without_warnings():
+    """The overflow of (d_cos / nu)^2 at tiny widths is the intended -inf (weight 0) and warns nothing; counts
+    given as floats (log_kernel takes integral floats, monte_carlo_moments sums float z) are computed in
+    float64 like integer counts, not in float32."""
+    import warnings
+
+    from limetheory.sampling import kernel_weights
+
+    z = np.array([[1, 1, 1, 1], [1, 1, 1, 0], [0, 0, 0, 0]], dtype=np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(kernel_weights(z, 1e-300), [1.0, 0.0, 0.0])
+        assert th.log_kernel(0, 4, 1e-300) == -np.inf
+    k = np.arange(10)
+    for dtype in (np.float32, np.float64, np.uint8):
+        np.testing.assert_array_equal(th.log_kernel(k.astype(dtype), 9, 0.3), th.log_kernel(k, 9, 0.3))
+
+
 def test_old_keyword_names_still_work_with_a_warning():
     """nu= (now kernel_width=), method= (now sampler=), weights_or_nu= (now weights_or_kernel_width=)."""
     with pytest.warns(DeprecationWarning, match="nu= is deprecated; use kernel_width="):
