@@ -19,6 +19,8 @@ Usage::
 
     nice -n 10 python benchmarks/mutation_testing.py [--modules kernel,metrics] [--budget-s 3600]
         [--list] [--out results/mutation_testing.json]
+        [--survivors-of EARLIER.json] [--unrun-of EARLIER.json]   # rerun some; keep the other outcomes
+    python benchmarks/mutation_testing.py --summary            # the per-module and survivor tables
 
 (run from the repository root, with ``PYTHONPATH=.``). The run is sequential: one mutant at a time.
 """
