@@ -19,6 +19,8 @@ Usage::
 
     nice -n 10 python benchmarks/mutation_testing.py [--modules kernel,metrics] [--budget-s 3600]
         [--list] [--out results/mutation_testing.json]
+        [--survivors-of EARLIER.json] [--unrun-of EARLIER.json]   # rerun some; keep the other outcomes
+    python benchmarks/mutation_testing.py --summary            # the per-module and survivor tables
 
 (run from the repository root, with ``PYTHONPATH=.``). The run is sequential: one mutant at a time.
 """
@@ -54,18 +56,41 @@ TARGETS = {
                 "-k", "kernel_weights or alpha_equals_enumeration or weighted_law or limes"]),
     "gradients": ("limetheory.gradients", ["quadrature"],
                   ["tests/test_gradients.py", "-k", "quadrature or gauss"]),
-    "surrogate": ("limetheory.surrogate", ["_weighted_centre", "fit_weighted_ridge"],
-                  ["tests/test_explain.py", "-k", "surrogate or ridge_zero or constant"]),
+    "surrogate": ("limetheory.surrogate", ["_weighted_centre", "fit_weighted_ridge", "_fit"],
+                  ["tests/test_explain.py", "tests/test_bad_input.py", "-k",
+                   "surrogate or ridge_zero or constant or bad_input_is_refused"]),
     "sampling": ("limetheory.sampling",
                  ["kernel_weights", "cosine_distance_to_ones", "bernoulli_samples", "samples_with_ones",
                   "weighted_samples"],
-                 ["tests/test_explain.py", "tests/test_uncertainty.py", "tests/test_theory.py",
-                  "-k", "kernel_weights or limes or seed or weighted_samples or weighted_law"]),
+                 ["tests/test_sampling.py", "tests/test_explain.py", "tests/test_uncertainty.py",
+                  "tests/test_theory.py", "tests/test_bad_input.py", "-k", "sampling or kernel_weights or limes "
+                  "or seed or weighted_samples or weighted_law or bad_input_is_refused"]),
     "perturb": ("limetheory.perturb", ["perturb_batch", "_pixel_view"],
                 ["tests/test_explain.py", "-k", "perturb"]),
+    # theory is a package: its core functions, module by module (the closed form of the limit, Sigma
+    # and its inverse, exact enumeration, the games)
     "theory": ("limetheory.theory.limit", ["limit_explanation"],
-               ["tests/test_theory.py", "-k", "mpmath or enumeration or brute"]),
+               ["tests/test_theory.py", "-k", "(mpmath or enumeration or brute or limit_explanation) and not 2000 and not 10000"]),
+    "theory.normalized": ("limetheory.theory._normalized", ["beta_normalized", "interpolation_limit"],
+                          ["tests/test_theory.py", "-k", "(mpmath or enumeration or brute or sigma or interpolation or d1 "
+                           "or singular or never_nan or limit_explanation or small_widths) and not 2000 and not 10000"]),
+    "theory.gram": ("limetheory.theory.gram", ["sigma", "sigma_inverse"],
+                    ["tests/test_theory.py", "-k", "(sigma or d1 or scaled or out_of_range) and not 2000 and not 10000"]),
+    "theory.enumeration": ("limetheory.theory.moments", ["enumerated_sums"],
+                           ["tests/test_theory.py", "-k", "brute or enumeration or once_per_pattern or "
+                            "several_classes or response_table"]),
+    "theory.patterns": ("limetheory.theory.enumeration", ["all_patterns", "pattern_index"],
+                        ["tests/test_theory.py", "tests/test_games.py", "-k", "brute or enumeration or "
+                         "response_table or shapley_equals"]),
+    "theory.games": ("limetheory.theory.games", ["shapley_weights", "semivalue", "exact_occlusion",
+                                                  "one_off_responses"],
+                     ["tests/test_games.py"]),
 }
+
+#: Imported by the parent before the forks (the test modules' heavy dependencies; nothing that starts
+#: threads at import).
+PRELOAD = ("scipy.stats", "scipy.linalg", "scipy.special", "mpmath", "hypothesis", "sklearn.metrics",
+           "sklearn.linear_model", "lime.lime_image", "lime.lime_base", "limetheory.theory", "limetheory.analytic")
 
 _SWAPS = {
     ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
@@ -84,10 +109,29 @@ class Mutant:
     change: str
     outcome: str = "not run"
     seconds: float = 0.0
+    source: str = ""  # the changed line as written (stripped): with function and change, the mutant's identity
+    occurrence: int = 0  # the n-th mutant of the function with the same change and source line (0, 1, ...)
+    first_pass: str | None = None  # the outcome before a later rerun changed it (e.g. "survived")
+    started: str = ""  # UTC time the mutant's run started
+    load_1min: float | None = None  # the machine's 1-minute load average then
+
+
+def identity(m) -> tuple:
+    """What names a mutant across edits elsewhere in its file: line numbers move, this does not."""
+    get = (lambda k: m[k]) if isinstance(m, dict) else (lambda k: getattr(m, k))
+    return (get("module"), get("function"), get("change"), get("source"), get("occurrence"))
+
+
+def _number_occurrences(mutants) -> None:
+    seen = {}
+    for m in mutants:
+        key = (m.module, m.function, m.change, m.source)
+        m.occurrence = seen.get(key, 0)
+        seen[key] = m.occurrence + 1
 
 
 def _skipped_nodes(func: ast.AST) -> set:
-    """Nodes never mutated: the docstring, messages (f-strings, raise statements), decorators."""
+    """Nodes never mutated: the docstring, messages (f-strings, raise statements), decorators, annotations."""
     skip = set()
     body = func.body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
@@ -97,6 +141,11 @@ def _skipped_nodes(func: ast.AST) -> set:
             skip.update(map(id, ast.walk(node)))
     for dec in getattr(func, "decorator_list", []):
         skip.update(map(id, ast.walk(dec)))
+    # annotations (`float | None`): never evaluated under `from __future__ import annotations`
+    for node in ast.walk(func):
+        for ann in (getattr(node, "annotation", None), getattr(node, "returns", None)):
+            if ann is not None:
+                skip.update(map(id, ast.walk(ann)))
     return skip
 
 
@@ -166,6 +215,12 @@ def live_function(module, qualname: str):
 def mutants_of(module_name: str, qualname: str) -> list:
     """(Mutant, mutated FunctionDef) for every site of the function."""
     source = inspect.getsource(importlib.import_module(module_name))
+    return mutants_of_source(module_name, qualname, source)
+
+
+def mutants_of_source(module_name: str, qualname: str, source: str) -> list:
+    """:func:`mutants_of` for the given text of the module (e.g. an earlier commit's)."""
+    lines = source.splitlines()
     func = find_function(ast.parse(source), qualname)
     for i, n in enumerate(ast.walk(func)):
         n._mut_id = i
@@ -173,7 +228,8 @@ def mutants_of(module_name: str, qualname: str) -> list:
     for node, action, line, desc in mutation_sites(func):
         mutated = _Apply(node._mut_id, action).visit(copy.deepcopy(func))
         mutated.decorator_list = []
-        out.append((Mutant(module_name, qualname, line, desc), mutated))
+        out.append((Mutant(module_name, qualname, line, desc, source=lines[line - 1].strip()), mutated))
+    _number_occurrences([m for m, _ in out])
     return out
 
 
@@ -189,6 +245,22 @@ def install(module_name: str, qualname: str, mutated: ast.FunctionDef) -> None:
     live.__code__ = new.__code__
     live.__defaults__ = new.__defaults__
     live.__kwdefaults__ = new.__kwdefaults__
+    _refresh_captured_signatures(module, qualname, live)
+
+
+def _refresh_captured_signatures(module, qualname: str, live) -> None:
+    """A decorator that bound the arguments with a signature it captured once (``validate_params``
+    applies the defaults from it) would hide a mutated default: give it the mutant's signature."""
+    obj = module
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    while hasattr(obj, "__wrapped__"):
+        code, closure = getattr(obj, "__code__", None), getattr(obj, "__closure__", None)
+        if code is not None and closure:
+            for name, cell in zip(code.co_freevars, closure):
+                if isinstance(cell.cell_contents, inspect.Signature):
+                    cell.cell_contents = inspect.signature(live)
+        obj = obj.__wrapped__
 
 
 def annotations_flag() -> int:
@@ -233,9 +305,20 @@ def main(argv=None) -> int:
     parser.add_argument("--budget-s", type=float, default=3600.0, help="stop starting mutants after this")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--survivors-of", default=None, metavar="JSON",
-                        help="run only the mutants that survived in this earlier result file")
+                        help="run only the mutants that survived in this earlier result file; the other "
+                             "outcomes of --out are kept")
+    parser.add_argument("--unrun-of", default=None, metavar="JSON",
+                        help="run only the mutants with no outcome in this earlier result file (new code, "
+                             "or not run in time); with --survivors-of, both sets")
     parser.add_argument("--out", default=str(ROOT / "results" / "mutation_testing.json"))
+    parser.add_argument("--summary", action="store_true", help="print the tables of --out and exit")
     args = parser.parse_args(argv)
+    if args.summary:
+        records = json.loads(Path(args.out).read_text())["mutants"]
+        print(summary_table(records))
+        print()
+        print(survivors_table(records))
+        return 0
     keys = [k.strip() for k in args.modules.split(",") if k.strip()]
     unknown = sorted(set(keys) - set(TARGETS))
     if unknown:
@@ -246,17 +329,48 @@ def main(argv=None) -> int:
     import pytest  # noqa: F401
     for key in keys:
         importlib.import_module(TARGETS[key][0])
+    for name in PRELOAD:  # what the test modules import, once, so that a mutant's child does not pay for it
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
 
     out_path = Path(args.out)
     previous = json.loads(out_path.read_text()) if out_path.exists() else {"mutants": [], "baselines": {}}
-    records = [m for m in previous["mutants"] if m["module"] not in {TARGETS[k][0] for k in keys}]
-    baselines = {k: v for k, v in previous.get("baselines", {}).items() if k not in keys}
     # every mutant is made now, from the source of the modules this process imported
     plans = {key: [pair for f in TARGETS[key][1] for pair in mutants_of(TARGETS[key][0], f)] for key in keys}
-    if args.survivors_of:
-        keep = {(m["module"], m["function"], m["line"], m["change"])
-                for m in json.loads(Path(args.survivors_of).read_text())["mutants"] if m["outcome"] == "survived"}
-        plans = {k: [(m, f) for m, f in v if (m.module, m.function, m.line, m.change) in keep] for k, v in plans.items()}
+    selective = bool(args.survivors_of or args.unrun_of)
+    # kept from --out: the other modules' records, and (when only some mutants are rerun) this run's
+    # modules' records of mutants that still exist, their line numbers brought up to date
+    current = {identity(m): m for v in plans.values() for m, _ in v}
+    records, stale = [], 0
+    for r in previous["mutants"]:
+        if r["module"] not in {TARGETS[k][0] for k in keys}:
+            records.append(r)
+        elif selective and identity(r) in current:
+            records.append({**r, "line": current[identity(r)].line})
+        elif selective:
+            stale += 1
+    if stale:
+        print(f"dropped {stale} records of mutants that no longer exist (their code changed)", flush=True)
+    baselines = {k: v for k, v in previous.get("baselines", {}).items() if k not in keys or selective}
+    if selective:
+        chosen = set()
+        if args.survivors_of:
+            chosen |= {identity(m) for m in json.loads(Path(args.survivors_of).read_text())["mutants"]
+                       if m["outcome"] == "survived"}
+        if args.unrun_of:
+            done = {identity(m) for m in json.loads(Path(args.unrun_of).read_text())["mutants"]
+                    if m["outcome"] in ("killed", "survived", "timeout")}
+            chosen |= {i for i in current if i not in done}
+        plans = {k: [(m, f) for m, f in v if identity(m) in chosen] for k, v in plans.items()}
+        before = {identity(r): r for r in records}
+        records = [r for r in records if identity(r) not in chosen]
+        for v in plans.values():
+            for m, _ in v:
+                old = before.get(identity(m))
+                if old is not None:
+                    m.first_pass = old.get("first_pass") or old["outcome"]
     start = time.monotonic()
     for key in keys:
         module_name, functions, tests = TARGETS[key]
@@ -264,6 +378,9 @@ def main(argv=None) -> int:
         if args.list:
             for m, _ in todo:
                 print(f"{key} {m.function} L{m.line}: {m.change}")
+            continue
+        if not todo:
+            print(f"[{key}] nothing to run", flush=True)
             continue
         outcome, seconds = run_in_child(tests, timeout_s=1800.0)
         baselines[key] = {"outcome": outcome, "seconds": round(seconds, 1), "tests": tests}
@@ -276,11 +393,16 @@ def main(argv=None) -> int:
             if time.monotonic() - start > args.budget_s:
                 m.outcome = "not run (budget)"
             else:
+                m.started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                m.load_1min = round(os.getloadavg()[0], 2)
                 m.outcome, m.seconds = run_in_child(
                     tests, limit, setup=lambda m=m, mutated=mutated: install(m.module, m.function, mutated))
                 m.seconds = round(m.seconds, 1)
             print(f"[{key}] {m.function} L{m.line} {m.change}: {m.outcome} ({m.seconds:.0f} s)", flush=True)
-            records.append(asdict(m))
+            rec = asdict(m)
+            if rec["first_pass"] is None or rec["first_pass"] == rec["outcome"]:
+                del rec["first_pass"]
+            records.append(rec)
             _write(out_path, records, baselines)
     if not args.list:
         _write(out_path, records, baselines)
@@ -303,27 +425,33 @@ def _write(path: Path, records: list, baselines: dict) -> None:
 
 
 def survivors_table(records: list) -> str:
-    """Markdown table of the surviving mutants (module, function, line, change)."""
-    lines = ["| module | function | line | change |", "|---|---|---|---|"]
+    """Markdown table of the surviving mutants (module, function, line, change, the line's code)."""
+    lines = ["| module | function | line | change | code |", "|---|---|---|---|---|"]
     for r in records:
         if r["outcome"] == "survived":
-            lines.append(f"| {r['module']} | {r['function']} | {r['line']} | {r['change']} |")
+            lines.append(f"| {r['module']} | {r['function']} | {r['line']} | {r['change']} | `{r.get('source', '')}` |")
     return "\n".join(lines)
 
 
 def summary_table(records: list) -> str:
-    """Markdown table: mutants killed / survived / timed out / not run per module."""
+    """Markdown table per module: mutants, killed (by a test / by timeout), survivors before the tests a
+    rerun added (``first_pass``) and now, not run."""
     rows = {}
     for r in records:
-        row = rows.setdefault(r["module"], {"killed": 0, "timeout": 0, "survived": 0, "other": 0})
-        key = r["outcome"] if r["outcome"] in row else "other"
+        row = rows.setdefault(r["module"], {"functions": [], "killed": 0, "timeout": 0, "survived": 0, "other": 0,
+                                            "first": 0})
+        if r["function"] not in row["functions"]:
+            row["functions"].append(r["function"])
+        key = r["outcome"] if r["outcome"] in ("killed", "timeout", "survived") else "other"
         row[key] += 1
-    lines = ["| module | mutants | killed | killed by timeout | survived | not run / error |",
-             "|---|---|---|---|---|---|"]
+        row["first"] += r["outcome"] == "survived" or r.get("first_pass") == "survived"
+    lines = ["| module | functions mutated | mutants | killed | killed by timeout | survived before the "
+             "added tests | survived now | not run |", "|---|---|---|---|---|---|---|---|"]
     for mod, c in rows.items():
-        lines.append(f"| {mod} | {sum(c.values())} | {c['killed']} | {c['timeout']} | {c['survived']} | {c['other']} |")
+        total = c["killed"] + c["timeout"] + c["survived"] + c["other"]
+        lines.append(f"| {mod.replace('limetheory.', '')} | {', '.join(c['functions'])} | {total} | {c['killed']} | "
+                     f"{c['timeout']} | {c['first']} | {c['survived']} | {c['other']} |")
     return "\n".join(lines)
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -45,6 +45,26 @@ def test_perturb_batch_equals_naive_loop(h, w, c, n_rows, seed, dtype):
     np.testing.assert_array_equal(perturb_batch(img, rep, seg, z, dtype=dtype), naive_perturb(img, rep, seg, z))
 
 
+@pytest.mark.parametrize("c", [None, 3])
+def test_perturb_batch_casts_both_images_to_dtype_and_fills_out(c):
+    """``dtype``: both images are cast to it first (uint8 pixels and float64 means into float32 output);
+    ``out``: the images are written into it and it is returned; a boolean z keeps where True."""
+    rng = np.random.default_rng(8)
+    shape = (5, 6) if c is None else (5, 6, c)
+    img = rng.integers(0, 256, shape).astype(np.uint8)
+    rep = rng.uniform(0, 255, shape)  # float64 replacement, as replacement_image gives
+    seg = grid(shape, 2, 3)
+    z = rng.integers(0, 2, (7, 6))
+    expected = naive_perturb(img.astype(np.float32), rep.astype(np.float32), seg, z)
+    got = perturb_batch(img, rep, seg, z, dtype=np.float32)
+    assert got.dtype == np.float32 and got.shape == (7,) + shape
+    np.testing.assert_array_equal(got, expected)
+    out = np.full((7,) + shape, -1.0, dtype=np.float32)
+    assert perturb_batch(img, rep, seg, z, dtype=np.float32, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(perturb_batch(img, rep, seg, z.astype(bool), dtype=np.float32), expected)
+
+
 def test_jax_perturb_matches_numpy():
     rng = np.random.default_rng(0)
     img, rep = rng.normal(size=(2, 6, 5, 3))
@@ -117,6 +137,42 @@ def test_surrogate_default_ridge_is_limes():
     _, coef = fit_weighted_ridge(z, y, w)
     np.testing.assert_allclose(coef[0], Ridge(alpha=1.0).fit(z, y, sample_weight=w).coef_, atol=1e-10)
 
+
+def test_surrogate_of_one_sample_or_a_constant_response_is_that_constant():
+    """With a ridge, one sample is a valid fit: no spread in z, so coef = 0 and the intercept is the
+    response; a constant response column gives exactly (constant, 0) next to a varying one."""
+    intercept, coef = fit_weighted_ridge(np.ones((1, 4)), np.array([[0.3, -2.0]]), np.array([0.7]), 1.0)
+    np.testing.assert_array_equal(intercept, [0.3, -2.0])
+    np.testing.assert_array_equal(coef, np.zeros((2, 4)))
+    rng = np.random.default_rng(6)
+    z = rng.integers(0, 2, (30, 4))
+    y = np.stack([np.full(30, 0.1), rng.normal(size=30)], axis=1)
+    for ridge in (0.0, 1.0):
+        intercept, coef = fit_weighted_ridge(z, y, rng.uniform(0.1, 1, 30), ridge)
+        assert intercept[0] == 0.1 and np.all(coef[0] == 0.0)
+
+
+
+def test_surrogate_computes_in_float64_whatever_the_input_dtypes():
+    """uint8 z, float32 responses and float32 weights are converted to float64 first: the same fit as
+    their float64 values, to float64 rounding (not float32's 1e-7)."""
+    rng = np.random.default_rng(9)
+    z = rng.integers(0, 2, (200, 6)).astype(np.uint8)
+    y = rng.normal(size=(200, 2)).astype(np.float32)
+    w = rng.uniform(0.01, 1, 200).astype(np.float32)
+    for ridge in (0.0, 1.0):
+        got = fit_weighted_ridge(z, y, w, ridge)
+        ref = fit_weighted_ridge(z.astype(np.float64), y.astype(np.float64), w.astype(np.float64), ridge)
+        for a, b in zip(got, ref):
+            assert a.dtype == np.float64
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    # boolean features and responses (a yes/no model) are their 0/1 values
+    yes = y[:, 0] > 0
+    for ridge in (0.0, 1.0):
+        got = fit_weighted_ridge(z.astype(bool), yes, w, ridge)
+        ref = fit_weighted_ridge(z.astype(np.float64), yes.astype(np.float64), w.astype(np.float64), ridge)
+        for a, b in zip(got, ref):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
 
 def test_linear_model_recovered_exactly_with_ridge_zero():
     rng = np.random.default_rng(3)

@@ -201,3 +201,19 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="NaN"):
         th.exact_shapley(lambda z: np.full(len(z), np.nan), 3)
     assert th.exact_occlusion(table).shape == (3,)
+
+
+def test_games_pass_uint8_patterns_and_occlusion_works_for_one_player():
+    """The games hand f_of_z (m, d) uint8 arrays of 0/1, as documented; occlusion of a callable needs
+    only z = 1 and the patterns with one zero, also for d = 1 (then g(1) - g(0))."""
+    seen = []
+
+    def g(z):
+        seen.append(z.dtype)
+        return z @ np.arange(1.0, z.shape[1] + 1) + z.prod(axis=1)
+
+    for method in (th.exact_shapley, th.exact_banzhaf, th.exact_occlusion):
+        method(g, 4)
+    assert seen and all(dt == np.uint8 for dt in seen)
+    np.testing.assert_array_equal(th.exact_occlusion(lambda z: 3.0 * z[:, 0] + 0.5, 1), [3.0])
+    np.testing.assert_array_equal(th.exact_occlusion(g, 3), [2.0, 3.0, 4.0])  # g(1) = 7, g(1 - e_j) = 6 - (j + 1)

@@ -341,6 +341,90 @@ def test_separated_rule_with_a_tolerance():
     assert not separated(coef, np.full((1, 4, 4), np.inf), 1, 0.05, tolerance=0.5).any()
 
 
+def test_separated_rule_breaks_exact_ties_as_top_k_does():
+    """An exact tie across the top-k boundary with ``tolerance > 0``: the rule judges the set that
+    :func:`limetheory.metrics.top_k` reports (ties: lower index first), not the other tied superpixel.
+
+    d = 20 (above 16 NumPy's default argsort is not stable), one label per tied pair (a, b), a < b,
+    both at 1, the others at 0. Error vectors (cov = V V^T + 1e-6 I): v_a = 0, v_b = (h, 0), v_j =
+    (0, R) for one j outside the pair, so sd_ab ~ h, sd_aj ~ R and sd_bj ~ sqrt(h^2 + R^2): with
+    q h = 0.8, q R = 1.75, tolerance 0.9 (eps ~ 0.9 (1 - q 1e-3)), the set {a} passes every pair
+    (lower bounds -0.8 and -0.75 > -eps) and {b} fails against j (1 - 1.924 < -eps)."""
+    from limetheory.metrics import top_k
+
+    d, level, tolerance = 20, 0.05, 0.9
+    pairs = [(a, b) for a in range(d) for b in range(a + 1, d)]
+    n_labels = len(pairs)
+    q = norm.isf(level / (n_labels * d * (d + 1)))
+    h, big = 0.8 / q, 1.75 / q
+    coef = np.zeros((n_labels, d))
+    cov = np.empty((n_labels, d, d))
+    for label, (a, b) in enumerate(pairs):
+        coef[label, [a, b]] = 1.0
+        j = min(set(range(d)) - {a, b})
+        v = np.zeros((d, 2))
+        v[b, 0], v[j, 1] = h, big
+        cov[label] = v @ v.T + 1e-6 * np.eye(d)
+        assert top_k(coef[label], 1).tolist() == [a]
+    eps = tolerance * (1.0 - q * 1e-3)
+    assert -0.8 > -eps and -0.75 > -eps and 1 - np.hypot(0.8, 1.75) < -eps  # the margins used
+    np.testing.assert_array_equal(separated(coef, cov, 1, level, tolerance=tolerance), True)
+    # the tie broken by a hair either way: toward a the same answer, toward b (the other set) not separated
+    hair = 1e-9
+    toward_a, toward_b = coef.copy(), coef.copy()
+    for label, (a, b) in enumerate(pairs):
+        toward_a[label, b] -= hair
+        toward_b[label, a] -= hair
+    np.testing.assert_array_equal(separated(toward_a, cov, 1, level, tolerance=tolerance), True)
+    np.testing.assert_array_equal(separated(toward_b, cov, 1, level, tolerance=tolerance), False)
+
+
+
+def test_separated_rule_needs_differences_strictly_above_the_resolution():
+    """A pair whose difference and indifference zone are both at most the resolution is never separated:
+    a gap of exactly the resolution (a power of two, exact in float64; no sampling error) is not, twice it is."""
+    res = 2.0**-50
+    cov = np.zeros((1, 3, 3))
+    for gap, expected in [(res, False), (2 * res, True)]:
+        coef = np.array([[gap, 0.0, -1.0]])
+        assert separated(coef, cov, 1, 0.05, resolution=res).all() == expected, gap
+        assert separated(coef, cov, 1, 0.05).all()  # without a resolution any positive gap separates
+
+
+def test_separated_rule_is_strict_where_an_interval_touches_zero():
+    """coef_i - coef_j - q sd_ij > -eps is strict: a difference whose lower bound is exactly 0 (tolerance 0)
+    is not separated. Exact in float64: sd_01 = 2^-10 (var_diff = 2^-20, its sqrt exact) and the gap is
+    the float q * 2^-10, so gap - q sd_01 = 0; q is the docstring's Phi^{-1}(1 - level / (2 m)), 2 m = d (d + 1)."""
+    level, d = 0.05, 3
+    q = norm.isf(level / (d * (d + 1)))
+    s = 2.0**-10
+    cov = np.diag([s * s / 2, s * s / 2, s * s / 2])[None]
+    for gap, expected in [(q * s, False), (np.nextafter(q * s, 1.0), True)]:
+        coef = np.array([[gap, 0.0, -1.0]])
+        assert separated(coef, cov, 1, level).all() == expected, gap
+
+
+def test_separated_rule_computes_in_float64_for_float32_input():
+    """float32 coefficients or covariances are judged by their float64 values (not float32 arithmetic), on
+    two cases at the edge of float32's rounding (tolerance 0, top_k = 1, q of d = 3):
+
+    - covariances of 2.5 (float32): sd_01 = sqrt(5), whose float32 rounding is 3.3e-8 larger; a gap midway
+      between q sqrt(5) and q fl32(sqrt(5)) is separated in float64 and not in float32;
+    - coefficients 1 + 2^-23 and 2^-25 (float32): their difference 1 + 3 2^-25 is exact in float64 and rounds
+      up to 1 + 2^-23 in float32; with q sd_01 = 1 + 3.5 2^-25 only the float32 difference would separate."""
+    level = 0.05
+    q = norm.isf(level / (3 * 4))
+    cov32 = np.diag(np.full(3, 2.5, dtype=np.float32))[None]
+    mid = q * (np.sqrt(5.0) + float(np.sqrt(np.float32(5.0)))) / 2
+    coef = np.array([[mid, 0.0, -1.0]])
+    assert separated(coef, cov32, 1, level).tolist() == separated(coef, cov32.astype(np.float64), 1, level).tolist() \
+        == [True]
+    coef32 = np.array([[1 + 2.0**-23, 2.0**-25, -1.0]], dtype=np.float32)
+    sd = (1 + 3.5 * 2.0**-25) / q
+    cov = np.diag(np.full(3, sd * sd / 2))[None]
+    assert separated(coef32, cov, 1, level).tolist() == separated(coef32.astype(np.float64), cov, 1, level).tolist() \
+        == [False]
+
 def _roundoff_case():
     """A response that moves by less than its own float resolution: y = fl(0.3 + 1e-17 l(x)), l linear
     in the superpixels (|l| <= 8): the outputs are 0.3 and its neighbours a few ulps away (5.6e-17

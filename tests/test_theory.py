@@ -531,6 +531,24 @@ def test_kernel_weights_extreme_widths():
             kernel_weights(z, bad)
 
 
+def test_kernel_weights_of_extreme_widths_and_float_counts_in_float64_without_warnings():
+    """The overflow of (d_cos / nu)^2 at tiny widths is the intended -inf (weight 0) and warns nothing; counts
+    given as floats (log_kernel takes integral floats, monte_carlo_moments sums float z) are computed in
+    float64 like integer counts, not in float32."""
+    import warnings
+
+    from limetheory.sampling import kernel_weights
+
+    z = np.array([[1, 1, 1, 1], [1, 1, 1, 0], [0, 0, 0, 0]], dtype=np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(kernel_weights(z, 1e-300), [1.0, 0.0, 0.0])
+        assert th.log_kernel(0, 4, 1e-300) == -np.inf
+    k = np.arange(10)
+    for dtype in (np.float32, np.float64, np.uint8):
+        np.testing.assert_array_equal(th.log_kernel(k.astype(dtype), 9, 0.3), th.log_kernel(k, 9, 0.3))
+
+
 def test_old_keyword_names_still_work_with_a_warning():
     """nu= (now kernel_width=), method= (now sampler=), weights_or_nu= (now weights_or_kernel_width=)."""
     with pytest.warns(DeprecationWarning, match="nu= is deprecated; use kernel_width="):
@@ -574,6 +592,21 @@ def test_response_table_looks_up_the_function():
     np.testing.assert_array_equal(th.exact_limit(table, d, 0.4), th.exact_limit(f, d, 0.4))
 
 
+def test_response_table_pattern_index_of_any_0_1_array():
+    """pattern_index(z) = sum_j z_j 2^j as integers for uint8, int, bool and float 0/1 arrays, and for a
+    single pattern (1-D); the table looks up float patterns (lime's samples are floats) like uint8 ones."""
+    d = 6
+    z = np.random.default_rng(1).integers(0, 2, size=(30, d)).astype(np.uint8)
+    expected = (z.astype(np.int64) * 2 ** np.arange(d)).sum(axis=1)
+    for arr in (z, z.astype(np.int64), z.astype(bool), z.astype(np.float64)):
+        idx = th.pattern_index(arr)
+        assert idx.dtype == np.int64
+        np.testing.assert_array_equal(idx, expected)
+    assert th.pattern_index(z[3]) == expected[3]
+    table = th.ResponseTable(np.arange(2.0**d))
+    np.testing.assert_array_equal(table(z.astype(np.float64)), expected)
+
+
 # =========================================================================== shapes and Monte Carlo
 def test_limit_explanation_several_classes():
     d, nu = 5, 0.25
@@ -583,6 +616,82 @@ def test_limit_explanation_several_classes():
     assert both.shape == (3, d + 1)
     for k in range(3):
         assert np.allclose(both[k], th.limit_explanation(d, nu, g0[k], g[k]), rtol=1e-14)
+
+
+def test_limit_explanation_of_the_plain_kernels_moments_needs_no_log_scale():
+    """Moments of pi itself (log_scale left at its default, 0), summed over {0,1}^d: a linear
+    f = c0 + c^T z gives beta^f = (c0, c); the same moments given for pi * exp(-1) give e times it.
+
+    Tolerance: limit_explanation's documented error, a few units of roundoff times the componentwise
+    condition (|Sigma^{-1}| |Gamma|)_j, plus the moments' own rounding (NumPy's pairwise sums of 2^d
+    terms: about d units): 4 (d + 2) eps (|Sigma^{-1}| |Gamma|)_j (measured: below 1 eps times it)."""
+    from limetheory.sampling import kernel_weights
+
+    nu, eps = 0.25, np.finfo(np.float64).eps
+    for d in (1, 2, 6):  # d = 1 has its own branch (a 2 x 2 Sigma)
+        c = np.random.default_rng(11).normal(size=d + 1)
+        z = th.all_patterns(d).astype(np.float64)
+        pi = kernel_weights(z, nu)
+        f = c[0] + z @ c[1:]
+        g0, g = np.mean(pi * f), (pi * f) @ z / 2**d
+        bound = 4 * (d + 2) * eps * (np.abs(th.sigma_inverse(d, nu)) @ np.abs(np.r_[g0, g]))
+        assert np.all(np.abs(th.limit_explanation(d, nu, g0, g) - c) <= bound), d
+        assert np.all(np.abs(th.limit_explanation(d, nu, g0, g, log_scale=1.0) - np.e * c) <= np.e * bound), d
+
+
+def test_moments_exact_are_the_means_by_enumeration():
+    """moments_exact gives E[pi f] and E[pi z f] for the kernel pi / alpha_0 (its log_scale): the plain
+    means 2^-d sum_z pi(z) f(z) (z_j) divided by alpha_0, one and several outputs; through
+    limit_explanation they give exact_limit."""
+    from limetheory.sampling import kernel_weights
+
+    d, nu = 6, 0.4
+    w = np.random.default_rng(13).normal(size=(d, 2))
+
+    def f(z):
+        return np.tanh(z @ w) + np.array([0.5, -1.0])
+
+    z = th.all_patterns(d).astype(np.float64)
+    pi, y = kernel_weights(z, nu), f(z)
+    m = th.moments_exact(f, d, nu)
+    a0 = np.exp(m.log_scale)
+    np.testing.assert_allclose(a0, pi.mean(), rtol=1e-13)
+    np.testing.assert_allclose(m.e_pi_f * a0, (pi[:, None] * y).mean(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(m.e_pi_z_f * a0, (pi[:, None] * y).T @ z / 2**d, rtol=1e-13)
+    one = th.moments_exact(lambda z: f(z)[:, 1], d, nu)
+    np.testing.assert_allclose(one.e_pi_f, m.e_pi_f[1], rtol=1e-14)
+    np.testing.assert_allclose(th.limit_explanation(d, nu, *m), th.exact_limit(f, d, nu), rtol=1e-10, atol=1e-12)
+
+
+def test_tiny_kernel_widths_give_the_interpolation_limit_of_every_output():
+    """Several outputs at once (an (m, k) f) where Sigma is singular: beta_j = f(1) - f(1 - e_j) and
+    beta_0 = f(1) - sum_j beta_j for every output, as for each output alone."""
+    d, nu = 5, 1e-300
+    w = np.random.default_rng(12).normal(size=(d, 3))
+
+    def f(z):
+        return np.tanh(z @ w) + np.array([0.0, 1.0, -2.0])
+
+    beta = th.exact_limit(f, d, nu)
+    assert beta.shape == (3, d + 1)
+    ones = np.ones((1, d))
+    one_off = ones - np.eye(d)
+    expect_coef = f(ones)[0][:, None] - f(one_off).T
+    np.testing.assert_allclose(beta[:, 1:], expect_coef, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(beta[:, 0], f(ones)[0] - expect_coef.sum(axis=1), rtol=0, atol=1e-14)
+    for k in range(3):
+        np.testing.assert_array_equal(beta[k], th.exact_limit(lambda z, k=k: f(z)[:, k], d, nu))
+
+
+def test_sigma_inverse_size_limit_is_inclusive(monkeypatch):
+    """sigma_inverse is limited to d <= MAX_DENSE_D: d = MAX_DENSE_D is given, one more refused (the
+    limit lowered here to keep the matrices small)."""
+    from limetheory.theory import gram
+
+    monkeypatch.setattr(gram, "MAX_DENSE_D", 6)
+    assert th.sigma_inverse(6, 0.25).shape == (7, 7)
+    with pytest.raises(ValueError, match="d must be <= 6"):
+        th.sigma_inverse(7, 0.25)
 
 
 def test_monte_carlo_moments_nu_and_weights_agree():
@@ -618,6 +727,18 @@ def test_weighted_law_sampling_matches_kernel(d, nu):
     assert np.allclose(q, np.exp(log_ref), rtol=1e-10, atol=0)
     assert q.sum() == pytest.approx(1.0, abs=1e-14)
 
+
+
+def test_weighted_law_smallest_d_of_each_kernel():
+    """LIME's kernel from d = 1 (q_1 = pi(1) / (pi(0) + pi(1)) = 1 / (1 + pi(0))); the Shapley kernel's size
+    law from d = 2, where it is all on k = 1, and refused at d = 1 (no 1 <= k <= d - 1)."""
+    nu = 0.25
+    q, _ = th.weighted_law(1, nu)
+    pi0 = float(np.exp(th.log_kernel(0, 1, nu)))
+    np.testing.assert_allclose(q, [pi0 / (1 + pi0), 1 / (1 + pi0)], rtol=1e-14)
+    np.testing.assert_array_equal(th.weighted_law(2, None, kernel="shap")[0], [0.0, 1.0, 0.0])
+    with pytest.raises(ValueError, match="d"):
+        th.weighted_law(1, None, kernel="shap")
 
 def test_ridge_bias_matches_exact_small_ridge_solution():
     """n (beta_ridge - beta_0) with the exact population Gram matrix scaled by n."""
