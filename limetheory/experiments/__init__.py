@@ -23,6 +23,8 @@ REGISTRY = {
     "lime_vs_ig": ("limetheory.experiments.lime_vs_ig", ("limetheory.paper_figures.table_lime_vs_ig",
                                                          "limetheory.paper_figures.fig_lime_vs_ig",
                                                          "limetheory.paper_figures.fig_lime_vs_ig_additivity")),
+    "lime_ig_decomposition": ("limetheory.experiments.lime_ig_decomposition",
+                              ("limetheory.paper_figures.fig_lime_ig_decomposition",)),
     "qualitative": ("limetheory.experiments.qualitative", ("limetheory.paper_figures.fig_qualitative",)),
     "sanity_randomisation": ("limetheory.experiments.sanity_randomisation",
                              ("limetheory.paper_figures.fig_sanity_randomisation",)),
