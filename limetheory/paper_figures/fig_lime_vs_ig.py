@@ -47,7 +47,7 @@ def agreement_by_network(frame: pd.DataFrame, protocol: str, output: str, k: int
     return pd.DataFrame(rows, columns=["model", "comparison", "mean", "se", "n_images"])
 
 
-def _layout(models_present) -> tuple:
+def network_layout(models_present) -> tuple:
     """y positions (top to bottom) of the networks, a gap between families; family label positions."""
     y, ys, labels = 0.0, {}, []
     for family, members in FAMILIES.items():
@@ -81,7 +81,7 @@ def make(out) -> list:
     frame, k, protocol = read_rows(out)
     table = agreement_by_network(frame, protocol, "prob", k)
     models = list(dict.fromkeys(table["model"]))
-    ys, family_labels, bottom = _layout(models)
+    ys, family_labels, bottom = network_layout(models)
     fig, ax = plt.subplots(figsize=(WIDTH, 0.2 * (-bottom) + 0.75))
     offsets = {"lime_vs_ig": 0.14, "lime_vs_lime": -0.14, "lime_vs_random": 0.0}
     for comp, label, marker, face, edge in SERIES:
