@@ -8,8 +8,7 @@ import pytest
 from limetheory.analytic import response_of_z
 from limetheory.compare import decompose_lime_ig
 from limetheory.experiments import run_experiment
-from limetheory.experiments import lime_ig_decomposition as exp
-from limetheory.nets import load_cached
+from limetheory.experiments import lime_ig_decomposition as exp, lime_vs_ig
 from limetheory.pipeline import class_scores
 
 from stats_bounds import assert_within, band, dn_bias
@@ -90,13 +89,11 @@ def test_quick_exact_unit_is_the_enumerated_game(quick):
     unit = frame[frame["exact"]]
     key = unit["image"].iloc[0]
     s = exp.settings(True)
-    spec = s["models"][0]
-    image, _, _ = exp.setup(s).image(spec["model"], int(key))
-    snet = load_cached(spec["model"])
-    segments = exp.segment_unit(image, snet, exp.SEGMENTATION, spec["segmentations"][exp.SEGMENTATION])
+    u = lime_vs_ig.unit_input(exp.setup(s), s["models"][0]["model"], int(key), exp.SEGMENTATION)
     target = int(unit["target"].iloc[0])
-    scores = class_scores(snet, target)
-    f_of_z = response_of_z(lambda x: scores(x)[:, 0], image, segments, None)
+    assert target == u.target and u.d == int(unit["d"].iloc[0])
+    scores = class_scores(u.snet, target)
+    f_of_z = response_of_z(lambda x: scores(x)[:, 0], u.image, u.segments, None)
     ref = decompose_lime_ig(f_of_z, int(unit["d"].iloc[0]), unit["ig"].to_numpy(), 0.25)
     np.testing.assert_allclose(unit["lime"], ref.lime_limit, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(unit["shapley"], ref.shapley, rtol=1e-9, atol=1e-12)

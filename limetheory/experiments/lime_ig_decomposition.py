@@ -38,12 +38,12 @@ import pandas as pd
 from limetheory.analytic import response_of_z
 from limetheory.compare import decompose_lime_ig
 from limetheory.empirical import explain
-from limetheory.nets import OUTPUTS, load_cached, softmax
+from limetheory.nets import OUTPUTS, softmax
 from limetheory.pipeline import class_scores, ig_superpixel_sums
 from limetheory.segmentation import n_superpixels
 
 from . import lime_vs_ig
-from .lime_vs_ig import FAMILIES, SMALL_CNNS, image_logits, segment_unit, unit_seed
+from .lime_vs_ig import FAMILIES, SMALL_CNNS, unit_input, unit_seed
 
 NAME = "lime_ig_decomposition"
 TITLE = "Exp. 4b: LIME limit - IG sums = interactions (LIME - Shapley) + path (Shapley - IG), per superpixel"
@@ -127,16 +127,11 @@ def decomposition(predict, image, segments, ig_sums, *, d_exact: int, kernel_wid
 def run_unit(unit: dict, ctx) -> pd.DataFrame:
     s = ctx.settings
     model, key = unit["model"], unit["image"]
-    spec = ctx.specs[model]
-    image, true_label, _ = ctx.image(model, key)
-    snet = load_cached(model)
-    segments = segment_unit(image, snet, SEGMENTATION, spec["segmentations"][SEGMENTATION])
-    d = n_superpixels(segments)
-    logits = image_logits(snet, image)
-    target = int(np.argmax(logits))
+    u = unit_input(ctx, model, key, SEGMENTATION)
+    image, snet, segments, d, target = u.image, u.snet, u.segments, u.d, u.target
     t0 = time.perf_counter()
     sums, ig = ig_superpixel_sums(image, snet, segments, target, OUTPUT, hide_color=s["hide_color"],
-                                  method=s["ig_rule"], n_steps=spec["gl_steps"])
+                                  method=s["ig_rule"], n_steps=ctx.specs[model]["gl_steps"])
     column = OUTPUTS.index(OUTPUT)
     scores = class_scores(snet, target)
 
@@ -150,8 +145,8 @@ def run_unit(unit: dict, ctx) -> pd.DataFrame:
                         batch_size=snet.batch_size, dtype=np.float32)
     exact = dec.pop("exact")
     return pd.DataFrame({
-        "model": model, "image": str(key), "d": d, "target": target, "true_label": true_label,
-        "prob_target": float(softmax(logits)[target]), "exact": exact, "superpixel": np.arange(d),
+        "model": model, "image": str(key), "d": d, "target": target, "true_label": u.true_label,
+        "prob_target": float(softmax(u.logits)[target]), "exact": exact, "superpixel": np.arange(d),
         **dec, "ig": sums, "total": dec["lime"] - sums, "ig_rel_gap": ig.relative_gap(),
         "n_calls": 2 ** d if exact else s["n_lime"] + s["n_shap"], "seconds": time.perf_counter() - t0,
     })

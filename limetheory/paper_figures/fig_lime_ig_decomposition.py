@@ -21,46 +21,45 @@ import numpy as np
 from limetheory.experiments.lime_ig_decomposition import network_summary
 
 from ._common import figure_main, read_results, save_figure
-from .fig_lime_vs_ig import FONT, WIDTH, network_layout
+from .fig_lime_vs_ig import FONT, WIDTH, label_networks, network_layout
 
 NAME = "lime_ig_decomposition"
 STEM = "fig_lime_ig_decomposition"
 #: (column, label, marker, colour, vertical offset).
 SERIES = (
-    ("interactions_rel", "interactions: LIME limit - Shapley", "o", "tab:orange", 0.14),
-    ("path_rel", "path: Shapley - IG sums", "s", "tab:blue", -0.14),
+    ("interactions_rel", "interactions: LIME limit − Shapley", "o", "tab:orange", 0.14),
+    ("path_rel", "path: Shapley − IG sums", "s", "tab:blue", -0.14),
 )
 
 
 def make(out) -> list:
+    from matplotlib.lines import Line2D
+
     out = Path(out)
     summary = network_summary(read_results(out, f"{NAME}_images"))
     models = list(summary["model"])
     ys, family_labels, bottom = network_layout(models)
-    table = summary.set_index("model")
+    table = summary.set_index("model").loc[models]
+    exact = (table["exact_images"] == table["images"]).to_numpy()
     fig, ax = plt.subplots(figsize=(WIDTH, 0.2 * (-bottom) + 0.8))
+    handles = []
     for col, label, marker, colour, offset in SERIES:
         y = np.array([ys[m] + offset for m in models])
-        x, err = table.loc[models, col].to_numpy(), np.nan_to_num(table.loc[models, f"{col}_se"].to_numpy())
-        exact = (table.loc[models, "exact_images"] == table.loc[models, "images"]).to_numpy()
+        x, err = table[col].to_numpy(), np.nan_to_num(table[f"{col}_se"].to_numpy())
         ax.errorbar(x, y, xerr=err, fmt="none", ecolor=colour, elinewidth=0.8, capsize=1.5, zorder=2)
         ax.scatter(x[exact], y[exact], marker=marker, s=16, facecolors="white", edgecolors=colour, linewidths=0.9,
-                   zorder=3, label=f"{label} (exact)")
-        ax.scatter(x[~exact], y[~exact], marker=marker, s=16, color=colour, zorder=3, label=f"{label} (estimated)")
-    ax.set_yticks([ys[m] for m in models],
-                  [f"{m} ({int(table.loc[m, 'images'])}, d {table.loc[m, 'd_min']}-{table.loc[m, 'd_max']})"
-                   for m in models], fontsize=FONT)
-    for family, y in family_labels:
-        ax.text(-0.02, y, family, transform=ax.get_yaxis_transform(), ha="right", va="center", fontsize=FONT,
-                fontweight="bold")
-    ax.set_ylim(bottom + 0.4, 0.3)
-    ax.set_xlim(left=0)
-    ax.set_xlabel("size of the part, ||part|| / ||Shapley|| (mean ± s.e. over images)", fontsize=FONT)
-    ax.tick_params(axis="x", labelsize=FONT)
-    ax.tick_params(axis="y", length=0)
-    ax.grid(axis="x", alpha=0.3)
-    ax.legend(loc="lower center", bbox_to_anchor=(0.35, 1.0), ncol=2, fontsize=FONT - 1, frameon=False,
-              handletextpad=0.2, columnspacing=0.8)
+                   zorder=3)
+        ax.scatter(x[~exact], y[~exact], marker=marker, s=16, color=colour, zorder=3)
+        handles.append(Line2D([], [], marker=marker, color=colour, linestyle="none", markersize=4, label=label))
+    handles.append(Line2D([], [], marker="o", markerfacecolor="white", markeredgecolor="0.3", linestyle="none",
+                          markersize=4, label="open: every image exact"))
+    ticks = {m: (ys[m], f"{m} ({int(table.loc[m, 'images'])}; d {table.loc[m, 'd_min']}-{table.loc[m, 'd_max']})")
+             for m in models}
+    label_networks(ax, ticks, family_labels, bottom, "||part|| / ||Shapley||, mean ± s.e. over images")
+    ax.set_xlim(left=0, right=1.08 * float(np.nanmax(table[[c for c, *_ in SERIES]].to_numpy()
+                                                      + table[[f"{c}_se" for c, *_ in SERIES]].fillna(0).to_numpy())))
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.3, 1.0), ncol=1, fontsize=FONT, frameon=False,
+              handletextpad=0.2)
     return save_figure(fig, out, STEM)
 
 
