@@ -53,8 +53,7 @@ def make(out) -> list:
         handles.append(Line2D([], [], marker=marker, color=colour, linestyle="none", markersize=4, label=label))
     handles.append(Line2D([], [], marker="o", markerfacecolor="white", markeredgecolor="0.3", linestyle="none",
                           markersize=4, label="open: every image exact"))
-    ticks = {m: (ys[m], f"{m} ({int(table.loc[m, 'images'])}; d {table.loc[m, 'd_min']}-{table.loc[m, 'd_max']})")
-             for m in models}
+    ticks = {m: (ys[m], f"{m} ({int(table.loc[m, 'images'])})") for m in models}
     label_networks(ax, ticks, family_labels, bottom, "||part|| / ||Shapley||, mean ± s.e. over images")
     ax.set_xlim(left=0, right=1.08 * float(np.nanmax(table[[c for c, *_ in SERIES]].to_numpy()
                                                       + table[[f"{c}_se" for c, *_ in SERIES]].fillna(0).to_numpy())))
