@@ -97,3 +97,22 @@ def test_quick_exact_unit_is_the_enumerated_game(quick):
     ref = decompose_lime_ig(f_of_z, int(unit["d"].iloc[0]), unit["ig"].to_numpy(), 0.25)
     np.testing.assert_allclose(unit["lime"], ref.lime_limit, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(unit["shapley"], ref.shapley, rtol=1e-9, atol=1e-12)
+
+
+def test_join_with_experiment_4(quick):
+    """The companion's images join experiment 4's rows of the same protocol on (model, image); a
+    mismatched segmentation is refused; without experiment 4's rows nothing is written."""
+    from limetheory.paper_figures import table_lime_ig_decomposition as table
+
+    assert table.make(quick) == []  # the quick run holds the companion only
+    images = pd.read_csv(quick / "results" / f"{exp.NAME}_images.csv")
+    exp4 = pd.DataFrame([{"protocol": p, "model": r.model, "image": r.image, "d": r.d, "target": 0, "output": "prob",
+                          "comparison": c, "jaccard_top5": 0.5, "spearman": 0.1 * i, "nonadditive_share": 0.2}
+                         for i, r in enumerate(images.itertuples())
+                         for p in ("paper", table.PROTOCOL) for c in ("lime_vs_ig", "lime_vs_lime")])
+    out = table.joined(images, exp4)
+    assert len(out) == len(images) and list(out["spearman"]) == [0.1 * i for i in range(len(images))]
+    rho = table.agreement(out)
+    assert set(rho["size"]) == {s for s, _ in table.SIZES} and (rho["pairs"] == len(images)).all()
+    with pytest.raises(ValueError, match="segment"):
+        table.joined(images, exp4.assign(d=exp4["d"] + 1))
