@@ -6,10 +6,10 @@ companion runs experiment 4's images, segmentation and class; the rows of the
 ``paper_gauss_legendre`` protocol, the same IG rule, probability of the top class, LIME against the
 IG sums), and writes
 
-- ``results/lime_ig_decomposition_joined.csv``: one row per image and network, experiment 4's
+- ``out/results/lime_ig_decomposition_joined.csv``: one row per image and network, experiment 4's
   ``jaccard_top5``, ``spearman`` and non-additive share R beside ``interactions_rel``, ``path_rel``
   and ``share``;
-- ``results/lime_ig_decomposition_agreement.md`` (and ``.csv``): over all joined image-network
+- ``out/results/lime_ig_decomposition_agreement.md`` (and ``.csv``): over all joined image-network
   pairs, and within the networks with hidden layers, Spearman's rank correlation of LIME's
   agreement with the IG sums (top-5 Jaccard, Spearman over the superpixels) with the size of each
   part and with R. The part that goes with less agreement is the one that explains it.
