@@ -116,3 +116,13 @@ def test_join_with_experiment_4(quick):
     assert set(rho["size"]) == {s for s, _ in table.SIZES} and (rho["pairs"] == len(images)).all()
     with pytest.raises(ValueError, match="segment"):
         table.joined(images, exp4.assign(d=exp4["d"] + 1))
+
+
+def test_cli_networks_and_image_counts_reach_the_companion():
+    from limetheory.cli import _experiment_options
+
+    options = _experiment_options("paper", None, ["digits-cnn", "shapes32-vgg1"], {"*": 3})
+    assert options["lime_ig_decomposition"] == {"nets": ["digits-cnn", "shapes32-vgg1"], "max_images": {"*": 3}}
+    s = exp.settings(False, **options["lime_ig_decomposition"])
+    assert [m["model"] for m in s["models"]] == ["digits-cnn", "shapes32-vgg1"]
+    assert len(exp.units(s)) == 6 and s["d_exact"] == exp.D_EXACT
