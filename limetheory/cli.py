@@ -176,12 +176,12 @@ def _add_reproduce(subparsers) -> None:
                    help="lime_vs_ig: the paper's protocol, the corrected one, or both with each difference "
                         "switched alone (default both)")
     p.add_argument("--nets", nargs="+", metavar="NAME", choices=MODEL_ORDER, default=None,
-                   help=f"lime_vs_ig: explain only these of its networks (choose from: {', '.join(MODEL_ORDER)}; "
-                        "default all)")
+                   help="lime_vs_ig and lime_ig_decomposition: explain only these of its networks "
+                        f"(choose from: {', '.join(MODEL_ORDER)}; default all)")
     p.add_argument("--max-images", nargs="+", type=_count_for_net, default=None, metavar="N|NET=N",
-                   help="lime_vs_ig: explain at most the first N images of each network, or of network NET "
-                        "(e.g. 20 efficientnet-lite1=4); a run on fewer networks or images reuses, and is "
-                        "reused by, the units of a larger one")
+                   help="lime_vs_ig and lime_ig_decomposition: explain at most the first N images of each network, "
+                        "or of network NET (e.g. 20 efficientnet-lite1=4); a run on fewer networks or images "
+                        "reuses, and is reused by, the units of a larger one")
     _add_model_arguments(p, NETWORKS, default=None)
     p.add_argument("--images", type=Path, default=None, metavar="DIR",
                    help="with --only lime_vs_ig qualitative: explain the image files of DIR (read as "
@@ -240,11 +240,12 @@ def _user_model(args) -> dict | None:
 def _experiment_options(protocol: str, user_model: dict | None, nets=None, max_images: dict | None = None) -> dict:
     """Keyword arguments of the experiments' ``settings``: experiment 4's protocol, networks and
     image count, and the user's model (and images) for the experiments that run on one."""
-    options = {"lime_vs_ig": {"protocol": protocol}, "qualitative": {}}
-    if nets:
-        options["lime_vs_ig"]["nets"] = list(dict.fromkeys(nets))
-    if max_images is not None:
-        options["lime_vs_ig"]["max_images"] = max_images
+    options = {"lime_vs_ig": {"protocol": protocol}, "qualitative": {}, "lime_ig_decomposition": {}}
+    for name in ("lime_vs_ig", "lime_ig_decomposition"):  # the companion runs on experiment 4's networks
+        if nets:
+            options[name]["nets"] = list(dict.fromkeys(nets))
+        if max_images is not None:
+            options[name]["max_images"] = max_images
     if user_model is not None:
         for name in USER_MODEL_EXPERIMENTS:
             options[name]["user_model"] = user_model

@@ -324,13 +324,41 @@ def _shape_detector(root: Path) -> dict[str, str]:
             "exp1_p": str(len({r["superpixel"] for r in rows if r["in_shape"] == "True"}))}
 
 
+def _lime_ig_decomposition(root: Path) -> dict[str, str]:
+    """Experiment 4's companion: what ran, and the pooled share of the interactions."""
+    meta = _json(root, "full/results/lime_ig_decomposition.json")
+    s = meta["settings"]
+    images = _csv(root, "full/results/lime_ig_decomposition_images.csv")
+    exact = [r for r in images if r["exact"] == "True"]
+    seconds = sorted(float(r["seconds"]) for r in images)
+    path_wins = sum(r["interactions_dominate"] == "False" for r in images)
+    lite = [r for r in _csv(root, "full/results/lime_vs_ig_models.csv")
+            if r["model"].startswith("efficientnet") and r["segmentation"] == s["segmentation"]]
+    return {
+        "decomp_units": str(meta["n_units"]),
+        "decomp_networks": str(len(s["models"])),
+        "decomp_d_exact": str(s["d_exact"]),
+        "decomp_exact_images": str(len(exact)),
+        "decomp_estimated_images": str(len(images) - len(exact)),
+        "decomp_d_min": str(min(int(r["d"]) for r in images)),
+        "decomp_d_max": str(max(int(r["d"]) for r in images)),
+        "decomp_n_lime": str(s["n_lime"]),
+        "decomp_n_shap": str(s["n_shap"]),
+        "decomp_unit_seconds_median": f"{seconds[len(seconds) // 2]:.0f}",
+        "decomp_unit_seconds_max": f"{seconds[-1]:.0f}",
+        "decomp_lite_d_min": str(min(int(r["d_min"]) for r in lite)),
+        "decomp_lite_d_max": str(max(int(r["d_max"]) for r in lite)),
+        "decomp_path_dominates": f"{path_wins} of {len(images)}",
+    }
+
+
 def substitutions(root: Path) -> dict[str, str]:
     """Every generated number, by name (the MyST substitutions of the site)."""
     root = Path(root)
     out: dict[str, str] = {}
     for part in (_bench_explain, _bench_algebra, _bench_overhead, _overhead_per_image, _bench_designs, _bench_auto,
                  _bench_shapley, _bench_nets, _weight_files, _bench_gradients, _convergence, _lime_vs_ig,
-                 _additivity, _qualitative, _shape_detector, _sanity, _remove_retrain):
+                 _additivity, _qualitative, _shape_detector, _sanity, _remove_retrain, _lime_ig_decomposition):
         out.update(part(root))
     return out
 

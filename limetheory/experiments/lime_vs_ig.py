@@ -77,6 +77,7 @@ import hashlib
 import time
 import warnings
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -462,17 +463,41 @@ def _ig_rules(spec: dict, s: dict) -> dict:
             "midpoint1": {"method": "riemann_middle", "n_steps": 1}}
 
 
-def run_unit(unit: dict, ctx: _Context) -> pd.DataFrame:
-    s = ctx.settings
-    model, key, kind = unit["model"], unit["image"], unit["segmentation"]
+@dataclass(frozen=True, eq=False)
+class UnitInput:
+    """What a unit explains: the image (uint8), its true label (-1 if none) and object mask (or
+    None), the network, the superpixels of the segmentation ``kind``, d, the logits and the
+    target class (the network's top class)."""
+
+    image: np.ndarray
+    true_label: int
+    mask: np.ndarray | None
+    snet: object
+    segments: np.ndarray
+    d: int
+    logits: np.ndarray
+    target: int
+
+
+def unit_input(ctx, model: str, key, kind: str) -> UnitInput:
+    """The :class:`UnitInput` of network ``model``, image ``key`` and segmentation ``kind``
+    (``"preprocessed"`` or ``"raw"``) of the context :func:`setup` returns."""
     spec = ctx.specs[model]
     image, true_label, mask = ctx.image(model, key)
     snet = _scored(spec)
     segments = segment_unit(image, snet, kind, spec["segmentations"][kind])
-    d = n_superpixels(segments)
     logits = image_logits(snet, image)
-    target = int(np.argmax(logits))
-    prob = float(softmax(logits)[target])
+    return UnitInput(image, true_label, mask, snet, segments, n_superpixels(segments), logits, int(np.argmax(logits)))
+
+
+def run_unit(unit: dict, ctx: _Context) -> pd.DataFrame:
+    s = ctx.settings
+    model, key, kind = unit["model"], unit["image"], unit["segmentation"]
+    spec = ctx.specs[model]
+    u = unit_input(ctx, model, key, kind)
+    image, true_label, mask, snet, segments = u.image, u.true_label, u.mask, u.snet, u.segments
+    d, target = u.d, u.target
+    prob = float(softmax(u.logits)[target])
     entropy = unit_seed(s, model, key) + [("preprocessed", "raw").index(kind)]
     r = int(spec["n_runs"])
     protocols = [p for p in s["protocols"] if PROTOCOLS[p].segmentation == kind]

@@ -47,7 +47,7 @@ def agreement_by_network(frame: pd.DataFrame, protocol: str, output: str, k: int
     return pd.DataFrame(rows, columns=["model", "comparison", "mean", "se", "n_images"])
 
 
-def _layout(models_present) -> tuple:
+def network_layout(models_present) -> tuple:
     """y positions (top to bottom) of the networks, a gap between families; family label positions."""
     y, ys, labels = 0.0, {}, []
     for family, members in FAMILIES.items():
@@ -67,6 +67,20 @@ def _layout(models_present) -> tuple:
     return ys, labels, y
 
 
+def label_networks(ax, ticks: dict, family_labels, bottom: float, xlabel: str) -> None:
+    """The y axis of :func:`network_layout`: ``ticks`` {network: (y, label)}, the family names in
+    bold left of the axis, the limits, the x label and a light vertical grid."""
+    ax.set_yticks([y for y, _ in ticks.values()], [label for _, label in ticks.values()], fontsize=FONT)
+    for family, y in family_labels:
+        ax.text(-0.02, y, family, transform=ax.get_yaxis_transform(), ha="right", va="center", fontsize=FONT,
+                fontweight="bold")
+    ax.set_ylim(bottom + 0.4, 0.3)
+    ax.set_xlabel(xlabel, fontsize=FONT)
+    ax.tick_params(axis="x", labelsize=FONT)
+    ax.tick_params(axis="y", length=0)
+    ax.grid(axis="x", alpha=0.3)
+
+
 def read_rows(out) -> tuple:
     """The experiment's rows, the k the figures show (the settings' first) and their protocol
     (the paper's, or the first one run)."""
@@ -81,7 +95,7 @@ def make(out) -> list:
     frame, k, protocol = read_rows(out)
     table = agreement_by_network(frame, protocol, "prob", k)
     models = list(dict.fromkeys(table["model"]))
-    ys, family_labels, bottom = _layout(models)
+    ys, family_labels, bottom = network_layout(models)
     fig, ax = plt.subplots(figsize=(WIDTH, 0.2 * (-bottom) + 0.75))
     offsets = {"lime_vs_ig": 0.14, "lime_vs_lime": -0.14, "lime_vs_random": 0.0}
     for comp, label, marker, face, edge in SERIES:
@@ -94,16 +108,9 @@ def make(out) -> list:
         ax.scatter(x, y, marker=marker, s=16 if marker != "|" else 40, linewidths=0.8 if marker != "|" else 1.2,
                    zorder=3, label=label, **style)
     n_img = table.groupby("model")["n_images"].max()
-    ax.set_yticks([ys[m] for m in models], [f"{m} ({int(n_img[m])})" for m in models], fontsize=FONT)
-    for family, y in family_labels:
-        ax.text(-0.02, y, family, transform=ax.get_yaxis_transform(), ha="right", va="center", fontsize=FONT,
-                fontweight="bold")
-    ax.set_ylim(bottom + 0.4, 0.3)
+    label_networks(ax, {m: (ys[m], f"{m} ({int(n_img[m])})") for m in models}, family_labels, bottom,
+                   f"top-{k} Jaccard index, {protocol} protocol (mean ± s.e.)")
     ax.set_xlim(-0.02, 1.02)
-    ax.set_xlabel(f"top-{k} Jaccard index, {protocol} protocol (mean ± s.e.)", fontsize=FONT)
-    ax.tick_params(axis="x", labelsize=FONT)
-    ax.tick_params(axis="y", length=0)
-    ax.grid(axis="x", alpha=0.3)
     ax.legend(loc="lower center", bbox_to_anchor=(0.4, 1.0), ncol=3, fontsize=FONT, frameon=False,
               handletextpad=0.2, columnspacing=0.8)
     return save_figure(fig, out, STEM)
