@@ -71,9 +71,10 @@ TARGETS = {
     # and its inverse, exact enumeration, the games)
     "theory": ("limetheory.theory.limit", ["limit_explanation"],
                ["tests/test_theory.py", "-k", "(mpmath or enumeration or brute or limit_explanation) and not 2000 and not 10000"]),
-    "theory.normalized": ("limetheory.theory._normalized", ["beta_normalized", "interpolation_limit"],
+    "theory.normalized": ("limetheory.theory._normalized", ["_normalized", "beta_normalized", "interpolation_limit"],
                           ["tests/test_theory.py", "-k", "(mpmath or enumeration or brute or sigma or interpolation or d1 "
-                           "or singular or never_nan or limit_explanation or small_widths) and not 2000 and not 10000"]),
+                           "or singular or never_nan or limit_explanation or small_widths or ridge_bias or warn_about_nothing) "
+                           "and not 2000 and not 10000"]),
     "theory.gram": ("limetheory.theory.gram", ["sigma", "sigma_inverse"],
                     ["tests/test_theory.py", "-k", "(sigma or d1 or scaled or out_of_range) and not 2000 and not 10000"]),
     "theory.enumeration": ("limetheory.theory.moments", ["enumerated_sums"],

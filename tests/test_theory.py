@@ -1,6 +1,7 @@
 """The limit explanation (docs/theory/limit.md): oracles (mpmath, enumeration) and properties."""
 import math
 import re
+import warnings
 from pathlib import Path
 
 import mpmath as mp
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from scipy.special import gammaln
 
 from limetheory import theory as th
+from limetheory.sampling import kernel_weights
 
 NUS = [0.01, 0.03, 0.1, 0.25, 1.0, 3.0, 10.0]
 DS_FAST = [1, 2, 3, 5, 10, 50, 300, 2000]
@@ -519,7 +521,6 @@ def test_product_limit_with_absent_factors_small_widths_match_mpmath(d, nu, kind
 
 def test_kernel_weights_extreme_widths():
     """(d_cos / nu)^2 is formed without overflow: no OverflowError at 1e300, no NaN at 1e-200."""
-    from limetheory.sampling import kernel_weights
 
     z = np.array([[1, 1, 1, 1], [1, 1, 1, 0], [0, 0, 0, 0]], dtype=np.uint8)
     np.testing.assert_array_equal(kernel_weights(z, 1e300), [1.0, 1.0, 1.0])
@@ -537,7 +538,6 @@ def test_kernel_weights_of_extreme_widths_and_float_counts_in_float64_without_wa
     float64 like integer counts, not in float32."""
     import warnings
 
-    from limetheory.sampling import kernel_weights
 
     z = np.array([[1, 1, 1, 1], [1, 1, 1, 0], [0, 0, 0, 0]], dtype=np.uint8)
     with warnings.catch_warnings():
@@ -780,3 +780,27 @@ def test_monte_carlo_limit_ignores_the_level_of_f():
         b = th.monte_carlo_limit(shifted, 30, 0.25, 4000, seed=1, sampler=method)
         np.testing.assert_allclose(b[1:], a[1:], atol=1e-9)
         assert abs(b[0] - a[0] - 1000.0) < 1e-8
+
+
+@pytest.mark.parametrize("d, kernel_width", [(2, 0.25), (3, 0.1), (10, 0.03), (4, 0.25), (6, 1.0)])
+def test_ridge_bias_equals_the_enumerated_weighted_gram(d, kernel_width):
+    """ridge_bias = -ridge G^{-1} beta with G = E[pi (z - z_w)(z - z_w)^T] over {0,1}^d (z_w the
+    pi-weighted mean), enumerated. The first three widths use the direct form of T (the small-width
+    branch of the normalised moments, where alpha_1^2 and alpha_0 alpha_2 differ by 1-20%), the last
+    two its tangent form; both must give the enumerated value to rounding."""
+    z = ((np.arange(2**d)[:, None] >> np.arange(d)) & 1).astype(np.float64)
+    p = np.asarray(kernel_weights(z, kernel_width), dtype=np.float64) / 2**d
+    centred = z - (p @ z) / p.sum()
+    gram = (p[:, None] * centred).T @ centred
+    beta = np.linspace(-1.0, 2.0, d)
+    expected = -2.0 * np.linalg.solve(gram, beta)
+    got = th.ridge_bias(d, kernel_width, beta, ridge=2.0)
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12 * np.abs(expected).max())
+
+
+def test_normalised_moments_warn_about_nothing():
+    """log(0) for the pattern count s = 0 is expected inside the moments and must not reach the user
+    (a width no other test uses, so the cached moments are computed here)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.all(np.isfinite(th.ridge_bias(7, 0.2718281828, np.ones(7))))
