@@ -334,6 +334,8 @@ def _lime_ig_decomposition(root: Path) -> dict[str, str]:
     path_wins = sum(r["interactions_dominate"] == "False" for r in images)
     lite = [r for r in _csv(root, "full/results/lime_vs_ig_models.csv")
             if r["model"].startswith("efficientnet") and r["segmentation"] == s["segmentation"]]
+    lite_run = [r for r in images if r["model"].startswith("efficientnet")]
+    lite_seconds = sorted(float(r["seconds"]) for r in lite_run)
     return {
         "decomp_units": str(meta["n_units"]),
         "decomp_networks": str(len(s["models"])),
@@ -349,6 +351,9 @@ def _lime_ig_decomposition(root: Path) -> dict[str, str]:
         "decomp_lite_d_min": str(min(int(r["d_min"]) for r in lite)),
         "decomp_lite_d_max": str(max(int(r["d_max"]) for r in lite)),
         "decomp_path_dominates": f"{path_wins} of {len(images)}",
+        "decomp_lite_run": ", ".join(sorted({r["model"] for r in lite_run})) or "none",
+        "decomp_lite_images": str(len(lite_run)),
+        "decomp_lite_seconds_median": f"{lite_seconds[len(lite_seconds) // 2]:.0f}" if lite_seconds else "-",
     }
 
 
