@@ -326,8 +326,8 @@ def _add_explain(subparsers) -> None:
                    help="explain the class's probability (default, as lime) or its logit")
     p.add_argument("--top-k", type=_integer, default=5, metavar="K", help="superpixels highlighted (default 5)")
     p.add_argument("--method", choices=("lime", "shap", "both"), default="lime",
-                   help="lime (default), shap (KernelSHAP, paired samples: estimates the superpixels' Shapley "
-                        "values) or both (the figure shows LIME, the --html page toggles to KernelSHAP)")
+                   help="lime (default), shap (KernelSHAP: estimates the superpixels' Shapley values; the "
+                        "extreme coalition sizes enumerated, the rest in pairs, or pairs with --n-samples auto) or both (the figure shows LIME, the --html page toggles to KernelSHAP)")
     p.add_argument("--ig-steps", type=_integer, default=pipeline.IG_DEFAULTS["n_steps"], metavar="M",
                    help=f"Gauss-Legendre points of integrated gradients (default {pipeline.IG_DEFAULTS['n_steps']})")
     p.add_argument("--html", type=Path, default=None, metavar="OUT.html",
@@ -485,7 +485,7 @@ def _most_samples(args) -> int:
 def _run_label(run, kernel: str, args, k: int) -> str:
     """How ``run`` (the :class:`~limetheory.explanation.Explanation` of ``kernel``) was drawn, in one line."""
     if kernel == "shap":
-        return f"KernelSHAP (paired, n = {run.n_samples}, seed {args.seed})"
+        return f"KernelSHAP ({run.design}, n = {run.n_samples}, seed {args.seed})"
     if args.n_samples != "auto":
         return f"LIME (n = {run.n_samples}, seed {args.seed})"
     how = "settled" if run.settled else f"NOT settled at --max-samples {args.max_samples}"

@@ -37,7 +37,7 @@ from .validation import check_choice
 
 __all__ = [
     "IG_DEFAULTS", "KERNEL_DESIGNS", "OUTPUTS", "ClassComparison", "check_lime_memory", "class_explanation",
-    "class_scores", "compare_class", "explain_output", "ig_superpixel_sums", "intervals_separate", "lime_coefficients",
+    "class_scores", "compare_class", "explain_output", "kernel_design", "ig_superpixel_sums", "intervals_separate", "lime_coefficients",
     "lime_memory_bytes", "lime_run", "outputs_of", "sample_budget", "segment_for", "top_classes", "write_figure",
     "write_page",
 ]
@@ -199,9 +199,19 @@ def top_classes(net: Classifier, image, k: int = 5) -> list:
 
 
 # --------------------------------------------------------------------------- one class, LIME beside IG
-#: The sampling design of each kernel :func:`explain_output` runs: lime's independent draws, and
-#: KernelSHAP's paired ones (z and 1 - z together).
-KERNEL_DESIGNS = {"lime": "iid", "shap": "paired"}
+#: The sampling design of each kernel :func:`explain_output` runs, for a fixed number of samples
+#: and for ``n_samples="auto"``: lime's independent draws; for KernelSHAP the extreme coalition
+#: sizes enumerated and the rest drawn in pairs (the most accurate at equal calls in
+#: ``results/bench_shapley.md``), or pairs (z and 1 - z together) when the budget is not fixed in
+#: advance (the enumeration plan depends on it).
+KERNEL_DESIGNS = {"lime": ("iid", "iid"), "shap": ("enumerated", "paired")}
+
+
+def kernel_design(kernel: str, n_samples) -> str:
+    """The design :func:`explain_output` runs for ``kernel`` (:data:`KERNEL_DESIGNS`) and ``n_samples``
+    (a number of samples, or a StoppingRule)."""
+    fixed, stopping = KERNEL_DESIGNS[check_choice(kernel, "kernel", tuple(KERNEL_DESIGNS))]
+    return stopping if isinstance(n_samples, StoppingRule) else fixed
 
 
 def sample_budget(n_samples, *, top_k: int, max_samples: int, tolerance: float | None = None):
@@ -219,9 +229,8 @@ def explain_output(image, net: Classifier, segments, target: int, *, output: str
     of class ``target``; its one label is the index of ``output`` in :data:`OUTPUTS`
     (:func:`class_explanation` relabels it by class). ``n_samples``: a number or a StoppingRule
     (:func:`sample_budget`)."""
-    check_choice(kernel, "kernel", tuple(KERNEL_DESIGNS))
     return explain(image, class_scores(net, target), segments=segments, labels=[OUTPUTS.index(output)],
-                   kernel=kernel, design=KERNEL_DESIGNS[kernel], n_samples=n_samples, seed=seed,
+                   kernel=kernel, design=kernel_design(kernel, n_samples), n_samples=n_samples, seed=seed,
                    batch_size=net.batch_size, dtype=np.float32, progress=False)
 
 

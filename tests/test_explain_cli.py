@@ -271,6 +271,15 @@ def test_sample_budget_is_the_number_or_the_stopping_rule():
     assert pipeline.sample_budget("auto", top_k=2, max_samples=900, tolerance=0.1).tolerance == 0.1
 
 
+def test_kernelshap_enumerates_with_a_fixed_budget_and_pairs_when_it_stops_by_itself():
+    """The enumeration plan needs the budget in advance: a StoppingRule gets the paired design."""
+    assert pipeline.kernel_design("shap", 500) == "enumerated"
+    assert pipeline.kernel_design("shap", StoppingRule(top_k=3, max_samples=900)) == "paired"
+    assert pipeline.kernel_design("lime", 500) == pipeline.kernel_design("lime", StoppingRule(top_k=3)) == "iid"
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        pipeline.kernel_design("banzhaf", 500)
+
+
 def test_method_both_prints_kernelshap_and_the_page_toggles_to_it(digit, tmp_path, capsys):
     """--method both: LIME and KernelSHAP intervals in the text; the page toggles to KernelSHAP's estimates."""
     path, label = digit
@@ -278,7 +287,7 @@ def test_method_both_prints_kernelshap_and_the_page_toggles_to_it(digit, tmp_pat
     assert main(["explain", str(path), "--model", "digits-cnn", "--n-samples", "200", "--method", "both",
                  "--ig-steps", "4", "--out", str(tmp_path / "f.png"), "--html", str(page)]) == 0
     text = capsys.readouterr().out
-    assert "LIME (n = 200, seed 0) top 5 (coefficients in" in text and "KernelSHAP (paired, n = 200, seed 0) top 5 (coefficients in" in text
+    assert "LIME (n = 200, seed 0) top 5 (coefficients in" in text and "KernelSHAP (enumerated, n = 200, seed 0) top 5 (coefficients in" in text
     html = page.read_text(encoding="utf-8")
     d = html.count("<li data-superpixel=")
     assert html.count(" data-shapley=") == d and 'value="shapley"' in html
@@ -289,4 +298,4 @@ def test_method_shap_alone(digit, tmp_path, capsys):
     assert main(["explain", str(path), "--model", "digits-cnn", "--n-samples", "120", "--method", "shap",
                  "--ig-steps", "4", "--out", str(tmp_path / "f.png")]) == 0
     text = capsys.readouterr().out
-    assert "KernelSHAP (paired, n = 120, seed 0) top 5 (coefficients in" in text and "LIME (n =" not in text
+    assert "KernelSHAP (enumerated, n = 120, seed 0) top 5 (coefficients in" in text and "LIME (n =" not in text
