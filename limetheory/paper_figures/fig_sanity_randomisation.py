@@ -1,9 +1,9 @@
 """Figure of the model randomisation sanity check: similarity of each method's explanation of the
 trained network to that of the randomised network, against the layers randomised.
 
-One column per network: cascading randomisation (top layer first) with Spearman's rho of the
-signed values (first row) and of the absolute values (second row); each layer alone (third row,
-absolute values). x: the layer randomised at that step (cascading: that layer and every one above
+One row per network: cascading randomisation (top layer first) with Spearman's rho of the
+signed values (first column) and of the absolute values (second column); each layer alone (third
+column, absolute values). x: the layer randomised at that step (cascading: that layer and every one above
 it); y: the similarity (mean over images of the mean over seeds, error bars:
 one standard error); one line per method; the grey band is the null of the exact LIME limit
 (two independently randomised networks, mean +- 2 se) and the markers at "null" each method's null.
@@ -76,19 +76,19 @@ def make(out) -> list:
     s = read_meta(out, NAME)["settings"]
     models = list(dict.fromkeys(sim["model"]))
     methods = [m for m in s["methods"] if m in set(sim["method"])]
-    cols = len(models)
-    fig, axes = plt.subplots(len(ROWS), cols, figsize=(max(3.0 * cols, 7.0), 3.1 * len(ROWS) + 1.0), squeeze=False,
-                             sharey=True)
+    rows = len(models)
+    fig, axes = plt.subplots(rows, len(ROWS), figsize=(10.0, 2.3 * rows + 1.6), squeeze=False, sharey=True)
     for i, (mode, metric, label) in enumerate(ROWS):
         for j, model in enumerate(models):
-            _panel(axes[i, j], sim, model, mode, methods, metric)
-        axes[i, 0].set_ylabel(f"{label}:\ntrained vs randomised", fontsize=8)
+            _panel(axes[j, i], sim, model, mode, methods, metric)
+            axes[j, i].set_ylabel(f"{label}:\ntrained vs randomised", fontsize=7)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=7, frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8, frameon=False)
     fig.suptitle("Model randomisation. Cascading: the named layer and every layer above it randomised; "
                  "independent: that layer alone.\n'none': the method rerun on the trained network; "
                  "'null': two random networks", fontsize=9)
-    return save_figure(fig, out, STEM, rect=(0, 0.05, 1, 0.96))
+    bottom, top = 1.0 / (2.3 * rows + 1.6), 1 - 0.7 / (2.3 * rows + 1.6)
+    return save_figure(fig, out, STEM, rect=(0, bottom, 1, top))
 
 
 def main(argv=None) -> int:
