@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.stats import t as student_t
 
 from .plotting import plot_coefficient_intervals, plot_explanation
 from .stopping import StoppingRule
@@ -63,6 +63,9 @@ class Explanation:
         from the samples themselves (sandwich estimator, :func:`limetheory.surrogate.sandwich_standard_errors`):
         how far another run with another seed would typically land, i.e. the spread of this
         estimate around the limit explanation it converges to. Shrinks like 1/sqrt(n).
+    se_df : degrees of freedom of those standard errors (:func:`limetheory.surrogate.sandwich_df`:
+        independent rows n - d - 1, clusters such as pairs G - 1); :meth:`conf_int` takes Student's t
+        quantile with them, which matters at small budgets only (inf: the normal quantile).
     samples, weights, responses : z (n, d), pi (n,), y (n, n_classes) when kept, else None.
     settled : with ``n_samples="auto"``, whether the top-k set was separated from the rest
         (:mod:`limetheory.stopping`) before ``max_samples``; None for a fixed n.
@@ -96,6 +99,7 @@ class Explanation:
     n_rounds: int = 1
     stopping: StoppingRule | None = None
     kernel: str = "lime"
+    se_df: float = float("inf")
 
     def __repr__(self) -> str:
         return (
@@ -126,15 +130,22 @@ class Explanation:
         return self.coef[self._row(label)]
 
     def conf_int(self, label=None, level: float = 0.95) -> np.ndarray:
-        """(d, 2) normal confidence intervals for the limit's coefficients: coef -/+ z_level * coef_se.
+        """(d, 2) confidence intervals for the limit's coefficients: coef -/+ q * coef_se, q the
+        :meth:`interval_quantile` (Student's t with :attr:`se_df` degrees of freedom).
 
         They cover the coefficients LIME converges to (ridge = 0; lime's ridge = 1 adds a bias
         of order 1/n, see :func:`limetheory.theory.ridge_bias`) in about ``level`` of runs.
         """
-        level = check_real(level, "level", low=0, high=1, low_open=True, high_open=True)
         row = self._row(label)
-        half = norm.ppf(0.5 + level / 2) * self._se()[row]
+        half = self.interval_quantile(level) * self._se()[row]
         return np.stack([self.coef[row] - half, self.coef[row] + half], axis=1)
+
+    def interval_quantile(self, level: float = 0.95) -> float:
+        """The multiplier of ``coef_se`` in a two-sided ``level`` interval: Student's t quantile with
+        :attr:`se_df` degrees of freedom (the normal quantile when they are infinite)."""
+        level = check_real(level, "level", low=0, high=1, low_open=True, high_open=True)
+        df = float(self.se_df)
+        return float(student_t.ppf(0.5 + level / 2, df)) if df > 0 else float("inf")
 
     def n_samples_for(self, target_se: float, label=None) -> int:
         """Samples needed for the largest coefficient standard error to fall to ``target_se``.

@@ -22,7 +22,7 @@ from .validation import check_real
 
 __all__ = [
     "cholesky_or_none", "fit_constrained", "fit_weighted_ridge", "hessian", "predict_linear", "sandwich_covariance",
-    "sandwich_standard_errors", "weighted_r2",
+    "sandwich_df", "sandwich_standard_errors", "weighted_r2",
 ]
 
 #: Work memory of :func:`sandwich_standard_errors` and :func:`sandwich_covariance` per block of samples (bytes).
@@ -116,6 +116,24 @@ def sandwich_standard_errors(z, weights, residuals, ridge: float = 1.0, *, clust
     or when the samples do not identify every coefficient (H singular to 1e-12).
     """
     return np.sqrt(_sandwich(z, weights, residuals, ridge, full=False, clusters=clusters, strata=strata))
+
+
+def sandwich_df(n_rows: int, n_params: int, *, clusters=None, strata=None) -> float:
+    """Degrees of freedom of a sandwich variance estimate, for Student's t intervals.
+
+    Independent rows: ``n_rows - n_params`` (the residual degrees of freedom); clusters (rows drawn
+    together, e.g. pairs; their labels): ``G - 1`` for G clusters (the usual reference for CR1), the
+    independent count when every cluster is one row; strata (labels, -1: none) take one more
+    degree of freedom each beyond the first (their means are removed). 0 when nothing is left
+    (:meth:`limetheory.Explanation.interval_quantile` is then infinite).
+    """
+    n_rows, n_params = int(n_rows), int(n_params)
+    units = n_rows if clusters is None else int(np.unique(np.asarray(clusters)).size)
+    df = n_rows - n_params if units == n_rows else units - 1
+    if strata is not None:
+        labels = np.asarray(strata)
+        df -= max(int(np.unique(labels[labels >= 0]).size) - 1, 0)
+    return float(max(df, 0))
 
 
 def sandwich_covariance(z, weights, residuals, ridge: float = 1.0, *, clusters=None, strata=None) -> np.ndarray:

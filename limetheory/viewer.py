@@ -12,8 +12,8 @@ network, no CDN; about 0.3 MB for a 224 x 224 image. The page shows
 * a slider ``<input type="range" name="k">``: the k largest positive and the k most negative
   values are outlined and the rest dimmed; the page reports their number in
   ``#highlight-count``;
-* hatching on the superpixels whose 95% interval ``beta_hat_j +- z se_j``, z the 97.5% normal quantile (from
-  :attr:`Explanation.coef_se`) contains 0: this run cannot tell the sign;
+* hatching on the superpixels whose 95% interval ``beta_hat_j +- z se_j`` (z:
+  :meth:`Explanation.interval_quantile`, from :attr:`Explanation.coef_se`'s degrees of freedom) contains 0: this run cannot tell the sign;
 * a readout of the superpixel under the pointer: index, ``beta_hat_j +- z se_j``, the limit
   and the IG sum when given;
 * the settings (n_samples, kernel_width, ridge, sampling design, seed when given) and the model's top
@@ -163,6 +163,13 @@ def _mode_inputs(limit, ig_sums, shapley=None, method: str = "LIME") -> str:
     return f"<fieldset><legend>show</legend>{inputs}</fieldset>"
 
 
+def _z95(explanation):
+    """The 95% interval's multiplier of the standard errors (None, i.e. JSON null, when not finite)."""
+    quantile = getattr(explanation, "interval_quantile", None)
+    q = float(quantile(0.95)) if quantile is not None else 1.959963984540054
+    return q if np.isfinite(q) else None
+
+
 def _asset(name: str) -> str:
     return resources.files("limetheory").joinpath("viewer_assets", name).read_text(encoding="utf-8")
 
@@ -193,7 +200,8 @@ def explanation_html(explanation, *, label=None, limit=None, ig_sums=None, class
     se = None if explanation.coef_se is None else np.asarray(explanation.coef_se)[row]
     labels_b64, nbytes = encode_labels(segments)
     payload = {"width": w, "height": h, "scale": max(1, DISPLAY_SIZE // max(h, w)), "labels": labels_b64,
-               "label_bytes": nbytes, "method": method}
+               "label_bytes": nbytes, "method": method,
+               "z95": _z95(explanation)}
     label_name = names.get(explained, "") if names else ""
     heading = title or f"{method} explanation of class {explained}" + (f" ({label_name})" if label_name else "")
     settings = [("explained class", f"{explained}" + (f" ({label_name})" if label_name else "")),

@@ -87,8 +87,38 @@ def test_confidence_intervals_cover_the_limit(lime_runs):
     covered = np.abs(est - beta) <= Z95 * se
     assert abs(covered.mean() - 0.95) <= 4 * np.sqrt(0.95 * 0.05 / N_RUNS), covered.mean(axis=0)
     ci = runs[0].conf_int(level=0.95)
-    np.testing.assert_allclose(ci[:, 1] - ci[:, 0], 2 * Z95 * se[0, 1:], rtol=1e-12)
+    n, d = runs[0].n_samples, runs[0].n_superpixels
+    assert runs[0].se_df == n - d - 1  # independent rows: the residual degrees of freedom
+    np.testing.assert_allclose(ci[:, 1] - ci[:, 0], 2 * stats.t.ppf(0.975, n - d - 1) * se[0, 1:], rtol=1e-12)
     assert np.all(ci[:, 0] <= runs[0].coef[0]) and np.all(runs[0].coef[0] <= ci[:, 1])
+
+
+def test_sandwich_df_counts_rows_clusters_and_strata():
+    from limetheory.surrogate import sandwich_df
+    assert sandwich_df(50, 13) == 37  # independent rows: n - p
+    pairs = np.repeat(np.arange(25), 2)
+    assert sandwich_df(50, 13, clusters=pairs) == 24  # 25 pairs: G - 1
+    assert sandwich_df(50, 13, clusters=np.arange(50)) == 37  # singleton clusters are independent rows
+    strata = np.repeat(np.arange(5), 10)
+    assert sandwich_df(50, 13, strata=strata) == 33  # 4 more stratum means
+    assert sandwich_df(10, 13) == 0
+
+
+def test_intervals_widen_to_student_t_at_small_budgets():
+    """Every design records its degrees of freedom; the interval multiplier is t's quantile, above the
+    normal one at small budgets, and the normal one when they are infinite."""
+    import dataclasses
+    image, seg, mask, rng = bar_scene(18, 3)
+    model = convergence_models(image, mask, rng)["tanh"]
+    d = int(seg.max()) + 1
+    expected = {("lime", "iid"): 60 - d - 1, ("lime", "paired"): 29, ("shap", "paired"): 28}  # shap: 2 rows carry the constraints
+    for (kernel, design), df in expected.items():
+        ex = limetheory.explain(image, model, segments=seg, n_samples=60, seed=0, progress=False,
+                                kernel=kernel, design=design)
+        assert ex.se_df == df, (kernel, design, ex.se_df)
+        assert ex.interval_quantile(0.95) == pytest.approx(stats.t.ppf(0.975, df), rel=1e-12)
+        assert ex.interval_quantile(0.95) > Z95
+    assert dataclasses.replace(ex, se_df=float("inf")).interval_quantile(0.95) == pytest.approx(Z95, rel=1e-12)
 
 
 def test_lime_ridge_one_intervals_still_cover_at_this_n():
@@ -194,7 +224,8 @@ def test_plot_coefficients_draws_the_intervals(lime_runs):
     order = e.top(4, sign="abs")
     np.testing.assert_allclose(bars, e.coef[0, order])
     segs = ax.collections[0].get_segments()  # one horizontal error bar per superpixel
-    np.testing.assert_allclose([s[1, 0] - s[0, 0] for s in segs], 2 * Z95 * e.coef_se[0, order], rtol=1e-9)
+    np.testing.assert_allclose([s[1, 0] - s[0, 0] for s in segs], 2 * e.interval_quantile(0.95) * e.coef_se[0, order],
+                               rtol=1e-9)
     plt.close(ax.figure)
 
 

@@ -263,7 +263,7 @@ def test_pointing_shows_the_coefficient(browser, explanation, extras):
         shown = float(readout.find_element("class name", "readout-coef").text)
         assert shown == pytest.approx(beta[j], rel=5e-4)  # printed to 4 significant digits
         half = float(readout.find_element("class name", "readout-halfwidth").text)
-        assert half == pytest.approx(1.959963984540054 * se[j], rel=5e-4)
+        assert half == pytest.approx(explanation.interval_quantile(0.95) * se[j], rel=5e-4)  # t quantile, its df
         assert float(readout.find_element("class name", "readout-limit").text) == pytest.approx(extras["limit"][j], rel=5e-4)
         assert float(readout.find_element("class name", "readout-ig").text) == pytest.approx(extras["ig_sums"][j], rel=5e-4)
 

@@ -2,11 +2,12 @@
 // Records: one <li data-superpixel data-coef data-se [data-limit] [data-ig] [data-shapley]> per superpixel.
 (function () {
   "use strict";
-  var Z95 = 1.959963984540054;  // the 97.5% normal quantile: 95% intervals coef +- Z95 * se
   var STOPS = [[142, 1, 82], [222, 119, 174], [247, 247, 247], [127, 188, 65], [39, 100, 25]];  // PiYG
   var POS_EDGE = [20, 90, 10], NEG_EDGE = [120, 0, 70], HOVER_EDGE = [255, 214, 0];
 
   var data = JSON.parse(document.getElementById("viewer-data").textContent);
+  // 95% intervals coef +- Z95 * se: Student's t quantile of the standard errors' degrees of freedom
+  var Z95 = typeof data.z95 === "number" && isFinite(data.z95) ? data.z95 : Infinity;
   var W = data.width, H = data.height, S = data.scale, DW = W * S, DH = H * S;
   var items = Array.prototype.slice.call(document.querySelectorAll("#superpixels > li"));
   var d = items.length;
