@@ -10,7 +10,8 @@
    (its default constraint weight), and ours (``explain(kernel="shap")``'s sampler and fit:
    i.i.d., paired and enumerated, :func:`limetheory.sampling.enumerated_samples`, whose model calls
    are its distinct rows), ``R`` seeds each. Error: ||phi_hat - phi||_2 / ||phi||_2, mean over seeds.
-   Coverage: share of our 95% intervals (phi_hat_j -+ 1.96 se_j) that hold the exact phi_j.
+   Coverage: share of our 95% intervals (phi_hat_j -+ t se_j, t the quantile of their degrees of
+   freedom, as ``Explanation.conf_int``) that hold the exact phi_j.
 3. The cost of exact values at d = 16, 20, 24: the 2^d-pattern table of a cheap game, and the
    arithmetic of exact_shapley on it; the model calls are 2^d (captum's ShapleyValues: d * d!).
 
@@ -32,10 +33,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from limetheory import theory
 from limetheory.sampling import enumerated_samples, shapley_samples
-from limetheory.surrogate import fit_constrained
+from limetheory.surrogate import constrained_df, fit_constrained
 
 BUDGETS = (50, 100, 200, 400, 800)
 QUICK_BUDGETS = (50, 200)
@@ -98,7 +100,7 @@ def ours(values, d, n, seed, paired):
     z, pairs = shapley_samples(n, d, seed, paired)
     y = theory.ResponseTable(values)(z)
     coef, cov = fit_constrained(z, y, y[1], y[0], pairs)
-    return coef[0], np.sqrt(np.diag(cov[0])), n
+    return coef[0], _half_width(cov, z, pairs), n
 
 
 def ours_enumerated(values, d, n, seed):
@@ -107,7 +109,12 @@ def ours_enumerated(values, d, n, seed):
     distinct, back = np.unique(s.z, axis=0, return_inverse=True)
     y = theory.ResponseTable(values)(distinct)[back.reshape(-1)]
     coef, cov = fit_constrained(s.z, y, y[1], y[0], s.clusters, s.weights, s.fixed)
-    return coef[0], np.sqrt(np.diag(cov[0])), distinct.shape[0]
+    return coef[0], _half_width(cov, s.z, s.clusters, s.fixed), distinct.shape[0]
+
+
+def _half_width(cov, z, clusters, fixed=None):
+    """Half-widths of the 95% intervals ``explain`` reports: t quantile (its degrees of freedom) x se."""
+    return stats.t.ppf(0.975, constrained_df(z, clusters, fixed)) * np.sqrt(np.diag(cov[0]))
 
 
 def shap_kernel(values, d, n, seed):
@@ -156,11 +163,11 @@ def error_rows(games: dict, budgets, runs: int) -> list:
             for method, estimate in ESTIMATORS.items():
                 errors, covered, calls = [], [], []
                 for seed in range(runs):
-                    phi, se, used = estimate(values, d, n, seed)
+                    phi, half, used = estimate(values, d, n, seed)
                     errors.append(float(np.linalg.norm(phi - exact)) / norm)
                     calls.append(used)
-                    if se is not None:
-                        covered.append(np.mean(np.abs(phi - exact) <= 1.959964 * se))
+                    if half is not None:
+                        covered.append(np.mean(np.abs(phi - exact) <= half))
                 rows.append({"game": name, "d": d, "budget": n, "method": method, "runs": runs,
                              "model_calls_mean": float(np.mean(calls)), "rel_error_mean": float(np.mean(errors)),
                              "rel_error_se": float(np.std(errors, ddof=1) / np.sqrt(runs)),

@@ -48,6 +48,7 @@ import numpy as np
 from . import __version__, experiments, nets, pipeline
 from .data import load_photo, read_image, resize_image
 from .experiments.lime_vs_ig import MODEL_ORDER
+from .experiments.sanity_randomisation import MODEL_ORDER as SANITY_NETS
 from .experiments.user_model import folder_image_names
 from .gradients import MAX_N_STEPS
 from .metrics import top_k
@@ -176,10 +177,11 @@ def _add_reproduce(subparsers) -> None:
                    help="lime_vs_ig: the paper's protocol, the corrected one, or both with each difference "
                         "switched alone (default both)")
     p.add_argument("--nets", nargs="+", metavar="NAME", choices=MODEL_ORDER, default=None,
-                   help="lime_vs_ig and lime_ig_decomposition: explain only these of its networks "
+                   help="lime_vs_ig, lime_ig_decomposition and sanity_randomisation: explain only these of their networks "
                         f"(choose from: {', '.join(MODEL_ORDER)}; default all)")
     p.add_argument("--max-images", nargs="+", type=_count_for_net, default=None, metavar="N|NET=N",
-                   help="lime_vs_ig and lime_ig_decomposition: explain at most the first N images of each network, "
+                   help="lime_vs_ig, lime_ig_decomposition and sanity_randomisation: explain at most the first N images "
+                        "of each network, "
                         "or of network NET (e.g. 20 efficientnet-lite1=4); a run on fewer networks or images "
                         "reuses, and is reused by, the units of a larger one")
     _add_model_arguments(p, NETWORKS, default=None)
@@ -246,10 +248,23 @@ def _experiment_options(protocol: str, user_model: dict | None, nets=None, max_i
             options[name]["nets"] = list(dict.fromkeys(nets))
         if max_images is not None:
             options[name]["max_images"] = max_images
+    options["sanity_randomisation"] = _sanity_options(nets, max_images)
     if user_model is not None:
         for name in USER_MODEL_EXPERIMENTS:
             options[name]["user_model"] = user_model
     return {name: kw for name, kw in options.items() if kw}
+
+
+def _sanity_options(nets, max_images: dict | None) -> dict:
+    """The sanity checks' share of ``--nets`` and ``--max-images``: the networks it runs on (small CNNs
+    and Table 1's; the ImageNet networks are experiment 4's alone)."""
+    own = SANITY_NETS
+    options = {}
+    if nets and any(n in own for n in nets):
+        options["nets"] = [n for n in dict.fromkeys(nets) if n in own]
+    if max_images is not None:
+        options["max_images"] = {k: v for k, v in max_images.items() if k == "*" or k in own}
+    return options
 
 
 def _cmd_reproduce(args) -> int:

@@ -23,8 +23,9 @@ from .validation import (as_generator, available_memory, check_bool, check_choic
                          check_ridge, validate_params)
 from .segmentation import QUICKSHIFT_DEFAULTS, check_image, check_segments, n_superpixels, replacement_image, segment
 from .stopping import StoppingRule, check_n_samples, run_rounds
-from .surrogate import (SINGULAR, fit_constrained, fit_weighted_ridge, hessian, predict_linear, sandwich_covariance,
-                        sandwich_df, sandwich_standard_errors, weighted_r2)
+from .surrogate import (SINGULAR, constrained_df, fit_constrained, fit_weighted_ridge, hessian, predict_linear, sandwich_covariance,
+                        constrained_df, sandwich_df, sandwich_standard_errors,
+                        weighted_r2)
 
 __all__ = [
     "explain", "fit_explanation", "model_responses", "check_settings", "check_fit_size",
@@ -492,7 +493,7 @@ def explain_shapley(img, predict, seg, label_request, n_or_rule, seed, hide_colo
             score=weighted_r2(z, y_lab, weights, y_lab[1], coef), local_pred=y_lab[0].copy(), prediction=y[0].copy(),
             image=img, replacement=rep, kernel_width=float("nan"), ridge=0.0,
             n_samples=int(z.shape[0] if calls is None else calls),
-            design=design, coef_se=np.sqrt(np.diagonal(cov, axis1=1, axis2=2)), se_df=_constrained_df(z, ids, d, fixed),
+            design=design, coef_se=np.sqrt(np.diagonal(cov, axis1=1, axis2=2)), se_df=constrained_df(z, ids, fixed),
             intercept_se=np.zeros(len(labels)), samples=z if keep_samples else None,
             weights=weights if keep_samples else None, responses=y if keep_samples else None, kernel="shap",
         )
@@ -513,16 +514,6 @@ def explain_shapley(img, predict, seg, label_request, n_or_rule, seed, hide_colo
 
     rounds = run_rounds(rule, d, draw=draw, evaluate=evaluate, fit=fit, coef_and_cov=coef_and_cov, min_samples=d + 2)
     return replace(rounds.fit, settled=rounds.settled, n_rounds=rounds.n_rounds, stopping=rule)
-
-
-def _constrained_df(z, clusters, d: int, fixed=None) -> float:
-    """Degrees of freedom of KernelSHAP's projected sandwich: its drawn rows strictly inside the
-    cube (the others carry the constraints or no variance) and their d - 1 free parameters."""
-    sizes = np.asarray(z).sum(axis=1)
-    drawn = (sizes > 0) & (sizes < d)
-    if fixed is not None:
-        drawn &= ~np.asarray(fixed, dtype=bool)
-    return sandwich_df(int(drawn.sum()), d - 1, clusters=np.asarray(clusters)[drawn])
 
 
 def _fixed_budget(run: DesignRun, n: int, d: int, draw, evaluate, fit) -> Explanation:

@@ -21,7 +21,7 @@ from .threads import single_blas_thread
 from .validation import check_real
 
 __all__ = [
-    "cholesky_or_none", "fit_constrained", "fit_weighted_ridge", "hessian", "predict_linear", "sandwich_covariance",
+    "cholesky_or_none", "constrained_df", "fit_constrained", "fit_weighted_ridge", "hessian", "predict_linear", "sandwich_covariance",
     "sandwich_df", "sandwich_standard_errors", "weighted_r2",
 ]
 
@@ -309,16 +309,16 @@ def fit_constrained(z, y, f_zero, f_one, clusters=None, weights=None, fixed=None
         Cov(phi_hat) = T B^-1 (sum_c s_c s_c^T) B^-1 T^T,   B = U^T W U,  s_c = sum_{i in c} w_i u_i r_i,
         T = [I_{d-1}; -1^T],
 
-    r the residuals, clusters c the rows drawn together (each row alone by default), scaled by
-    n / (n - d + 1) (HC1) or, for clusters, G / (G - 1) (n - 1) / (n - d + 1) (CR1); n counts the
-    rows with 0 < |z| < d, G their clusters.
+    r the residuals, clusters c the rows drawn together (each row alone by default), each cluster's
+    score divided by 1 - h_c, its leverage h_c = sum_{i in c} w_i u_i^T B^-1 u_i (HC3 for single rows,
+    CR3 for clusters; exact for the pairs (z, 1 - z), whose two rows have u and -u): the leave-one-
+    cluster-out correction, which keeps the intervals near their level at budgets of a few model
+    calls per superpixel, where HC1's n / (n - d + 1) undercovers (results/bench_shapley.md).
 
     ``fixed`` rows (an enumerated part of the design, ``design="enumerated"``) are no draw: they
     contribute no variance. The sum then runs over the clusters of the drawn rows only, with their
-    scores centred (s_c - s_bar: the drawn rows' scores have a non-zero mean, which the fixed part's
-    balances), scaled by G / (G - 1) (n_s - 1) / (n_s - p_s), n_s the drawn rows and p_s =
-    trace(B^-1 B_s) their share of the d - 1 parameters (B_s: B over the drawn rows; p_s = d - 1
-    without fixed rows, which gives CR1 back). All rows fixed: the covariance is 0 (an exact fit).
+    adjusted scores centred (s_c - s_bar: the drawn rows' scores have a non-zero mean, which the
+    fixed part's balances), scaled by G / (G - 1). All rows fixed: the covariance is 0 (an exact fit).
 
     Parameters
     ----------
@@ -362,20 +362,33 @@ def fit_constrained(z, y, f_zero, f_one, clusters=None, weights=None, fixed=None
     ids = np.arange(n) if clusters is None else np.asarray(clusters)
     ids = np.unique(ids[drawn], return_inverse=True)[1]  # clusters 0..G-1 of the drawn rows that fit
     groups = int(ids.max()) + 1
+    leverage = np.bincount(ids, w[drawn] * np.einsum("ij,jk,ik->i", u[drawn], bread, u[drawn]), groups)
+    if np.any(leverage >= 1 - 1e-9):  # a cluster that alone fixes a parameter: no leave-one-out spread
+        return coef, cov
     centre = m_s < m  # a fixed part: the drawn scores' mean is not 0
-    if centre:
-        p_s = float(np.trace(bread @ (u[drawn].T @ (u[drawn] * w[drawn, None]))))
-        if groups < 2 or m_s - p_s <= 0:
-            return coef, cov
-        scale = groups / (groups - 1) * (m_s - 1) / (m_s - p_s)
-    else:
-        scale = m / (m - d + 1) if clusters is None else groups / max(groups - 1, 1) * (m - 1) / (m - d + 1)
+    if centre and groups < 2:
+        return coef, cov
+    scale = groups / (groups - 1) if centre else 1.0
     lift = np.vstack([np.eye(d - 1), -np.ones((1, d - 1))])  # T
     for c in range(k):
         scores = np.zeros((groups, d - 1))
         np.add.at(scores, ids, u[drawn] * (w[drawn] * resid[drawn, c])[:, None])
+        scores /= (1 - leverage)[:, None]
         if centre:
             scores -= scores.mean(axis=0)
         half = lift @ bread @ scores.T  # (d, G)
         cov[c] = scale * half @ half.T
     return coef, cov
+
+
+def constrained_df(z, clusters=None, fixed=None) -> float:
+    """Degrees of freedom of :func:`fit_constrained`'s projected sandwich (:func:`sandwich_df`): its
+    drawn rows strictly inside the cube (the others carry the constraints or no variance), their
+    clusters, and the d - 1 free parameters."""
+    z = np.asarray(z)
+    sizes = z.sum(axis=1)
+    drawn = (sizes > 0) & (sizes < z.shape[1])
+    if fixed is not None:
+        drawn &= ~np.asarray(fixed, dtype=bool)
+    labels = None if clusters is None else np.asarray(clusters)[drawn]
+    return sandwich_df(int(drawn.sum()), z.shape[1] - 1, clusters=labels)

@@ -165,3 +165,20 @@ def test_quick_run_rows_and_tables(quick):
     assert set(summary["method"]) == set(s_methods)
     assert not summary.loc[summary["method"] == "contrast", "passes"].any()
     assert (quick / "figures" / "fig_sanity_randomisation.png").stat().st_size > 10_000
+
+
+def test_image_counts_per_network():
+    """``max_images``: one count for all networks, or {network or "*": count}, never above the full 50;
+    the command line's --nets/--max-images reach it (experiment 4's ImageNet networks left out)."""
+    from limetheory.cli import _experiment_options
+    from limetheory.experiments import sanity_randomisation as sr
+
+    counts = {m["model"]: m["images"]["count"]
+              for m in sr.settings(False, max_images={"*": 3, "digits-cnn": 80})["models"]}
+    assert counts["digits-cnn"] == 50 and counts["shapes32-vgg3"] == 3 and len(counts) == len(sr.MODEL_ORDER)
+    assert {m["images"]["count"] for m in sr.settings(False, max_images=7)["models"]} == {7}
+    with pytest.raises(ValueError, match="efficientnet-lite0"):
+        sr.settings(False, max_images={"efficientnet-lite0": 3})
+    options = _experiment_options("both", None, ["digits-cnn", "efficientnet-lite0"],
+                                  {"*": 3, "efficientnet-lite0": 12})["sanity_randomisation"]
+    assert options == {"nets": ["digits-cnn"], "max_images": {"*": 3}}

@@ -270,15 +270,16 @@ def _check_nets(nets) -> tuple:
     return tuple(dict.fromkeys(nets))
 
 
-def _check_max_images(max_images) -> dict | None:
-    """``max_images`` as a mapping {network or "*": count >= 1}, checked; None for no limit."""
+def _check_max_images(max_images, names=None) -> dict | None:
+    """``max_images`` as a mapping {network or "*": count >= 1}, checked (networks among ``names``,
+    default experiment 4's); None for no limit."""
     if max_images is None:
         return None
     if not isinstance(max_images, dict):
         return {"*": check_int(max_images, "max_images", 1)}
     for name, count in max_images.items():
         if name != "*":
-            check_choice(name, "max_images network", MODEL_ORDER)
+            check_choice(name, "max_images network", MODEL_ORDER if names is None else names)
         check_int(count, f"max_images[{name!r}]", 1)
     return dict(max_images)
 

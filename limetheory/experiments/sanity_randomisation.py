@@ -52,10 +52,10 @@ from limetheory.nets.randomize import (cascading_steps, independent_steps, layer
                                        reinitialized)
 from limetheory.nets.vgg import NAMES as TABLE1_NAMES
 from limetheory.segmentation import grid, superpixel_contrast
-from limetheory.validation import check_choice, check_int
+from limetheory.validation import check_choice
 
 from . import exact_methods as em
-from .lime_vs_ig import _heldout_images, load_images
+from .lime_vs_ig import _check_max_images, _heldout_images, load_images
 
 NAME = "sanity_randomisation"
 TITLE = "Sanity checks: model randomisation (cascading, independent) against exact LIME limits, Shapley, IG"
@@ -76,7 +76,8 @@ def methods(kernel_widths) -> list:
 def settings(quick: bool, nets=None, max_images=None) -> dict:
     """Full: every small CNN and Table 1 network, 50 held-out images, 5 randomisation seeds, a 2 x 5
     grid (d = 10: 1024 network evaluations per image and network state), IG with 32 Gauss-Legendre points. Quick (a smoke test): digits-cnn, 2 images,
-    1 seed, a 2 x 3 grid (d = 6), 8 points. ``nets``, ``max_images``: a subset (not in the unit keys)."""
+    1 seed, a 2 x 3 grid (d = 6), 8 points. ``nets``, ``max_images``: a subset (not in the unit keys);
+    ``max_images`` an int, or {network or "*": count} (``limetheory reproduce --max-images 10 digits-cnn=50``)."""
     if nets is None:
         nets = ("digits-cnn",) if quick else MODEL_ORDER
     if isinstance(nets, str) or not nets:
@@ -84,11 +85,12 @@ def settings(quick: bool, nets=None, max_images=None) -> dict:
     for name in nets:
         check_choice(name, "nets", MODEL_ORDER)
     count = 2 if quick else 50
-    if max_images is not None:
-        count = min(count, check_int(max_images, "max_images", 1))
+    limits = _check_max_images(max_images, MODEL_ORDER) or {}
     widths = [0.25, 2.0]
     return {
-        "models": [{"model": name, "images": {**_heldout_images(name), "count": count}} for name in nets],
+        "models": [{"model": name, "images": {**_heldout_images(name),
+                                              "count": min(count, limits.get(name, limits.get("*", count)))}}
+                   for name in nets],
         "grid": [2, 3] if quick else [2, 5],
         "seeds": [0] if quick else [0, 1, 2, 3, 4],
         "kernel_widths": widths,
