@@ -183,9 +183,7 @@ def test_enumerated_intervals_cover_exact_shapley_at_their_level():
     over the 2 d coefficients must lie in the two-sided 0.999 range of Binomial(R, 0.95) / R, as in
     test_intervals_cover_exact_shapley_at_their_level, and the standard errors must match the exact
     asymptotic covariance of the design (theory.shapley_kernel.enumerated_covariance over the run's
-    number of drawn rows): their mean ratio within 10%, as for the other designs. (At n = 100, about
-    41 drawn pairs, coverage is about 0.91: the sandwich's small-sample undercoverage, on the
-    Shapley page of the user guide.)"""
+    number of drawn rows): their mean ratio within 10%, as for the other designs."""
     img, predict, table = setup()
     exact = th.exact_shapley(table)
     runs, n = 300, 200

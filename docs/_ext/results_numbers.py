@@ -190,6 +190,8 @@ def _enumerated_against_shap(err: dict, games: list, budgets: list, data: dict) 
     high = {g: binom.isf(0.0005, intervals[g], 0.95) / intervals[g] for g in games}
     cov = {(g, b): err[(g, b, ours)]["coverage"] for g, b in cells}
     outside = [f"{g} at {b} calls ({cov[(g, b)]:.3g})" for g, b in cells if not low[g] <= cov[(g, b)] <= high[g]]
+    short = [f"{g} at {b} calls ({cov[(g, b)]:.3g})" for g, b in cells if cov[(g, b)] < low[g]]
+    long = [f"{g} at {b} calls ({cov[(g, b)]:.3g})" for g, b in cells if cov[(g, b)] > high[g]]
     n_int = sorted(set(intervals.values()))
     return {
         "shapley_enum_wins": str(len(cells) - len(losses)),
@@ -206,8 +208,10 @@ def _enumerated_against_shap(err: dict, games: list, budgets: list, data: dict) 
         "shapley_enum_band_high": f"{max(high.values()):.3g}",
         "shapley_enum_cov_in_band": str(len(cells) - len(outside)),
         "shapley_enum_cov_outside": "; ".join(outside) if outside else "none",
-        "shapley_enum_cov_verdict": (f"Outside it: {'; '.join(outside)}; there the coverage part of the goal is not met."
-                                     if outside else "So the coverage part of the goal is met in every cell."),
+        "shapley_enum_cov_verdict": " ".join(
+            ([f"Below it: {'; '.join(short)}; there the intervals are too short and the coverage part of the "
+              "goal is not met."] if short else ["No cell is below it."])
+            + ([f"Above it (intervals longer than they need be, on the safe side): {'; '.join(long)}."] if long else [])),
     }
 
 
