@@ -114,6 +114,13 @@ def _bench_designs(root: Path) -> dict[str, str]:
         "designs_wrong_ratio": f"{min(worst['trace_weighted']):.2f}",
         "designs_wrong_cost": f"{1 / min(worst['trace_weighted']):.1f}",
     }
+    medians = {key: float(np.median(s["best_trace"])) for key, s in rows.items()}
+    met = [f"{m} at {w:g} ({v:.1f}x)" for (m, w), v in medians.items() if v >= 2]
+    missed = [f"{m} at {w:g} ({v:.1f}x)" for (m, w), v in medians.items() if v < 2]
+    out["designs_goal_met"] = "; ".join(met) if met else "none"
+    out["designs_goal_missed"] = "; ".join(missed) if missed else "none"
+    out["designs_goal_count"] = f"{len(met)} of the {len(medians)}"
+    out["designs_best_min_any"] = f"{min(min(s['best_trace']) for s in rows.values()):.2f}"
     for (model, width), s in rows.items():
         settle = {k: _median(v) for k, v in s["settle_0.1"].items()}
         key = f"settle_{model.split('-')[0]}_{str(width).replace('.', '')}"
