@@ -316,7 +316,7 @@ def explain(
     seed : int in [0, 2**64), None or ``numpy.random.Generator`` (same seed, same bits). A
         ``RandomState`` is refused (TypeError): it is lime's stream, see :mod:`limetheory.compat`.
     batch_size : images built and predicted at a time (default: a Classifier's own ``batch_size``,
-        otherwise :func:`limetheory.perturb.model_batch_size`: 32 images of 224 x 224 x 3).
+        otherwise :func:`limetheory.perturb.model_batch_size`: 26 images of 224 x 224 x 3 float64).
         A :class:`limetheory.nets.Classifier` explains its own ``output`` (the class's probability
         unless declared otherwise) and checks ``image`` first: its size must be the network's (the
         error says how to resize), values outside the network's input range get a warning.

@@ -27,9 +27,16 @@ BATCH_BYTES = 16 * 2**20
 
 
 #: Images per model call that a network wants at least (per-call overhead, vectorised layers), when
-#: they fit in 4 x BATCH_BYTES: a plain ``predict`` of a real network (224 x 224 float64: 32 images,
-#: not the 13 of 16 MiB) is called as efficiently as a Classifier that states its batch size.
+#: they fit in :data:`MODEL_BATCH_BYTES`: a plain ``predict`` of a real network (224 x 224 float64:
+#: 26 images, not the 13 of 16 MiB) is called nearly as efficiently as a Classifier that states its
+#: batch size.
 MODEL_BATCH = 32
+
+#: Memory cap of one model call's perturbed images: just under 32 MiB, glibc's largest threshold for
+#: serving an allocation from the heap rather than from fresh mmap'ed pages. A batch above it is
+#: page-faulted in anew on every call: 32 images of 224 x 224 x 3 float64 (38 MB) took 0.59 s to
+#: build for n = 2000 against 0.44 s for 26 (results/bench_explain*.md has the whole call).
+MODEL_BATCH_BYTES = 2 * BATCH_BYTES - 2**20
 
 
 def auto_batch_size(image_shape, dtype=np.float64, budget_bytes: int = BATCH_BYTES) -> int:
@@ -39,13 +46,13 @@ def auto_batch_size(image_shape, dtype=np.float64, budget_bytes: int = BATCH_BYT
 
 
 def model_batch_size(image_shape, dtype=np.float64) -> int:
-    """Default images per model call: ``max(auto_batch_size, min(MODEL_BATCH, auto_batch_size(4 x budget)))``.
+    """Default images per model call: ``max(auto_batch_size, min(MODEL_BATCH, auto_batch_size(MODEL_BATCH_BYTES)))``.
 
-    Small images: as many as fit in 16 MiB (cheap models are called rarely); large ones: at
-    least :data:`MODEL_BATCH` while they fit in 64 MiB.
+    Small images: as many as fit in 16 MiB (cheap models are called rarely); large ones: up to
+    :data:`MODEL_BATCH` while they fit in :data:`MODEL_BATCH_BYTES` (31 MiB).
     """
     return max(auto_batch_size(image_shape, dtype),
-               min(MODEL_BATCH, auto_batch_size(image_shape, dtype, 4 * BATCH_BYTES)))
+               min(MODEL_BATCH, auto_batch_size(image_shape, dtype, MODEL_BATCH_BYTES)))
 
 
 def check_pixel_dtype(dtype, *images) -> np.dtype:

@@ -44,7 +44,7 @@ def _bench_explain(root: Path) -> dict[str, str]:
 def _bench_algebra(root: Path) -> dict[str, str]:
     """The standard errors' algebra and explain's cost, without and with one extra busy process."""
     out: dict[str, str] = {}
-    for tag in ("quiet", "busy"):
+    for tag in ("quiet", "busy", "quiet_load20", "busy_load20"):  # _load20: the machine loaded by other jobs
         data = _json(root, f"bench_explain_{tag}.json")
         row = data["rows"][0]
         load = data["meta"]["load_average_1min"]
