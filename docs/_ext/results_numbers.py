@@ -251,10 +251,33 @@ def _sanity(root: Path) -> dict[str, str]:
 
 
 def _remove_retrain(root: Path) -> dict[str, str]:
+    """What the committed ROAR run covers: per dataset its training and test images (from the rows)."""
     settings = _json(root, "full/results/remove_retrain.json")["settings"]
-    return {"roar_train_images": str(settings["max_images"]["train"]),
-            "roar_test_images": str(settings["max_images"]["test"]),
-            "roar_seeds": ", ".join(str(s) for s in settings["seeds"])}
+    sizes = {}
+    for r in _csv(root, "full/results/remove_retrain.csv"):
+        if r["kind"] == "retrain" and r["n_train"]:
+            sizes[r["dataset"]] = (int(float(r["n_train"])), int(float(r["n_test"])))
+    return {"roar_datasets": " and ".join(settings["datasets"]),
+            "roar_images": "; ".join(f"{name}: {train} training and {test} test images"
+                                     for name, (train, test) in sizes.items()),
+            "roar_images_all": "every" if settings["max_images"] is None else "the first",
+            "roar_seeds": ", ".join(str(s) for s in settings["seeds"]),
+            **_roar_shapes(root)}
+
+
+def _roar_shapes(root: Path) -> dict[str, str]:
+    """ROAR on the shapes at k = 1 and 3: random removal against the range of the attribution methods."""
+    rows = [r for r in _csv(root, "full/results/remove_retrain_roar.csv") if r["dataset"] == "shapes"]
+    if not rows:
+        return {}
+    acc = {(r["method"], int(float(r["k"]))): float(r["roar_accuracy"]) for r in rows}
+    methods = ("limit_0.25", "shapley", "ig", "occlusion")
+    out = {}
+    for k in (1, 3):
+        vals = [acc[(m, k)] for m in methods if (m, k) in acc]
+        out[f"roar_shapes_random_k{k}"] = f"{acc[('random', k)]:.2f}"
+        out[f"roar_shapes_methods_k{k}"] = f"{min(vals):.2f} to {max(vals):.2f}"
+    return out
 
 
 def _bench_gradients(root: Path) -> dict[str, str]:
@@ -371,6 +394,8 @@ def _lime_ig_decomposition(root: Path) -> dict[str, str]:
         "decomp_path_dominates": f"{path_wins} of {len(images)}",
         "decomp_lite_run": ", ".join(sorted({r["model"] for r in lite_run})) or "none",
         "decomp_lite_images": str(len(lite_run)),
+        "decomp_lite_counts": ", ".join(f"{sum(r['model'] == m for r in lite_run)} on {m}"
+                                        for m in sorted({r["model"] for r in lite_run})) or "none",
         "decomp_lite_seconds_median": f"{lite_seconds[len(lite_seconds) // 2]:.0f}" if lite_seconds else "-",
     }
 
