@@ -212,7 +212,9 @@ def test_reproduce_nets_and_max_images_reach_the_settings(monkeypatch, tmp_path,
     assert main(["reproduce", "--only", "lime_vs_ig", "--nets", "digits-vgg1", "efficientnet-lite1",
                  "--max-images", "20", "efficientnet-lite1=4", "--out", out, "--no-progress"]) == 0
     chosen = {"nets": ["digits-vgg1", "efficientnet-lite1"], "max_images": {"*": 20, "efficientnet-lite1": 4}}
-    assert calls == [{"lime_vs_ig": {"protocol": "both", **chosen}, "lime_ig_decomposition": chosen}]  # and its companion
+    sanity = {"nets": ["digits-vgg1"], "max_images": {"*": 20}}  # its networks only (no ImageNet one)
+    assert calls == [{"lime_vs_ig": {"protocol": "both", **chosen}, "lime_ig_decomposition": chosen,  # and its companion
+                      "sanity_randomisation": sanity}]
     for args, message in ((["--nets", "resnet50"], "argument --nets: invalid choice"),
                           (["--max-images", "0"], "argument --max-images: must be >= 1"),
                           (["--max-images", "resnet50=3"], "argument --max-images: unknown network 'resnet50'"),
