@@ -258,12 +258,11 @@ def _experiment_options(protocol: str, user_model: dict | None, nets=None, max_i
 def _sanity_options(nets, max_images: dict | None) -> dict:
     """The sanity checks' share of ``--nets`` and ``--max-images``: the networks it runs on (small CNNs
     and Table 1's; the ImageNet networks are experiment 4's alone)."""
-    own = SANITY_NETS
     options = {}
-    if nets and any(n in own for n in nets):
-        options["nets"] = [n for n in dict.fromkeys(nets) if n in own]
+    if nets and any(n in SANITY_NETS for n in nets):
+        options["nets"] = [n for n in dict.fromkeys(nets) if n in SANITY_NETS]
     if max_images is not None:
-        options["max_images"] = {k: v for k, v in max_images.items() if k == "*" or k in own}
+        options["max_images"] = {k: v for k, v in max_images.items() if k == "*" or k in SANITY_NETS}
     return options
 
 

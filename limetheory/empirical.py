@@ -23,9 +23,8 @@ from .validation import (as_generator, available_memory, check_bool, check_choic
                          check_ridge, validate_params)
 from .segmentation import QUICKSHIFT_DEFAULTS, check_image, check_segments, n_superpixels, replacement_image, segment
 from .stopping import StoppingRule, check_n_samples, run_rounds
-from .surrogate import (SINGULAR, constrained_df, fit_constrained, fit_weighted_ridge, hessian, predict_linear, sandwich_covariance,
-                        constrained_df, sandwich_df, sandwich_standard_errors,
-                        weighted_r2)
+from .surrogate import (SINGULAR, constrained_df, fit_constrained, fit_weighted_ridge, hessian, predict_linear,
+                        sandwich_covariance, sandwich_df, sandwich_standard_errors, weighted_r2)
 
 __all__ = [
     "explain", "fit_explanation", "model_responses", "check_settings", "check_fit_size",

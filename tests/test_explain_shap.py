@@ -216,3 +216,27 @@ def test_enumerated_covariance_without_enumeration_is_the_paired_one():
     np.testing.assert_array_equal(enumerated_covariance(table, []), 0.0)
     with pytest.raises(ValueError, match="closed"):
         enumerated_covariance(table, [1, 2])
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_projected_sandwich_is_the_jackknife_over_clusters(paired):
+    """The leverage-corrected sandwich of fit_constrained (HC3 rows, CR3 pairs) equals, for least
+    squares, the sum over clusters of (phi_hat - phi_hat without that cluster)^2: refitting without
+    each row or pair is an independent computation of the same number (exact for pairs, whose rows
+    have u and -u)."""
+    from limetheory.sampling import shapley_samples
+
+    d, n = 6, 60
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=d)
+    z, ids = shapley_samples(n, d, 7, paired)
+    y = np.tanh(z @ w) + 0.5 * z[:, 0] * z[:, 1]
+    coef, cov = fit_constrained(z, y, y[1], y[0], ids)
+    sizes = z.sum(axis=1)
+    drawn = (sizes > 0) & (sizes < d)
+    jack = np.zeros((d, d))
+    for g in np.unique(ids[drawn]):
+        keep = ~(drawn & (ids == g))
+        delta = coef[0] - fit_constrained(z[keep], y[keep], y[1], y[0], ids[keep])[0][0]
+        jack += np.outer(delta, delta)
+    np.testing.assert_allclose(cov[0], jack, rtol=1e-8, atol=1e-14)
