@@ -27,6 +27,12 @@ def _csv(root: Path, name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def _english_list(items) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    items = list(items)
+    return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
@@ -135,7 +141,7 @@ def _bench_auto(root: Path) -> dict[str, str]:
     shapes = [r for r in data["rows"] if r["model"] == "shapes-cnn"]
     low = min(r["jaccard_fixed"] for r in shapes)
     images = [r["image"].split()[-1] for r in shapes if r["jaccard_fixed"] == low]
-    return {"auto_fixed_worst_images": " and ".join([", ".join(images[:-1]), images[-1]] if len(images) > 1 else images),
+    return {"auto_fixed_worst_images": _english_list(images),
             "auto_fixed_worst_shared": str(round(10 * low / (1 + low)))}  # |A & B| of two top-5 sets from J
 
 
@@ -244,7 +250,13 @@ def _sanity(root: Path) -> dict[str, str]:
     counts = sorted({m["images"]["count"] for m in settings["models"]})
     rerun = {(r["model"], r["method"], r["metric"]): float(r["rerun"])
              for r in _csv(root, "full/results/sanity_randomisation_summary.csv")}
+    full = 50  # the full run's images per network (limetheory.experiments.sanity_randomisation.settings)
+    at_full = [m["model"] for m in settings["models"] if m["images"]["count"] >= full]
+    fewer = [f"{m['model']} ({m['images']['count']})" for m in settings["models"] if m["images"]["count"] < full]
     return {"sanity_networks": str(len(settings["models"])),
+            "sanity_full_count": str(full),
+            "sanity_nets_full": _english_list(at_full) or "none",
+            "sanity_nets_fewer": _english_list(fewer) or "none",
             "sanity_images": " to ".join(str(c) for c in (counts[0], counts[-1])) if len(counts) > 1 else str(counts[0]),
             "sanity_seeds": str(len(settings["seeds"])),
             "sanity_shapes_sampled_rerun": f"{rerun[('shapes-cnn', 'sampled', 'spearman')]:.2f}"}
