@@ -164,7 +164,8 @@ def test_quick_run_rows_and_tables(quick):
     summary = read_results(quick, "sanity_randomisation_summary")
     assert set(summary["method"]) == set(s_methods)
     assert not summary.loc[summary["method"] == "contrast", "passes"].any()
-    assert (quick / "figures" / "fig_sanity_randomisation.png").stat().st_size > 10_000
+    for stem in ("fig_sanity_randomisation", "fig_sanity_randomisation_all"):
+        assert (quick / "figures" / f"{stem}.png").stat().st_size > 10_000
 
 
 def test_image_counts_per_network():

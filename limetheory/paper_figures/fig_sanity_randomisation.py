@@ -1,7 +1,13 @@
-"""Figure of the model randomisation sanity check: similarity of each method's explanation of the
+"""Figures of the model randomisation sanity check: similarity of each method's explanation of the
 trained network to that of the randomised network, against the layers randomised.
 
-One row per network: cascading randomisation (top layer first) with Spearman's rho of the
+``fig_sanity_randomisation`` (the main figure, a paper's text width): cascading randomisation on
+:data:`MAIN_NETS` (those the run holds), Spearman's rho of the signed values (top row) and of the
+absolute values (bottom row), for :data:`MAIN_METHODS` (the LIME limit at lime's kernel width,
+Shapley, occlusion, the IG sums, one sampled lime run and the random ranking; the wide-kernel limit
+and Banzhaf follow Shapley and occlusion closely, see the full figure).
+
+``fig_sanity_randomisation_all`` (every network and method): one row per network: cascading randomisation (top layer first) with Spearman's rho of the
 signed values (first column) and of the absolute values (second column); each layer alone (third
 column, absolute values). x: the layer randomised at that step (cascading: that layer and every one above
 it); y: the similarity (mean over images of the mean over seeds, error bars:
@@ -19,6 +25,9 @@ from ._common import figure_main, read_meta, read_results, save_figure
 
 NAME = "sanity_randomisation"
 STEM = "fig_sanity_randomisation"
+#: The networks of the main figure, when the run has them: the two small CNNs and a Table 1 network per dataset.
+MAIN_NETS = ("digits-cnn", "shapes-cnn", "digits-vgg1", "shapes32-vgg1")
+MAIN_METHODS = ("limit_0.25", "shapley", "occlusion", "ig", "sampled", "random")
 #: The rows of panels: (mode, similarity metric, its label).
 ROWS = (("cascading", "spearman", "Spearman (signed)"), ("cascading", "spearman_abs", "Spearman of |values|"),
         ("independent", "spearman_abs", "Spearman of |values|"))
@@ -31,8 +40,13 @@ STYLES = {
     "random": ("0.5", ":", "."), "contrast": ("k", ":", "*"),
 }
 
+#: Legend labels per method.
+LABELS = {"limit_0.25": "LIME limit, width 0.25", "limit_2": "LIME limit, width 2", "shapley": "Shapley",
+          "banzhaf": "Banzhaf", "occlusion": "occlusion", "ig": "IG sums", "sampled": "one lime run, n = 1000",
+          "random": "random ranking", "contrast": "input-only control"}
 
-def _panel(ax, sim, model, mode, methods, metric):
+
+def _panel(ax, sim, model, mode, methods, metric, fontsize=8, title=None):
     sub = sim[(sim["model"] == model)]
     steps = sub[(sub["comparison"] == "randomized") & (sub["mode"] == mode)]
     if steps.empty:
@@ -57,17 +71,19 @@ def _panel(ax, sim, model, mode, methods, metric):
         y = np.concatenate([[start], rows[metric].to_numpy()])
         err = np.concatenate([[0.0], np.nan_to_num(rows[f"{metric}_se"].to_numpy())])
         ax.errorbar(x, y, yerr=err, color=colour, linestyle=style, marker=marker, ms=4, lw=1.2, capsize=2,
-                    label=method)
+                    label=LABELS.get(method, method))
         null = sub[(sub["comparison"] == "random_pair") & (sub["method"] == method)]
         if len(null):
             ax.errorbar([x_null], [float(null[metric].iloc[0])], yerr=[np.nan_to_num(null[f"{metric}_se"].iloc[0])],
                         color=colour, marker=marker, ms=4, capsize=2, linestyle="none")
-    ax.set_xticks(list(range(n + 1)) + [x_null], labels + ["null"], rotation=45, fontsize=7)
+    ax.set_xticks(list(range(n + 1)) + [x_null], labels + ["null"], rotation=45, fontsize=fontsize - 1)
     ax.axvline(n + 0.5, color="0.6", lw=0.6)
     ax.set_ylim(-1.05, 1.05)
     ax.axhline(0, color="0.6", lw=0.5)
     n_img, n_seed = int(steps["n_images"].max()), int(steps["n_seeds"].max())
-    ax.set_title(f"{model}: {mode} ({n_img} images x {n_seed} seeds)", fontsize=8)
+    ax.set_title(f"{model}: {mode} ({n_img} images x {n_seed} seeds)" if title is None
+                 else title.format(model=model, mode=mode, n_img=n_img, n_seed=n_seed), fontsize=fontsize)
+    ax.tick_params(axis="y", labelsize=fontsize - 1)
 
 
 def make(out) -> list:
@@ -76,6 +92,29 @@ def make(out) -> list:
     s = read_meta(out, NAME)["settings"]
     models = list(dict.fromkeys(sim["model"]))
     methods = [m for m in s["methods"] if m in set(sim["method"])]
+    return _main_figure(out, sim, models, methods) + _all_figure(out, sim, models, methods)
+
+
+def _main_figure(out, sim, models, methods) -> list:
+    """Two rows (signed, absolute Spearman) by the main networks; cascading randomisation."""
+    nets = [m for m in MAIN_NETS if m in models] or models[:4]
+    shown = [m for m in MAIN_METHODS if m in methods]
+    fig, axes = plt.subplots(2, len(nets), figsize=(7.0, 5.4), squeeze=False, sharey=True)
+    for i, (metric, label) in enumerate((("spearman", "Spearman, signed values"),
+                                         ("spearman_abs", "Spearman, |values|"))):
+        for j, model in enumerate(nets):
+            _panel(axes[i, j], sim, model, "cascading", shown, metric, fontsize=8,
+                   title="{model}\n{n_img} images x {n_seed} seeds")
+        axes[i, 0].set_ylabel(f"{label}\ntrained vs randomised", fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.suptitle("Cascading model randomisation: the named layer and every layer above it randomised\n"
+                 "('none': the method rerun on the trained network; 'null': two random networks)", fontsize=9)
+    return save_figure(fig, out, STEM, rect=(0, 0.08, 1, 1))
+
+
+def _all_figure(out, sim, models, methods) -> list:
+    """One row per network, the three columns of :data:`ROWS`, every method."""
     rows = len(models)
     fig, axes = plt.subplots(rows, len(ROWS), figsize=(10.0, 2.3 * rows + 1.6), squeeze=False, sharey=True)
     for i, (mode, metric, label) in enumerate(ROWS):
@@ -88,7 +127,7 @@ def make(out) -> list:
                  "independent: that layer alone.\n'none': the method rerun on the trained network; "
                  "'null': two random networks", fontsize=9)
     bottom, top = 1.0 / (2.3 * rows + 1.6), 1 - 0.7 / (2.3 * rows + 1.6)
-    return save_figure(fig, out, STEM, rect=(0, bottom, 1, top))
+    return save_figure(fig, out, f"{STEM}_all", rect=(0, bottom, 1, top))
 
 
 def main(argv=None) -> int:
