@@ -250,7 +250,7 @@ def _sanity(root: Path) -> dict[str, str]:
     counts = sorted({m["images"]["count"] for m in settings["models"]})
     rerun = {(r["model"], r["method"], r["metric"]): float(r["rerun"])
              for r in _csv(root, "full/results/sanity_randomisation_summary.csv")}
-    full = 50  # the full run's images per network (limetheory.experiments.sanity_randomisation.settings)
+    from limetheory.experiments.sanity_randomisation import FULL_IMAGES as full
     at_full = [m["model"] for m in settings["models"] if m["images"]["count"] >= full]
     fewer = [f"{m['model']} ({m['images']['count']})" for m in settings["models"] if m["images"]["count"] < full]
     return {"sanity_networks": str(len(settings["models"])),

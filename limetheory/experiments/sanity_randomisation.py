@@ -66,6 +66,8 @@ MODEL_ORDER = SMALL_CNNS + TABLE1_NAMES
 #: Comparison kinds, in table order.
 COMPARISONS = ("randomized", "random_pair", "rerun", "vs_limit")
 STOCHASTIC = ("sampled", "random")
+#: Held-out images per network in the full run.
+FULL_IMAGES = 50
 
 
 def methods(kernel_widths) -> list:
@@ -84,7 +86,7 @@ def settings(quick: bool, nets=None, max_images=None) -> dict:
         raise ValueError(f"nets must be a non-empty list of network names, got {nets!r}")
     for name in nets:
         check_choice(name, "nets", MODEL_ORDER)
-    count = 2 if quick else 50
+    count = 2 if quick else FULL_IMAGES
     limits = _check_max_images(max_images, MODEL_ORDER) or {}
     widths = [0.25, 2.0]
     return {
