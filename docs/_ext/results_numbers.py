@@ -404,11 +404,11 @@ def _lime_ig_decomposition(root: Path) -> dict[str, str]:
         "decomp_lite_d_min": str(min(int(r["d_min"]) for r in lite)),
         "decomp_lite_d_max": str(max(int(r["d_max"]) for r in lite)),
         "decomp_path_dominates": f"{path_wins} of {len(images)}",
-        "decomp_lite_run": ", ".join(sorted({r["model"] for r in lite_run})) or "none",
         "decomp_lite_images": str(len(lite_run)),
         "decomp_lite_counts": ", ".join(f"{sum(r['model'] == m for r in lite_run)} on {m}"
                                         for m in sorted({r["model"] for r in lite_run})) or "none",
         "decomp_lite_seconds_median": f"{lite_seconds[len(lite_seconds) // 2]:.0f}" if lite_seconds else "-",
+        "decomp_lite_exp4_pairs": str(sum(int(r["n_images"]) for r in lite)),
     }
 
 
