@@ -355,6 +355,8 @@ def _additivity(root: Path) -> dict[str, str]:
         out[key + "_rho"] = f"{float(r['rho_R_jaccard']):.2f}"
         out[key + "_p"] = f"{float(r['p_gap_high_gt_low']):.2g}"
         out[key + "_images"] = r["n_images"]
+        for half in ("low", "high"):
+            out[f"{key}_gap_{half}"] = f"{float(r[f'gap_{half}_R']):.2f} ± {float(r[f'gap_{half}_R_se']):.2f}"
     return out
 
 
@@ -408,6 +410,10 @@ def _lime_ig_decomposition(root: Path) -> dict[str, str]:
         "decomp_lite_counts": ", ".join(f"{sum(r['model'] == m for r in lite_run)} on {m}"
                                         for m in sorted({r["model"] for r in lite_run})) or "none",
         "decomp_lite_seconds_median": f"{lite_seconds[len(lite_seconds) // 2]:.0f}" if lite_seconds else "-",
+        **{f"decomp_rho_hidden_{r['size']}": f"{float(r['rho']):.2f}"
+           for r in _csv(root, "full/results/lime_ig_decomposition_agreement.csv")
+           if r["networks"] == "hidden layers" and r["agreement"] == "jaccard_top5"},
+        "decomp_lite_interactions_dominate": str(sum(r["interactions_dominate"] == "True" for r in lite_run)),
         "decomp_lite_exp4_pairs": str(sum(int(r["n_images"]) for r in lite)),
     }
 
