@@ -253,13 +253,17 @@ def _sanity(root: Path) -> dict[str, str]:
     from limetheory.experiments.sanity_randomisation import FULL_IMAGES as full
     at_full = [m["model"] for m in settings["models"] if m["images"]["count"] >= full]
     fewer = [f"{m['model']} ({m['images']['count']})" for m in settings["models"] if m["images"]["count"] < full]
+    table1 = [v for (model, method, metric), v in rerun.items()  # every network but the two small CNNs
+              if method == "sampled" and metric == "spearman" and model not in ("digits-cnn", "shapes-cnn")]
     return {"sanity_networks": str(len(settings["models"])),
             "sanity_full_count": str(full),
             "sanity_nets_full": _english_list(at_full) or "none",
             "sanity_nets_fewer": _english_list(fewer) or "none",
             "sanity_images": " to ".join(str(c) for c in (counts[0], counts[-1])) if len(counts) > 1 else str(counts[0]),
             "sanity_seeds": str(len(settings["seeds"])),
-            "sanity_shapes_sampled_rerun": f"{rerun[('shapes-cnn', 'sampled', 'spearman')]:.2f}"}
+            "sanity_shapes_sampled_rerun": f"{rerun[('shapes-cnn', 'sampled', 'spearman')]:.2f}",
+            "sanity_digits_sampled_rerun": f"{rerun[('digits-cnn', 'sampled', 'spearman')]:.2f}",
+            "sanity_table1_sampled_rerun": " to ".join(f"{v:.2f}" for v in (min(table1), max(table1)))}
 
 
 def _remove_retrain(root: Path) -> dict[str, str]:
