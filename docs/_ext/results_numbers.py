@@ -245,25 +245,38 @@ def _weight_files(root: Path) -> dict[str, str]:
             for name in ("shapes-cnn", "digits-cnn")}
 
 
+def _span(values, fmt: str = "{}") -> str:
+    """'low to high' over the values, or the one value when both ends read the same."""
+    low, high = fmt.format(min(values)), fmt.format(max(values))
+    return low if low == high else f"{low} to {high}"
+
+
+def _sanity_coverage(models: list[dict], full: int) -> str:
+    """One sentence on how many images each network's committed run has against the full settings."""
+    fewer = [f"{m['model']} ({m['images']['count']})" for m in models if m["images"]["count"] < full]
+    if not fewer:
+        return f"Every network has the {full} images the full settings ask for."
+    at_full = [m["model"] for m in models if m["images"]["count"] >= full]
+    return (f"The full settings ask for {full} images per network; {_english_list(at_full) or 'no network'} "
+            f"{'has' if len(at_full) == 1 else 'have'} them, and {_english_list(fewer)} "
+            f"{'has' if len(fewer) == 1 else 'have'} fewer so far (images in brackets). With fewer images the standard errors are wider, and a verdict on "
+            f"absolute values near its threshold can flip.")
+
+
 def _sanity(root: Path) -> dict[str, str]:
     settings = _json(root, "full/results/sanity_randomisation.json")["settings"]
-    counts = sorted({m["images"]["count"] for m in settings["models"]})
     rerun = {(r["model"], r["method"], r["metric"]): float(r["rerun"])
              for r in _csv(root, "full/results/sanity_randomisation_summary.csv")}
     from limetheory.experiments.sanity_randomisation import FULL_IMAGES as full
-    at_full = [m["model"] for m in settings["models"] if m["images"]["count"] >= full]
-    fewer = [f"{m['model']} ({m['images']['count']})" for m in settings["models"] if m["images"]["count"] < full]
     table1 = [v for (model, method, metric), v in rerun.items()  # every network but the two small CNNs
               if method == "sampled" and metric == "spearman" and model not in ("digits-cnn", "shapes-cnn")]
     return {"sanity_networks": str(len(settings["models"])),
-            "sanity_full_count": str(full),
-            "sanity_nets_full": _english_list(at_full) or "none",
-            "sanity_nets_fewer": _english_list(fewer) or "none",
-            "sanity_images": " to ".join(str(c) for c in (counts[0], counts[-1])) if len(counts) > 1 else str(counts[0]),
+            "sanity_coverage": _sanity_coverage(settings["models"], full),
+            "sanity_images": _span([m["images"]["count"] for m in settings["models"]]),
             "sanity_seeds": str(len(settings["seeds"])),
             "sanity_shapes_sampled_rerun": f"{rerun[('shapes-cnn', 'sampled', 'spearman')]:.2f}",
             "sanity_digits_sampled_rerun": f"{rerun[('digits-cnn', 'sampled', 'spearman')]:.2f}",
-            "sanity_table1_sampled_rerun": " to ".join(f"{v:.2f}" for v in (min(table1), max(table1)))}
+            "sanity_table1_sampled_rerun": _span(table1, "{:.2f}")}
 
 
 def _remove_retrain(root: Path) -> dict[str, str]:
