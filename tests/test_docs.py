@@ -166,6 +166,22 @@ def test_substitutions_used_in_pages_exist():
     assert used and used <= names, sorted(used - names)
 
 
+def test_coverage_sentences_read_right_partial_and_complete():
+    """The generated sentences on how much of a long run is committed, in both states."""
+    def model(name, count):
+        return {"model": name, "images": {"count": count}}
+
+    assert results_numbers._sanity_coverage([model("a", 50), model("b", 50)], 50) == "That is the full settings' count."
+    partial = results_numbers._sanity_coverage([model("a", 50), model("b", 50), model("c", 26)], 50)
+    assert "a and b have them, and c (26) has fewer so far" in partial
+    lite_exp4 = [{"model": "lite0", "n_images": "2"}, {"model": "lite1", "n_images": "2"}]
+    done = [{"model": m} for m in ("lite0", "lite0", "lite1", "lite1")]
+    assert "holds all 4 of experiment 4's" in results_numbers._decomposition_lite_coverage(done, lite_exp4)
+    assert "holds 3 of experiment 4's 4 image-network pairs on these networks (2 on lite0, 1 on lite1;" in \
+        results_numbers._decomposition_lite_coverage(done[:3], lite_exp4)
+    assert results_numbers._span([3, 1, 2]) == "1 to 3" and results_numbers._span([0.931, 0.934], "{:.2f}") == "0.93"
+
+
 # ---------------------------------------------------------------------------------------------
 # no measured number typed by hand
 

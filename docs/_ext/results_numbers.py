@@ -255,12 +255,12 @@ def _sanity_coverage(models: list[dict], full: int) -> str:
     """One sentence on how many images each network's committed run has against the full settings."""
     fewer = [f"{m['model']} ({m['images']['count']})" for m in models if m["images"]["count"] < full]
     if not fewer:
-        return f"Every network has the {full} images the full settings ask for."
+        return "That is the full settings' count."
     at_full = [m["model"] for m in models if m["images"]["count"] >= full]
     return (f"The full settings ask for {full} images per network; {_english_list(at_full) or 'no network'} "
             f"{'has' if len(at_full) == 1 else 'have'} them, and {_english_list(fewer)} "
-            f"{'has' if len(fewer) == 1 else 'have'} fewer so far (images in brackets). With fewer images the standard errors are wider, and a verdict on "
-            f"absolute values near its threshold can flip.")
+            f"{'has' if len(fewer) == 1 else 'have'} fewer so far (images in brackets). With fewer images "
+            f"the standard errors are wider, and a verdict on absolute values near its threshold can flip.")
 
 
 def _sanity(root: Path) -> dict[str, str]:
