@@ -373,6 +373,7 @@ def run_experiment(
     # every unit is verified and every table computed: only now is results/ written
     if arrays is not None:
         write_npz(arrays_path, arrays)
+    results, table_files = _write_tables(out / "results", name, frame, tables)
     meta = {
         "name": name,
         "title": exp.title,
@@ -387,21 +388,20 @@ def run_experiment(
         "seconds": round(time.perf_counter() - t0, 3),
         "versions": _versions(),
     }
-    results, table_files = _write_results(out / "results", name, frame, tables, meta)
+    write_text(out / "results" / f"{name}.json", _canonical_pretty(meta))
     figure_files = make_figures(name, out, registry=registry, modules=figure_modules) if figures else []
     return RunReport(name, len(units), len(todo), len(units) - len(todo), time.perf_counter() - t0, results,
                      table_files, tuple(figure_files), tuple(corrupt))
 
 
-def _write_results(folder: Path, name: str, frame: pd.DataFrame, tables: Mapping, meta: dict) -> tuple:
-    """``name``.csv (every unit's rows), ``name``_KEY.csv and .md for each table, ``name``.json (the
-    run's settings and counts) in ``folder``. Returns (the rows' path, the tables' paths)."""
+def _write_tables(folder: Path, name: str, frame: pd.DataFrame, tables: Mapping) -> tuple:
+    """``name``.csv (every unit's rows) and ``name``_KEY.csv and .md for each table, in ``folder``.
+    Returns (the rows' path, the tables' paths)."""
     results = write_csv(folder / f"{name}.csv", frame)
     table_files = []
     for key, table in tables.items():
         table_files.append(write_csv(folder / f"{name}_{key}.csv", table))
         table_files.append(write_text(folder / f"{name}_{key}.md", markdown_table(table)))
-    write_text(folder / f"{name}.json", _canonical_pretty(meta))
     return results, tuple(table_files)
 
 
